@@ -1,1 +1,2 @@
 export * from "@cbkit/common";
+export * from "./statlog";

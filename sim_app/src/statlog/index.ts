@@ -1,0 +1,3 @@
+export * from "./data";
+export * from "./sim-app";
+export * from "./warm-start";
