@@ -1,1 +1,20 @@
-export {};
+/** Off-policy evaluation: IPS, SNIPS, DM, DR (the default) and SNDR with confidence intervals. */
+export * from "./types";
+export { OpeInputError } from "./errors";
+export {
+  OpeAccumulator,
+  IpsAccumulator,
+  SnipsAccumulator,
+  DmAccumulator,
+  DrAccumulator,
+  SndrAccumulator,
+  createAccumulator,
+  estimatorNeedsCostModel,
+} from "./accumulators";
+export type { AccumulatorState } from "./accumulators";
+export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
+export type { CostRow, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
+export { evaluatePolicy, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
+export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions } from "./evaluate";
+export { formatEstimateTable } from "./format";
+export { normalQuantile } from "./stats";

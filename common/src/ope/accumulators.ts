@@ -1,0 +1,384 @@
+/**
+ * Streaming, mergeable estimators. Every estimator here is a smooth function f of the means of a
+ * few per-row quantities u(row) (for IPS just w·c; for SNIPS w·c and w; ...), so one accumulator
+ * design serves all five:
+ *
+ *  - point value   f(ū), from compensated sums of u;
+ *  - normal CI     f(ū) ± z·se with se² = ∇f(ū)ᵀ Cov(u) ∇f(ū) / n (the delta method), from
+ *                  compensated sums of the products u_j·u_k;
+ *  - bootstrap CI  the online (Poisson) bootstrap: replicate b gives each row a Poisson(1) count
+ *                  k_b and keeps Σ k_b·u and Σ k_b; its value is f(Σ k_b u / Σ k_b). The
+ *                  percentile interval of the replicate values is the bootstrap interval.
+ *
+ * All state is sums, so `merge` is exact: rows with a `key` get counts that depend only on
+ * (seed, key), hence any split of the rows across workers, merged, equals one pass.
+ */
+import { Rng, hash32 } from "../util/random";
+import { OpeInputError } from "./errors";
+import { kahanAdd, kahanMerge, kahanValue, keyedPoissonCounts, normalQuantile, sortedQuantile, streamPoissonCounts } from "./stats";
+import type { AccumulatorOptions, EstimatorName, OpeEstimate, OpeSample } from "./types";
+
+const DEFAULT_BOOTSTRAP_SAMPLES = 1000;
+/** Propensities and target probabilities may exceed 1 by this much (float rounding). */
+const PROB_TOLERANCE = 1e-9;
+
+/** The serialisable state of an accumulator, for shipping partial results between processes. */
+export interface AccumulatorState {
+  estimator: EstimatorName;
+  seed: number | string;
+  bootstrapSamples: number;
+  confidence: number;
+  n: number;
+  maxWeight: number;
+  sums: number[];
+  replicates: number[];
+}
+
+/** Checks the options shared by accumulators and evaluatePolicy; returns them with defaults. */
+export function resolveAccumulatorOptions(o: AccumulatorOptions = {}): Required<AccumulatorOptions> {
+  const seed = o.seed ?? 1;
+  if (typeof seed === "number" && !Number.isFinite(seed)) throw new OpeInputError("seed", null, `must be a finite number or a string, got ${seed}`);
+  const bootstrapSamples = o.bootstrapSamples ?? DEFAULT_BOOTSTRAP_SAMPLES;
+  if (!Number.isInteger(bootstrapSamples) || bootstrapSamples < 0 || bootstrapSamples > 100000) {
+    throw new OpeInputError("bootstrapSamples", null, `must be an integer in [0, 100000] (0 = normal interval only), got ${bootstrapSamples}`);
+  }
+  const confidence = o.confidence ?? 0.95;
+  if (!(confidence > 0 && confidence < 1)) throw new OpeInputError("confidence", null, `must be in (0, 1), for example 0.95; got ${confidence}`);
+  return { seed, bootstrapSamples, confidence };
+}
+
+/** Base of the five estimators: see the file comment. */
+export abstract class OpeAccumulator {
+  abstract readonly estimator: EstimatorName;
+  abstract readonly biased: boolean;
+  /** Number of rows added (or merged in). */
+  n = 0;
+  readonly seed: number | string;
+  readonly bootstrapSamples: number;
+  readonly confidence: number;
+
+  private readonly dim: number;
+  /** Compensated sums: u_j (dim), u_j·u_k for j ≤ k (dim(dim+1)/2), Σw, Σw². */
+  private sums: Float64Array;
+  /** Per replicate: Σ k·u_j (dim) then Σ k, compensated. */
+  private replicates: Float64Array;
+  private maxWeight = 0;
+  private readonly seedWord: number;
+  private readonly stream: Rng;
+  private readonly u: Float64Array;
+  private readonly counts: Uint8Array;
+
+  protected constructor(dim: number, options: AccumulatorOptions | undefined) {
+    const o = resolveAccumulatorOptions(options);
+    this.seed = o.seed;
+    this.bootstrapSamples = o.bootstrapSamples;
+    this.confidence = o.confidence;
+    this.dim = dim;
+    this.sums = new Float64Array(2 * (dim + (dim * (dim + 1)) / 2 + 2));
+    this.replicates = new Float64Array(2 * o.bootstrapSamples * (dim + 1));
+    this.seedWord = hash32(String(o.seed), 0x0badcafe);
+    this.stream = Rng.derive(o.seed, "ope-bootstrap-stream");
+    this.u = new Float64Array(dim);
+    this.counts = new Uint8Array(o.bootstrapSamples);
+  }
+
+  /** Writes the row's quantities u into `out` (the sample is already validated). */
+  protected abstract features(s: OpeSample, w: number, out: Float64Array): void;
+  /** The estimator as a function of the means of u. */
+  protected abstract valueOf(m: ArrayLike<number>): number;
+  /** ∇f at the means, written into `out`. */
+  protected abstract gradientOf(m: ArrayLike<number>, out: Float64Array): void;
+  /** Whether the estimator reads directCost/predictedCost. */
+  protected get needsCostModel(): boolean {
+    return false;
+  }
+
+  /** Adds one scored row; throws OpeInputError naming the field when it is invalid. */
+  add(s: OpeSample): this {
+    const row = this.n;
+    checkFinite(s.cost, "cost", row, "(1 − reward) must be a finite number");
+    const p = s.propensity;
+    if (!Number.isFinite(p) || p <= 0 || p > 1 + PROB_TOLERANCE) {
+      throw new OpeInputError("propensity", row, `(action_prob) must be in (0, 1], got ${p}; a logged action needs the probability it was chosen with`);
+    }
+    const t = s.targetProb;
+    if (!Number.isFinite(t) || t < 0 || t > 1 + PROB_TOLERANCE) {
+      throw new OpeInputError("targetProb", row, `must be a probability in [0, 1], got ${t}`);
+    }
+    if (this.needsCostModel) {
+      checkFinite(s.directCost, "directCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
+      checkFinite(s.predictedCost, "predictedCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
+    }
+    const w = t / p;
+    const u = this.u;
+    this.features(s, w, u);
+    const d = this.dim;
+    const sums = this.sums;
+    let k = 0;
+    for (let j = 0; j < d; j++) kahanAdd(sums, k++, u[j]);
+    for (let j = 0; j < d; j++) for (let l = j; l < d; l++) kahanAdd(sums, k++, u[j] * u[l]);
+    kahanAdd(sums, k++, w);
+    kahanAdd(sums, k, w * w);
+    if (w > this.maxWeight) this.maxWeight = w;
+    this.n++;
+
+    const B = this.bootstrapSamples;
+    if (B > 0) {
+      const counts = this.counts;
+      if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, counts);
+      else streamPoissonCounts(this.stream, counts);
+      const reps = this.replicates;
+      for (let b = 0; b < B; b++) {
+        const c = counts[b];
+        if (c === 0) continue;
+        const base = b * (d + 1);
+        for (let j = 0; j < d; j++) kahanAdd(reps, base + j, c * u[j]);
+        kahanAdd(reps, base + d, c);
+      }
+    }
+    return this;
+  }
+
+  /** Adds every row of `other` (same estimator, seed, bootstrap size and confidence) into this one. */
+  merge(other: OpeAccumulator): this {
+    if (other.estimator !== this.estimator) throw new OpeInputError("other", null, `is a ${other.estimator} accumulator; merge needs ${this.estimator}`);
+    if (other.bootstrapSamples !== this.bootstrapSamples || String(other.seed) !== String(this.seed) || other.confidence !== this.confidence) {
+      throw new OpeInputError("other", null, "was built with another seed, bootstrapSamples or confidence; create every partial accumulator with the same options");
+    }
+    kahanMerge(this.sums, other.sums);
+    kahanMerge(this.replicates, other.replicates);
+    this.n += other.n;
+    this.maxWeight = Math.max(this.maxWeight, other.maxWeight);
+    return this;
+  }
+
+  /** The estimate from the rows so far (value NaN when there are none). */
+  result(): OpeEstimate {
+    const d = this.dim;
+    const n = this.n;
+    const m = new Float64Array(d);
+    for (let j = 0; j < d; j++) m[j] = kahanValue(this.sums, j) / n;
+    const value = n > 0 ? this.valueOf(m) : Number.NaN;
+
+    // Delta method: se² = gᵀ C g / n with C the sample covariance of u.
+    let se = Number.NaN;
+    if (n > 1) {
+      const g = new Float64Array(d);
+      this.gradientOf(m, g);
+      let q = 0;
+      let k = d;
+      for (let j = 0; j < d; j++) {
+        for (let l = j; l < d; l++) {
+          const cov = ((kahanValue(this.sums, k++) - n * m[j] * m[l]) / (n - 1));
+          q += (j === l ? 1 : 2) * g[j] * g[l] * cov;
+        }
+      }
+      se = Math.sqrt(Math.max(0, q) / n);
+    }
+    const alpha = 1 - this.confidence;
+    const z = normalQuantile(1 - alpha / 2);
+    const normalCi = { lower: value - z * se, upper: value + z * se, method: "normal" as const };
+
+    let bootstrapCi: OpeEstimate["bootstrapCi"] = null;
+    const B = this.bootstrapSamples;
+    if (B > 0) {
+      const values: number[] = [];
+      const mb = new Float64Array(d);
+      for (let b = 0; b < B; b++) {
+        const base = b * (d + 1);
+        const kb = kahanValue(this.replicates, base + d);
+        if (kb <= 0) continue;
+        for (let j = 0; j < d; j++) mb[j] = kahanValue(this.replicates, base + j) / kb;
+        const v = this.valueOf(mb);
+        if (Number.isFinite(v)) values.push(v);
+      }
+      values.sort((a, b) => a - b);
+      // With fewer than half the replicates usable the interval means nothing: report NaN.
+      const ok = values.length >= Math.max(2, B / 2);
+      bootstrapCi = {
+        lower: ok ? sortedQuantile(values, alpha / 2) : Number.NaN,
+        upper: ok ? sortedQuantile(values, 1 - alpha / 2) : Number.NaN,
+        method: "bootstrap",
+      };
+    }
+    const sw = kahanValue(this.sums, d + (d * (d + 1)) / 2);
+    const sw2 = kahanValue(this.sums, d + (d * (d + 1)) / 2 + 1);
+    return {
+      estimator: this.estimator,
+      value,
+      ci: bootstrapCi ?? normalCi,
+      normalCi,
+      bootstrapCi,
+      standardError: se,
+      confidence: this.confidence,
+      n,
+      effectiveSampleSize: sw2 > 0 ? (sw * sw) / sw2 : 0,
+      meanWeight: n > 0 ? sw / n : Number.NaN,
+      maxWeight: this.maxWeight,
+      biased: this.biased,
+    };
+  }
+
+  /** A plain-JSON snapshot (for sending partial results between processes); see restoreAccumulator. */
+  toState(): AccumulatorState {
+    return {
+      estimator: this.estimator,
+      seed: this.seed,
+      bootstrapSamples: this.bootstrapSamples,
+      confidence: this.confidence,
+      n: this.n,
+      maxWeight: this.maxWeight,
+      sums: Array.from(this.sums),
+      replicates: Array.from(this.replicates),
+    };
+  }
+
+  /** Loads a snapshot's sums into this (fresh, same-options) accumulator. */
+  protected loadState(s: AccumulatorState): this {
+    if (s.sums.length !== this.sums.length || s.replicates.length !== this.replicates.length) {
+      throw new OpeInputError("state", null, "has sums of the wrong size for this estimator and bootstrapSamples");
+    }
+    this.sums = Float64Array.from(s.sums);
+    this.replicates = Float64Array.from(s.replicates);
+    this.n = s.n;
+    this.maxWeight = s.maxWeight;
+    return this;
+  }
+
+  /** Rebuilds an accumulator from `toState()` output. */
+  static fromState(s: AccumulatorState): OpeAccumulator {
+    return createAccumulator(s.estimator, { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence }).loadState(s);
+  }
+}
+
+function checkFinite(x: number | undefined, field: string, row: number, problem: string): void {
+  if (typeof x !== "number" || !Number.isFinite(x)) throw new OpeInputError(field, row, `${problem}, got ${x}`);
+}
+
+/** Inverse propensity scoring: mean of w·c, w = π(a|x)/p. Unbiased; variance grows with w. */
+export class IpsAccumulator extends OpeAccumulator {
+  readonly estimator = "ips" as const;
+  readonly biased = false;
+  constructor(options?: AccumulatorOptions) {
+    super(1, options);
+  }
+  protected features(s: OpeSample, w: number, out: Float64Array): void {
+    out[0] = w * s.cost;
+  }
+  protected valueOf(m: ArrayLike<number>): number {
+    return m[0];
+  }
+  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
+    out[0] = 1;
+  }
+}
+
+/** Self-normalised IPS: Σ w·c / Σ w. Slightly biased for small n, much steadier when weights vary. */
+export class SnipsAccumulator extends OpeAccumulator {
+  readonly estimator = "snips" as const;
+  readonly biased = false;
+  constructor(options?: AccumulatorOptions) {
+    super(2, options);
+  }
+  protected features(s: OpeSample, w: number, out: Float64Array): void {
+    out[0] = w * s.cost;
+    out[1] = w;
+  }
+  protected valueOf(m: ArrayLike<number>): number {
+    return m[1] > 0 ? m[0] / m[1] : Number.NaN;
+  }
+  protected gradientOf(m: ArrayLike<number>, out: Float64Array): void {
+    out[0] = 1 / m[1];
+    out[1] = -m[0] / (m[1] * m[1]);
+  }
+}
+
+/** Direct method: mean over rows of Σ_a π(a|x) ĉ(x,a). Only as good as the cost model: biased. */
+export class DmAccumulator extends OpeAccumulator {
+  readonly estimator = "dm" as const;
+  readonly biased = true;
+  constructor(options?: AccumulatorOptions) {
+    super(1, options);
+  }
+  protected override get needsCostModel(): boolean {
+    return true;
+  }
+  protected features(s: OpeSample, _w: number, out: Float64Array): void {
+    out[0] = s.directCost as number;
+  }
+  protected valueOf(m: ArrayLike<number>): number {
+    return m[0];
+  }
+  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
+    out[0] = 1;
+  }
+}
+
+/** Doubly robust: DM plus the IPS-weighted residual of the cost model on the logged action. */
+export class DrAccumulator extends OpeAccumulator {
+  readonly estimator = "dr" as const;
+  readonly biased = false;
+  constructor(options?: AccumulatorOptions) {
+    super(1, options);
+  }
+  protected override get needsCostModel(): boolean {
+    return true;
+  }
+  protected features(s: OpeSample, w: number, out: Float64Array): void {
+    out[0] = (s.directCost as number) + w * (s.cost - (s.predictedCost as number));
+  }
+  protected valueOf(m: ArrayLike<number>): number {
+    return m[0];
+  }
+  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
+    out[0] = 1;
+  }
+}
+
+/** Self-normalised DR: DM plus Σ w·(c − ĉ) / Σ w. */
+export class SndrAccumulator extends OpeAccumulator {
+  readonly estimator = "sndr" as const;
+  readonly biased = false;
+  constructor(options?: AccumulatorOptions) {
+    super(3, options);
+  }
+  protected override get needsCostModel(): boolean {
+    return true;
+  }
+  protected features(s: OpeSample, w: number, out: Float64Array): void {
+    out[0] = s.directCost as number;
+    out[1] = w * (s.cost - (s.predictedCost as number));
+    out[2] = w;
+  }
+  protected valueOf(m: ArrayLike<number>): number {
+    return m[2] > 0 ? m[0] + m[1] / m[2] : m[0];
+  }
+  protected gradientOf(m: ArrayLike<number>, out: Float64Array): void {
+    out[0] = 1;
+    out[1] = m[2] > 0 ? 1 / m[2] : 0;
+    out[2] = m[2] > 0 ? -m[1] / (m[2] * m[2]) : 0;
+  }
+}
+
+/** A fresh accumulator for the named estimator. */
+export function createAccumulator(name: EstimatorName, options?: AccumulatorOptions): OpeAccumulator {
+  switch (name) {
+    case "ips":
+      return new IpsAccumulator(options);
+    case "snips":
+      return new SnipsAccumulator(options);
+    case "dm":
+      return new DmAccumulator(options);
+    case "dr":
+      return new DrAccumulator(options);
+    case "sndr":
+      return new SndrAccumulator(options);
+    default:
+      throw new OpeInputError("estimator", null, `must be one of ips, snips, dm, dr, sndr; got ${JSON.stringify(name)}`);
+  }
+}
+
+/** True when the estimator needs a cost (reward) model. */
+export function estimatorNeedsCostModel(name: EstimatorName): boolean {
+  return name === "dm" || name === "dr" || name === "sndr";
+}

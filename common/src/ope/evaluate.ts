@@ -1,0 +1,314 @@
+/**
+ * Evaluating a target policy on logged joined records: validation, scoring each row against the
+ * target's full pmf (the expected cost over its choices — the original sampled one action with an
+ * unseeded RNG, defect D-3), the cost model, and the accumulators.
+ */
+import type { JoinedRecord } from "../data/records";
+import { OpeInputError } from "./errors";
+import { OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
+import { crossFitCostPredictions } from "./cost-model";
+import { ESTIMATOR_NAMES } from "./types";
+import type { AccumulatorOptions, CostModel, EstimatorName, OpeEstimate, OpeResults, OpeSample, PmfModel, TargetPolicy } from "./types";
+
+/** How far a pmf's sum may be from 1. */
+export const PMF_SUM_TOLERANCE = 1e-6;
+
+export interface EvaluatePolicyOptions<E extends EstimatorName = EstimatorName> extends AccumulatorOptions {
+  /** Estimators to run (default: all five; DR is the one to quote, as in the original). */
+  estimators?: readonly E[];
+  /**
+   * A cost model for DM/DR/SNDR (`predictCosts(context)` → expected cost per action). Default: a
+   * cross-fitted per-action ridge regression fitted on the records themselves (see cost-model.ts).
+   */
+  rewardModel?: CostModel;
+  /** Number of actions; default: the target pmf's length (or, for per-row actions, the largest action seen). */
+  numArms?: number;
+  /** Ridge penalty of the default cost model (default 1). */
+  ridgeLambda?: number;
+  /** Cross-fitting folds of the default cost model (default 5). */
+  crossFitFolds?: number;
+}
+
+/** A validated logged row with its target pmf. */
+interface ScoredRow {
+  observation: number[];
+  action: number;
+  cost: number;
+  propensity: number;
+  pmf: ArrayLike<number>;
+  key: string;
+}
+
+/**
+ * Estimates the average cost of `target` on logged `records` with each requested estimator.
+ * Throws OpeInputError (naming the field and the 0-based row) on bad input, and when there are
+ * no records. The values are deterministic: only the bootstrap intervals depend on `seed`.
+ */
+export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
+  records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
+  target: TargetPolicy,
+  options: EvaluatePolicyOptions<E> = {},
+): Promise<OpeResults<E>> {
+  const estimators = resolveEstimators(options.estimators);
+  const accOptions = resolveAccumulatorOptions(options);
+  const kind = targetKind(target);
+  let K = options.numArms;
+  if (K !== undefined && (!Number.isInteger(K) || K < 1)) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
+
+  const rows: ScoredRow[] = [];
+  let dim = -1;
+  for await (const record of records as AsyncIterable<JoinedRecord>) {
+    const i = rows.length;
+    const r = checkRecord(record, i, dim);
+    dim = r.observation.length;
+    let pmf: ArrayLike<number>;
+    if (kind === "model") {
+      pmf = predictPmfAt(target as PmfModel, r.observation, i);
+    } else if (kind === "pmfs") {
+      const pmfs = (target as { pmfs: ArrayLike<ArrayLike<number>> }).pmfs;
+      if (i >= pmfs.length) throw new OpeInputError("target.pmfs", null, `has ${pmfs.length} entries but there are more records; give one pmf per record`);
+      pmf = pmfs[i];
+    } else {
+      const actions = (target as { actions: ArrayLike<number> }).actions;
+      if (i >= actions.length) throw new OpeInputError("target.actions", null, `has ${actions.length} entries but there are more records; give one action per record`);
+      const t = actions[i];
+      if (!Number.isInteger(t) || t < 1) throw new OpeInputError("target.actions", i, `must be a 1-based integer action, got ${t}`);
+      pmf = [t]; // placeholder: turned into a one-hot pmf once the number of actions is known
+    }
+    if (kind !== "actions") {
+      if (K === undefined) K = pmf.length;
+      checkPmf(pmf, K, i, kind === "model" ? "target pmf" : "target.pmfs");
+    }
+    rows.push({ ...r, pmf, key: rowKey(record, r) });
+  }
+  if (rows.length === 0) throw new OpeInputError("records", null, "has no rows: there is nothing to evaluate (check the evaluation data path and split)");
+  if (kind !== "model") {
+    const given = kind === "pmfs" ? (target as { pmfs: ArrayLike<unknown> }).pmfs.length : (target as { actions: ArrayLike<number> }).actions.length;
+    if (given !== rows.length) throw new OpeInputError(`target.${kind}`, null, `has ${given} entries but there are ${rows.length} records; give exactly one per record`);
+  }
+  if (kind === "actions") {
+    if (K === undefined) K = rows.reduce((m, r) => Math.max(m, r.action, (r.pmf as number[])[0]), 1);
+    for (let i = 0; i < rows.length; i++) {
+      const t = (rows[i].pmf as number[])[0];
+      if (t > K) throw new OpeInputError("target.actions", i, `is ${t}, outside 1..${K} (numArms)`);
+      const onehot = new Float64Array(K);
+      onehot[t - 1] = 1;
+      rows[i].pmf = onehot;
+    }
+  }
+  const numArms = K as number;
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i].action > numArms) throw new OpeInputError("action", i, `is ${rows[i].action}, outside 1..${numArms} (the target policy's number of actions)`);
+  }
+
+  // Cost predictions for DM, DR and SNDR.
+  let costs: ArrayLike<number>[] | null = null;
+  if (estimators.some(estimatorNeedsCostModel)) {
+    if (options.rewardModel) {
+      costs = rows.map((r, i) => predictCostsAt(options.rewardModel as CostModel, r.observation, numArms, i));
+    } else {
+      costs = crossFitCostPredictions(rows, {
+        numArms,
+        lambda: options.ridgeLambda,
+        folds: options.crossFitFolds,
+        keys: rows.map((r) => r.key),
+      });
+    }
+  }
+
+  const accs = estimators.map((e) => createAccumulator(e, accOptions));
+  for (let i = 0; i < rows.length; i++) {
+    const s = toSample(rows[i], costs ? costs[i] : null);
+    for (const acc of accs) acc.add(s);
+  }
+  const out = {} as OpeResults<E>;
+  estimators.forEach((e, j) => (out[e as E] = accs[j].result()));
+  return out;
+}
+
+export interface EvaluateModelOptions extends AccumulatorOptions {
+  /** The estimator to run (default "dr", as in the original). */
+  estimator?: EstimatorName;
+  rewardModel?: CostModel;
+  numArms?: number;
+}
+
+/**
+ * The evaluation job's call: one estimate (DR by default) of a model's average cost on logged
+ * records, using the model's full pmf. Same errors as evaluatePolicy.
+ */
+export async function evaluateModelOnRecords(
+  learnerLike: PmfModel,
+  records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
+  options: EvaluateModelOptions = {},
+): Promise<OpeEstimate> {
+  const estimator = options.estimator ?? "dr";
+  const { estimator: _omit, ...rest } = options;
+  const results = await evaluatePolicy(records, learnerLike, { ...rest, estimators: [estimator] });
+  return results[estimator];
+}
+
+export interface PolicyEvaluationStreamOptions<E extends EstimatorName = EstimatorName> extends AccumulatorOptions {
+  /** Default: ips and snips, plus dm, dr and sndr when a rewardModel is given. */
+  estimators?: readonly E[];
+  /** Used for rows added without an explicit pmf. */
+  target?: PmfModel;
+  /** Required by dm, dr and sndr: streaming can not cross-fit, so the model must come from elsewhere (e.g. fitted on earlier data). */
+  rewardModel?: CostModel;
+}
+
+/**
+ * Streaming evaluation of joined records, for dashboards that update per batch and workers that
+ * aggregate: `add(record)` per row, `merge(other)` across workers, `result()` at any time.
+ * Rows are keyed by their content for the bootstrap, so merging partial streams equals one pass.
+ */
+export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
+  readonly estimators: readonly E[];
+  private readonly accs: OpeAccumulator[];
+  private readonly target?: PmfModel;
+  private readonly rewardModel?: CostModel;
+  private numArms: number | undefined;
+  private dim = -1;
+
+  constructor(options: PolicyEvaluationStreamOptions<E> = {}) {
+    const defaults = (options.rewardModel ? ESTIMATOR_NAMES : ["ips", "snips"]) as readonly E[];
+    this.estimators = resolveEstimators(options.estimators ?? defaults);
+    for (const e of this.estimators) {
+      if (estimatorNeedsCostModel(e) && !options.rewardModel) {
+        throw new OpeInputError("rewardModel", null, `is required by the ${e} estimator when streaming (the default cross-fitted model needs every row first: use evaluatePolicy, or fit a RidgeCostModel on earlier data)`);
+      }
+    }
+    const accOptions = resolveAccumulatorOptions(options);
+    this.accs = this.estimators.map((e) => createAccumulator(e, accOptions));
+    this.target = options.target;
+    this.rewardModel = options.rewardModel;
+  }
+
+  /** Rows added so far (including merged ones). */
+  get n(): number {
+    return this.accs[0].n;
+  }
+
+  /** Adds one record, scored with `pmf` if given, else with the target model's pmf. */
+  add(record: JoinedRecord, pmf?: ArrayLike<number>): this {
+    const i = this.n;
+    const r = checkRecord(record, i, this.dim);
+    this.dim = r.observation.length;
+    let p = pmf;
+    if (p === undefined) {
+      if (!this.target) throw new OpeInputError("pmf", i, "is missing and the stream has no target model; pass the target's pmf or set options.target");
+      p = predictPmfAt(this.target, r.observation, i);
+    }
+    if (this.numArms === undefined) this.numArms = p.length;
+    checkPmf(p, this.numArms, i, pmf === undefined ? "target pmf" : "pmf");
+    if (r.action > this.numArms) throw new OpeInputError("action", i, `is ${r.action}, outside 1..${this.numArms} (the target policy's number of actions)`);
+    const costs = this.rewardModel ? predictCostsAt(this.rewardModel, r.observation, this.numArms, i) : null;
+    const s = toSample({ ...r, pmf: p, key: rowKey(record, r) }, costs);
+    for (const acc of this.accs) acc.add(s);
+    return this;
+  }
+
+  /** Adds every record of a (sync or async) iterable. */
+  async addAll(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>): Promise<this> {
+    for await (const r of records as AsyncIterable<JoinedRecord>) this.add(r);
+    return this;
+  }
+
+  /** Adds the rows of another stream built with the same options. */
+  merge(other: PolicyEvaluationStream<E>): this {
+    if (other.estimators.join() !== this.estimators.join()) throw new OpeInputError("other", null, "runs other estimators; merge streams built with the same options");
+    this.accs.forEach((a, j) => a.merge(other.accs[j]));
+    return this;
+  }
+
+  /** The estimates so far (values NaN before the first row). */
+  result(): OpeResults<E> {
+    const out = {} as OpeResults<E>;
+    this.estimators.forEach((e, j) => (out[e] = this.accs[j].result()));
+    return out;
+  }
+}
+
+function resolveEstimators<E extends EstimatorName>(list: readonly E[] | undefined): E[] {
+  const names = (list ?? (ESTIMATOR_NAMES as readonly E[])).slice();
+  if (names.length === 0) throw new OpeInputError("estimators", null, "is empty; name at least one of ips, snips, dm, dr, sndr");
+  for (const e of names) {
+    if (!ESTIMATOR_NAMES.includes(e)) throw new OpeInputError("estimators", null, `contains ${JSON.stringify(e)}; use ips, snips, dm, dr or sndr`);
+  }
+  return names.filter((e, i) => names.indexOf(e) === i);
+}
+
+function targetKind(target: TargetPolicy): "model" | "pmfs" | "actions" {
+  if (target && typeof (target as PmfModel).predictPmf === "function") return "model";
+  if (target && (target as { pmfs?: unknown }).pmfs !== undefined) return "pmfs";
+  if (target && (target as { actions?: unknown }).actions !== undefined) return "actions";
+  throw new OpeInputError("target", null, "must be a model with predictPmf(context), { pmfs: [...] } or { actions: [...] }");
+}
+
+/** Validates a joined record's fields used by OPE; returns them with the cost. */
+function checkRecord(record: JoinedRecord, i: number, dim: number): { observation: number[]; action: number; cost: number; propensity: number } {
+  if (record === null || typeof record !== "object") throw new OpeInputError("record", i, `must be an object, got ${record}`);
+  const { reward, action, action_prob: p, observation } = record;
+  if (typeof reward !== "number" || !Number.isFinite(reward)) throw new OpeInputError("reward", i, `must be a finite number, got ${reward}`);
+  if (typeof action !== "number" || !Number.isInteger(action) || action < 1) throw new OpeInputError("action", i, `must be a 1-based integer action, got ${action}`);
+  if (typeof p !== "number" || !Number.isFinite(p) || p <= 0 || p > 1) {
+    throw new OpeInputError("action_prob", i, `must be in (0, 1], got ${p}; it is the probability the logging policy chose the action with`);
+  }
+  if (!Array.isArray(observation)) throw new OpeInputError("observation", i, `must be an array of numbers, got ${typeof observation}`);
+  for (let j = 0; j < observation.length; j++) {
+    const v = observation[j];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new OpeInputError(`observation[${j}]`, i, `must be a finite number, got ${v}`);
+  }
+  if (dim >= 0 && observation.length !== dim) throw new OpeInputError("observation", i, `has ${observation.length} features; earlier rows have ${dim}`);
+  return { observation, action, cost: 1 - reward, propensity: p };
+}
+
+function checkPmf(pmf: ArrayLike<number>, K: number, i: number, field: string): void {
+  if (pmf === null || typeof pmf !== "object" || typeof pmf.length !== "number") throw new OpeInputError(field, i, "must be an array of probabilities, one per action");
+  if (pmf.length !== K) throw new OpeInputError(field, i, `has ${pmf.length} entries; expected ${K} (one per action)`);
+  let sum = 0;
+  for (let a = 0; a < K; a++) {
+    const v = pmf[a];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1 + PMF_SUM_TOLERANCE) {
+      throw new OpeInputError(`${field}[${a}]`, i, `must be a probability in [0, 1], got ${v}`);
+    }
+    sum += v;
+  }
+  if (Math.abs(sum - 1) > PMF_SUM_TOLERANCE) throw new OpeInputError(field, i, `sums to ${sum}, not 1 (±${PMF_SUM_TOLERANCE}); normalise the policy's probabilities`);
+}
+
+function predictPmfAt(model: PmfModel, observation: number[], i: number): ArrayLike<number> {
+  try {
+    return model.predictPmf(observation);
+  } catch (e) {
+    throw new OpeInputError("target.predictPmf", i, `failed on this row's observation: ${(e as Error).message}`);
+  }
+}
+
+function predictCostsAt(model: CostModel, observation: number[], K: number, i: number): ArrayLike<number> {
+  let c: ArrayLike<number>;
+  try {
+    c = model.predictCosts(observation);
+  } catch (e) {
+    throw new OpeInputError("rewardModel.predictCosts", i, `failed on this row's observation: ${(e as Error).message}`);
+  }
+  if (!c || c.length !== K) throw new OpeInputError("rewardModel.predictCosts", i, `returned ${c?.length} costs; expected ${K} (one per action)`);
+  for (let a = 0; a < K; a++) if (!Number.isFinite(c[a])) throw new OpeInputError(`rewardModel.predictCosts[${a}]`, i, `must be a finite cost, got ${c[a]}`);
+  return c;
+}
+
+/** The bootstrap/fold key of a row: its full content, so the same row gets the same key anywhere. */
+function rowKey(record: JoinedRecord, r: { observation: number[]; action: number; cost: number; propensity: number }): string {
+  return `${record.event_id}|${r.action}|${r.propensity}|${r.cost}|${r.observation.join(",")}`;
+}
+
+function toSample(r: ScoredRow, costs: ArrayLike<number> | null): OpeSample {
+  const s: OpeSample = { cost: r.cost, propensity: r.propensity, targetProb: r.pmf[r.action - 1], key: r.key };
+  if (costs) {
+    let direct = 0;
+    for (let a = 0; a < r.pmf.length; a++) direct += r.pmf[a] * costs[a];
+    s.directCost = direct;
+    s.predictedCost = costs[r.action - 1];
+  }
+  return s;
+}
