@@ -1,0 +1,259 @@
+/**
+ * Feature maps: how a context becomes a sparse list of (weight row, value) pairs.
+ *
+ * Semantics are VW's hashing trick: every feature has a name (vector feature i is named
+ * String(i + 1), like `1:v1 2:v2 ...` in VW text), the name is hashed with murmur3 (`hash32`) into
+ * b bits, and features whose hashes collide share a weight. A constant feature (bias) is always
+ * present. Storage is compact: a hashed index gets a row in the weight store the first time it is
+ * used, so 2^b only bounds the number of distinct weights (memory grows with the features seen).
+ *
+ * Vector contexts take a precomputed, allocation-free path: the rows of every feature (and of every
+ * bin or pair) are looked up once per dimension and reused.
+ */
+import { hash32 } from "../util/random";
+import { Context, FeatureMapKind, LearnerError } from "./options";
+
+/** Seed of the feature-name hash (fixed: it is part of the model's meaning). */
+export const FEATURE_HASH_SEED = 0;
+/** Name of the constant feature. */
+export const CONSTANT_FEATURE = "Constant";
+
+/** Maps hashed indices to compact rows; implemented by the weight store. */
+export interface RowAllocator {
+  rowOf(hashIndex: number): number;
+}
+
+/** A reusable encoded example: rows[i] has value vals[i] for i < n. */
+export class EncodedExample {
+  rows = new Int32Array(64);
+  vals = new Float64Array(64);
+  n = 0;
+  push(row: number, val: number): void {
+    if (this.n === this.rows.length) {
+      const r = new Int32Array(this.n * 2);
+      r.set(this.rows);
+      this.rows = r;
+      const v = new Float64Array(this.n * 2);
+      v.set(this.vals);
+      this.vals = v;
+    }
+    this.rows[this.n] = row;
+    this.vals[this.n++] = val;
+  }
+}
+
+/** Fitted state of a feature map (saved in the model). */
+export interface FeatureMapState {
+  kind: FeatureMapKind;
+  bits: number;
+  numBins: number;
+  /** bins: sorted inner bin edges per feature name (value v falls in bin #edges below or equal v). */
+  binEdges: Record<string, number[]> | null;
+  /** Vector contexts: the dimension fixed by the first example (null until then). */
+  numFeatures: number | null;
+}
+
+/**
+ * Quantile bin edges of one feature from sample values: up to numBins − 1 distinct inner edges,
+ * each halfway between neighbouring distinct values so that ties never straddle an edge.
+ */
+export function quantileEdges(values: ArrayLike<number>, numBins: number): number[] {
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  const edges: number[] = [];
+  if (n === 0) return edges;
+  for (let k = 1; k < numBins; k++) {
+    const i = Math.floor((k * n) / numBins);
+    if (i <= 0 || i >= n) continue;
+    const lo = sorted[i - 1], hi = sorted[i];
+    if (hi === lo) continue; // inside a run of equal values: no edge here
+    const e = (lo + hi) / 2;
+    if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
+  }
+  return edges;
+}
+
+/** Number of edges <= v (binary search): the bin index 0..edges.length. */
+export function binOf(edges: ArrayLike<number>, v: number): number {
+  let lo = 0, hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface VectorPlan {
+  dim: number;
+  constRow: number;
+  linRows: Int32Array;
+  /** quadratic: rows of pairs (i <= j), in order. */
+  quadRows: Int32Array;
+  /** bins: per feature, the rows of its bins; edges per feature. */
+  binRows: Int32Array[];
+  edges: Float64Array[];
+}
+
+export class FeatureMap {
+  readonly mask: number;
+  private plan: VectorPlan | null = null;
+  private nameRows = new Map<string, number>();
+
+  constructor(readonly state: FeatureMapState, private readonly store: RowAllocator) {
+    this.mask = state.bits >= 31 ? 0xffffffff : (1 << state.bits) - 1;
+  }
+
+  /** The hashed weight index of a feature name. */
+  indexOf(name: string): number {
+    return (hash32(name, FEATURE_HASH_SEED) & this.mask) >>> 0;
+  }
+
+  private rowOfName(name: string): number {
+    let r = this.nameRows.get(name);
+    if (r === undefined) {
+      r = this.store.rowOf(this.indexOf(name));
+      this.nameRows.set(name, r);
+    }
+    return r;
+  }
+
+  get needsBins(): boolean {
+    return this.state.kind === "bins" && this.state.binEdges === null;
+  }
+
+  /** Fits quantile bins on sample contexts (bins map only); later calls keep the first fit. */
+  fitBins(contexts: Context[]): void {
+    if (this.state.kind !== "bins" || this.state.binEdges !== null) return;
+    const byName = new Map<string, number[]>();
+    for (const c of contexts) {
+      forEachFeature(c, (name, v) => {
+        let a = byName.get(name);
+        if (!a) byName.set(name, (a = []));
+        a.push(v);
+      });
+    }
+    const edges: Record<string, number[]> = {};
+    for (const [name, vals] of byName) edges[name] = quantileEdges(vals, this.state.numBins);
+    this.state.binEdges = edges;
+    this.plan = null;
+  }
+
+  /** Freezes bins with no data (no edges: one bin per feature, i.e. a per-feature bias). */
+  private ensureBins(): Record<string, number[]> {
+    if (this.state.binEdges === null) this.state.binEdges = {};
+    return this.state.binEdges;
+  }
+
+  private buildPlan(dim: number): VectorPlan {
+    const linRows = new Int32Array(dim);
+    for (let i = 0; i < dim; i++) linRows[i] = this.rowOfName(String(i + 1));
+    const constRow = this.rowOfName(CONSTANT_FEATURE);
+    let quadRows = new Int32Array(0);
+    if (this.state.kind === "quadratic") {
+      quadRows = new Int32Array((dim * (dim + 1)) / 2);
+      let q = 0;
+      for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) quadRows[q++] = this.rowOfName(`${i + 1}^${j + 1}`);
+    }
+    const binRows: Int32Array[] = [];
+    const edges: Float64Array[] = [];
+    if (this.state.kind === "bins") {
+      const all = this.ensureBins();
+      for (let i = 0; i < dim; i++) {
+        const e = Float64Array.from(all[String(i + 1)] ?? []);
+        edges.push(e);
+        const rows = new Int32Array(e.length + 1);
+        for (let k = 0; k <= e.length; k++) rows[k] = this.rowOfName(`${i + 1}#${k}`);
+        binRows.push(rows);
+      }
+    }
+    return { dim, constRow, linRows, quadRows, binRows, edges };
+  }
+
+  /**
+   * Encodes a validated context into `out` (cleared first). Zero-valued features are left out, as
+   * VW's parser does; they would change neither predictions nor weights.
+   */
+  encode(context: Context, out: EncodedExample): void {
+    out.n = 0;
+    if (isVector(context)) {
+      const dim = context.length;
+      let p = this.plan;
+      if (p === null || p.dim !== dim) p = this.plan = this.buildPlan(dim);
+      const lin = p.linRows;
+      for (let i = 0; i < dim; i++) {
+        const v = context[i];
+        if (v !== 0) out.push(lin[i], v);
+      }
+      if (this.state.kind === "quadratic") {
+        const q = p.quadRows;
+        let k = 0;
+        for (let i = 0; i < dim; i++) {
+          const vi = context[i];
+          for (let j = i; j < dim; j++, k++) {
+            const v = vi * context[j];
+            if (v !== 0) out.push(q[k], v);
+          }
+        }
+      } else if (this.state.kind === "bins") {
+        for (let i = 0; i < dim; i++) out.push(p.binRows[i][binOf(p.edges[i], context[i])], 1);
+      }
+      out.push(p.constRow, 1);
+      return;
+    }
+    const names = Object.keys(context);
+    for (const name of names) {
+      const v = context[name];
+      if (v !== 0) out.push(this.rowOfName(name), v);
+    }
+    if (this.state.kind === "quadratic") {
+      for (let i = 0; i < names.length; i++) {
+        for (let j = i; j < names.length; j++) {
+          const v = context[names[i]] * context[names[j]];
+          if (v !== 0) out.push(this.rowOfName(`${names[i]}^${names[j]}`), v);
+        }
+      }
+    } else if (this.state.kind === "bins") {
+      const all = this.ensureBins();
+      for (const name of names) out.push(this.rowOfName(`${name}#${binOf(all[name] ?? [], context[name])}`), 1);
+    }
+    out.push(this.rowOfName(CONSTANT_FEATURE), 1);
+  }
+}
+
+export function isVector(c: Context): c is ArrayLike<number> {
+  return typeof (c as ArrayLike<number>).length === "number" && !isPlainRecord(c);
+}
+
+function isPlainRecord(c: unknown): boolean {
+  return c !== null && typeof c === "object" && !Array.isArray(c) && !ArrayBuffer.isView(c) && Object.getPrototypeOf(c) === Object.prototype && typeof (c as { length?: unknown }).length !== "number";
+}
+
+/** Calls fn(name, value) for every feature of a context (vector feature i is named String(i+1)). */
+export function forEachFeature(c: Context, fn: (name: string, v: number) => void): void {
+  if (isVector(c)) for (let i = 0; i < c.length; i++) fn(String(i + 1), c[i]);
+  else for (const k of Object.keys(c)) fn(k, c[k]);
+}
+
+/**
+ * Validates a context: a vector of `expectedDim` finite numbers (when known) or a record of finite
+ * numbers. Throws LearnerError naming the field.
+ */
+export function checkContext(c: Context, expectedDim: number | null, field = "context"): void {
+  if (c === null || typeof c !== "object") throw new LearnerError(field, `must be an array of numbers or an object of named numbers, got ${c === null ? "null" : typeof c}`);
+  if (isVector(c)) {
+    if (expectedDim !== null && c.length !== expectedDim) {
+      throw new LearnerError(field, `has ${c.length} features, the model expects ${expectedDim}`);
+    }
+    if (c.length === 0) throw new LearnerError(field, "is empty: give at least one feature");
+    for (let i = 0; i < c.length; i++) {
+      const v = c[i];
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new LearnerError(`${field}[${i}]`, `must be a finite number, got ${String(v)}`);
+    }
+    return;
+  }
+  for (const k of Object.keys(c)) {
+    const v = (c as Record<string, unknown>)[k];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new LearnerError(`${field}.${k}`, `must be a finite number, got ${String(v)}`);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The base learner: online least-squares regression by gradient descent with VW's default update
+ * (adaptive, normalized and importance-invariant all on).
+ *
+ * Storage: every hashed feature index used so far owns a row of `width` = (regressors × actions)
+ * columns; each (row, column) has three numbers: the weight w, the AdaGrad accumulator G (sum of
+ * squared gradients) and the normalizer N (largest |x| seen for the feature).
+ *
+ * One update for an example with features x_i, label y, importance weight h and prediction p
+ * (clamped to the range of labels seen so far; nothing changes when p = y):
+ *
+ *   g   = 2 (p − y)                         gradient of the squared loss w.r.t. p
+ *   for each feature i (x_i² floored at 1e-30):
+ *     G_i ← G_i + h g² x_i²                  adaptive: per-weight sum of squared gradients
+ *     if |x_i| > N_i:                        normalized: a larger scale for feature i appeared,
+ *       w_i ← w_i · N_i / |x_i|  (if N_i > 0) rescale the weight as if the new scale were the old
+ *       N_i ← |x_i|
+ *     r_i = 1 / (√G_i · N_i)                 the feature's rate (power_t 0.5 gives the square root)
+ *   S  ← S + h Σ_i x_i² / N_i²               global: weighted sum of normalized squared norms
+ *   H  ← H + h                               global: total importance weight
+ *   m  = √(H / S)                            global multiplier: average normalized norm → 1
+ *   u  = m Σ_i x_i² r_i                      how far the prediction moves per unit of update
+ *   s  = η h                                 η = learning rate (0.5)
+ *   Δ  = (y − p) (1 − e^{−2 s u}) / u        importance-invariant step: the closed form of
+ *                                            applying the gradient step h times in the limit of
+ *                                            infinitely small steps; never overshoots y
+ *        (= 2 (y − p) s when s u < 1e-6, the first-order expansion)
+ *   w_i ← w_i + m Δ x_i r_i                  so the new prediction is p + u Δ
+ *
+ * With power_t ≠ 0.5 the rate is G_i^(−power_t) / N_i^(2·power_t) and m = (H / S)^power_t.
+ */
+
+import type { RowAllocator } from "./features";
+import { EncodedExample } from "./features";
+
+const X2_MIN = 1e-30;
+
+export interface GdState {
+  /** Total importance weight H and normalized norm sum S of the global multiplier. */
+  totalWeight: number;
+  sumNormX: number;
+  /** Range of labels seen (predictions are clamped into it for the update). */
+  minLabel: number;
+  maxLabel: number;
+}
+
+export class WeightStore implements RowAllocator {
+  /** Hashed index of each row. */
+  rowHash: Int32Array;
+  w: Float64Array;
+  g: Float64Array;
+  n: Float64Array;
+  numRows = 0;
+  private rows = new Map<number, number>();
+
+  constructor(readonly width: number, capacity = 64) {
+    this.rowHash = new Int32Array(capacity);
+    this.w = new Float64Array(capacity * width);
+    this.g = new Float64Array(capacity * width);
+    this.n = new Float64Array(capacity * width);
+  }
+
+  rowOf(hashIndex: number): number {
+    let r = this.rows.get(hashIndex);
+    if (r !== undefined) return r;
+    r = this.numRows++;
+    if (r >= this.rowHash.length) this.grow(this.rowHash.length * 2);
+    this.rowHash[r] = hashIndex;
+    this.rows.set(hashIndex, r);
+    return r;
+  }
+
+  private grow(capacity: number): void {
+    const rh = new Int32Array(capacity);
+    rh.set(this.rowHash);
+    this.rowHash = rh;
+    for (const k of ["w", "g", "n"] as const) {
+      const a = new Float64Array(capacity * this.width);
+      a.set(this[k]);
+      this[k] = a;
+    }
+  }
+
+  /** Restores rows saved by `saveRows` order (used by model loading). */
+  static fromArrays(width: number, rowHash: Int32Array, w: Float64Array, g: Float64Array, n: Float64Array): WeightStore {
+    const s = new WeightStore(width, Math.max(64, rowHash.length));
+    for (let r = 0; r < rowHash.length; r++) s.rowOf(rowHash[r]);
+    s.w.set(w);
+    s.g.set(g);
+    s.n.set(n);
+    return s;
+  }
+}
+
+export class GdLearner {
+  readonly state: GdState = { totalWeight: 0, sumNormX: 0, minLabel: 0, maxLabel: 0 };
+  private readonly rate: Float64Array[] = [new Float64Array(64)];
+  private readonly sqrtRate: boolean;
+
+  constructor(public store: WeightStore, readonly learningRate: number, readonly powerT: number) {
+    this.sqrtRate = powerT === 0.5;
+  }
+
+  /** Raw linear score of column `col`. */
+  predict(ex: EncodedExample, col: number): number {
+    const w = this.store.w, width = this.store.width, rows = ex.rows, vals = ex.vals;
+    let s = 0;
+    for (let i = 0; i < ex.n; i++) s += w[rows[i] * width + col] * vals[i];
+    return s;
+  }
+
+  /** Raw scores of `count` consecutive columns starting at `col0` into out[0..count). */
+  predictMany(ex: EncodedExample, col0: number, count: number, out: Float64Array): void {
+    const w = this.store.w, width = this.store.width, rows = ex.rows, vals = ex.vals;
+    for (let a = 0; a < count; a++) out[a] = 0;
+    for (let i = 0; i < ex.n; i++) {
+      const base = rows[i] * width + col0;
+      const v = vals[i];
+      for (let a = 0; a < count; a++) out[a] += w[base + a] * v;
+    }
+  }
+
+  clamp(p: number): number {
+    const st = this.state;
+    return p < st.minLabel ? st.minLabel : p > st.maxLabel ? st.maxLabel : p;
+  }
+
+  /**
+   * One importance-weighted update of column `col` towards `label` (see the equations above).
+   * Returns the clamped prediction before the update.
+   */
+  update(ex: EncodedExample, col: number, label: number, weight: number): number {
+    const st = this.state;
+    if (label < st.minLabel) st.minLabel = label;
+    if (label > st.maxLabel) st.maxLabel = label;
+    const p = this.clamp(this.predict(ex, col));
+    if (p === label || weight <= 0) return p;
+    const store = this.store, width = store.width, W = store.w, G = store.g, N = store.n;
+    const rows = ex.rows, vals = ex.vals, n = ex.n;
+    let rate = this.rate[0];
+    if (rate.length < n) rate = this.rate[0] = new Float64Array(n * 2);
+    const grad = 2 * (p - label);
+    const g2 = grad * grad * weight;
+    let normX = 0;
+    let ppu = 0;
+    for (let i = 0; i < n; i++) {
+      const j = rows[i] * width + col;
+      let x = vals[i];
+      let x2 = x * x;
+      if (x2 < X2_MIN) {
+        x = x > 0 ? 1e-15 : -1e-15;
+        x2 = X2_MIN;
+      }
+      G[j] += g2 * x2;
+      const ax = x < 0 ? -x : x;
+      if (ax > N[j]) {
+        if (N[j] > 0) W[j] *= this.sqrtRate ? N[j] / ax : Math.pow(N[j] / ax, 2 * this.powerT);
+        N[j] = ax;
+      }
+      const nj = N[j];
+      normX += x2 / (nj * nj);
+      const r = this.sqrtRate ? 1 / (Math.sqrt(G[j]) * nj) : Math.pow(G[j], -this.powerT) * Math.pow(nj * nj, -this.powerT);
+      rate[i] = r;
+      ppu += x2 * r;
+    }
+    st.totalWeight += weight;
+    st.sumNormX += weight * normX;
+    const m = this.sqrtRate ? Math.sqrt(st.totalWeight / st.sumNormX) : Math.pow(st.totalWeight / st.sumNormX, this.powerT);
+    ppu *= m;
+    const s = this.learningRate * weight;
+    const delta = s * ppu < 1e-6 ? 2 * (label - p) * s : ((label - p) * (1 - Math.exp(-2 * s * ppu))) / ppu;
+    const step = m * delta;
+    for (let i = 0; i < n; i++) W[rows[i] * width + col] += step * vals[i] * rate[i];
+    return p;
+  }
+}

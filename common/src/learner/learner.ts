@@ -1,0 +1,401 @@
+/**
+ * CbLearner: VW-style contextual bandit with a fixed set of K actions (`--cb_explore K`).
+ *
+ * Reduction: bandit feedback (action, cost, probability) becomes regression targets for K
+ * per-action cost regressors (VW's cost-sensitive one-against-all); the greedy action is the one
+ * with the smallest predicted cost. The cost estimator is the option `cbType`:
+ *  - dr  (VW legacy --cb default): a second set of K regressors (the "scorer") learns the observed
+ *        cost of the taken action; every action's target is the scorer's prediction ĉ_a, plus
+ *        (c − ĉ_a)/p for the taken action (doubly robust).
+ *  - ips: target c/p for the taken action and 0 for every other action.
+ *  - mtr: only the taken action's regressor learns, target c with importance weight 1/p.
+ * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf.
+ */
+import { JoinedRecord } from "../data/records";
+import { hash32, hashUnit, sampleIndex } from "../util/random";
+import { argmin, egreedyPmf, floorPmf, normalizePmf, poisson1FromUniform, softmaxPmf, squarecbPmf } from "./explore";
+import { EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
+import { GdLearner, GdState, WeightStore } from "./gd";
+import { Context, LearnerError, LearnerOptions, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
+
+export interface TrainReport {
+  /** Rows learned from. */
+  used: number;
+  /** Rows skipped as invalid (including rows the file reader could not parse). */
+  skipped: number;
+  /** The first few reasons, each naming the row and the field. */
+  reasons: string[];
+}
+
+export interface ChosenAction {
+  /** 1-based action. */
+  action: number;
+  /** Probability of that action under the pmf. */
+  actionProb: number;
+  pmf: Float64Array;
+}
+
+/** How many reasons a TrainReport keeps. */
+export const MAX_REASONS = 5;
+
+/** Everything besides the options that a saved model must restore. */
+export interface LearnerState {
+  examplesSeen: number;
+  gd: GdState;
+  featureMap: FeatureMapState;
+}
+
+export class CbLearner {
+  readonly numArms: number;
+  readonly options: ResolvedLearnerOptions;
+  /** Examples learned so far (continues across save/load). */
+  examplesSeen = 0;
+
+  /** @internal */ readonly gd: GdLearner;
+  /** @internal */ readonly featureMap: FeatureMap;
+  private readonly ex = new EncodedExample();
+  private readonly k: number;
+  /** Column blocks (of K) per cb learner: 2 with a dr scorer, else 1. */
+  private readonly perCb: number;
+  private readonly numCb: number;
+  private readonly numCover: number;
+  private readonly seedWord: number;
+  private readonly scores: Float64Array;
+  private readonly scratch: Float64Array;
+  private readonly costs: Float64Array;
+
+  private constructor(options: ResolvedLearnerOptions, store: WeightStore | null, state: LearnerState | null) {
+    this.options = options;
+    this.numArms = this.k = options.numArms;
+    const policy = options.explorationPolicy;
+    this.perCb = options.cbType === "dr" ? 2 : 1;
+    this.numCb = policy === "bag" ? options.numPolicies : 1;
+    this.numCover = policy === "cover" ? options.numPolicies - 1 : 0;
+    const width = (this.numCb * this.perCb + this.numCover) * this.k;
+    this.seedWord = hash32(String(options.seed), 0x6c62);
+    const st = store ?? new WeightStore(width);
+    if (st.width !== width) throw new LearnerError("weights", `have ${st.width} columns per row, the options need ${width}`);
+    this.gd = new GdLearner(st, options.learningRate, options.powerT);
+    const fm: FeatureMapState = state?.featureMap ?? {
+      kind: options.featureMap,
+      bits: options.bits,
+      numBins: options.numBins,
+      binEdges: null,
+      numFeatures: null,
+    };
+    this.featureMap = new FeatureMap(fm, st);
+    if (state) {
+      this.examplesSeen = state.examplesSeen;
+      Object.assign(this.gd.state, state.gd);
+    }
+    this.scores = new Float64Array(this.k);
+    this.scratch = new Float64Array(this.k);
+    this.costs = new Float64Array(this.k);
+  }
+
+  static create(options: LearnerOptions): CbLearner {
+    return new CbLearner(resolveLearnerOptions(options), null, null);
+  }
+
+  /** @internal Rebuilds a learner from saved parts (model loading). */
+  static restore(options: LearnerOptions, store: WeightStore, state: LearnerState): CbLearner {
+    return new CbLearner(resolveLearnerOptions(options), store, state);
+  }
+
+  /** Snapshot of the non-weight learning state (for saving). */
+  get state(): LearnerState {
+    return {
+      examplesSeen: this.examplesSeen,
+      gd: { ...this.gd.state },
+      featureMap: JSON.parse(JSON.stringify(this.featureMap.state)) as FeatureMapState,
+    };
+  }
+
+  /** Number of features of vector contexts (fixed by the first example), or null. */
+  get numFeatures(): number | null {
+    return this.featureMap.state.numFeatures;
+  }
+
+  /** VW command-line equivalent of the options (informational, stored in the model). */
+  get vwArguments(): string {
+    const o = this.options;
+    const parts = [`--cb_explore ${o.numArms}`];
+    switch (o.explorationPolicy) {
+      case "egreedy": parts.push(`--epsilon ${o.epsilon}`); break;
+      case "bag": parts.push(`--bag ${o.numPolicies}`); break;
+      case "cover": parts.push(`--cover ${o.numPolicies} --psi ${o.psi}`); break;
+      case "first": parts.push(`--first ${o.tau}`); break;
+      case "softmax": parts.push(`--softmax --lambda ${o.lambda}`); break;
+      case "squarecb": parts.push(`--squarecb --gamma_scale ${o.gammaScale} --gamma_exponent ${o.gammaExponent}`); break;
+    }
+    parts.push(`--cb_type ${o.cbType}`, `-b ${o.bits}`, `-l ${o.learningRate}`, `--power_t ${o.powerT}`);
+    if (o.featureMap === "quadratic") parts.push("-q ::");
+    return parts.join(" ");
+  }
+
+  // ---------------------------------------------------------------- input checks
+
+  private checkCtx(context: Context, field = "context"): void {
+    checkContext(context, this.featureMap.state.numFeatures, field);
+  }
+
+  private fixDim(context: Context): void {
+    if (this.featureMap.state.numFeatures === null && isVector(context)) this.featureMap.state.numFeatures = context.length;
+  }
+
+  /** Throws LearnerError naming the field if (action, cost, probability) is not a valid label. */
+  checkLabel(action: number, cost: number, probability: number): void {
+    if (typeof action !== "number" || !Number.isInteger(action) || action < 1 || action > this.k) {
+      throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${String(action)}`);
+    }
+    if (typeof cost !== "number" || !Number.isFinite(cost)) throw new LearnerError("cost", `must be a finite number, got ${String(cost)}`);
+    if (typeof probability !== "number" || !(probability > 0 && probability <= 1)) {
+      throw new LearnerError("probability", `must be in (0, 1], got ${String(probability)}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- prediction
+
+  /** The exploration pmf for a context (a fresh array of K probabilities summing to 1). */
+  predictPmf(context: Context): Float64Array {
+    const out = new Float64Array(this.k);
+    this.predictPmfInto(context, out);
+    return out;
+  }
+
+  /** Like predictPmf, writing into `out` (length >= K) without allocating. */
+  predictPmfInto(context: Context, out: Float64Array): void {
+    this.checkCtx(context);
+    this.featureMap.encode(context, this.ex);
+    this.pmfOf(this.ex, out);
+  }
+
+  /** Predicted cost of every action under the (first) policy (for inspection). */
+  predictCosts(context: Context): Float64Array {
+    this.checkCtx(context);
+    this.featureMap.encode(context, this.ex);
+    const out = new Float64Array(this.k);
+    this.gd.predictMany(this.ex, 0, this.k, out);
+    return out;
+  }
+
+  /**
+   * Samples an action from the pmf with a uniform number derived from (seed, eventId), so replaying
+   * an event gives the same action with the same model.
+   */
+  chooseAction(context: Context, eventId: string): ChosenAction {
+    if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${JSON.stringify(eventId)}`);
+    const pmf = this.predictPmf(context);
+    const i = sampleIndex(pmf, hashUnit(eventId, this.seedWord));
+    return { action: i + 1, actionProb: pmf[i], pmf };
+  }
+
+  private pmfOf(ex: EncodedExample, out: Float64Array): void {
+    const o = this.options, k = this.k, s = this.scores;
+    const t = this.examplesSeen;
+    switch (o.explorationPolicy) {
+      case "egreedy":
+        this.gd.predictMany(ex, 0, k, s);
+        egreedyPmf(argmin(s, k), k, o.epsilon, out);
+        break;
+      case "first":
+        if (t < o.tau) out.fill(1 / k, 0, k);
+        else {
+          this.gd.predictMany(ex, 0, k, s);
+          egreedyPmf(argmin(s, k), k, 0, out);
+        }
+        break;
+      case "softmax":
+        this.gd.predictMany(ex, 0, k, s);
+        softmaxPmf(s, k, o.lambda, out);
+        break;
+      case "squarecb":
+        this.gd.predictMany(ex, 0, k, s);
+        squarecbPmf(s, k, o.gammaScale * Math.pow(t + 1, o.gammaExponent), out);
+        break;
+      case "bag": {
+        out.fill(0, 0, k);
+        const m = this.numCb, share = 1 / m;
+        for (let b = 0; b < m; b++) {
+          this.gd.predictMany(ex, b * this.perCb * k, k, s);
+          out[argmin(s, k)] += share;
+        }
+        break;
+      }
+      case "cover": {
+        out.fill(0, 0, k);
+        const m = this.numCover + 1, share = 1 / m;
+        this.gd.predictMany(ex, 0, k, s);
+        out[argmin(s, k)] += share;
+        for (let j = 0; j < this.numCover; j++) {
+          this.gd.predictMany(ex, this.coverCol(j), k, s);
+          out[argmin(s, k)] += share;
+        }
+        floorPmf(out, k, this.coverMinProb(t));
+        break;
+      }
+    }
+    if (o.minProbability > 0) floorPmf(out, k, o.minProbability);
+    normalizePmf(out, k);
+  }
+
+  private coverCol(j: number): number {
+    return (this.numCb * this.perCb + j) * this.k;
+  }
+
+  /** Online cover's uniform floor μ = min(1/K, 1/√(tK)), t counted from 1. */
+  private coverMinProb(t: number): number {
+    return Math.min(1 / this.k, 1 / Math.sqrt((t + 1) * this.k));
+  }
+
+  // ---------------------------------------------------------------- learning
+
+  /** Learns from one logged decision: context, 1-based action, cost (1 − reward), its probability. */
+  learn(context: Context, action: number, cost: number, probability: number): void {
+    this.checkCtx(context);
+    this.checkLabel(action, cost, probability);
+    this.fixDim(context);
+    this.featureMap.encode(context, this.ex);
+    this.learnEncoded(this.ex, action - 1, cost, probability);
+  }
+
+  private learnEncoded(ex: EncodedExample, a: number, cost: number, p: number): void {
+    const o = this.options;
+    const t = this.examplesSeen;
+    if (o.explorationPolicy === "bag") {
+      for (let b = 0; b < this.numCb; b++) {
+        const count = poisson1FromUniform(hashUnit(`${t}/${b}`, this.seedWord));
+        for (let c = 0; c < count; c++) this.cbLearn(b, ex, a, cost, p);
+      }
+    } else if (o.explorationPolicy === "cover") {
+      this.coverLearn(ex, a, cost, p, t);
+    } else {
+      this.cbLearn(0, ex, a, cost, p);
+    }
+    this.examplesSeen = t + 1;
+  }
+
+  /** One update of cb learner `b` (its policy regressors, and its scorer for dr). */
+  private cbLearn(b: number, ex: EncodedExample, a: number, cost: number, p: number): void {
+    const k = this.k, gd = this.gd;
+    const pol = b * this.perCb * k;
+    switch (this.options.cbType) {
+      case "mtr":
+        gd.update(ex, pol + a, cost, 1 / p);
+        break;
+      case "ips":
+        for (let j = 0; j < k; j++) gd.update(ex, pol + j, j === a ? cost / p : 0, 1);
+        break;
+      case "dr": {
+        const sc = pol + k, c = this.costs;
+        gd.predictMany(ex, sc, k, c);
+        for (let j = 0; j < k; j++) c[j] = gd.clamp(c[j]);
+        gd.update(ex, sc + a, cost, 1);
+        c[a] += (cost - c[a]) / p;
+        for (let j = 0; j < k; j++) gd.update(ex, pol + j, c[j], 1);
+        break;
+      }
+    }
+  }
+
+  /** Cost estimates of every action for the cover learners (after the cb learner's update). */
+  private estimateCosts(ex: EncodedExample, a: number, cost: number, p: number, out: Float64Array): void {
+    const k = this.k, gd = this.gd;
+    if (this.options.cbType === "ips") {
+      out.fill(0, 0, k);
+      out[a] = cost / p;
+      return;
+    }
+    gd.predictMany(ex, this.options.cbType === "dr" ? k : 0, k, out);
+    for (let j = 0; j < k; j++) out[j] = gd.clamp(out[j]);
+    out[a] += (cost - out[a]) / p;
+  }
+
+  /**
+   * Online cover: the first policy is the cb learner itself; policy j ≥ 1 learns pseudo-costs
+   * ĉ_a − ψ μ / (max(P_a, μ) / (μ K)), where P_a is the probability the earlier policies put on a,
+   * so later policies are pushed towards actions the cover so far neglects.
+   */
+  private coverLearn(ex: EncodedExample, a: number, cost: number, p: number, t: number): void {
+    const k = this.k, gd = this.gd, s = this.scores, probs = this.scratch, c = this.costs;
+    this.cbLearn(0, ex, a, cost, p);
+    this.estimateCosts(ex, a, cost, p, c);
+    const m = this.numCover + 1, share = 1 / m;
+    const mu = this.coverMinProb(t), norm = mu * k, psi = this.options.psi;
+    probs.fill(0);
+    gd.predictMany(ex, 0, k, s);
+    probs[argmin(s, k)] += share;
+    for (let j = 0; j < this.numCover; j++) {
+      const col = this.coverCol(j);
+      for (let x = 0; x < k; x++) gd.update(ex, col + x, c[x] - (psi * mu) / (Math.max(probs[x], mu) / norm), 1);
+      gd.predictMany(ex, col, k, s);
+      probs[argmin(s, k)] += share;
+    }
+  }
+
+  /**
+   * Trains on joined records (cost = 1 − reward). Invalid rows are skipped and counted; the
+   * report lists the first few reasons. With the bins feature map and no bins fitted yet, the
+   * bins are fitted on this first batch's contexts before learning (then frozen).
+   */
+  async train(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>): Promise<TrainReport> {
+    const report: TrainReport = { used: 0, skipped: 0, reasons: [] };
+    const fail = (row: number, r: JoinedRecord | undefined, e: unknown) => {
+      report.skipped++;
+      if (report.reasons.length < MAX_REASONS) {
+        const id = r && typeof r === "object" && "event_id" in r ? ` (event_id ${String(r.event_id)})` : "";
+        report.reasons.push(`row ${row}${id}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    };
+    const buffer: JoinedRecord[] | null = this.featureMap.needsBins ? [] : null;
+    let row = 0;
+    const handle = (r: JoinedRecord) => {
+      row++;
+      try {
+        this.checkRecord(r);
+      } catch (e) {
+        fail(row, r, e);
+        return;
+      }
+      this.fixDim(r.observation);
+      if (buffer) buffer.push(r);
+      else this.learnRecord(r);
+      report.used++;
+    };
+    if (Symbol.asyncIterator in (records as object)) {
+      for await (const r of records as AsyncIterable<JoinedRecord>) handle(r);
+    } else {
+      for (const r of records as Iterable<JoinedRecord>) handle(r);
+    }
+    if (buffer) {
+      this.featureMap.fitBins(buffer.map((r) => r.observation));
+      for (const r of buffer) this.learnRecord(r);
+    }
+    const extra = records as unknown as { malformed?: number; malformedReasons?: string[] };
+    if (typeof extra.malformed === "number" && extra.malformed > 0) {
+      report.skipped += extra.malformed;
+      for (const r of extra.malformedReasons ?? []) if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
+    }
+    return report;
+  }
+
+  private checkRecord(r: JoinedRecord): void {
+    if (r === null || typeof r !== "object") throw new LearnerError("record", "must be an object");
+    if (!Array.isArray(r.observation) && !ArrayBuffer.isView(r.observation)) {
+      throw new LearnerError("observation", `must be an array of numbers, got ${typeof r.observation}`);
+    }
+    this.checkCtx(r.observation, "observation");
+    if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) throw new LearnerError("reward", `must be a finite number, got ${String(r.reward)}`);
+    if (typeof r.action !== "number" || !Number.isInteger(r.action) || r.action < 1 || r.action > this.k) {
+      throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${String(r.action)}`);
+    }
+    if (typeof r.action_prob !== "number" || !(r.action_prob > 0 && r.action_prob <= 1)) {
+      throw new LearnerError("action_prob", `must be in (0, 1], got ${String(r.action_prob)}`);
+    }
+  }
+
+  private learnRecord(r: JoinedRecord): void {
+    this.featureMap.encode(r.observation, this.ex);
+    this.learnEncoded(this.ex, r.action - 1, 1 - r.reward, r.action_prob);
+  }
+}

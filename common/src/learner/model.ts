@@ -1,0 +1,152 @@
+/**
+ * The model artifact: a folder with `model.json` (metadata and learning state, human readable)
+ * and `weights.bin` (the weight rows, little-endian). Loading checks the format, the version, the
+ * options, the sizes and a SHA-256 of the weights, and refuses with the reason.
+ *
+ * weights.bin layout (rows R, width W = regressors × actions):
+ *   Int32 rowHash[R], zero padding to a multiple of 8 bytes, then Float64 w[R·W], G[R·W], N[R·W].
+ */
+import { createHash } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { FeatureMapState } from "./features";
+import { GdState, WeightStore } from "./gd";
+import { CbLearner, LearnerState } from "./learner";
+import { LearnerError, LearnerOptions, resolveLearnerOptions } from "./options";
+
+export const MODEL_FORMAT = "cbkit-cb-model";
+export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_JSON = "model.json";
+export const MODEL_WEIGHTS = "weights.bin";
+
+export interface ModelMetadata {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  modelId: string;
+  parentModelId: string | null;
+  createdAt: string;
+  /** Exploration policy and every learner option (with defaults applied). */
+  algorithm: { explorationPolicy: string; options: LearnerOptions; vwArguments: string };
+  featureMap: FeatureMapState;
+  numArms: number;
+  examplesSeen: number;
+  gd: GdState;
+  weights: { file: string; rows: number; width: number; bytes: number; sha256: string; byteOrder: "little-endian" };
+}
+
+/** A model file that cannot be loaded; the message says why. */
+export class ModelFormatError extends Error {
+  constructor(readonly dir: string, reason: string) {
+    super(`cannot load the model in ${dir}: ${reason}`);
+    this.name = "ModelFormatError";
+  }
+}
+
+function weightsBytes(store: WeightStore): Buffer {
+  const rows = store.numRows, width = store.width;
+  const head = Math.ceil((rows * 4) / 8) * 8;
+  const cells = rows * width;
+  const buf = Buffer.alloc(head + 3 * cells * 8);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let r = 0; r < rows; r++) view.setInt32(r * 4, store.rowHash[r], true);
+  let off = head;
+  for (const arr of [store.w, store.g, store.n]) {
+    for (let i = 0; i < cells; i++, off += 8) view.setFloat64(off, arr[i], true);
+  }
+  return buf;
+}
+
+/** Saves the learner into `dir` (created if missing): model.json + weights.bin. */
+export async function saveModel(learner: CbLearner, dir: string, meta: { modelId: string; parentModelId: string | null }): Promise<ModelMetadata> {
+  if (!meta || typeof meta.modelId !== "string" || meta.modelId === "") throw new LearnerError("modelId", "must be a non-empty string");
+  if (meta.parentModelId !== null && typeof meta.parentModelId !== "string") throw new LearnerError("parentModelId", "must be a string or null");
+  const store = learner.gd.store;
+  const bytes = weightsBytes(store);
+  const state = learner.state;
+  const metadata: ModelMetadata = {
+    format: MODEL_FORMAT,
+    formatVersion: MODEL_FORMAT_VERSION,
+    modelId: meta.modelId,
+    parentModelId: meta.parentModelId,
+    createdAt: new Date().toISOString(),
+    algorithm: { explorationPolicy: learner.options.explorationPolicy, options: { ...learner.options }, vwArguments: learner.vwArguments },
+    featureMap: state.featureMap,
+    numArms: learner.numArms,
+    examplesSeen: state.examplesSeen,
+    gd: state.gd,
+    weights: {
+      file: MODEL_WEIGHTS,
+      rows: store.numRows,
+      width: store.width,
+      bytes: bytes.length,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      byteOrder: "little-endian",
+    },
+  };
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, MODEL_WEIGHTS), bytes);
+  await fsp.writeFile(path.join(dir, MODEL_JSON), JSON.stringify(metadata, null, 2) + "\n");
+  return metadata;
+}
+
+/** Loads a saved model; the learner continues learning where the saved one stopped. */
+export async function loadModel(dir: string): Promise<{ learner: CbLearner; metadata: ModelMetadata }> {
+  const bad = (reason: string): never => {
+    throw new ModelFormatError(dir, reason);
+  };
+  let text = "";
+  try {
+    text = await fsp.readFile(path.join(dir, MODEL_JSON), "utf8");
+  } catch (e) {
+    bad(`${MODEL_JSON} is missing or unreadable (${(e as Error).message}); is this a model folder saved by saveModel?`);
+  }
+  let m: ModelMetadata;
+  try {
+    m = JSON.parse(text) as ModelMetadata;
+  } catch (e) {
+    return bad(`${MODEL_JSON} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!m || typeof m !== "object" || m.format !== MODEL_FORMAT) bad(`${MODEL_JSON} is not a ${MODEL_FORMAT} file (format = ${JSON.stringify(m?.format)})`);
+  if (m.formatVersion !== MODEL_FORMAT_VERSION) bad(`format version ${m.formatVersion} is not supported (this kit reads version ${MODEL_FORMAT_VERSION})`);
+  let options: LearnerOptions;
+  try {
+    options = resolveLearnerOptions(m.algorithm?.options as LearnerOptions);
+  } catch (e) {
+    return bad(`its options are invalid: ${(e as Error).message}`);
+  }
+  if (m.numArms !== options.numArms) bad(`numArms ${m.numArms} disagrees with the options' numArms ${options.numArms}`);
+  const fm = m.featureMap;
+  if (!fm || fm.kind !== options.featureMap || fm.bits !== options.bits) bad("the feature map does not match the options");
+  if (!Number.isInteger(m.examplesSeen) || m.examplesSeen < 0) bad(`examplesSeen must be a non-negative integer, got ${m.examplesSeen}`);
+  const gd = m.gd;
+  if (!gd || ![gd.totalWeight, gd.sumNormX, gd.minLabel, gd.maxLabel].every((v) => typeof v === "number" && Number.isFinite(v))) bad("the learning state (gd) is missing or not finite");
+  const wm = m.weights;
+  if (!wm || !Number.isInteger(wm.rows) || !Number.isInteger(wm.width) || wm.rows < 0) bad("the weights description is missing or invalid");
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(path.join(dir, wm.file ?? MODEL_WEIGHTS));
+  } catch (e) {
+    return bad(`${wm.file} is missing or unreadable (${(e as Error).message})`);
+  }
+  if (bytes.length !== wm.bytes) bad(`${wm.file} has ${bytes.length} bytes, model.json says ${wm.bytes} (truncated or replaced?)`);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  if (sha !== wm.sha256) bad(`${wm.file} is corrupt: its SHA-256 ${sha.slice(0, 12)}… differs from the recorded ${String(wm.sha256).slice(0, 12)}…`);
+  const rows = wm.rows, width = wm.width;
+  const head = Math.ceil((rows * 4) / 8) * 8;
+  const cells = rows * width;
+  if (bytes.length !== head + 3 * cells * 8) bad(`${wm.file} size does not match ${rows} rows × ${width} columns`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rowHash = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) rowHash[r] = view.getInt32(r * 4, true);
+  const arrs = [new Float64Array(cells), new Float64Array(cells), new Float64Array(cells)];
+  let off = head;
+  for (const arr of arrs) for (let i = 0; i < cells; i++, off += 8) arr[i] = view.getFloat64(off, true);
+  const state: LearnerState = { examplesSeen: m.examplesSeen, gd: { ...gd }, featureMap: fm };
+  let learner: CbLearner;
+  try {
+    learner = CbLearner.restore(options, WeightStore.fromArrays(width, rowHash, arrs[0], arrs[1], arrs[2]), state);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  return { learner, metadata: m };
+}

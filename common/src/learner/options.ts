@@ -1,0 +1,179 @@
+/**
+ * Learner options: the TypeScript shape (camelCase), defaults, validation, and the conversion from
+ * config.yaml's `algorithms_parameters` or SageMaker hyperparameters (snake_case, maybe strings).
+ */
+
+export type ExplorationPolicy = "egreedy" | "bag" | "cover" | "first" | "softmax" | "squarecb";
+export type CbType = "dr" | "ips" | "mtr";
+export type FeatureMapKind = "linear" | "quadratic" | "bins";
+/** A context: a numeric vector (feature i is named String(i + 1), as in VW text) or named features. */
+export type Context = ArrayLike<number> | Record<string, number>;
+
+export const EXPLORATION_POLICIES: readonly ExplorationPolicy[] = ["egreedy", "bag", "cover", "first", "softmax", "squarecb"];
+export const CB_TYPES: readonly CbType[] = ["dr", "ips", "mtr"];
+export const FEATURE_MAPS: readonly FeatureMapKind[] = ["linear", "quadratic", "bins"];
+
+export interface LearnerOptions {
+  /** Number of actions K; actions are 1..K. */
+  numArms: number;
+  explorationPolicy: ExplorationPolicy;
+  /** egreedy: uniform exploration mass (VW default 0.05). */
+  epsilon?: number;
+  /** bag / cover: number of policies (VW default 3 in the original's config). */
+  numPolicies?: number;
+  /** cover: disagreement weight (VW default 1). */
+  psi?: number;
+  /** first: number of initial uniform decisions (counted in examples learned). */
+  tau?: number;
+  /** softmax: inverse temperature over negated costs (VW default 1). */
+  lambda?: number;
+  /** squarecb: gamma = gammaScale * t ^ gammaExponent (VW defaults 10 and 0.5). */
+  gammaScale?: number;
+  gammaExponent?: number;
+  /** Cost estimator of the reduction (VW legacy --cb default: dr). */
+  cbType?: CbType;
+  featureMap?: FeatureMapKind;
+  /** bins: number of quantile bins per feature. */
+  numBins?: number;
+  /** Hash bits b: 2^b weights per action and regressor. */
+  bits?: number;
+  /** Base learning rate (VW -l, default 0.5). */
+  learningRate?: number;
+  /** VW --power_t (default 0.5: AdaGrad's square root). */
+  powerT?: number;
+  /** Seed of sampling (chooseAction) and of bootstrap weights. */
+  seed?: number | string;
+  /** Every action keeps at least this probability (0 = off); must be < 1/numArms. */
+  minProbability?: number;
+}
+
+/** Options with every default applied. */
+export type ResolvedLearnerOptions = Required<LearnerOptions>;
+
+export const LEARNER_DEFAULTS: Omit<ResolvedLearnerOptions, "numArms" | "explorationPolicy"> = {
+  epsilon: 0.05,
+  numPolicies: 3,
+  psi: 1,
+  tau: 0,
+  lambda: 1,
+  gammaScale: 10,
+  gammaExponent: 0.5,
+  cbType: "dr",
+  featureMap: "linear",
+  numBins: 16,
+  bits: 18,
+  learningRate: 0.5,
+  powerT: 0.5,
+  seed: 1,
+  minProbability: 0,
+};
+
+/** Bad learner input or options; `field` names what is wrong. */
+export class LearnerError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = "LearnerError";
+  }
+}
+
+function req(cond: boolean, field: string, message: string): void {
+  if (!cond) throw new LearnerError(field, message);
+}
+
+/** Applies defaults and validates every option; throws LearnerError naming the option. */
+export function resolveLearnerOptions(o: LearnerOptions): ResolvedLearnerOptions {
+  if (o === null || typeof o !== "object") throw new LearnerError("options", "expected an object of learner options");
+  const r: ResolvedLearnerOptions = { ...LEARNER_DEFAULTS, ...stripUndefined(o) } as ResolvedLearnerOptions;
+  req(Number.isInteger(r.numArms) && r.numArms >= 2 && r.numArms <= 10000, "numArms", `must be an integer 2..10000, got ${r.numArms}`);
+  req(EXPLORATION_POLICIES.includes(r.explorationPolicy), "explorationPolicy", `must be one of ${EXPLORATION_POLICIES.join(", ")}, got ${JSON.stringify(r.explorationPolicy)}`);
+  req(CB_TYPES.includes(r.cbType), "cbType", `must be one of ${CB_TYPES.join(", ")}, got ${JSON.stringify(r.cbType)}`);
+  req(FEATURE_MAPS.includes(r.featureMap), "featureMap", `must be one of ${FEATURE_MAPS.join(", ")}, got ${JSON.stringify(r.featureMap)}`);
+  req(Number.isFinite(r.epsilon) && r.epsilon >= 0 && r.epsilon <= 1, "epsilon", `must be a number in [0, 1], got ${r.epsilon}`);
+  req(Number.isInteger(r.numPolicies) && r.numPolicies >= 1 && r.numPolicies <= 256, "numPolicies", `must be an integer 1..256, got ${r.numPolicies}`);
+  req(Number.isFinite(r.psi) && r.psi >= 0, "psi", `must be a number >= 0, got ${r.psi}`);
+  req(Number.isInteger(r.tau) && r.tau >= 0, "tau", `must be an integer >= 0, got ${r.tau}`);
+  req(Number.isFinite(r.lambda), "lambda", `must be a finite number, got ${r.lambda}`);
+  req(Number.isFinite(r.gammaScale) && r.gammaScale > 0, "gammaScale", `must be a number > 0, got ${r.gammaScale}`);
+  req(Number.isFinite(r.gammaExponent) && r.gammaExponent >= 0, "gammaExponent", `must be a number >= 0, got ${r.gammaExponent}`);
+  req(Number.isInteger(r.numBins) && r.numBins >= 2 && r.numBins <= 1024, "numBins", `must be an integer 2..1024, got ${r.numBins}`);
+  req(Number.isInteger(r.bits) && r.bits >= 1 && r.bits <= 30, "bits", `must be an integer 1..30, got ${r.bits}`);
+  req(Number.isFinite(r.learningRate) && r.learningRate > 0, "learningRate", `must be a number > 0, got ${r.learningRate}`);
+  req(Number.isFinite(r.powerT) && r.powerT >= 0 && r.powerT <= 1, "powerT", `must be a number in [0, 1], got ${r.powerT}`);
+  req((typeof r.seed === "number" && Number.isFinite(r.seed)) || typeof r.seed === "string", "seed", `must be a finite number or a string, got ${String(r.seed)}`);
+  req(
+    Number.isFinite(r.minProbability) && r.minProbability >= 0 && r.minProbability * r.numArms < 1,
+    "minProbability",
+    `must be >= 0 and below 1/numArms (${(1 / r.numArms).toPrecision(3)}), got ${r.minProbability}`,
+  );
+  return r;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/** snake_case parameter -> [option name, kind]. */
+const PARAMS: Record<string, [keyof LearnerOptions, "int" | "number" | "policy" | "cbType" | "featureMap"]> = {
+  num_arms: ["numArms", "int"],
+  exploration_policy: ["explorationPolicy", "policy"],
+  epsilon: ["epsilon", "number"],
+  num_policies: ["numPolicies", "int"],
+  psi: ["psi", "number"],
+  tau: ["tau", "int"],
+  lambda: ["lambda", "number"],
+  gamma_scale: ["gammaScale", "number"],
+  gamma_exponent: ["gammaExponent", "number"],
+  cb_type: ["cbType", "cbType"],
+  feature_map: ["featureMap", "featureMap"],
+  num_bins: ["numBins", "int"],
+  bits: ["bits", "int"],
+  learning_rate: ["learningRate", "number"],
+  power_t: ["powerT", "number"],
+  min_probability: ["minProbability", "number"],
+};
+
+/**
+ * Learner options from config.yaml's `algorithms_parameters` or SageMaker hyperparameters (where
+ * every value is a string). Keys that belong to other parts (cfa_type, ...) are ignored. Throws
+ * LearnerError naming the snake_case parameter.
+ */
+export function learnerOptionsFromParameters(p: Record<string, unknown>, seed?: number | string): LearnerOptions {
+  if (p === null || typeof p !== "object") throw new LearnerError("algorithms_parameters", "expected a mapping of parameters");
+  const o: Record<string, unknown> = {};
+  for (const [key, [name, kind]] of Object.entries(PARAMS)) {
+    const raw = p[key];
+    if (raw === undefined || raw === null || raw === "") continue;
+    if (kind === "int" || kind === "number") {
+      const v = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+      if (!Number.isFinite(v) || (kind === "int" && !Number.isInteger(v))) {
+        throw new LearnerError(key, `must be ${kind === "int" ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+      }
+      o[name] = v;
+    } else {
+      const v = String(raw).trim().toLowerCase();
+      const allowed: readonly string[] = kind === "policy" ? EXPLORATION_POLICIES : kind === "cbType" ? CB_TYPES : FEATURE_MAPS;
+      if (!allowed.includes(v)) throw new LearnerError(key, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+      o[name] = v;
+    }
+  }
+  if (o.numArms === undefined || o.numArms === 0) {
+    throw new LearnerError("num_arms", "is required: set a non-zero number of actions (7 for the shuttle task)");
+  }
+  o.explorationPolicy ??= "egreedy";
+  if (seed !== undefined) o.seed = seed;
+  else if (p.seed !== undefined && p.seed !== null && p.seed !== "") o.seed = typeof p.seed === "number" ? p.seed : String(p.seed);
+  const out = o as unknown as LearnerOptions;
+  try {
+    resolveLearnerOptions(out);
+  } catch (e) {
+    if (e instanceof LearnerError) {
+      const field = e.field;
+      const snake = Object.entries(PARAMS).find(([, [n]]) => n === field)?.[0] ?? field;
+      throw new LearnerError(snake, e.message.slice(field.length + 2));
+    }
+    throw e;
+  }
+  return out;
+}
