@@ -1,0 +1,109 @@
+/**
+ * SageMaker's training-job container contract, shared by the local job runner and the container
+ * image: under a root (`/opt/ml` in the container, a job folder in the local workspace)
+ *
+ *   input/config/hyperparameters.json   every value a string
+ *   input/data/<channel>/               `training`, `evaluation`, `pretrained_model`
+ *   model/                              what the job leaves behind (the model, or score.json)
+ *   output/failure                      the reason, when the job fails
+ *
+ * The root comes from `--root <dir>` or env `SM_ROOT`, default `/opt/ml`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export type Channel = "training" | "evaluation" | "pretrained_model";
+
+export interface JobPaths {
+  root: string;
+  hyperparameters: string;
+  channel(name: Channel): string;
+  modelDir: string;
+  outputDir: string;
+  failureFile: string;
+}
+
+export function jobPaths(root: string): JobPaths {
+  const r = path.resolve(root);
+  return {
+    root: r,
+    hyperparameters: path.join(r, "input", "config", "hyperparameters.json"),
+    channel: (name) => path.join(r, "input", "data", name),
+    modelDir: path.join(r, "model"),
+    outputDir: path.join(r, "output"),
+    failureFile: path.join(r, "output", "failure"),
+  };
+}
+
+/** The root from argv (`--root <dir>`), env `SM_ROOT`, or `/opt/ml`. */
+export function rootFromArgs(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): string {
+  const i = argv.indexOf("--root");
+  if (i >= 0 && argv[i + 1]) return argv[i + 1];
+  return env.SM_ROOT ?? "/opt/ml";
+}
+
+/** Reads hyperparameters.json; SageMaker passes every value as a string. */
+export function readHyperparameters(paths: JobPaths): Record<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(paths.hyperparameters, "utf8");
+  } catch {
+    return {};
+  }
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return out;
+}
+
+/** Hyperparameters as SageMaker wants them: every value a string (objects as JSON). */
+export function stringifyHyperparameters(p: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (v === undefined || v === null) continue;
+    out[k] = typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v);
+  }
+  return out;
+}
+
+/** True when the channel folder exists and holds at least one file (recursively). */
+export function channelHasFiles(dir: string): boolean {
+  if (!fs.existsSync(dir)) return false;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop() as string;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isFile()) return true;
+      if (e.isDirectory()) stack.push(path.join(d, e.name));
+    }
+  }
+  return false;
+}
+
+export function writeFailure(paths: JobPaths, err: unknown): void {
+  fs.mkdirSync(paths.outputDir, { recursive: true });
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  fs.writeFileSync(paths.failureFile, msg + "\n");
+}
+
+export type JobLog = (line: string) => void;
+
+/** The score file an evaluation job writes into its model folder. */
+export const SCORE_FILE = "score.json";
+
+/** Runs an entry point as a process: exit code 0 on success, 1 (after writing the failure file) on error. */
+export function runAsMain(job: (paths: JobPaths, log: JobLog) => Promise<unknown>): void {
+  const paths = jobPaths(rootFromArgs());
+  const log: JobLog = (line) => process.stdout.write(line + "\n");
+  job(paths, log).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      try {
+        writeFailure(paths, err);
+      } finally {
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      }
+    },
+  );
+}

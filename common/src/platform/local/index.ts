@@ -1,0 +1,82 @@
+/**
+ * The local platform (the default, `local_mode: true`): everything in one workspace folder.
+ *
+ *   <workspace>/bucket/<exp>/...         objects, laid out like the original's S3 bucket
+ *   <workspace>/records.duckdb           experiment, model and join-job records, metrics
+ *   <workspace>/endpoints/<name>.json    running endpoint (pid, port, model id) + <name>.log
+ *   <workspace>/jobs/<job>/              job folders (`/opt/ml` layout), kept when a job fails
+ *   <workspace>/tmp/                     DuckDB spill space of joins
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CleanupReport, JoinRequest, JoinResult, Platform } from "../types";
+import { LocalHosting } from "./hosting";
+import { LocalJobRunner, type JobMode } from "./jobs";
+import { runLocalJoin } from "./join";
+import { objectLayout } from "./layout";
+import { LocalObjectStore } from "./objectStore";
+import { DuckDbRecordStore } from "./records";
+
+export { LocalObjectStore } from "./objectStore";
+export { DuckDbRecordStore } from "./records";
+export { DuckDbFile } from "./duckdbFile";
+export { LocalJobRunner, type JobMode } from "./jobs";
+export { LocalHosting } from "./hosting";
+export { runLocalJoin } from "./join";
+export { objectLayout, safeSegment } from "./layout";
+
+export interface LocalPlatformOptions {
+  workspace: string;
+  /** How jobs run: in this process (default) or as `node container/*.js` child processes. */
+  jobMode?: JobMode;
+  /** DuckDB memory limit of joins (default 1GB). */
+  joinMemoryLimit?: string;
+}
+
+export class LocalPlatform implements Platform {
+  readonly kind = "local" as const;
+  readonly workspace: string;
+  readonly objects: LocalObjectStore;
+  readonly layout = objectLayout;
+  readonly records: DuckDbRecordStore;
+  readonly jobs: LocalJobRunner;
+  readonly hosting: LocalHosting;
+  readonly metrics;
+
+  constructor(private readonly options: LocalPlatformOptions) {
+    this.workspace = path.resolve(options.workspace);
+    fs.mkdirSync(this.workspace, { recursive: true });
+    this.objects = new LocalObjectStore(path.join(this.workspace, "bucket"));
+    this.records = new DuckDbRecordStore(path.join(this.workspace, "records.duckdb"));
+    this.metrics = this.records.metrics;
+    this.jobs = new LocalJobRunner(this.objects, path.join(this.workspace, "jobs"), options.jobMode ?? "in-process");
+    this.hosting = new LocalHosting(this.objects, path.join(this.workspace, "endpoints"));
+  }
+
+  join(request: JoinRequest): Promise<JoinResult> {
+    return runLocalJoin(this.objects, request, {
+      tempDir: path.join(this.workspace, "tmp", "join"),
+      memoryLimit: this.options.joinMemoryLimit,
+    });
+  }
+
+  async cleanup(experimentId: string, options: { deleteData?: boolean } = {}): Promise<CleanupReport> {
+    const endpointDeleted = await this.hosting.delete(experimentId);
+    const removed: string[] = [];
+    if (endpointDeleted) removed.push(`endpoint process ${experimentId}`);
+    let objectsDeleted = 0;
+    if (options.deleteData) {
+      objectsDeleted = await this.objects.delete(this.objects.uriOf(objectLayout.experimentPrefix(experimentId)), { recursive: true });
+      removed.push(`${objectsDeleted} objects under ${objectLayout.experimentPrefix(experimentId)}/`);
+    }
+    return { endpointDeleted, removed, objectsDeleted };
+  }
+
+  close(): Promise<void> {
+    return this.records.close();
+  }
+}
+
+export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {
+  return new LocalPlatform(options);
+}

@@ -1,0 +1,145 @@
+/**
+ * Local training and evaluation jobs: each job gets a folder `<workspace>/jobs/<job name>/` laid
+ * out as SageMaker's `/opt/ml` (see container/contract.ts), its input channels copied from the
+ * object store, and runs the very entry points the container runs — in this process (fast, the
+ * default) or as a child process `node common/dist/container/<train|evaluate>.js --root <folder>`
+ * (exactly what the container does). The output folder is uploaded to the requested URI; the
+ * job's log is returned; a failure throws `JobFailedError` with the `output/failure` reason.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { jobPaths, SCORE_FILE, writeFailure, type Channel, type JobLog, type JobPaths } from "../../container/contract";
+import { evaluateJob } from "../../container/evaluate";
+import { trainJob } from "../../container/train";
+import {
+  JobFailedError,
+  type EvaluationJobRequest,
+  type EvaluationJobResult,
+  type EvaluationScore,
+  type JobRunner,
+  type TrainingJobRequest,
+  type TrainingJobResult,
+} from "../types";
+import type { LocalObjectStore } from "./objectStore";
+import { safeSegment } from "./layout";
+
+export type JobMode = "in-process" | "process";
+
+const MAX_LOG_CHARS = 200_000;
+
+export class LocalJobRunner implements JobRunner {
+  constructor(
+    private readonly store: LocalObjectStore,
+    private readonly jobsDir: string,
+    readonly mode: JobMode = "in-process",
+    /** Keep job folders after success (they are always kept after a failure). */
+    private readonly keepJobFolders = false,
+  ) {}
+
+  async runTraining(request: TrainingJobRequest): Promise<TrainingJobResult> {
+    const channels: Partial<Record<Channel, string>> = {};
+    if (request.trainingDataUri) channels.training = request.trainingDataUri;
+    if (request.pretrainedModelUri) channels.pretrained_model = request.pretrainedModelUri;
+    const r = await this.run("train", request.jobName, request.hyperparameters, channels, request.outputUri);
+    return { ...r.result, modelArtifactUri: request.outputUri };
+  }
+
+  async runEvaluation(request: EvaluationJobRequest): Promise<EvaluationJobResult> {
+    const r = await this.run(
+      "evaluate",
+      request.jobName,
+      request.hyperparameters,
+      { evaluation: request.evaluationDataUri, pretrained_model: request.modelUri },
+      request.outputUri,
+    );
+    const scoreUri = `${request.outputUri}/${SCORE_FILE}`;
+    const score = JSON.parse((await this.store.get(scoreUri)).toString("utf8")) as EvaluationScore;
+    return { ...r.result, score, scoreUri };
+  }
+
+  private async run(
+    kind: "train" | "evaluate",
+    jobName: string,
+    hyperparameters: Record<string, string>,
+    channels: Partial<Record<Channel, string>>,
+    outputUri: string,
+  ) {
+    const root = path.join(this.jobsDir, safeSegment(jobName, "job name"));
+    fs.rmSync(root, { recursive: true, force: true });
+    const paths = jobPaths(root);
+    fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
+    fs.mkdirSync(paths.modelDir, { recursive: true });
+    fs.writeFileSync(paths.hyperparameters, JSON.stringify(hyperparameters, null, 2));
+    for (const [name, uri] of Object.entries(channels) as [Channel, string][]) {
+      const files = await this.store.download(uri, paths.channel(name));
+      if (files.length === 0) fs.mkdirSync(paths.channel(name), { recursive: true });
+    }
+    const startTime = new Date().toISOString();
+    const lines: string[] = [];
+    let size = 0;
+    const log: JobLog = (line) => {
+      if (size < MAX_LOG_CHARS) lines.push(line);
+      size += line.length + 1;
+    };
+    log(`[${startTime}] ${kind} job ${jobName} (${this.mode})`);
+    let ok: boolean;
+    if (this.mode === "in-process") ok = await this.runInProcess(kind, paths, log);
+    else ok = await this.runAsProcess(kind, paths, log);
+    const logs = lines.join("\n");
+    if (!ok) {
+      let reason = "the job failed without writing output/failure";
+      try {
+        reason = fs.readFileSync(paths.failureFile, "utf8").trim();
+      } catch {
+        /* keep the generic reason */
+      }
+      throw new JobFailedError(jobName, `${reason} (job folder: ${root})`, logs);
+    }
+    // Upload the model folder (the artifact, or score.json) to the output URI.
+    await this.store.delete(outputUri, { recursive: true });
+    const walk = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const f of walk(paths.modelDir)) {
+      await this.store.putFile(`${outputUri}/${path.relative(paths.modelDir, f).split(path.sep).join("/")}`, f);
+    }
+    const endTime = new Date().toISOString();
+    if (!this.keepJobFolders) fs.rmSync(root, { recursive: true, force: true });
+    return { result: { jobName, status: "Completed" as const, startTime, endTime, logs } };
+  }
+
+  private async runInProcess(kind: "train" | "evaluate", paths: JobPaths, log: JobLog): Promise<boolean> {
+    try {
+      if (kind === "train") await trainJob(paths, log);
+      else await evaluateJob(paths, log);
+      return true;
+    } catch (err) {
+      writeFailure(paths, err);
+      log(`error: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  private runAsProcess(kind: "train" | "evaluate", paths: JobPaths, log: JobLog): Promise<boolean> {
+    const script = path.resolve(__dirname, "..", "..", "container", `${kind}.js`);
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [script, "--root", paths.root], { stdio: ["ignore", "pipe", "pipe"] });
+      let buf = "";
+      const onData = (d: Buffer) => {
+        buf += d.toString("utf8");
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          log(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.on("error", reject);
+      child.on("close", (code) => {
+        if (buf) log(buf);
+        resolve(code === 0);
+      });
+    });
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The local join: the shared SQL of `common/src/join/` on an in-memory DuckDB (memory-limited,
+ * spilling to a temp folder in the workspace), reading the decision log and rewards (JSON lines)
+ * from the local bucket and writing each split as one quoted CSV in the original's joined shape.
+ * An empty split is an error, raised before anything is written.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DuckDBInstance, listValue, type DuckDBConnection } from "@duckdb/node-api";
+import { joinCountsSql, joinedRowsSql, JOINED_OUTPUT_COLUMNS, type JoinSqlOptions } from "../../join/sql";
+import type { JoinCounts, JoinRequest, JoinResult } from "../types";
+import type { LocalObjectStore } from "./objectStore";
+
+/** A path as a single-quoted SQL string literal (paths come from the workspace, never from users). */
+function sqlPath(p: string): string {
+  if (/[\u0000-\u001f]/.test(p)) throw new Error(`refusing a path with control characters: ${JSON.stringify(p)}`);
+  return `'${p.replace(/'/g, "''")}'`;
+}
+
+export interface LocalJoinOptions {
+  memoryLimit?: string;
+  threads?: number;
+  tempDir: string;
+}
+
+async function loadTables(c: DuckDBConnection, decisionFiles: string[], rewardFiles: string[]): Promise<void> {
+  await c.run(
+    `CREATE TEMP TABLE decisions AS
+     SELECT CAST(event_id AS VARCHAR) AS event_id, action, action_prob, model_id, observation, sample_prob, "timestamp",
+            filename AS source
+     FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true,
+       columns = {event_id: 'VARCHAR', action: 'INTEGER', action_prob: 'DOUBLE', model_id: 'VARCHAR',
+                  observation: 'VARCHAR', sample_prob: 'DOUBLE', "timestamp": 'DOUBLE'})`,
+    [listValue(decisionFiles)],
+  );
+  await c.run(
+    `CREATE TEMP TABLE rewards AS
+     SELECT CAST(event_id AS VARCHAR) AS event_id, reward, "timestamp", filename AS source
+     FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true,
+       columns = {event_id: 'VARCHAR', reward: 'DOUBLE', "timestamp": 'DOUBLE'})`,
+    [listValue(rewardFiles)],
+  );
+}
+
+export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest, options: LocalJoinOptions): Promise<JoinResult> {
+  const decisionFiles = (await store.list(request.decisionsUri)).filter((o) => /\.jsonl?$/.test(o.key)).map((o) => store.pathOf(o.uri));
+  const rewardFiles = (await store.list(request.rewardsUri)).map((o) => store.pathOf(o.uri));
+  if (decisionFiles.length === 0) {
+    throw new Error(`no decisions to join: the decision log ${request.decisionsUri} is empty (deploy a model and call the endpoint first)`);
+  }
+  if (rewardFiles.length === 0) throw new Error(`no rewards to join: ${request.rewardsUri} holds no files (ingestRewards first)`);
+  fs.mkdirSync(options.tempDir, { recursive: true });
+  const instance = await DuckDBInstance.create(":memory:", {
+    memory_limit: options.memoryLimit ?? "1GB",
+    threads: String(options.threads ?? 2),
+    temp_directory: options.tempDir,
+    preserve_insertion_order: "false",
+  });
+  const c = await instance.connect();
+  try {
+    await loadTables(c, decisionFiles, rewardFiles);
+    const sqlOptions: JoinSqlOptions = {
+      decisions: "decisions",
+      rewards: "rewards",
+      ratio: request.ratio,
+      window: request.window
+        ? { start: Date.parse(request.window.start) / 1000, end: Date.parse(request.window.end) / 1000 }
+        : undefined,
+      defaultReward: request.missingReward === "drop" ? null : request.missingReward.defaultReward,
+    };
+    if (sqlOptions.window && !(Number.isFinite(sqlOptions.window.start) && Number.isFinite(sqlOptions.window.end))) {
+      throw new RangeError(`observation window must be ISO dates, got ${JSON.stringify(request.window)}`);
+    }
+    await c.run(`CREATE TEMP TABLE joined AS ${joinedRowsSql(sqlOptions)}`);
+    const cnt = (await c.runAndReadAll(joinCountsSql(sqlOptions))).getRowObjectsJS()[0];
+    const splits = (await c.runAndReadAll(`SELECT split, COUNT(*) AS n FROM joined GROUP BY split`)).getRowObjectsJS();
+    const n = (s: string) => Number(splits.find((r) => r.split === s)?.n ?? 0);
+    const counts: JoinCounts = {
+      decisions: Number(cnt.decisions),
+      duplicateDecisions: Number(cnt.duplicate_decisions),
+      rewards: Number(cnt.rewards),
+      duplicateRewards: Number(cnt.duplicate_rewards),
+      unmatchedRewards: Number(cnt.unmatched_rewards),
+      missingRewards: Number(cnt.missing_rewards),
+      train: n("train"),
+      eval: n("eval"),
+    };
+    if (counts.train === 0 || counts.eval === 0) {
+      const err = new Error(
+        `join ${request.joinJobId}: the ${counts.train === 0 ? "train" : "eval"} split is empty ` +
+          `(train ${counts.train}, eval ${counts.eval}, decisions ${counts.decisions}, rewards ${counts.rewards}, ` +
+          `unmatched rewards ${counts.unmatchedRewards}, ratio ${request.ratio}); ` +
+          `collect more interactions, check that the rewards' event ids match the decisions, or change the ratio`,
+      ) as Error & { counts?: JoinCounts };
+      err.counts = counts;
+      throw err;
+    }
+    const cols = JOINED_OUTPUT_COLUMNS.map((k) => `"${k}"`).join(", ");
+    for (const [split, uri] of [
+      ["train", request.outputTrainUri],
+      ["eval", request.outputEvalUri],
+    ] as const) {
+      const dir = store.pathOf(uri);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, "part-00000.csv");
+      await c.run(
+        `COPY (SELECT ${cols} FROM joined WHERE split = '${split}' ORDER BY "timestamp", event_id)
+         TO ${sqlPath(file)} (HEADER, FORCE_QUOTE *, DELIMITER ',')`,
+      );
+    }
+    return { counts, outputTrainUri: request.outputTrainUri, outputEvalUri: request.outputEvalUri, queryIds: [] };
+  } finally {
+    c.closeSync();
+    instance.closeSync();
+  }
+}
