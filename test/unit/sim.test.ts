@@ -14,6 +14,7 @@ import {
   prepareStatlogWarmStartData,
   evaluateHistoricalData,
   hashUnit,
+  SPLIT_SEED,
 } from "@cbkit/sim_app";
 
 test("the default data file is ../shared/data/shuttle.trn beside the project root", () => {
@@ -121,7 +122,7 @@ test("warm-start data: shape, uniform logging probabilities, unique ids, determi
     assert.equal(r.model_id, WARM_START_MODEL_ID);
     assert.equal(typeof r.event_id, "string");
     assert.match(r.event_id, /^warm-start-5-\d+$/);
-    assert.equal(r.sample_prob, hashUnit(r.event_id, 0x5eed));
+    assert.equal(r.sample_prob, hashUnit(r.event_id, SPLIT_SEED), "sample_prob is the split value");
     assert.equal(r.observation.length, 9);
     assert.ok(r.reward === 0 || r.reward === 1);
     ids.add(r.event_id);

@@ -1,1 +1,4 @@
 export * from "./paths";
+export * from "./schema";
+export * from "./load";
+export * from "./describe";

@@ -2,7 +2,7 @@
  * The simulated client application: users are rows of the shuttle data, a user's context is the
  * row's normalised features, and the reward is 1 when the chosen action is the row's true class.
  */
-import { JoinedRecord, Rng } from "@cbkit/common";
+import { JoinedRecord, RewardRecord, Rng } from "@cbkit/common";
 import { ClassSummaryRow, StatlogData, classSummary, loadStatlogData } from "./data";
 
 export interface StatlogSimAppOptions {
@@ -17,12 +17,6 @@ export interface SimUser {
   userId: number;
   /** The user's normalised features (a fresh array). */
   context: number[];
-}
-
-/** One reward reported back to the platform (the original's rewards_buffer entry). */
-export interface RewardRecord {
-  reward: number;
-  event_id: string;
 }
 
 export interface GetRewardArgs {

@@ -3,11 +3,8 @@
  * (1 − mean reward of logged data).
  */
 import * as fs from "node:fs";
-import { JoinedRecord, Rng, WARM_START_MODEL_ID, hashUnit } from "@cbkit/common";
+import { JoinedRecord, Rng, WARM_START_MODEL_ID, splitValueOf } from "@cbkit/common";
 import { loadStatlogData } from "./data";
-
-/** Seed of the event-id hash stored as sample_prob (the same value the split uses). */
-export const WARM_START_SAMPLE_SEED = 0x5eed;
 
 export interface WarmStartOptions {
   dataFile?: string | null;
@@ -18,7 +15,8 @@ export interface WarmStartOptions {
 /**
  * `batchSize` records logged by a uniform random policy: random user (with replacement), random
  * action 1..7 with action_prob 1/7. Event ids are unique strings `warm-start-<seed>-<i>`;
- * sample_prob = hashUnit(event_id, 0x5eed), so the split is deterministic.
+ * sample_prob = splitValueOf(event_id) (hashUnit with SPLIT_SEED), the value the endpoint stores
+ * too, so SQL splits on `sample_prob <= ratio` agree with `splitOf`.
  */
 export function prepareStatlogWarmStartData(options: WarmStartOptions): JoinedRecord[];
 export function prepareStatlogWarmStartData(
@@ -54,7 +52,7 @@ export function prepareStatlogWarmStartData(
       action_prob: 1 / k,
       model_id: WARM_START_MODEL_ID,
       observation: Array.from(data.contexts.subarray(row * nf, (row + 1) * nf)),
-      sample_prob: hashUnit(eventId, WARM_START_SAMPLE_SEED),
+      sample_prob: splitValueOf(eventId),
     };
   }
   return out;

@@ -1,0 +1,310 @@
+/**
+ * Reading config.yaml: YAML syntax errors with their line, then a validation against the schema
+ * that reports every problem at once (path, the value found, what is allowed, and the line).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
+import { CONFIG_SCHEMA, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
+import { findProjectRoot } from "./paths";
+
+/** One problem in a config file. */
+export interface ConfigIssue {
+  /** Dotted key path, e.g. `algor.algorithms_parameters.epsilon` ("" for the whole file). */
+  path: string;
+  /** The value found, rendered for people ("(missing)" when absent). */
+  found: string;
+  /** What is allowed. */
+  expected: string;
+  /** 1-based line in the file, when known. */
+  line?: number;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  readonly source: string;
+  constructor(source: string, issues: ConfigIssue[]) {
+    const lines = issues.map(
+      (i) => `  - ${i.path || "(document)"}${i.line ? ` (line ${i.line})` : ""}: found ${i.found}; expected ${i.expected}`,
+    );
+    super(`${source}: ${issues.length} problem${issues.length === 1 ? "" : "s"} in the config\n${lines.join("\n")}`);
+    this.name = "ConfigError";
+    this.issues = issues;
+    this.source = source;
+  }
+}
+
+/** The validated config: every key of the schema with defaults applied, plus where it came from. */
+export type Config = ConfigValues & {
+  /** Accepted but questionable settings (e.g. cfa_type: dm). */
+  warnings: string[];
+  /** Absolute path of the file, or null when parsed from text. */
+  path: string | null;
+  /** Folder relative paths in the config (workspace, data_file) are taken from. */
+  dir: string;
+  projectRoot: string;
+};
+
+/** The config.yaml of the project root. */
+export function defaultConfigPath(): string {
+  return path.join(findProjectRoot(), "config.yaml");
+}
+
+/** Reads and validates a config file (default: config.yaml of the project root). */
+export function loadConfig(file?: string): Config {
+  const resolved = path.resolve(file ?? defaultConfigPath());
+  let text: string;
+  try {
+    text = fs.readFileSync(resolved, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new Error(`config file not found: ${resolved} (the project ships one as config.yaml in its root: ${defaultConfigPath()})`);
+    }
+    throw e;
+  }
+  return parseConfig(text, resolved, resolved);
+}
+
+/**
+ * Parses and validates config text. `sourceName` names it in errors; `file` (optional) is the
+ * path relative settings are resolved against (default: the project root).
+ */
+export function parseConfig(text: string, sourceName = "config.yaml", file: string | null = null): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      sourceName,
+      doc.errors.map((e) => ({
+        path: "",
+        found: `YAML syntax error (${e.code}): ${e.message.split("\n")[0]}`,
+        expected: "valid YAML",
+        line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line,
+      })),
+    );
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const lineOf = (keys: string[], ofKey = false): number | undefined => lineInDoc(doc, lineCounter, keys, ofKey);
+  const value = validateObject(CONFIG_SCHEMA, raw ?? undefined, [], issues, warnings, lineOf, raw === null || raw === undefined);
+  if (issues.length > 0) {
+    // In file order; issues without a line (missing top-level keys) last.
+    const order = issues.map((issue, i) => ({ issue, i }));
+    order.sort((a, b) => (a.issue.line ?? Infinity) - (b.issue.line ?? Infinity) || a.i - b.i);
+    throw new ConfigError(sourceName, order.map((o) => o.issue));
+  }
+  const projectRoot = findProjectRoot();
+  return {
+    ...(value as ConfigValues),
+    warnings,
+    path: file ? path.resolve(file) : null,
+    dir: file ? path.dirname(path.resolve(file)) : projectRoot,
+    projectRoot,
+  };
+}
+
+type LineOf = (keys: string[], ofKey?: boolean) => number | undefined;
+
+function lineInDoc(doc: Document, lc: LineCounter, keys: string[], ofKey: boolean): number | undefined {
+  // Walk the YAML tree to the key's pair; report the key's line (or the value's).
+  let node: unknown = doc.contents;
+  let keyNode: unknown;
+  for (const k of keys) {
+    if (!isMap(node)) return undefined;
+    const pair = node.items.find((p) => (isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) === k);
+    if (!pair) return undefined;
+    keyNode = pair.key;
+    node = pair.value;
+  }
+  const target = ofKey ? keyNode : (node ?? keyNode);
+  if (isNode(target) && target.range) return lc.linePos(target.range[0]).line;
+  if (isNode(keyNode) && keyNode.range) return lc.linePos(keyNode.range[0]).line;
+  return undefined;
+}
+
+/** Renders a found value for an error message. */
+function show(v: unknown): string {
+  if (v === undefined) return "(missing)";
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `a list ${truncate(JSON.stringify(v))}`;
+  if (typeof v === "object") return `a mapping ${truncate(JSON.stringify(v))}`;
+  return `${String(v)} (${typeof v})`;
+}
+
+function truncate(s: string): string {
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+/** What a node allows, in words. */
+export function describeConfigAllowed(node: ConfigSchemaNode): string {
+  const orNull = "nullable" in node && node.nullable ? " or null" : "";
+  switch (node.kind) {
+    case "object":
+      return `a mapping with keys ${Object.keys(node.fields).join(", ")}`;
+    case "boolean":
+      return `true or false${orNull}`;
+    case "string":
+      return node.enum ? `one of ${node.enum.join(", ")}${orNull}` : `a string${orNull}`;
+    case "number": {
+      const what = node.integer ? "an integer" : "a number";
+      const parts: string[] = [];
+      if (node.min !== undefined && node.max !== undefined) parts.push(`in [${node.min}, ${node.max}]`);
+      else if (node.min !== undefined) parts.push(`>= ${node.min}`);
+      else if (node.max !== undefined) parts.push(`<= ${node.max}`);
+      if (node.exclusiveMin !== undefined) parts.push(`> ${node.exclusiveMin}`);
+      return `${what}${parts.length ? " " + parts.join(" and ") : ""}${orNull}`;
+    }
+  }
+}
+
+/** Edit distance, for did-you-mean suggestions. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length];
+}
+
+function suggestion(word: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dd = distance(word.toLowerCase(), c.toLowerCase());
+    if (dd < bestD) {
+      bestD = dd;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean ${best}?)` : "";
+}
+
+function validateObject(
+  node: ConfigObjectNode,
+  raw: unknown,
+  at: string[],
+  issues: ConfigIssue[],
+  warnings: string[],
+  lineOf: LineOf,
+  emptyDocument = false,
+): Record<string, unknown> | undefined {
+  const p = at.join(".");
+  if (raw === undefined || raw === null) {
+    if (emptyDocument) {
+      issues.push({ path: p, found: "an empty document", expected: describeConfigAllowed(node) });
+      return undefined;
+    }
+    raw = {};
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    issues.push({ path: p, found: show(raw), expected: describeConfigAllowed(node), line: lineOf(at) });
+    return undefined;
+  }
+  const input = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  const known = Object.keys(node.fields);
+  for (const key of Object.keys(input)) {
+    if (!(key in node.fields)) {
+      issues.push({
+        path: [...at, key].join("."),
+        found: `an unknown key${suggestion(key, known)}`,
+        expected: `one of the keys ${known.join(", ")}${p ? ` under ${p}` : " at the top level"}`,
+        line: lineOf([...at, key], true),
+      });
+    }
+  }
+  for (const key of known) {
+    const child = node.fields[key];
+    const keys = [...at, key];
+    const v = input[key];
+    if (child.kind === "object") {
+      if (v === undefined && child.required) {
+        issues.push({ path: keys.join("."), found: "(missing)", expected: describeConfigAllowed(child), line: at.length ? lineOf(at, true) : undefined });
+        continue;
+      }
+      out[key] = validateObject(child, v, keys, issues, warnings, lineOf);
+      continue;
+    }
+    out[key] = validateLeaf(child, v, keys, issues, warnings, lineOf);
+  }
+  return out;
+}
+
+function validateLeaf(
+  node: Exclude<ConfigSchemaNode, ConfigObjectNode>,
+  v: unknown,
+  keys: string[],
+  issues: ConfigIssue[],
+  warnings: string[],
+  lineOf: LineOf,
+): unknown {
+  const p = keys.join(".");
+  const fail = () => {
+    const parent = keys.slice(0, -1);
+    issues.push({
+      path: p,
+      found: show(v),
+      expected: describeConfigAllowed(node),
+      line: v !== undefined ? lineOf(keys) : parent.length ? lineOf(parent, true) : undefined,
+    });
+    return undefined;
+  };
+  if (v === undefined) {
+    if (node.required) return fail();
+    return node.default ?? null;
+  }
+  if (v === null) return node.nullable ? null : fail();
+  let ok: boolean;
+  switch (node.kind) {
+    case "boolean":
+      ok = typeof v === "boolean";
+      break;
+    case "string":
+      ok = typeof v === "string" && (!node.enum || node.enum.includes(v));
+      if (typeof v === "string" && node.enum && !ok) {
+        issues.push({ path: p, found: `${show(v)}${suggestion(v, node.enum)}`, expected: describeConfigAllowed(node), line: lineOf(keys) });
+        return undefined;
+      }
+      break;
+    case "number":
+      ok =
+        typeof v === "number" &&
+        Number.isFinite(v) &&
+        (!node.integer || Number.isInteger(v)) &&
+        (node.min === undefined || v >= node.min) &&
+        (node.max === undefined || v <= node.max) &&
+        (node.exclusiveMin === undefined || v > node.exclusiveMin);
+      break;
+  }
+  if (!ok) return fail();
+  const w = node.warn ? (node.warn as (value: unknown) => string | undefined)(v) : undefined;
+  if (w) warnings.push(w);
+  return v;
+}
+
+/**
+ * The image URI with `{AWS_REGION}` replaced. Resolved when needed (SageMaker mode), so local mode
+ * never needs a region.
+ */
+export function resolveImageUri(config: Pick<Config, "image">, region: string | null | undefined): string {
+  if (!config.image.includes("{AWS_REGION}")) return config.image;
+  if (!region) {
+    throw new Error(
+      `image "${config.image}" contains {AWS_REGION} but no region is known: set sagemaker.region in config.yaml or AWS_REGION in the environment`,
+    );
+  }
+  return config.image.split("{AWS_REGION}").join(region);
+}
+
+/** The local-mode workspace folder (absolute). */
+export function resolveWorkspaceDir(config: Pick<Config, "workspace" | "dir">): string {
+  return path.resolve(config.dir, config.workspace);
+}

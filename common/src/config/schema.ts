@@ -1,0 +1,187 @@
+/**
+ * The config.yaml schema, declared as data: each key's type, allowed values, default and meaning.
+ * The loader (load.ts) validates against it, the `Config` type is derived from it, and the README's
+ * config reference and the notebook's config table are read from it. Roles add their keys in
+ * their own section below (WORKFLOW_FIELDS, SAGEMAKER_FIELDS).
+ */
+
+/** What every schema node may carry. */
+interface NodeBase {
+  /** One line: what the key means (shown in errors, the README and the notebook). */
+  description: string;
+  /** Missing key -> error (otherwise `default` applies). */
+  required?: boolean;
+  /** `null` is an allowed value. */
+  nullable?: boolean;
+  /** Returns a warning for an accepted but questionable value (called with the validated value). */
+  warn?: (value: never) => string | undefined;
+}
+
+export interface ConfigStringNode<T extends string = string> extends NodeBase {
+  kind: "string";
+  /** Allowed values; any string when absent. */
+  enum?: readonly T[];
+  default?: T | null;
+}
+
+export interface ConfigNumberNode extends NodeBase {
+  kind: "number";
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** Strict lower bound (value > exclusiveMin). */
+  exclusiveMin?: number;
+  default?: number | null;
+}
+
+export interface ConfigBooleanNode extends NodeBase {
+  kind: "boolean";
+  default?: boolean | null;
+}
+
+export interface ConfigObjectNode<F extends Record<string, ConfigSchemaNode> = Record<string, ConfigSchemaNode>> {
+  kind: "object";
+  description: string;
+  required?: boolean;
+  fields: F;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ConfigSchemaNode = ConfigStringNode<string> | ConfigNumberNode | ConfigBooleanNode | ConfigObjectNode<any>;
+
+type OrNull<N, T> = N extends { nullable: true } ? T | null : T;
+
+/** The TypeScript type of a validated value of a schema node (defaults applied). */
+export type ConfigValueOf<N> =
+  N extends ConfigObjectNode<infer F>
+    ? { -readonly [K in keyof F]: ConfigValueOf<F[K]> }
+    : N extends ConfigStringNode<infer T>
+      ? OrNull<N, T>
+      : N extends ConfigNumberNode
+        ? OrNull<N, number>
+        : N extends ConfigBooleanNode
+          ? OrNull<N, boolean>
+          : never;
+
+type Opts<N> = Omit<N, "kind" | "enum">;
+
+// Builders keep literal types (enum members, nullable: true) so ConfigValueOf can see them.
+/** Any string. */
+export function cfgStr<const O extends Opts<ConfigStringNode<string>>>(options: O): ConfigStringNode<string> & O {
+  return { kind: "string", ...options };
+}
+/** One of the listed strings. */
+export function cfgOneOf<const T extends string, const O extends Opts<ConfigStringNode<T>>>(
+  values: readonly T[],
+  options: O,
+): ConfigStringNode<T> & O & { enum: readonly T[] } {
+  return { kind: "string", enum: values, ...options };
+}
+export function cfgNum<const O extends Opts<ConfigNumberNode>>(options: O): ConfigNumberNode & O {
+  return { kind: "number", ...options };
+}
+export function cfgBool<const O extends Opts<ConfigBooleanNode>>(options: O): ConfigBooleanNode & O {
+  return { kind: "boolean", ...options };
+}
+export function cfgObj<const F extends Record<string, ConfigSchemaNode>>(description: string, fields: F, required = false): ConfigObjectNode<F> {
+  return { kind: "object", description, fields, required };
+}
+
+export const CONFIG_EXPLORATION_POLICIES = ["egreedy", "bag", "cover", "first", "softmax", "squarecb"] as const;
+export const CONFIG_CFA_TYPES = ["dr", "ips", "snips", "sndr", "dm"] as const;
+export const CONFIG_CB_TYPES = ["dr", "ips", "mtr"] as const;
+export const CONFIG_FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
+
+const table = (name: string, what: string) =>
+  cfgObj(`the ${what} table`, {
+    table_name: cfgStr({ description: `name of the ${what} table`, required: true, default: name }),
+    rcu: cfgNum({ description: "provisioned read capacity (SageMaker mode)", integer: true, min: 1, default: 5 }),
+    wcu: cfgNum({ description: "provisioned write capacity (SageMaker mode)", integer: true, min: 1, default: 5 }),
+  }, true);
+
+const fleet = (what: string, type: string) =>
+  cfgObj(`instances for ${what}`, {
+    instance_type: cfgStr({ description: `instance type for ${what} (SageMaker mode)`, required: true, default: type }),
+    instance_count: cfgNum({ description: `number of instances for ${what}`, integer: true, min: 1, default: 1 }),
+  }, true);
+
+/** The learner's settings (passed unchanged as hyperparameters to training and evaluation). */
+export const ALGORITHM_FIELDS = {
+  exploration_policy: cfgOneOf(CONFIG_EXPLORATION_POLICIES, {
+    description: "how the learner explores: egreedy, bag (bagging), cover (online cover), first (explore-first), softmax, squarecb",
+    required: true,
+    default: "egreedy",
+  }),
+  epsilon: cfgNum({ description: "exploration probability of egreedy (and the floor of cover)", min: 0, max: 1, required: true, default: 0.001 }),
+  num_policies: cfgNum({ description: "number of policies for bag and cover", integer: true, min: 1, required: true, default: 3 }),
+  num_arms: cfgNum({ description: "number of actions; must equal the client app's (7 for the shuttle)", integer: true, min: 2, required: true, default: 7 }),
+  cfa_type: cfgOneOf(CONFIG_CFA_TYPES, {
+    description: "off-policy estimator that scores a model: dr, ips, snips, sndr, dm (dm is biased)",
+    required: true,
+    default: "dr",
+    warn: (v: string) =>
+      v === "dm"
+        ? "algor.algorithms_parameters.cfa_type is dm: the direct method is biased (its score is only as good as the reward model); dr keeps DM's low variance without its bias. It is used as you asked, not replaced."
+        : undefined,
+  }),
+  cb_type: cfgOneOf(CONFIG_CB_TYPES, { description: "how bandit feedback trains the cost regressors: dr, ips, mtr", default: "dr" }),
+  feature_map: cfgOneOf(CONFIG_FEATURE_MAPS, { description: "context features: linear, quadratic (pairwise products), bins (one-hot per feature bin)", default: "linear" }),
+  num_bins: cfgNum({ description: "bins per feature for feature_map: bins", integer: true, min: 2, default: 16 }),
+  bits: cfgNum({ description: "size of the hashed weight table, as 2^bits", integer: true, min: 1, max: 28, default: 18 }),
+  learning_rate: cfgNum({ description: "learning rate of the online updates", exclusiveMin: 0, default: 0.5 }),
+  power_t: cfgNum({ description: "decay exponent of the learning rate", min: 0, default: 0.5 }),
+  psi: cfgNum({ description: "cover: weight of the diversity term", min: 0, default: 1.0 }),
+  tau: cfgNum({ description: "first: number of initial explore-only decisions", integer: true, min: 0, default: 0 }),
+  lambda: cfgNum({ description: "softmax: inverse temperature", min: 0, default: 1.0 }),
+  gamma_scale: cfgNum({ description: "squarecb: scale of the exploration parameter gamma", exclusiveMin: 0, default: 10 }),
+  gamma_exponent: cfgNum({ description: "squarecb: growth exponent of gamma with the number of examples", min: 0, default: 0.5 }),
+};
+
+/** Workflow settings (experiment manager role: add keys here). */
+export const WORKFLOW_FIELDS = {
+  join_ratio: cfgNum({ description: "share of joined records that go to training (the rest to evaluation), split by event-id hash", min: 0, max: 1, default: 0.8 }),
+};
+
+/** SageMaker-mode settings (SageMaker role: add keys here). */
+export const SAGEMAKER_FIELDS = {
+  region: cfgStr({ description: "AWS region (null: from the environment / AWS profile)", nullable: true, default: null }),
+  role_arn: cfgStr({ description: "IAM role ARN for jobs and endpoints (null: the shared stack's role)", nullable: true, default: null }),
+  bucket: cfgStr({ description: "S3 bucket (null: sagemaker-<region>-<account>)", nullable: true, default: null }),
+};
+
+export const CONFIG_SCHEMA = cfgObj("config.yaml", {
+  resource: cfgObj("names and sizes of the cloud resources", {
+    shared_resource: cfgObj("resources shared by all experiments", {
+      resources_cf_stack_name: cfgStr({ description: "CloudFormation stack of the shared resources", required: true, default: "BanditsSharedResourceStack" }),
+      experiment_db: table("BanditsExperimentTable", "experiment"),
+      model_db: table("BanditsModelTable", "model"),
+      join_db: table("BanditsJoinTable", "join-job"),
+      iam_role: cfgObj("the role the stack creates", {
+        role_name: cfgStr({ description: "name of the IAM role the jobs and endpoints run as", required: true, default: "BanditsIAMRole" }),
+      }, true),
+    }, true),
+    private_resource: cfgObj("per-experiment compute", {
+      hosting_fleet: fleet("the endpoint", "ml.t2.medium"),
+      training_fleet: fleet("training jobs", "ml.c5.4xlarge"),
+      evaluation_fleet: fleet("evaluation jobs", "ml.c5.4xlarge"),
+    }, true),
+  }, true),
+  image: cfgStr({
+    description: "container image of the learner for SageMaker mode; {AWS_REGION} is replaced with the region",
+    required: true,
+    default: "<account>.dkr.ecr.{AWS_REGION}.amazonaws.com/cbkit:latest",
+  }),
+  algor: cfgObj("the algorithm", {
+    algorithms_parameters: cfgObj("learner and evaluation settings", ALGORITHM_FIELDS, true),
+  }, true),
+  local_mode: cfgBool({ description: "true: everything runs on this machine; false: Amazon SageMaker", default: true }),
+  soft_deployment: cfgBool({ description: "deploy a new model by hot-swapping it into the running endpoint (true) or by a blue/green endpoint update (false)", default: false }),
+  seed: cfgNum({ description: "seed of every random choice (users, exploration, splits, bootstrap)", integer: true, default: 1 }),
+  workspace: cfgStr({ description: "local-mode folder for data, models and records, relative to the config file's folder", default: "workspace" }),
+  data_file: cfgStr({ description: "shuttle.trn; null: ../shared/data/shuttle.trn beside the project root; relative to the config file's folder", nullable: true, default: null }),
+  workflow: cfgObj("the continual-learning workflow", WORKFLOW_FIELDS),
+  sagemaker: cfgObj("SageMaker mode", SAGEMAKER_FIELDS),
+});
+
+export type ConfigValues = ConfigValueOf<typeof CONFIG_SCHEMA>;
+export type AlgorithmsParameters = ConfigValues["algor"]["algorithms_parameters"];

@@ -1,0 +1,209 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  ConfigError,
+  ConfigIssue,
+  configReference,
+  configSettingsRows,
+  findProjectRoot,
+  loadConfig,
+  parseConfig,
+  resolveImageUri,
+  resolveWorkspaceDir,
+} from "@cbkit/common";
+
+const root = findProjectRoot();
+const shipped = fs.readFileSync(path.join(root, "config.yaml"), "utf8");
+
+/** The shipped config text with one line replaced (the key keeps its indentation). */
+function edit(key: string, replacement: string): string {
+  const re = new RegExp(`^(\\s*)${key}:.*$`, "m");
+  assert.match(shipped, re, `shipped config has ${key}`);
+  return shipped.replace(re, (_m, indent: string) => (replacement === "" ? "" : indent + replacement));
+}
+
+/** The issues of a config that must fail. */
+function issuesOf(text: string): ConfigIssue[] {
+  try {
+    parseConfig(text, "test.yaml");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    assert.match(e.message, /^test\.yaml: \d+ problems? in the config/);
+    return e.issues;
+  }
+  assert.fail("the config was accepted");
+}
+
+function issueAt(issues: ConfigIssue[], p: string): ConfigIssue {
+  const hit = issues.find((i) => i.path === p);
+  assert.ok(hit, `no issue for ${p} in ${JSON.stringify(issues)}`);
+  return hit;
+}
+
+test("the shipped config.yaml loads clean, local mode by default", () => {
+  const c = loadConfig();
+  assert.deepEqual(c.warnings, []);
+  assert.equal(c.path, path.join(root, "config.yaml"));
+  assert.equal(c.projectRoot, root);
+  assert.equal(c.local_mode, true);
+  assert.equal(c.soft_deployment, true);
+  assert.equal(c.seed, 1);
+  assert.equal(c.data_file, null);
+  assert.equal(c.workflow.join_ratio, 0.8);
+  const p = c.algor.algorithms_parameters;
+  assert.deepEqual([p.exploration_policy, p.epsilon, p.num_policies, p.num_arms, p.cfa_type], ["egreedy", 0.001, 3, 7, "dr"]);
+  assert.equal(c.resource.shared_resource.experiment_db.table_name, "BanditsExperimentTable");
+  assert.equal(c.resource.shared_resource.experiment_db.rcu, 5, "default applied");
+  assert.equal(c.resource.private_resource.training_fleet.instance_count, 1, "default applied");
+  assert.equal(resolveWorkspaceDir(c), path.join(root, "workspace"));
+});
+
+test("optional keys take their defaults; local_mode defaults to true", () => {
+  const c = parseConfig(edit("local_mode", "").replace(/^soft_deployment:.*$/m, "").replace(/^workflow:\n.*\n/m, ""), "x.yaml");
+  assert.equal(c.local_mode, true);
+  assert.equal(c.soft_deployment, false);
+  assert.equal(c.workflow.join_ratio, 0.8);
+  assert.equal(c.path, null);
+  assert.equal(c.dir, root);
+});
+
+test("an unknown exploration policy names the key, the value, the allowed ones and the line", () => {
+  const text = edit("exploration_policy", "exploration_policy: egredy");
+  const i = issueAt(issuesOf(text), "algor.algorithms_parameters.exploration_policy");
+  assert.equal(i.found, '"egredy" (did you mean egreedy?)');
+  assert.match(i.expected, /one of egreedy, bag, cover, first, softmax, squarecb/);
+  assert.equal(i.line, text.split("\n").findIndex((l) => l.includes("egredy")) + 1);
+});
+
+test("epsilon outside [0, 1] is rejected", () => {
+  for (const v of ["1.5", "-0.1"]) {
+    const i = issueAt(issuesOf(edit("epsilon", `epsilon: ${v}`)), "algor.algorithms_parameters.epsilon");
+    assert.match(i.found, new RegExp(`^${v.replace(".", "\\.")} \\(number\\)`));
+    assert.equal(i.expected, "a number in [0, 1]");
+  }
+  assert.equal(parseConfig(edit("epsilon", "epsilon: 1"), "t").algor.algorithms_parameters.epsilon, 1);
+});
+
+test("num_arms below 2 or fractional is rejected", () => {
+  assert.equal(issueAt(issuesOf(edit("num_arms", "num_arms: 1")), "algor.algorithms_parameters.num_arms").expected, "an integer >= 2");
+  issueAt(issuesOf(edit("num_arms", "num_arms: 2.5")), "algor.algorithms_parameters.num_arms");
+});
+
+test("an unknown cfa_type is rejected; dm is accepted with a bias warning, not replaced", () => {
+  const i = issueAt(issuesOf(edit("cfa_type", "cfa_type: doubly")), "algor.algorithms_parameters.cfa_type");
+  assert.match(i.expected, /one of dr, ips, snips, sndr, dm/);
+  const c = parseConfig(edit("cfa_type", "cfa_type: dm"), "t");
+  assert.equal(c.algor.algorithms_parameters.cfa_type, "dm");
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0], /cfa_type is dm.*biased/);
+});
+
+test("wrong types are reported with the value found", () => {
+  const issues = issuesOf(
+    edit("local_mode", 'local_mode: "yes"').replace(/^seed:.*$/m, "seed: one").replace(/num_policies: 3/, 'num_policies: "3"'),
+  );
+  assert.equal(issueAt(issues, "local_mode").found, '"yes"');
+  assert.equal(issueAt(issues, "local_mode").expected, "true or false");
+  assert.equal(issueAt(issues, "seed").expected, "an integer");
+  assert.equal(issueAt(issues, "algor.algorithms_parameters.num_policies").found, '"3"');
+  const nested = issuesOf(shipped.replace(/^image:.*$/m, "image: [a, b]"));
+  assert.match(issueAt(nested, "image").found, /^a list/);
+  const notMap = issuesOf(shipped.replace(/^workflow:\n.*$/m, "workflow: 3"));
+  assert.match(issueAt(notMap, "workflow").expected, /a mapping with keys join_ratio/);
+});
+
+test("missing required keys are reported, top-level and nested", () => {
+  const issues = issuesOf(edit("epsilon", "").replace(/^image:.*$/m, "").replace(/^\s+table_name: BanditsModelTable$/m, ""));
+  assert.equal(issueAt(issues, "algor.algorithms_parameters.epsilon").found, "(missing)");
+  assert.equal(issueAt(issues, "image").found, "(missing)");
+  issueAt(issues, "resource.shared_resource.model_db.table_name");
+  const noAlgor = issuesOf(shipped.replace(/^algor:[\s\S]*?(?=^local_mode)/m, ""));
+  assert.match(issueAt(noAlgor, "algor").expected, /a mapping with keys algorithms_parameters/);
+});
+
+test("unknown keys are reported with a did-you-mean", () => {
+  const issues = issuesOf(edit("local_mode", "local_mod: true").replace(/epsilon: 0.001/, "epsilon: 0.001\n    epsilom: 0.2"));
+  const top = issueAt(issues, "local_mod");
+  assert.match(top.found, /unknown key \(did you mean local_mode\?\)/);
+  assert.match(issueAt(issues, "algor.algorithms_parameters.epsilom").found, /did you mean epsilon\?/);
+  const far = issueAt(issuesOf(shipped + "\nzzz_totally_else: 1\n"), "zzz_totally_else");
+  assert.doesNotMatch(far.found, /did you mean/);
+});
+
+test("every offending key is reported at once", () => {
+  const text = edit("exploration_policy", "exploration_policy: greedy")
+    .replace(/epsilon: 0.001/, "epsilon: 2")
+    .replace(/num_arms: 7/, "num_arms: 1")
+    .replace(/cfa_type: dr/, "cfa_type: xyz")
+    .replace(/^seed: 1/m, "seed: 1\nsed: 2");
+  const issues = issuesOf(text);
+  assert.deepEqual(
+    issues.map((i) => i.path).sort(),
+    [
+      "algor.algorithms_parameters.cfa_type",
+      "algor.algorithms_parameters.epsilon",
+      "algor.algorithms_parameters.exploration_policy",
+      "algor.algorithms_parameters.num_arms",
+      "sed",
+    ],
+  );
+  const lines = issues.map((i) => i.line ?? 0);
+  assert.deepEqual(lines, [...lines].sort((a, b) => a - b), "in file order");
+});
+
+test("YAML syntax errors show the line", () => {
+  const text = "local_mode: true\nalgor:\n  algorithms_parameters: [1, 2\nseed: 1\n";
+  const issues = issuesOf(text);
+  assert.ok(issues.length >= 1);
+  assert.match(issues[0].found, /YAML syntax error/);
+  assert.ok(issues[0].line !== undefined && issues[0].line >= 3 && issues[0].line <= 4, `line ${issues[0].line}`);
+  const dup = issuesOf(shipped + "\nseed: 2\n");
+  assert.match(dup[0].found, /DUPLICATE_KEY/);
+  assert.equal(dup[0].line, (shipped + "\nseed: 2\n").split("\n").lastIndexOf("seed: 2") + 1);
+  try {
+    parseConfig("a: [1,\n", "syntax.yaml");
+    assert.fail("accepted");
+  } catch (e) {
+    assert.match((e as Error).message, /syntax\.yaml: 1 problem in the config\n {2}- \(document\) \(line \d+\): found YAML syntax error/);
+  }
+});
+
+test("an empty file or a list is not a config", () => {
+  assert.equal(issuesOf("")[0].found, "an empty document");
+  assert.match(issuesOf("- 1\n")[0].found, /^a list/);
+});
+
+test("loadConfig reads a given file, resolves paths from its folder, and says when it is missing", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cfg-"));
+  try {
+    const f = path.join(dir, "my.yaml");
+    fs.writeFileSync(f, shipped.replace(/^workspace:.*$/m, "workspace: ws"));
+    const c = loadConfig(f);
+    assert.equal(c.path, f);
+    assert.equal(resolveWorkspaceDir(c), path.join(dir, "ws"));
+    assert.throws(() => loadConfig(path.join(dir, "nope.yaml")), /config file not found: .*nope\.yaml/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("resolveImageUri fills {AWS_REGION} only when asked, and needs a region for it", () => {
+  const c = loadConfig();
+  assert.equal(resolveImageUri(c, "eu-west-1"), "<account>.dkr.ecr.eu-west-1.amazonaws.com/cbkit:latest");
+  assert.throws(() => resolveImageUri(c, null), /\{AWS_REGION\}.*sagemaker\.region/);
+  assert.equal(resolveImageUri({ image: "repo/img:1" }, null), "repo/img:1");
+});
+
+test("the reference and the settings rows cover every leaf key", () => {
+  const ref = configReference();
+  const keys = ref.map((r) => r.key);
+  for (const k of ["local_mode", "algor.algorithms_parameters.cfa_type", "workflow.join_ratio", "sagemaker.region", "image"]) {
+    assert.ok(keys.includes(k), k);
+  }
+  const rows = configSettingsRows(loadConfig());
+  assert.deepEqual(rows.map((r) => r.key), keys);
+  assert.equal(rows.find((r) => r.key === "local_mode")?.value, "true");
+});
