@@ -145,8 +145,17 @@ export const WORKFLOW_FIELDS = {
 /** SageMaker-mode settings (SageMaker role: add keys here). */
 export const SAGEMAKER_FIELDS = {
   region: cfgStr({ description: "AWS region (null: from the environment / AWS profile)", nullable: true, default: null }),
-  role_arn: cfgStr({ description: "IAM role ARN for jobs and endpoints (null: the shared stack's role)", nullable: true, default: null }),
+  role_arn: cfgStr({ description: "IAM role ARN SageMaker assumes for jobs and endpoints (required in SageMaker mode; see docs/sagemaker.md)", nullable: true, default: null }),
   bucket: cfgStr({ description: "S3 bucket (null: sagemaker-<region>-<account>)", nullable: true, default: null }),
+  athena_database: cfgStr({ description: "Glue/Athena database of the join tables (created if missing)", default: "default" }),
+  athena_workgroup: cfgStr({ description: "Athena workgroup of the join queries", default: "primary" }),
+  max_job_seconds: cfgNum({ description: "SageMaker stops a training or evaluation job after this many seconds", integer: true, min: 60, default: 3600 }),
+  volume_size_gb: cfgNum({ description: "disk size of training and evaluation instances, in GB", integer: true, min: 1, default: 5 }),
+  job_timeout_seconds: cfgNum({ description: "how long to wait for a training or evaluation job", min: 1, default: 3600 }),
+  endpoint_timeout_seconds: cfgNum({ description: "how long to wait for an endpoint to be created or updated", min: 1, default: 1800 }),
+  query_timeout_seconds: cfgNum({ description: "how long to wait for one Athena query", min: 1, default: 600 }),
+  decision_wait_seconds: cfgNum({ description: "how long a join waits for the batch's decisions to reach the data-capture log", min: 1, default: 600 }),
+  decision_lookback_hours: cfgNum({ description: "how far back the join looks for the batch's decisions in the data-capture log", min: 0, default: 24 }),
 };
 
 export const CONFIG_SCHEMA = cfgObj("config.yaml", {
