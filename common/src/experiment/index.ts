@@ -1,1 +1,4 @@
-export {};
+export * from "./ids";
+export * from "./errors";
+export * from "./predictor";
+export * from "./manager";

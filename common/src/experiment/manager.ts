@@ -1,0 +1,906 @@
+/**
+ * ExperimentManager: the workflow API of the notebooks — the original's operations in TypeScript
+ * style. One manager drives one experiment on a Platform (local by default, SageMaker when
+ * `local_mode: false`). The records live in the platform's record store, so a new manager with the
+ * same id (new process, kernel restart, another notebook) resumes where the last one stopped.
+ *
+ * Concurrency: every call first re-reads the experiment record (the store is the truth, the
+ * manager only caches it) and writes with compare-and-set on the record version. A write that
+ * loses a race is retried only when the workflow it touches (training, hosting, joining or
+ * evaluation) was left unchanged by the other writer; otherwise the caller gets `ConflictError`.
+ * In-progress steps of another live manager are refused with `WorkflowInProgressError`; a step
+ * whose owner process is gone (or that is older than `staleJobMs`) is taken over.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Config } from "../config";
+import { loadConfig, resolveWorkspaceDir } from "../config";
+import { JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords } from "../data";
+import type { JoinedRecord } from "../data/records";
+import { stringifyHyperparameters } from "../container/contract";
+import { createLocalPlatform, type JobMode } from "../platform/local";
+import {
+  ConflictError,
+  JobFailedError,
+  type EndpointDescription,
+  type EvaluationScore,
+  type ExperimentRecord,
+  type JoinJobRecord,
+  type MetricPoint,
+  type ModelRecord,
+  type Platform,
+  type RewardRecord,
+  type Versioned,
+} from "../platform/types";
+import { sortableSuffix, checkDerivedId, newEvaluationJobId, newJoinJobId, newModelId, validateExperimentId } from "./ids";
+import {
+  EvalScoreNotAvailableError,
+  EvaluationJobError,
+  ExperimentDeletedError,
+  HostingError,
+  InvalidUsageError,
+  JoiningError,
+  TrainingJobError,
+  WorkflowInProgressError,
+} from "./errors";
+import { Predictor } from "./predictor";
+
+/** Sentinel of the original for joins made on the client side (`ingestJoinedData`). */
+export const LOCAL_JOIN_SENTINEL = "local-join-does-not-apply";
+/** Metric name of the per-batch mean reward, as the original's CloudWatch metric. */
+export const REWARDS_METRIC = "reported_rewards_score";
+
+export interface ExperimentManagerOptions {
+  /** Use this platform instead of the one the config selects. */
+  platform?: Platform;
+  /** Local mode: run jobs in this process (default) or as child processes. */
+  jobMode?: JobMode;
+  /** Progress messages (default: console.log). Pass `() => {}` for silence. */
+  log?: (message: string) => void;
+  /** An in-progress step older than this is considered abandoned (default 30 min). */
+  staleJobMs?: number;
+}
+
+type Section = Exclude<keyof ExperimentRecord, "experiment_id">;
+
+interface Owner {
+  host: string;
+  pid: number;
+  started_at: string;
+}
+
+/** Where a step was started, stored on model / join records to tell live owners from dead ones. */
+type WithOwner<T> = T & { owner?: Owner | null };
+
+function emptyExperiment(id: string): ExperimentRecord {
+  return {
+    experiment_id: id,
+    training_workflow_metadata: { training_state: null, last_trained_model_id: null, next_model_to_train_id: null },
+    hosting_workflow_metadata: { hosting_state: null, last_hosted_model_id: null, next_model_to_host_id: null, hosting_endpoint: null },
+    joining_workflow_metadata: { joining_state: null, last_joined_job_id: null, next_join_job_id: null },
+    evaluation_workflow_metadata: { evaluation_state: null, last_evaluation_job_id: null, next_evaluation_job_id: null },
+  };
+}
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
+const nowIso = () => new Date().toISOString();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function thisOwner(): Owner {
+  return { host: os.hostname(), pid: process.pid, started_at: nowIso() };
+}
+
+/** Converts a record in the original's joined shape (also from Python: numeric ids, JSON text) to ours. */
+export function normalizeJoinedRecord(r: unknown, index: number): JoinedRecord {
+  const bad = (field: string, why: string): never => {
+    throw new InvalidUsageError(`joined record ${index}: field '${field}' ${why}`);
+  };
+  if (r === null || typeof r !== "object") bad("(record)", "must be an object with reward, event_id, action, action_prob, model_id, observation, sample_prob");
+  const o = r as Record<string, unknown>;
+  const num = (field: string): number => {
+    const v = typeof o[field] === "string" ? Number(o[field]) : o[field];
+    if (typeof v !== "number" || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(o[field])}`);
+    return v as number;
+  };
+  let obs = o.observation;
+  if (typeof obs === "string") {
+    try {
+      obs = JSON.parse(obs);
+    } catch {
+      bad("observation", "is a string but not a JSON array of numbers");
+    }
+  }
+  if (!Array.isArray(obs) || obs.length === 0 || obs.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
+    bad("observation", "must be a non-empty array of finite numbers");
+  }
+  const action = num("action");
+  if (!Number.isInteger(action) || action < 1) bad("action", `must be a 1-based integer, got ${action}`);
+  const actionProb = num("action_prob");
+  if (!(actionProb > 0 && actionProb <= 1)) bad("action_prob", `must be in (0, 1], got ${actionProb}`);
+  if (o.event_id === undefined || o.event_id === null || o.event_id === "") bad("event_id", "is missing");
+  return {
+    reward: num("reward"),
+    event_id: String(o.event_id),
+    action,
+    action_prob: actionProb,
+    model_id: String(o.model_id ?? ""),
+    observation: obs as number[],
+    sample_prob: num("sample_prob"),
+  };
+}
+
+export class ExperimentManager {
+  readonly experimentId: string;
+  readonly config: Config;
+  readonly platform: Platform;
+  readonly localMode: boolean;
+  private cache: Versioned<ExperimentRecord>;
+  private lastJoin: JoinJobRecord | null = null;
+  private readonly log: (message: string) => void;
+  private readonly staleJobMs: number;
+  private predictorInstance: Predictor | null = null;
+  private deleted = false;
+
+  private constructor(
+    config: Config,
+    experimentId: string,
+    platform: Platform,
+    record: Versioned<ExperimentRecord>,
+    options: ExperimentManagerOptions,
+  ) {
+    this.config = config;
+    this.experimentId = experimentId;
+    this.platform = platform;
+    this.localMode = platform.kind === "local";
+    this.cache = record;
+    this.log = options.log ?? ((m) => console.log(m));
+    this.staleJobMs = options.staleJobMs ?? 30 * 60 * 1000;
+  }
+
+  /**
+   * Creates the experiment, or resumes it when its record exists (any process, any time).
+   * `config` is a loaded Config, a path to a config file, or undefined for the project's config.yaml.
+   */
+  static async create(
+    config: Config | string | undefined,
+    experimentId: string,
+    options: ExperimentManagerOptions = {},
+  ): Promise<ExperimentManager> {
+    const id = validateExperimentId(experimentId);
+    const cfg = typeof config === "object" && config !== null ? config : loadConfig(config);
+    const platform = options.platform ?? (await platformFor(cfg, options));
+    const stored = await platform.records.create("experiment", id, id, emptyExperiment(id));
+    const m = new ExperimentManager(cfg, id, platform, { value: stored.value, version: stored.version }, options);
+    m.log(stored.created ? `created experiment ${id}` : `resumed experiment ${id} (record version ${stored.version})`);
+    await m.loadLastJoin();
+    return m;
+  }
+
+  // ------------------------------------------------------------------ state
+
+  /** The experiment record in the original's `_jsonify()` shape. */
+  toJSON(): ExperimentRecord {
+    return clone(this.cache.value);
+  }
+
+  /** The record version this manager last saw. */
+  get recordVersion(): number {
+    return this.cache.version;
+  }
+
+  get lastTrainedModelId(): string | null {
+    return this.cache.value.training_workflow_metadata.last_trained_model_id;
+  }
+  get lastHostedModelId(): string | null {
+    return this.cache.value.hosting_workflow_metadata.last_hosted_model_id;
+  }
+  get lastJoinedJobId(): string | null {
+    return this.cache.value.joining_workflow_metadata.last_joined_job_id;
+  }
+  get lastEvaluationJobId(): string | null {
+    return this.cache.value.evaluation_workflow_metadata.last_evaluation_job_id;
+  }
+  /** Train-split URI of the last successful join (throws when there is none). */
+  get lastJoinedJobTrainData(): string {
+    return this.requireLastJoin().output_joined_train_data_s3_path;
+  }
+  /** Eval-split URI of the last successful join (throws when there is none). */
+  get lastJoinedJobEvalData(): string {
+    return this.requireLastJoin().output_joined_eval_data_s3_path;
+  }
+  /** The last successful join record (counts, rules, paths), or null. */
+  get lastJoinRecord(): JoinJobRecord | null {
+    return this.lastJoin ? clone(this.lastJoin) : null;
+  }
+
+  private requireLastJoin(): JoinJobRecord {
+    if (!this.lastJoin) {
+      throw new InvalidUsageError(`experiment ${this.experimentId} has no successful join yet: call ingestJoinedData(...) or join(...) first`);
+    }
+    return this.lastJoin;
+  }
+
+  /** Re-reads the experiment record (and the last join) from the store. */
+  async refresh(): Promise<ExperimentRecord> {
+    const r = await this.platform.records.get("experiment", this.experimentId, this.experimentId);
+    if (!r) {
+      this.deleted = true;
+      throw new ExperimentDeletedError(this.experimentId);
+    }
+    this.cache = r;
+    await this.loadLastJoin();
+    return this.toJSON();
+  }
+
+  private async loadLastJoin(): Promise<void> {
+    const id = this.cache.value.joining_workflow_metadata.last_joined_job_id;
+    if (!id) {
+      this.lastJoin = null;
+      return;
+    }
+    if (this.lastJoin?.join_job_id === id) return;
+    const r = await this.platform.records.get("join_job", this.experimentId, id);
+    this.lastJoin = r?.value ?? null;
+  }
+
+  private checkAlive(): void {
+    if (this.deleted) throw new ExperimentDeletedError(this.experimentId);
+  }
+
+  /**
+   * Compare-and-set of one workflow section. `fn` gets the section as last read and returns the
+   * new one (or throws). When another writer changed only other sections, the write is re-applied
+   * to the fresh record; when it changed this section, ConflictError is thrown.
+   */
+  private async writeSection<S extends Section>(section: S, fn: (current: ExperimentRecord[S]) => ExperimentRecord[S]): Promise<void> {
+    let base = this.cache;
+    const before = clone(base.value[section]);
+    const after = fn(clone(before));
+    for (let attempt = 0; ; attempt++) {
+      const next = clone(base.value);
+      next[section] = after;
+      try {
+        this.cache = await this.platform.records.update("experiment", this.experimentId, this.experimentId, next, base.version);
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        const fresh = await this.platform.records.get("experiment", this.experimentId, this.experimentId);
+        if (!fresh) {
+          this.deleted = true;
+          throw new ExperimentDeletedError(this.experimentId);
+        }
+        this.cache = fresh;
+        if (!same(fresh.value[section], before) || attempt >= 5) {
+          throw new ConflictError(
+            "experiment",
+            this.experimentId,
+            base.version,
+            fresh.version,
+            `the ${section.replace("_workflow_metadata", "")} workflow was changed by another manager to ${JSON.stringify(fresh.value[section])}`,
+          );
+        }
+        base = fresh;
+      }
+    }
+  }
+
+  /** Read-modify-write of a model or join record with retries (field-level changes merge safely). */
+  private async updateRecord<K extends "model" | "join_job">(
+    kind: K,
+    id: string,
+    fn: (r: K extends "model" ? ModelRecord : JoinJobRecord) => void,
+  ): Promise<K extends "model" ? ModelRecord : JoinJobRecord> {
+    type R = K extends "model" ? ModelRecord : JoinJobRecord;
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.platform.records.get(kind, this.experimentId, id);
+      if (!cur) throw new InvalidUsageError(`${kind === "model" ? "model" : "join job"} '${id}' has no record in experiment ${this.experimentId}`);
+      const value = clone(cur.value) as R;
+      fn(value);
+      try {
+        await this.platform.records.update(kind, this.experimentId, id, value as never, cur.version);
+        return value;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** Refuses to start a step while another live manager runs the same step. */
+  private async guardInProgress(
+    what: "training" | "evaluation" | "hosting" | "joining",
+    state: string | null,
+    pendingId: string | null,
+  ): Promise<void> {
+    if (!inProgress(state) || !pendingId) return;
+    let owner: Owner | null | undefined;
+    if (what === "joining") {
+      owner = ((await this.platform.records.get("join_job", this.experimentId, pendingId))?.value as WithOwner<JoinJobRecord> | undefined)?.owner;
+    } else {
+      const modelId = what === "evaluation" ? pendingId.slice(0, pendingId.lastIndexOf("-eval-")) : pendingId;
+      owner = ((await this.platform.records.get("model", this.experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined)?.owner;
+    }
+    const abandoned =
+      !owner ||
+      (owner.host === os.hostname() && !pidAlive(owner.pid)) ||
+      Date.now() - Date.parse(owner.started_at) > this.staleJobMs ||
+      (owner.host === os.hostname() && owner.pid === process.pid && !this.busy.has(what));
+    if (abandoned) {
+      this.log(`taking over: the ${what} step '${pendingId}' (state ${state}) was abandoned by its owner`);
+      return;
+    }
+    throw new WorkflowInProgressError(
+      `${what} '${pendingId}' is in progress (state ${state}, started ${owner?.started_at} by pid ${owner?.pid} on ${owner?.host}); ` +
+        `wait for it to finish and call again`,
+    );
+  }
+
+  private readonly busy = new Set<string>();
+  private async step<T>(what: "training" | "evaluation" | "hosting" | "joining", fn: () => Promise<T>): Promise<T> {
+    this.checkAlive();
+    if (this.busy.has(what)) throw new WorkflowInProgressError(`this manager is already running a ${what} step; await it first`);
+    this.busy.add(what);
+    try {
+      await this.refresh();
+      return await fn();
+    } finally {
+      this.busy.delete(what);
+    }
+  }
+
+  // ------------------------------------------------------------------ data in
+
+  /**
+   * The client-side join (the original's "dummy" join): records already joined with their
+   * rewards, in the original's shape, are split by `sample_prob <= ratio` and stored as a join
+   * job's train and eval CSVs. Both splits must be non-empty.
+   */
+  async ingestJoinedData(records: readonly unknown[], ratio: number = this.config.workflow.join_ratio): Promise<JoinJobRecord> {
+    if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
+    if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
+    const rows = records.map((r, i) => normalizeJoinedRecord(r, i));
+    const train = rows.filter((r) => r.sample_prob <= ratio);
+    const evalRows = rows.filter((r) => r.sample_prob > ratio);
+    if (train.length === 0 || evalRows.length === 0) {
+      throw new JoiningError(
+        `the ${train.length === 0 ? "train" : "eval"} split of ${rows.length} records would be empty with ratio ${ratio} ` +
+          `(train ${train.length}, eval ${evalRows.length}); give more records or another ratio`,
+      );
+    }
+    return this.step("joining", async () => {
+      const jm = this.cache.value.joining_workflow_metadata;
+      await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
+      const joinJobId = newJoinJobId(this.experimentId);
+      const trainUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "train"));
+      const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));
+      const record: WithOwner<JoinJobRecord> = {
+        experiment_id: this.experimentId,
+        join_job_id: joinJobId,
+        current_state: "PENDING",
+        input_obs_data_s3_path: LOCAL_JOIN_SENTINEL,
+        obs_start_time: null,
+        obs_end_time: null,
+        input_reward_data_s3_path: LOCAL_JOIN_SENTINEL,
+        output_joined_train_data_s3_path: trainUri,
+        output_joined_eval_data_s3_path: evalUri,
+        join_query_ids: [],
+        ratio,
+        missing_reward_policy: "drop",
+        duplicate_reward_rule: "none: records arrive already joined (split on their sample_prob <= ratio)",
+        counts: null,
+        failure_reason: null,
+        owner: thisOwner(),
+      };
+      await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
+      await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
+      const stamp = sortableSuffix();
+      try {
+        const csv = (rs: JoinedRecord[]) => [JOINED_CSV_HEADER, ...rs.map(joinedCsvLine)].join("\n") + "\n";
+        await this.platform.objects.put(`${trainUri}/local-joined-data-${stamp}.csv`, csv(train));
+        await this.platform.objects.put(`${evalUri}/local-joined-data-${stamp}.csv`, csv(evalRows));
+      } catch (err) {
+        await this.failJoin(joinJobId, err);
+        throw new JoiningError(`storing the joined data of ${joinJobId} failed: ${(err as Error).message}`, { cause: err });
+      }
+      const counts = {
+        decisions: rows.length,
+        rewards: rows.length,
+        duplicateRewards: 0,
+        unmatchedRewards: 0,
+        missingRewards: 0,
+        train: train.length,
+        eval: evalRows.length,
+      };
+      return this.finishJoin(joinJobId, counts, []);
+    });
+  }
+
+  private async finishJoin(joinJobId: string, counts: JoinJobRecord["counts"], queryIds: string[]): Promise<JoinJobRecord> {
+    const rec = await this.updateRecord("join_job", joinJobId, (r) => {
+      r.current_state = "SUCCEEDED";
+      r.counts = counts;
+      r.join_query_ids = queryIds;
+    });
+    await this.writeSection("joining_workflow_metadata", () => ({
+      joining_state: "SUCCEEDED",
+      last_joined_job_id: joinJobId,
+      next_join_job_id: null,
+    }));
+    this.lastJoin = rec;
+    this.log(`join ${joinJobId}: ${counts?.train} train / ${counts?.eval} eval records`);
+    return clone(rec);
+  }
+
+  private async failJoin(joinJobId: string, err: unknown): Promise<void> {
+    await this.updateRecord("join_job", joinJobId, (r) => {
+      r.current_state = "FAILED";
+      r.failure_reason = (err as Error)?.message ?? String(err);
+      const c = (err as { counts?: JoinJobRecord["counts"] }).counts;
+      if (c) r.counts = c;
+    }).catch(() => undefined);
+    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "FAILED" })).catch(() => undefined);
+  }
+
+  /**
+   * Stores rewards (`{event_id, reward}` per decision, e.g. the sim app's rewardsBuffer) as JSON
+   * lines and returns the folder URI to pass to `join`. Each reward is stamped with the time it
+   * was reported (kept if given), so "the earliest reward wins" is well defined.
+   */
+  async ingestRewards(rewards: readonly RewardRecord[]): Promise<string> {
+    this.checkAlive();
+    if (!Array.isArray(rewards) || rewards.length === 0) throw new InvalidUsageError("ingestRewards needs a non-empty array of {event_id, reward}");
+    const base = Date.now() / 1000;
+    const lines = rewards.map((r, i) => {
+      if (r === null || typeof r !== "object") throw new InvalidUsageError(`reward ${i} must be an object {event_id, reward}`);
+      if (r.event_id === undefined || r.event_id === null || r.event_id === "") throw new InvalidUsageError(`reward ${i}: field 'event_id' is missing`);
+      if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) {
+        throw new InvalidUsageError(`reward ${i}: field 'reward' must be a finite number, got ${JSON.stringify(r.reward)}`);
+      }
+      const ts = r.timestamp ?? base + i * 1e-6;
+      if (typeof ts !== "number" || !Number.isFinite(ts)) throw new InvalidUsageError(`reward ${i}: field 'timestamp' must be epoch seconds`);
+      return JSON.stringify({ event_id: String(r.event_id), reward: r.reward, timestamp: ts });
+    });
+    const batch = `${this.experimentId}-${sortableSuffix()}`;
+    const folder = this.platform.objects.uriOf(this.platform.layout.rewardsPrefix(this.experimentId, batch));
+    await this.platform.objects.put(`${folder}/rewards-${batch.slice(this.experimentId.length + 1)}.jsonl`, lines.join("\n") + "\n");
+    return folder;
+  }
+
+  /**
+   * Joins the decision log with the rewards under `rewardsUri` by event id (SQL: DuckDB locally,
+   * Athena on AWS), splits by the event-id hash and stores both splits as a join job.
+   * `obsTimeWindow` (hours) keeps only decisions of the last hours; `defaultReward` gives
+   * decisions without a reward that reward (needs a window) instead of leaving them out.
+   */
+  async join(
+    rewardsUri: string,
+    options: { ratio?: number; obsTimeWindow?: number; defaultReward?: number | null } = {},
+  ): Promise<JoinJobRecord> {
+    const ratio = options.ratio ?? this.config.workflow.join_ratio;
+    if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
+    if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
+      throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
+    }
+    const expectedPrefix = this.platform.objects.uriOf(this.platform.layout.experimentPrefix(this.experimentId)) + "/";
+    if (typeof rewardsUri !== "string" || !rewardsUri.startsWith(expectedPrefix)) {
+      throw new InvalidUsageError(`rewardsUri must be a folder of this experiment (${expectedPrefix}...), as returned by ingestRewards; got ${rewardsUri}`);
+    }
+    return this.step("joining", async () => {
+      const jm = this.cache.value.joining_workflow_metadata;
+      await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
+      const joinJobId = newJoinJobId(this.experimentId);
+      const end = new Date();
+      const window = options.obsTimeWindow
+        ? { start: new Date(end.getTime() - options.obsTimeWindow * 3600_000).toISOString(), end: end.toISOString() }
+        : undefined;
+      if (!window) this.log("join: no obsTimeWindow given, all logged decisions are joined");
+      const missing = options.defaultReward == null ? ("drop" as const) : { defaultReward: options.defaultReward };
+      const decisionsUri = this.platform.objects.uriOf(this.platform.layout.decisionLogPrefix(this.experimentId));
+      const trainUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "train"));
+      const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));
+      const { DUPLICATE_REWARD_RULE } = await import("../join/sql");
+      const record: WithOwner<JoinJobRecord> = {
+        experiment_id: this.experimentId,
+        join_job_id: joinJobId,
+        current_state: "RUNNING",
+        input_obs_data_s3_path: decisionsUri,
+        obs_start_time: window?.start ?? null,
+        obs_end_time: window?.end ?? null,
+        input_reward_data_s3_path: rewardsUri,
+        output_joined_train_data_s3_path: trainUri,
+        output_joined_eval_data_s3_path: evalUri,
+        join_query_ids: [],
+        ratio,
+        missing_reward_policy: missing === "drop" ? "drop" : { default_reward: missing.defaultReward },
+        duplicate_reward_rule: DUPLICATE_REWARD_RULE,
+        counts: null,
+        failure_reason: null,
+        owner: thisOwner(),
+      };
+      await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
+      await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
+      try {
+        const result = await this.platform.join({
+          experimentId: this.experimentId,
+          joinJobId,
+          decisionsUri,
+          rewardsUri,
+          ratio,
+          window,
+          missingReward: missing,
+          outputTrainUri: trainUri,
+          outputEvalUri: evalUri,
+        });
+        return await this.finishJoin(joinJobId, result.counts, result.queryIds);
+      } catch (err) {
+        await this.failJoin(joinJobId, err);
+        throw new JoiningError(`join ${joinJobId} failed: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ training
+
+  private hyperparameters(extra: Record<string, unknown>): Record<string, string> {
+    return stringifyHyperparameters({ ...this.config.algor.algorithms_parameters, seed: this.config.seed, ...extra });
+  }
+
+  /** The first model: trained on `inputDataUri` (e.g. warm-start data) or, without data, a fresh uniform-exploring model. */
+  async initializeFirstModel(options: { inputDataUri?: string } = {}): Promise<ModelRecord> {
+    return this.train(options.inputDataUri ?? null, null);
+  }
+
+  /**
+   * The next model: learns from `inputDataUri` (default: the last join's train split), continuing
+   * from `inputModelId` (default: the last trained model).
+   */
+  async trainNextModel(options: { inputDataUri?: string; inputModelId?: string } = {}): Promise<ModelRecord> {
+    await this.refresh();
+    const dataUri = options.inputDataUri ?? this.lastJoinedJobTrainData;
+    const parent = options.inputModelId ?? this.lastTrainedModelId;
+    if (!parent) throw new InvalidUsageError("there is no trained model to continue from: call initializeFirstModel() first");
+    await this.requireReadyModel(parent);
+    return this.train(dataUri, parent);
+  }
+
+  private async train(dataUri: string | null, parentModelId: string | null): Promise<ModelRecord> {
+    if (dataUri !== null) this.checkUri(dataUri, "inputDataUri");
+    return this.step("training", async () => {
+      const tm = this.cache.value.training_workflow_metadata;
+      await this.guardInProgress("training", tm.training_state, tm.next_model_to_train_id);
+      const modelId = newModelId(this.experimentId);
+      const artifactUri = this.platform.objects.uriOf(this.platform.layout.modelArtifactPrefix(this.experimentId, modelId));
+      await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "PENDING", next_model_to_train_id: modelId }));
+      const record: WithOwner<ModelRecord> = {
+        experiment_id: this.experimentId,
+        model_id: modelId,
+        train_state: "InProgress",
+        evaluation_job_name: null,
+        eval_state: null,
+        eval_scores: {},
+        input_model_id: parentModelId,
+        input_data_s3_prefix: dataUri,
+        eval_data_s3_path: null,
+        s3_model_output_path: null,
+        training_start_time: nowIso(),
+        training_end_time: null,
+        failure_reason: null,
+        owner: thisOwner(),
+      };
+      const created = await this.platform.records.create("model", this.experimentId, modelId, record);
+      if (!created.created) throw new ConflictError("model", modelId, null, created.version, "a model with this id already exists");
+      await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "TRAINING" }));
+      let parentUri: string | undefined;
+      if (parentModelId) parentUri = (await this.requireReadyModel(parentModelId)).s3_model_output_path as string;
+      try {
+        const result = await this.platform.jobs.runTraining({
+          experimentId: this.experimentId,
+          jobName: modelId,
+          hyperparameters: this.hyperparameters({ model_id: modelId, ...(parentModelId ? { parent_model_id: parentModelId } : {}) }),
+          ...(dataUri ? { trainingDataUri: dataUri } : {}),
+          ...(parentUri ? { pretrainedModelUri: parentUri } : {}),
+          outputUri: artifactUri,
+        });
+        const done = await this.updateRecord("model", modelId, (r) => {
+          r.train_state = "Completed";
+          r.s3_model_output_path = result.modelArtifactUri;
+          r.training_end_time = result.endTime;
+          (r as WithOwner<ModelRecord>).owner = null;
+        });
+        await this.writeSection("training_workflow_metadata", () => ({
+          training_state: "TRAINED",
+          last_trained_model_id: modelId,
+          next_model_to_train_id: null,
+        }));
+        this.log(`trained ${modelId}${parentModelId ? ` (from ${parentModelId})` : ""}: ${result.logs.split("\n").filter((l) => l.startsWith("Model learned")).join(" ")}`);
+        return done;
+      } catch (err) {
+        const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
+        await this.updateRecord("model", modelId, (r) => {
+          r.train_state = "Failed";
+          r.failure_reason = reason;
+          r.training_end_time = nowIso();
+          (r as WithOwner<ModelRecord>).owner = null;
+        }).catch(() => undefined);
+        await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "FAILED" })).catch(() => undefined);
+        throw new TrainingJobError(`training job ${modelId} failed: ${reason}`, err instanceof JobFailedError ? err.logs : "", { cause: err });
+      }
+    });
+  }
+
+  /** The model record, if training completed with an artifact; else InvalidUsageError naming why. */
+  private async requireReadyModel(modelId: string): Promise<ModelRecord> {
+    checkDerivedId(modelId, this.experimentId, "model id");
+    const r = await this.platform.records.get("model", this.experimentId, modelId);
+    if (!r) throw new InvalidUsageError(`model '${modelId}' does not exist in experiment ${this.experimentId}`);
+    if (r.value.train_state !== "Completed" || !r.value.s3_model_output_path) {
+      throw new InvalidUsageError(`model '${modelId}' is not ready (training state ${r.value.train_state ?? "none"}${r.value.failure_reason ? `: ${r.value.failure_reason}` : ""})`);
+    }
+    return r.value;
+  }
+
+  private checkUri(uri: string, field: string): void {
+    const prefix = this.platform.objects.uriOf(this.platform.layout.experimentPrefix(this.experimentId)) + "/";
+    if (typeof uri !== "string" || !uri.startsWith(prefix)) {
+      throw new InvalidUsageError(`${field} must be a URI under this experiment's data (${prefix}...), got ${JSON.stringify(uri)}`);
+    }
+  }
+
+  async getModelRecord(modelId: string): Promise<ModelRecord> {
+    checkDerivedId(modelId, this.experimentId, "model id");
+    const r = await this.platform.records.get("model", this.experimentId, modelId);
+    if (!r) throw new InvalidUsageError(`model '${modelId}' does not exist in experiment ${this.experimentId}`);
+    return r.value;
+  }
+
+  async listModels(): Promise<ModelRecord[]> {
+    return (await this.platform.records.list("model", this.experimentId)).map((r) => r.value);
+  }
+
+  async listJoinJobs(): Promise<JoinJobRecord[]> {
+    return (await this.platform.records.list("join_job", this.experimentId)).map((r) => r.value);
+  }
+
+  // ------------------------------------------------------------------ evaluation
+
+  /**
+   * Off-policy evaluation of a model (default: the last trained) on joined data (default: the
+   * last join's eval split). Returns the score; it is also stored on the model record under the
+   * data URI (see getEvalScore).
+   */
+  async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<EvaluationScore> {
+    await this.refresh();
+    const modelId = options.modelId ?? this.lastTrainedModelId;
+    if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
+    const dataUri = options.inputDataUri ?? this.lastJoinedJobEvalData;
+    this.checkUri(dataUri, "inputDataUri");
+    const model = await this.requireReadyModel(modelId);
+    return this.step("evaluation", async () => {
+      const em = this.cache.value.evaluation_workflow_metadata;
+      await this.guardInProgress("evaluation", em.evaluation_state, em.next_evaluation_job_id);
+      const jobId = newEvaluationJobId(modelId);
+      await this.updateRecord("model", modelId, (r) => {
+        r.evaluation_job_name = jobId;
+        r.eval_state = "InProgress";
+        (r as WithOwner<ModelRecord>).owner = thisOwner();
+      });
+      await this.writeSection("evaluation_workflow_metadata", (s) => ({ ...s, evaluation_state: "EVALUATING", next_evaluation_job_id: jobId }));
+      try {
+        const result = await this.platform.jobs.runEvaluation({
+          experimentId: this.experimentId,
+          jobName: jobId,
+          hyperparameters: this.hyperparameters({ model_id: modelId }),
+          evaluationDataUri: dataUri,
+          modelUri: model.s3_model_output_path as string,
+          outputUri: this.platform.objects.uriOf(this.platform.layout.evaluationJobPrefix(this.experimentId, jobId)),
+        });
+        await this.updateRecord("model", modelId, (r) => {
+          r.eval_state = "Completed";
+          r.eval_scores[dataUri] = result.score;
+          r.eval_data_s3_path = dataUri;
+          (r as WithOwner<ModelRecord>).owner = null;
+        });
+        await this.writeSection("evaluation_workflow_metadata", () => ({
+          evaluation_state: "EVALUATED",
+          last_evaluation_job_id: jobId,
+          next_evaluation_job_id: null,
+        }));
+        const s = result.score;
+        this.log(`evaluated ${modelId}: ${s.estimator} cost ${s.score.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
+        return s;
+      } catch (err) {
+        const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
+        await this.updateRecord("model", modelId, (r) => {
+          r.eval_state = "Failed";
+          (r as WithOwner<ModelRecord>).owner = null;
+        }).catch(() => undefined);
+        await this.writeSection("evaluation_workflow_metadata", (s) => ({ ...s, evaluation_state: "FAILED" })).catch(() => undefined);
+        throw new EvaluationJobError(`evaluation job ${jobId} failed: ${reason}`, err instanceof JobFailedError ? err.logs : "", { cause: err });
+      }
+    });
+  }
+
+  /** The stored score of a model (default: last trained) on data (default: last join's eval split). */
+  async getEvalScore(options: { modelId?: string; evalDataUri?: string } = {}): Promise<EvaluationScore> {
+    await this.refresh();
+    const modelId = options.modelId ?? this.lastTrainedModelId;
+    if (!modelId) throw new InvalidUsageError("there is no trained model: pass modelId");
+    const dataUri = options.evalDataUri ?? this.lastJoinedJobEvalData;
+    const rec = await this.getModelRecord(modelId);
+    const score = rec.eval_scores[dataUri];
+    if (!score) {
+      const known = Object.keys(rec.eval_scores);
+      throw new EvalScoreNotAvailableError(
+        `model ${modelId} has no score on ${dataUri}: call evaluateModel({modelId, inputDataUri}) first` +
+          (known.length ? ` (it has scores on: ${known.join(", ")})` : ""),
+      );
+    }
+    return score;
+  }
+
+  // ------------------------------------------------------------------ hosting
+
+  /**
+   * Serves a model at the experiment's endpoint: creates the endpoint the first time, swaps the
+   * model blue/green afterwards (no failed request). Resolves when the model serves.
+   */
+  async deployModel(options: { modelId: string }): Promise<EndpointDescription> {
+    const modelId = options?.modelId;
+    if (!modelId) throw new InvalidUsageError("deployModel needs {modelId}, e.g. {modelId: manager.lastTrainedModelId}");
+    return this.step("hosting", async () => {
+      const model = await this.requireReadyModel(modelId);
+      const hm = this.cache.value.hosting_workflow_metadata;
+      await this.guardInProgress("hosting", hm.hosting_state, hm.next_model_to_host_id);
+      const running = await this.platform.hosting.describe(this.experimentId);
+      if (running && running.modelId === modelId && hm.hosting_state === "DEPLOYED" && hm.last_hosted_model_id === modelId) {
+        this.log(`model ${modelId} is already hosted at ${running.url}`);
+        return running;
+      }
+      await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = thisOwner()));
+      await this.writeSection("hosting_workflow_metadata", (s) => ({ ...s, hosting_state: running ? "DEPLOYING" : "PENDING", next_model_to_host_id: modelId }));
+      try {
+        const d = await this.platform.hosting.deploy({
+          experimentId: this.experimentId,
+          endpointName: this.experimentId,
+          modelId,
+          modelArtifactUri: model.s3_model_output_path as string,
+          seed: this.config.seed,
+        });
+        if (d.modelId !== modelId) throw new Error(`the endpoint reports model ${d.modelId} after deploying ${modelId}`);
+        await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = null));
+        await this.writeSection("hosting_workflow_metadata", () => ({
+          hosting_state: "DEPLOYED",
+          last_hosted_model_id: modelId,
+          next_model_to_host_id: null,
+          hosting_endpoint: d.arn,
+        }));
+        this.predictorInstance?.close();
+        this.predictorInstance = null;
+        this.log(`deployed ${modelId} at ${d.url}`);
+        return d;
+      } catch (err) {
+        await this.writeSection("hosting_workflow_metadata", (s) => ({ ...s, hosting_state: "FAILED" })).catch(() => undefined);
+        throw new HostingError(`deploying ${modelId} failed: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  }
+
+  /** Describes the running endpoint (null when none runs). */
+  async describeEndpoint(): Promise<EndpointDescription | null> {
+    return this.platform.hosting.describe(this.experimentId);
+  }
+
+  /** The client of the experiment's endpoint (SageMaker Runtime InvokeEndpoint in both modes). */
+  get predictor(): Predictor {
+    this.checkAlive();
+    if (!this.cache.value.hosting_workflow_metadata.hosting_endpoint) {
+      throw new InvalidUsageError(`experiment ${this.experimentId} has no endpoint: call deployModel({modelId}) first`);
+    }
+    if (!this.predictorInstance) this.predictorInstance = new Predictor(this.platform.hosting, this.experimentId);
+    return this.predictorInstance;
+  }
+
+  // ------------------------------------------------------------------ metrics
+
+  /** Publishes the mean reward of a batch (the original's `publish_rewards_for_simulation`). */
+  async publishRewards(meanReward: number, timestamp?: string): Promise<void> {
+    this.checkAlive();
+    await this.platform.metrics.put(this.experimentId, REWARDS_METRIC, meanReward, timestamp);
+  }
+
+  /** The published per-batch mean rewards, oldest first. */
+  async getPublishedRewards(): Promise<MetricPoint[]> {
+    return this.platform.metrics.get(this.experimentId, REWARDS_METRIC);
+  }
+
+  // ------------------------------------------------------------------ historical data
+
+  /** Copies joined data (default: the last join's eval split) into a local folder; returns the folder. */
+  async downloadHistoricalData(options: { dataUri?: string; localDir?: string } = {}): Promise<string> {
+    const uri = options.dataUri ?? this.lastJoinedJobEvalData;
+    this.checkUri(uri, "dataUri");
+    const dir =
+      options.localDir ??
+      path.join(this.localMode ? resolveWorkspaceDir(this.config) : os.tmpdir(), "downloads", this.experimentId, sortableSuffix());
+    const files = await this.platform.objects.download(uri, dir);
+    if (files.length === 0) throw new InvalidUsageError(`no data under ${uri}`);
+    return dir;
+  }
+
+  /** The baseline cost of logged data (1 − mean reward) from a local file/folder or a data URI. */
+  async evaluateHistoricalData(pathOrUri: string): Promise<{ cost: number; n: number }> {
+    const local = /^[a-z0-9]+:\/\//i.test(pathOrUri) ? await this.downloadHistoricalData({ dataUri: pathOrUri }) : pathOrUri;
+    let n = 0;
+    let sum = 0;
+    for await (const r of readJoinedRecords(local)) {
+      n++;
+      sum += r.reward;
+    }
+    if (n === 0) throw new InvalidUsageError(`no joined records in ${pathOrUri}`);
+    return { cost: 1 - sum / n, n };
+  }
+
+  // ------------------------------------------------------------------ clean-up
+
+  /** Stops the endpoint (and, with `deleteData`, removes the experiment's stored objects). */
+  async cleanResource(options: { deleteData?: boolean } = {}): Promise<{ endpointDeleted: boolean; removed: string[] }> {
+    this.predictorInstance?.close();
+    this.predictorInstance = null;
+    const report = await this.platform.cleanup(this.experimentId, options);
+    if (!this.deleted) {
+      await this.refresh().catch(() => undefined);
+      if (!this.deleted && this.cache.value.hosting_workflow_metadata.hosting_endpoint) {
+        await this.writeSection("hosting_workflow_metadata", (s) => ({ ...s, hosting_state: null, next_model_to_host_id: null, hosting_endpoint: null }));
+      }
+    }
+    this.log(`cleaned up ${this.experimentId}: ${report.removed.join(", ") || "nothing was running"}`);
+    return { endpointDeleted: report.endpointDeleted, removed: report.removed };
+  }
+
+  /** Deletes every record of the experiment (experiment, models, join jobs, metrics). */
+  async cleanTableRecords(): Promise<{ experiments: number; models: number; joinJobs: number }> {
+    const counts = await this.platform.records.deleteExperiment(this.experimentId);
+    this.deleted = true;
+    this.lastJoin = null;
+    return counts;
+  }
+
+  /** Releases this manager's connections (never stops the endpoint). */
+  async close(): Promise<void> {
+    this.predictorInstance?.close();
+    this.predictorInstance = null;
+    await this.platform.close();
+  }
+}
+
+/** The platform a config selects: local (default) or SageMaker (`local_mode: false`). */
+async function platformFor(config: Config, options: ExperimentManagerOptions): Promise<Platform> {
+  if (config.local_mode) {
+    const workspace = resolveWorkspaceDir(config);
+    fs.mkdirSync(workspace, { recursive: true });
+    return createLocalPlatform({ workspace, jobMode: options.jobMode });
+  }
+  // Loaded lazily so local mode never loads the AWS control-plane clients.
+  let mod: { createSageMakerPlatform?: (c: Config) => Platform | Promise<Platform> };
+  try {
+    // A computed path: the SageMaker platform is built separately and may be absent from a build.
+    const modulePath = path.join(__dirname, "..", "platform", "sagemaker");
+    mod = require(modulePath) as typeof mod;
+  } catch (err) {
+    throw new Error(`local_mode is false but the SageMaker platform cannot be loaded: ${(err as Error).message}`);
+  }
+  if (typeof mod.createSageMakerPlatform !== "function") {
+    throw new Error("local_mode is false but common/src/platform/sagemaker does not export createSageMakerPlatform(config)");
+  }
+  return mod.createSageMakerPlatform(config);
+}
