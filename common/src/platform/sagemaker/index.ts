@@ -1,0 +1,32 @@
+/** The SageMaker platform (`local_mode: false`) and its parts. */
+export { createSageMakerPlatform, SageMakerPlatform, type SageMakerClients, type SageMakerPlatformOptions } from "./platform";
+export { S3ObjectStore, parseS3Uri } from "./s3-store";
+export { DynamoRecordStore, type DynamoRecordStoreOptions } from "./dynamo-records";
+export { SageMakerJobRunner, checkSageMakerName, packedArtifactUri, parseEvaluationScore, trainingJobLogsPointer } from "./jobs";
+export { SageMakerHosting, endpointConfigName, servingEnvironment, VARIANT_NAME } from "./hosting";
+export { AthenaJoiner, AthenaQueryError, DecisionsNotVisibleError } from "./athena-join";
+export {
+  athenaJoinQueries,
+  athenaTableNames,
+  captureHour,
+  createDecisionsTableSql,
+  createRewardsTableSql,
+  decisionsRelationSql,
+  rewardsRelationSql,
+  DUCKDB_TRINO_SHIMS,
+} from "./athena-sql";
+export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES, METRIC_NAMESPACE } from "./metrics";
+export { cleanupExperiment } from "./cleanup";
+export {
+  requiredIamPermissions,
+  callerPolicyDocument,
+  executionRolePolicyDocument,
+  executionRoleTrustDocument,
+  AwsPermissionError,
+  SageMakerConfigError,
+  isAccessDenied,
+  type IamPermission,
+} from "./iam";
+export { sageMakerSettingsFromConfig, resolveSageMakerSettings, resolveImage, type SageMakerSettings, type SageMakerSettingsInput } from "./settings";
+export { readTar, type TarEntry } from "./tar";
+export { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";

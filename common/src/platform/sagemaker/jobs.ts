@@ -1,0 +1,240 @@
+/**
+ * Training and evaluation as SageMaker training jobs running this project's image. The container
+ * contract is the one the local platform runs (hyperparameters file, channels `training`,
+ * `evaluation`, `pretrained_model`, `/opt/ml/model`, `/opt/ml/output/failure`), so both modes
+ * compute the same thing. Waits are bounded; a failure carries SageMaker's FailureReason (the
+ * container's failure file); the evaluation score is read from the job's output artifact.
+ */
+import {
+  CreateTrainingJobCommand,
+  DescribeTrainingJobCommand,
+  type Channel,
+  type DescribeTrainingJobCommandOutput,
+  type SageMakerClient,
+  type TrainingInstanceType,
+} from "@aws-sdk/client-sagemaker";
+import {
+  JobFailedError,
+  type EvaluationJobRequest,
+  type EvaluationJobResult,
+  type EvaluationScore,
+  type JobRunner,
+  type TrainingJobRequest,
+  type TrainingJobResult,
+} from "../types";
+import { awsCall } from "./iam";
+import type { S3ObjectStore } from "./s3-store";
+import type { SageMakerSettings } from "./settings";
+import { readTar } from "./tar";
+import { pollUntil, type PollOptions } from "./waiter";
+
+/** SageMaker's rule for job, model, endpoint and config names. */
+export const SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+export function checkSageMakerName(kind: string, name: string): string {
+  if (!SAGEMAKER_NAME.test(name))
+    throw new Error(
+      `${kind} name '${name}' is not a valid SageMaker name (1-63 letters, digits and single hyphens inside); ` +
+        "use a shorter experiment id made of letters, digits and hyphens",
+    );
+  return name;
+}
+
+/** The evaluation job's score file name (in /opt/ml/model or /opt/ml/output/data). */
+export const SCORE_FILE = "score.json";
+
+/**
+ * The model artifact prefix (`ObjectLayout.modelArtifactPrefix`, `.../{model}/output/model`) holds
+ * the unpacked model files in both modes; SageMaker writes the packed artifact next to it as
+ * `.../{model}/output/model.tar.gz`, which hosting uses.
+ */
+export const packedArtifactUri = (artifactUri: string): string => `${artifactUri}.tar.gz`;
+
+type Clock = Pick<PollOptions, "sleep" | "now">;
+
+/** Where the job's CloudWatch log lives; SageMaker mode has no log text of its own. */
+export function trainingJobLogsPointer(region: string, jobName: string): string {
+  const group = encodeURIComponent(encodeURIComponent("/aws/sagemaker/TrainingJobs")).replace(/%/g, "$");
+  return (
+    `CloudWatch Logs, group /aws/sagemaker/TrainingJobs, streams ${jobName}/algo-*: ` +
+    `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${group}` +
+    `$3FlogStreamNameFilter$3D${encodeURIComponent(jobName)}`
+  );
+}
+
+/** Checks a parsed score file has the `EvaluationScore` shape. */
+export function parseEvaluationScore(text: string, source: string): EvaluationScore {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source} is not JSON: ${(error as Error).message}`);
+  }
+  const v = value as Partial<EvaluationScore>;
+  const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+  if (!v || typeof v !== "object" || !finite(v.score) || !finite(v.n) || typeof v.estimator !== "string" || !v.ci || !finite(v.ci.lower) || !finite(v.ci.upper))
+    throw new Error(`${source} lacks a finite score, n, estimator or ci {lower, upper}: ${text.slice(0, 200)}`);
+  return v as EvaluationScore;
+}
+
+export class SageMakerJobRunner implements JobRunner {
+  constructor(
+    private readonly sm: SageMakerClient,
+    private readonly store: S3ObjectStore,
+    private readonly settings: SageMakerSettings,
+    private readonly clock: Clock = {},
+  ) {}
+
+  /** `{base}/{jobName}[/output[/model]]` -> `{base}`: SageMaker itself appends `{jobName}/output/`. */
+  private outputPathFor(outputUri: string, jobName: string): string {
+    const jobUri = outputUri.replace(/\/output\/model$/, "").replace(/\/output$/, "");
+    if (!jobUri.endsWith(`/${jobName}`))
+      throw new Error(`output URI ${outputUri} must end with /${jobName}, /${jobName}/output or /${jobName}/output/model (SageMaker appends the job name itself)`);
+    return jobUri.slice(0, -jobName.length - 1);
+  }
+
+  /** An S3 channel over a prefix folder (or one object); refuses empty input before the job starts. */
+  private async channel(name: string, uri: string): Promise<Channel> {
+    const key = this.store.keyOf(uri);
+    let s3Uri: string;
+    if (await this.store.exists(uri)) s3Uri = uri;
+    else {
+      if ((await this.store.list(uri)).length === 0)
+        throw new Error(`channel '${name}': nothing under ${uri}; check the URI (ingest or join data first)`);
+      s3Uri = `${this.store.uriOf(key)}/`;
+    }
+    return {
+      ChannelName: name,
+      DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: s3Uri, S3DataDistributionType: "FullyReplicated" } },
+      InputMode: "File",
+    };
+  }
+
+  /**
+   * The unpacked model files under an artifact prefix, for the `pretrained_model` channel; made
+   * from `model.tar.gz` on first use (SageMaker hands channels over as-is and never unpacks).
+   */
+  async unpackedModelUri(artifactUri: string): Promise<string> {
+    const unpacked = artifactUri;
+    if ((await this.store.list(unpacked)).length > 0) return unpacked;
+    const archiveUri = packedArtifactUri(artifactUri);
+    if (!(await this.store.exists(archiveUri)))
+      throw new Error(`no model at ${artifactUri}: neither its files nor ${archiveUri}; was the model trained?`);
+    const entries = readTar(await this.store.get(archiveUri));
+    if (entries.length === 0) throw new Error(`${archiveUri} holds no files`);
+    for (const entry of entries) await this.store.put(`${unpacked}/${entry.path}`, entry.data);
+    return unpacked;
+  }
+
+  private async startJob(
+    jobName: string,
+    job: "train" | "evaluate",
+    instanceType: string,
+    hyperparameters: Record<string, string>,
+    channels: Channel[],
+    outputUri: string,
+  ): Promise<void> {
+    checkSageMakerName("training job", jobName);
+    for (const [k, v] of Object.entries(hyperparameters))
+      if (typeof v !== "string") throw new Error(`hyperparameter '${k}' must be a string (SageMaker passes strings), got ${typeof v}`);
+    try {
+      await awsCall("sagemaker:CreateTrainingJob (and iam:PassRole on sagemaker.role_arn)", () =>
+        this.sm.send(
+          new CreateTrainingJobCommand({
+            TrainingJobName: jobName,
+            AlgorithmSpecification: { TrainingImage: this.settings.image, TrainingInputMode: "File" },
+            RoleArn: this.settings.roleArn,
+            HyperParameters: { ...hyperparameters, cbkit_job: job },
+            Environment: { CBKIT_JOB: job },
+            InputDataConfig: channels,
+            OutputDataConfig: { S3OutputPath: this.outputPathFor(outputUri, jobName) },
+            ResourceConfig: {
+              InstanceType: instanceType as TrainingInstanceType,
+              InstanceCount: 1,
+              VolumeSizeInGB: this.settings.volumeSizeGb,
+            },
+            StoppingCondition: { MaxRuntimeInSeconds: this.settings.maxJobSeconds },
+            Tags: [{ Key: "cbkit:job", Value: job }],
+          }),
+        ),
+      );
+    } catch (error) {
+      // The same job already exists (a resumed manager asking again): wait for it instead.
+      if (!/already exists|must be unique/i.test((error as Error).message ?? "")) throw error;
+    }
+  }
+
+  /** Waits for the job to end; Completed -> its description, Failed/Stopped -> JobFailedError. */
+  async waitForJob(jobName: string): Promise<DescribeTrainingJobCommandOutput> {
+    const done = await pollUntil(
+      async () => {
+        const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
+        const status = d.TrainingJobStatus ?? "Unknown";
+        if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
+        return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
+      },
+      { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock },
+    );
+    if (done.TrainingJobStatus !== "Completed") {
+      const reason =
+        done.FailureReason ?? (done.TrainingJobStatus === "Stopped" ? "stopped (MaxRuntimeInSeconds reached or StopTrainingJob)" : "no reason given");
+      throw new JobFailedError(jobName, `${done.TrainingJobStatus}: ${reason}`, trainingJobLogsPointer(this.settings.region, jobName));
+    }
+    return done;
+  }
+
+  private result(d: DescribeTrainingJobCommandOutput, jobName: string) {
+    return {
+      jobName,
+      status: "Completed" as const,
+      startTime: (d.TrainingStartTime ?? d.CreationTime ?? new Date(0)).toISOString(),
+      endTime: (d.TrainingEndTime ?? d.LastModifiedTime ?? new Date()).toISOString(),
+      logs: trainingJobLogsPointer(this.settings.region, jobName),
+    };
+  }
+
+  async runTraining(request: TrainingJobRequest): Promise<TrainingJobResult> {
+    const channels: Channel[] = [];
+    if (request.trainingDataUri) channels.push(await this.channel("training", request.trainingDataUri));
+    if (request.pretrainedModelUri)
+      channels.push(await this.channel("pretrained_model", await this.unpackedModelUri(request.pretrainedModelUri)));
+    await this.startJob(request.jobName, "train", this.settings.trainingInstanceType, request.hyperparameters, channels, request.outputUri);
+    const d = await this.waitForJob(request.jobName);
+    const artifact = d.ModelArtifacts?.S3ModelArtifacts;
+    const expected = packedArtifactUri(request.outputUri);
+    if (artifact && artifact !== expected)
+      throw new Error(`training job ${request.jobName} wrote its model to ${artifact}, expected ${expected}`);
+    // Unpack now, so warm start and evaluation channels see plain files.
+    await this.unpackedModelUri(request.outputUri);
+    return { ...this.result(d, request.jobName), modelArtifactUri: request.outputUri };
+  }
+
+  async runEvaluation(request: EvaluationJobRequest): Promise<EvaluationJobResult> {
+    const channels = [
+      await this.channel("evaluation", request.evaluationDataUri),
+      await this.channel("pretrained_model", await this.unpackedModelUri(request.modelUri)),
+    ];
+    await this.startJob(request.jobName, "evaluate", this.settings.evaluationInstanceType, request.hyperparameters, channels, request.outputUri);
+    const d = await this.waitForJob(request.jobName);
+    const score = await this.readScore(request.jobName, request.outputUri);
+    const scoreUri = `${request.outputUri}/${SCORE_FILE}`;
+    await this.store.put(scoreUri, JSON.stringify(score, null, 2));
+    return { ...this.result(d, request.jobName), score, scoreUri };
+  }
+
+  /** Finds score.json in the job's model.tar.gz or output.tar.gz (no log scraping). */
+  async readScore(jobName: string, outputUri: string): Promise<EvaluationScore> {
+    const base = `${outputUri.replace(/\/output\/model$/, "").replace(/\/output$/, "")}/output`;
+    for (const archive of ["model.tar.gz", "output.tar.gz"]) {
+      const uri = `${base}/${archive}`;
+      if (!(await this.store.exists(uri))) continue;
+      const entry = readTar(await this.store.get(uri)).find((e) => e.path.split("/").pop() === SCORE_FILE);
+      if (entry) return parseEvaluationScore(entry.data.toString("utf8"), `${uri}:${entry.path}`);
+    }
+    throw new JobFailedError(
+      jobName,
+      `the evaluation job completed but wrote no ${SCORE_FILE} into ${base}/model.tar.gz or output.tar.gz`,
+      trainingJobLogsPointer(this.settings.region, jobName),
+    );
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The SageMaker platform (`local_mode: false`): S3 objects, DynamoDB records, SageMaker training
+ * jobs and endpoints, the join in Athena, CloudWatch metrics. Credentials come from the AWS SDK's
+ * standard provider chain (environment, profile, SSO, instance/container role).
+ */
+import { AthenaClient } from "@aws-sdk/client-athena";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { STSClient } from "@aws-sdk/client-sts";
+import { objectLayout } from "../local/layout";
+import type {
+  CleanupReport,
+  DeployRequest,
+  EndpointDescription,
+  EvaluationJobRequest,
+  EvaluationJobResult,
+  Hosting,
+  JobRunner,
+  JoinRequest,
+  JoinResult,
+  Platform,
+  RuntimeClientSettings,
+  TrainingJobRequest,
+  TrainingJobResult,
+} from "../types";
+import { AthenaJoiner } from "./athena-join";
+import { cleanupExperiment } from "./cleanup";
+import { DynamoRecordStore } from "./dynamo-records";
+import { SageMakerHosting } from "./hosting";
+import { SageMakerJobRunner } from "./jobs";
+import { CloudWatchMetrics, dashboardUrl, METRIC_NAMES } from "./metrics";
+import { S3ObjectStore } from "./s3-store";
+import { resolveSageMakerSettings, sageMakerSettingsFromConfig, type SageMakerSettings } from "./settings";
+import type { PollOptions } from "./waiter";
+
+export interface SageMakerClients {
+  s3: S3Client;
+  dynamodb: DynamoDBClient;
+  sagemaker: SageMakerClient;
+  athena: AthenaClient;
+  cloudwatch: CloudWatchClient;
+  sts: STSClient;
+}
+
+export interface SageMakerPlatformOptions {
+  /** Clients to use instead of new ones (tests: emulator endpoints, mocks). */
+  clients?: Partial<SageMakerClients>;
+  /** Settings overriding those from the config (tests: short timeouts). */
+  settings?: Partial<SageMakerSettings>;
+  /** Injectable sleep/now for the waits. */
+  clock?: Pick<PollOptions, "sleep" | "now">;
+}
+
+function newClients(region: string, given: Partial<SageMakerClients>): SageMakerClients {
+  return {
+    s3: given.s3 ?? new S3Client({ region }),
+    dynamodb: given.dynamodb ?? new DynamoDBClient({ region }),
+    sagemaker: given.sagemaker ?? new SageMakerClient({ region }),
+    athena: given.athena ?? new AthenaClient({ region }),
+    cloudwatch: given.cloudwatch ?? new CloudWatchClient({ region }),
+    sts: given.sts ?? new STSClient({ region }),
+  };
+}
+
+export class SageMakerPlatform implements Platform {
+  readonly kind = "sagemaker" as const;
+  readonly layout = objectLayout;
+  readonly objects: S3ObjectStore;
+  readonly records: DynamoRecordStore;
+  readonly jobs: JobRunner;
+  readonly hosting: Hosting;
+  readonly metrics: CloudWatchMetrics;
+  readonly sageMakerJobs: SageMakerJobRunner;
+  readonly sageMakerHosting: SageMakerHosting;
+  readonly joiner: AthenaJoiner;
+
+  constructor(
+    readonly settings: SageMakerSettings,
+    readonly clients: SageMakerClients,
+    clock: Pick<PollOptions, "sleep" | "now"> = {},
+  ) {
+    this.objects = new S3ObjectStore(clients.s3, settings.bucket, settings.region);
+    this.records = new DynamoRecordStore(clients.dynamodb, {
+      tables: settings.tables,
+      tableTimeoutMs: settings.timeouts.table,
+      tableIntervalMs: settings.intervals.table,
+    });
+    this.metrics = new CloudWatchMetrics(clients.cloudwatch, settings.region, clock.now);
+    this.sageMakerJobs = new SageMakerJobRunner(clients.sagemaker, this.objects, settings, clock);
+    this.sageMakerHosting = new SageMakerHosting(
+      clients.sagemaker,
+      this.objects,
+      settings,
+      (exp) => this.objects.uriOf(objectLayout.decisionLogPrefix(exp)),
+      clock,
+    );
+    this.joiner = new AthenaJoiner(clients.athena, this.objects, settings, clock);
+    this.jobs = this.publishingJobs();
+    this.hosting = this.publishingHosting();
+  }
+
+  /** Jobs that also publish each evaluation's score to CloudWatch. */
+  private publishingJobs(): JobRunner {
+    const jobs = this.sageMakerJobs;
+    return {
+      runTraining: (request: TrainingJobRequest): Promise<TrainingJobResult> => jobs.runTraining(request),
+      runEvaluation: async (request: EvaluationJobRequest): Promise<EvaluationJobResult> => {
+        const result = await jobs.runEvaluation(request);
+        await this.metrics.put(request.experimentId, METRIC_NAMES.evaluatedScore, result.score.score, result.endTime);
+        return result;
+      },
+    };
+  }
+
+  /** Hosting that also publishes each deployment, and the hosted model's latest score when known. */
+  private publishingHosting(): Hosting {
+    const hosting = this.sageMakerHosting;
+    return {
+      deploy: async (request: DeployRequest): Promise<EndpointDescription> => {
+        const described = await hosting.deploy(request);
+        await this.metrics.put(request.experimentId, METRIC_NAMES.deployments, 1);
+        const model = await this.records.get("model", request.experimentId, request.modelId);
+        const scores = Object.values(model?.value.eval_scores ?? {});
+        if (scores.length) await this.metrics.put(request.experimentId, METRIC_NAMES.hostedScore, scores[scores.length - 1].score);
+        return described;
+      },
+      describe: (name: string) => hosting.describe(name),
+      delete: (name: string) => hosting.delete(name),
+      runtimeClientSettings: (name: string): Promise<RuntimeClientSettings> => hosting.runtimeClientSettings(),
+    };
+  }
+
+  /** The console link of the experiment's CloudWatch dashboard (created with the first metric). */
+  dashboardLink(experimentId: string): string {
+    return dashboardUrl(this.settings.region, experimentId);
+  }
+
+  join(request: JoinRequest): Promise<JoinResult> {
+    const rewardsLocation = this.objects.uriOf(`${objectLayout.experimentPrefix(request.experimentId)}/rewards_data`);
+    if (!`${request.rewardsUri}/`.startsWith(`${rewardsLocation}/`))
+      throw new Error(`rewards ${request.rewardsUri} must lie under ${rewardsLocation}/ (the Athena rewards table); ingest them with ingestRewards`);
+    return this.joiner.join(request, rewardsLocation);
+  }
+
+  cleanup(experimentId: string, options: { deleteData?: boolean } = {}): Promise<CleanupReport> {
+    return cleanupExperiment(
+      {
+        sm: this.clients.sagemaker,
+        hosting: this.sageMakerHosting,
+        records: this.records,
+        joiner: this.joiner,
+        metrics: this.metrics,
+        store: this.objects,
+        experimentPrefix: objectLayout.experimentPrefix,
+      },
+      experimentId,
+      options,
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const client of Object.values(this.clients)) client.destroy();
+  }
+}
+
+/**
+ * The platform for a loaded config with `local_mode: false` (the experiment manager calls this).
+ * Region: `sagemaker.region`, else AWS_REGION / the profile; bucket: `sagemaker.bucket`, else
+ * `sagemaker-{region}-{account}`; role: `sagemaker.role_arn` (required).
+ */
+export async function createSageMakerPlatform(config: unknown, options: SageMakerPlatformOptions = {}): Promise<SageMakerPlatform> {
+  const input = { ...sageMakerSettingsFromConfig(config), ...options.settings };
+  const settings = await resolveSageMakerSettings(input, { sts: options.clients?.sts });
+  return new SageMakerPlatform(settings, newClients(settings.region, options.clients ?? {}), options.clock);
+}
