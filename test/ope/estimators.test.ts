@@ -154,13 +154,27 @@ test("RidgeCostModel recovers a linear cost and falls back to means for rare act
     rows.push({ observation: x, action: 1, cost: 0.5 + 0.2 * x[0] - 0.1 * x[1] });
   }
   rows.push({ observation: [0, 0], action: 2, cost: 0 }, { observation: [1, 1], action: 2, cost: 1 }, { observation: [2, 2], action: 2, cost: 1 });
-  const m = RidgeCostModel.fit(rows, { numArms: 3, lambda: 1e-9 });
+  const m = RidgeCostModel.fit(rows, { numArms: 3, lambda: 1e-9, featureMap: "linear" });
   const c = m.predictCosts([0.3, -0.2]);
   close(c[0], 0.5 + 0.06 + 0.02, 1e-6);
   // Action 2: (0 + 1 + 1 + overall mean) / (3 + 1); action 3 never logged: the overall mean.
   const overall = rows.reduce((s, r) => s + r.cost, 0) / rows.length;
   close(c[1], (2 + overall) / 4, 1e-12);
   close(c[2], overall, 1e-12);
+});
+
+test("the bins feature map fits a step that a straight line can not", () => {
+  // Cost of action 1 is 0 inside the box 0.2 ≤ x0 < 0.6, else 1 (the shuttle's classes are boxes).
+  const rows = [] as { observation: number[]; action: number; cost: number }[];
+  for (let i = 0; i < 400; i++) {
+    const x0 = i / 400;
+    rows.push({ observation: [x0], action: 1, cost: x0 >= 0.2 && x0 < 0.6 ? 0 : 1 });
+  }
+  const bins = RidgeCostModel.fit(rows, { numArms: 1, featureMap: "bins", numBins: 20, lambda: 1e-6 });
+  const line = RidgeCostModel.fit(rows, { numArms: 1, featureMap: "linear", lambda: 1e-6 });
+  const err = (m: RidgeCostModel) => rows.reduce((s, r) => s + Math.abs(m.predictCosts(r.observation)[0] - r.cost), 0) / rows.length;
+  assert.ok(err(bins) < 0.02, `bins error ${err(bins)}`);
+  assert.ok(err(line) > 0.3, `linear error ${err(line)}`);
 });
 
 test("every interval contains its value", async () => {

@@ -1,8 +1,13 @@
 /**
  * The default cost (reward) model of DM, DR and SNDR: one ridge regression per action of the
- * observed cost on the context, ĉ(x, a) = β_a · [1, z(x)], where z standardises each feature
- * with the training rows' mean and standard deviation, the intercept is not penalised, and the
- * penalty λ applies to the standardised slopes (so it means the same for any feature scale).
+ * observed cost on features of the context, ĉ(x, a) = β_a · φ(x), where φ(x) is
+ *   - "linear": [1, z(x)], z standardising each feature with the training rows' mean and
+ *     standard deviation;
+ *   - "bins" (the default): [1, z(x), one-hot bin of each feature], the bins being per-feature
+ *     quantiles of the training rows (`numBins`, duplicates merged), which lets a linear model
+ *     fit axis-aligned, non-monotone structure (the shuttle's classes are boxes in feature space).
+ * The intercept is not penalised; the penalty λ applies to every other coefficient (standardised
+ * slopes and bin offsets, so it means the same for any feature scale).
  * Each action's model is fitted on the rows that logged that action — a plain regression of cost
  * given (x, a), which needs no importance weights. An action with fewer than `minRowsPerAction`
  * rows falls back to its mean cost, shrunk toward the overall mean; an action never logged gets
@@ -25,33 +30,97 @@ export interface CostRow {
   cost: number;
 }
 
+export type CostFeatureMap = "linear" | "bins";
+
 export interface RidgeCostModelOptions {
   numArms: number;
-  /** Ridge penalty on the standardised slopes (default 1). */
+  /** Ridge penalty on everything but the intercept (default 1). */
   lambda?: number;
+  /** Feature map (default "bins"). */
+  featureMap?: CostFeatureMap;
+  /** Quantile bins per feature for the "bins" map (default 16: the best of 4–64 on the shuttle benchmark). */
+  numBins?: number;
   /** Below this many rows an action uses its (shrunk) mean cost instead of a regression (default 2·(d+1)). */
   minRowsPerAction?: number;
+}
+
+/** The fitted feature map φ: standardisation and, for "bins", each feature's inner bin edges. */
+class CostFeatures {
+  readonly size: number;
+  constructor(
+    readonly mean: Float64Array,
+    readonly scale: Float64Array,
+    /** Per feature: ascending inner edges; bin = number of edges ≤ value (so edges.length + 1 bins). */
+    readonly edges: Float64Array[],
+  ) {
+    this.size = 1 + mean.length + edges.reduce((n, e) => n + (e.length > 0 ? e.length + 1 : 0), 0);
+  }
+
+  static fit(rows: readonly CostRow[], d: number, map: CostFeatureMap, numBins: number): CostFeatures {
+    const mean = new Float64Array(d);
+    const sq = new Float64Array(d);
+    for (const r of rows) for (let j = 0; j < d; j++) mean[j] += r.observation[j];
+    for (let j = 0; j < d; j++) mean[j] /= rows.length;
+    for (const r of rows) for (let j = 0; j < d; j++) sq[j] += (r.observation[j] - mean[j]) ** 2;
+    const scale = new Float64Array(d);
+    for (let j = 0; j < d; j++) {
+      const sd = Math.sqrt(sq[j] / rows.length);
+      scale[j] = sd > 0 ? sd : 1;
+    }
+    const edges: Float64Array[] = [];
+    for (let j = 0; j < d; j++) {
+      if (map !== "bins" || numBins < 2) {
+        edges.push(new Float64Array(0));
+        continue;
+      }
+      const v = Float64Array.from(rows, (r) => r.observation[j]).sort();
+      const e: number[] = [];
+      for (let b = 1; b < numBins; b++) {
+        // Edge between quantile b/numBins and the next distinct value: bins hold whole value groups.
+        const q = v[Math.min(v.length - 1, Math.floor((b * v.length) / numBins))];
+        if (q > v[0] && (e.length === 0 || q > e[e.length - 1])) e.push(q);
+      }
+      edges.push(Float64Array.from(e));
+    }
+    return new CostFeatures(mean, scale, edges);
+  }
+
+  encode(x: ArrayLike<number>, out: Float64Array): void {
+    out.fill(0);
+    out[0] = 1;
+    const d = this.mean.length;
+    for (let j = 0; j < d; j++) out[1 + j] = (x[j] - this.mean[j]) / this.scale[j];
+    let base = 1 + d;
+    for (let j = 0; j < d; j++) {
+      const e = this.edges[j];
+      if (e.length === 0) continue;
+      let b = 0;
+      while (b < e.length && x[j] >= e[b]) b++;
+      out[base + b] = 1;
+      base += e.length + 1;
+    }
+  }
 }
 
 /** Per-action ridge regression of cost on the context (see the file comment). */
 export class RidgeCostModel implements CostModel {
   readonly numArms: number;
   readonly numFeatures: number;
-  /** Per action: intercept then slopes on standardised features (d+1 numbers). */
+  /** Per action: the coefficients β_a on φ(x) (intercept first). */
   readonly coefficients: Float64Array[];
-  private readonly mean: Float64Array;
-  private readonly scale: Float64Array;
+  private readonly features: CostFeatures;
   private readonly minCost: number;
   private readonly maxCost: number;
+  private readonly phi: Float64Array;
 
-  private constructor(numArms: number, mean: Float64Array, scale: Float64Array, coefficients: Float64Array[], minCost: number, maxCost: number) {
+  private constructor(numArms: number, numFeatures: number, features: CostFeatures, coefficients: Float64Array[], minCost: number, maxCost: number) {
     this.numArms = numArms;
-    this.numFeatures = mean.length;
-    this.mean = mean;
-    this.scale = scale;
+    this.numFeatures = numFeatures;
+    this.features = features;
     this.coefficients = coefficients;
     this.minCost = minCost;
     this.maxCost = maxCost;
+    this.phi = new Float64Array(features.size);
   }
 
   /** Fits the model on logged rows (at least one). */
@@ -60,47 +129,45 @@ export class RidgeCostModel implements CostModel {
     if (!Number.isInteger(K) || K < 1) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
     const lambda = options.lambda ?? 1;
     if (!(lambda > 0) || !Number.isFinite(lambda)) throw new OpeInputError("lambda", null, `must be a positive number, got ${lambda}`);
+    const map = options.featureMap ?? "bins";
+    if (map !== "linear" && map !== "bins") throw new OpeInputError("featureMap", null, `must be "linear" or "bins", got ${JSON.stringify(map)}`);
+    const numBins = options.numBins ?? 16;
+    if (!Number.isInteger(numBins) || numBins < 1) throw new OpeInputError("numBins", null, `must be a positive integer, got ${numBins}`);
     if (rows.length === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
     const d = rows[0].observation.length;
-    const p = d + 1;
-    const minRows = options.minRowsPerAction ?? 2 * p;
+    const features = CostFeatures.fit(rows, d, map, numBins);
+    const p = features.size;
+    const minRows = options.minRowsPerAction ?? 2 * (d + 1);
 
-    // Feature standardisation over all training rows.
-    const mean = new Float64Array(d);
-    const sq = new Float64Array(d);
     let costSum = 0;
     let minCost = Infinity;
     let maxCost = -Infinity;
     for (const r of rows) {
-      for (let j = 0; j < d; j++) mean[j] += r.observation[j];
       costSum += r.cost;
       if (r.cost < minCost) minCost = r.cost;
       if (r.cost > maxCost) maxCost = r.cost;
     }
-    for (let j = 0; j < d; j++) mean[j] /= rows.length;
-    for (const r of rows) for (let j = 0; j < d; j++) sq[j] += (r.observation[j] - mean[j]) ** 2;
-    const scale = new Float64Array(d);
-    for (let j = 0; j < d; j++) {
-      const sd = Math.sqrt(sq[j] / rows.length);
-      scale[j] = sd > 0 ? sd : 1;
-    }
     const overallMean = costSum / rows.length;
 
-    // Normal equations per action: A = XᵀX + λ·diag(0, 1, ..., 1), b = Xᵀy.
+    // Normal equations per action: A = ΦᵀΦ + λ·diag(0, 1, ..., 1), b = Φᵀy.
     const A = Array.from({ length: K }, () => new Float64Array(p * p));
     const bvec = Array.from({ length: K }, () => new Float64Array(p));
     const count = new Float64Array(K);
     const sumCost = new Float64Array(K);
     const x = new Float64Array(p);
-    x[0] = 1;
+    const nz = new Int32Array(p);
     for (const r of rows) {
       const a = r.action - 1;
-      for (let j = 0; j < d; j++) x[j + 1] = (r.observation[j] - mean[j]) / scale[j];
+      features.encode(r.observation, x);
+      // φ is sparse for the bins map: only loop over its non-zero entries.
+      let m = 0;
+      for (let i = 0; i < p; i++) if (x[i] !== 0) nz[m++] = i;
       const Aa = A[a];
       const ba = bvec[a];
-      for (let i = 0; i < p; i++) {
+      for (let s = 0; s < m; s++) {
+        const i = nz[s];
         ba[i] += x[i] * r.cost;
-        for (let j = i; j < p; j++) Aa[i * p + j] += x[i] * x[j];
+        for (let t = s; t < m; t++) Aa[i * p + nz[t]] += x[i] * x[nz[t]];
       }
       count[a]++;
       sumCost[a] += r.cost;
@@ -119,18 +186,20 @@ export class RidgeCostModel implements CostModel {
       }
       coefficients.push(beta);
     }
-    return new RidgeCostModel(K, mean, scale, coefficients, minCost, maxCost);
+    return new RidgeCostModel(K, d, features, coefficients, minCost, maxCost);
   }
 
   /** Predicted cost of every action (index a-1 for action a). */
   predictCosts(context: ArrayLike<number>): Float64Array {
     const d = this.numFeatures;
     if (context.length !== d) throw new OpeInputError("observation", null, `has ${context.length} features; the cost model was fitted on ${d}`);
+    const phi = this.phi;
+    this.features.encode(context, phi);
     const out = new Float64Array(this.numArms);
     for (let a = 0; a < this.numArms; a++) {
       const beta = this.coefficients[a];
-      let v = beta[0];
-      for (let j = 0; j < d; j++) v += beta[j + 1] * ((context[j] - this.mean[j]) / this.scale[j]);
+      let v = 0;
+      for (let i = 0; i < phi.length; i++) if (phi[i] !== 0) v += beta[i] * phi[i];
       out[a] = Math.min(this.maxCost, Math.max(this.minCost, v));
     }
     return out;

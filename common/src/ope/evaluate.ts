@@ -7,6 +7,7 @@ import type { JoinedRecord } from "../data/records";
 import { OpeInputError } from "./errors";
 import { OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
 import { crossFitCostPredictions } from "./cost-model";
+import type { CostFeatureMap } from "./cost-model";
 import { ESTIMATOR_NAMES } from "./types";
 import type { AccumulatorOptions, CostModel, EstimatorName, OpeEstimate, OpeResults, OpeSample, PmfModel, TargetPolicy } from "./types";
 
@@ -23,10 +24,11 @@ export interface EvaluatePolicyOptions<E extends EstimatorName = EstimatorName> 
   rewardModel?: CostModel;
   /** Number of actions; default: the target pmf's length (or, for per-row actions, the largest action seen). */
   numArms?: number;
-  /** Ridge penalty of the default cost model (default 1). */
-  ridgeLambda?: number;
-  /** Cross-fitting folds of the default cost model (default 5). */
-  crossFitFolds?: number;
+  /**
+   * Settings of the default cost model: ridge penalty (default 1), feature map ("bins", the
+   * default, or "linear"), quantile bins per feature (default 16), cross-fitting folds (default 5).
+   */
+  ridge?: { lambda?: number; featureMap?: CostFeatureMap; numBins?: number; folds?: number };
 }
 
 /** A validated logged row with its target pmf. */
@@ -109,8 +111,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     } else {
       costs = crossFitCostPredictions(rows, {
         numArms,
-        lambda: options.ridgeLambda,
-        folds: options.crossFitFolds,
+        ...options.ridge,
         keys: rows.map((r) => r.key),
       });
     }
@@ -126,11 +127,9 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   return out;
 }
 
-export interface EvaluateModelOptions extends AccumulatorOptions {
+export interface EvaluateModelOptions extends Omit<EvaluatePolicyOptions, "estimators"> {
   /** The estimator to run (default "dr", as in the original). */
   estimator?: EstimatorName;
-  rewardModel?: CostModel;
-  numArms?: number;
 }
 
 /**

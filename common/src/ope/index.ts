@@ -13,7 +13,7 @@ export {
 } from "./accumulators";
 export type { AccumulatorState } from "./accumulators";
 export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
-export type { CostRow, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
+export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
 export { evaluatePolicy, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
 export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions } from "./evaluate";
 export { formatEstimateTable } from "./format";
