@@ -96,7 +96,7 @@ export function parseConfig(text: string, sourceName = "config.yaml", file: stri
   }
   const projectRoot = findProjectRoot();
   return {
-    ...(value as ConfigValues),
+    ...(value as unknown as ConfigValues),
     warnings,
     path: file ? path.resolve(file) : null,
     dir: file ? path.dirname(path.resolve(file)) : projectRoot,

@@ -1,8 +1,9 @@
 /**
  * The config.yaml schema, declared as data: each key's type, allowed values, default and meaning.
- * The loader (load.ts) validates against it, the `Config` type is derived from it, and the README's
- * config reference and the notebook's config table are read from it. Roles add their keys in
- * their own section below (WORKFLOW_FIELDS, SAGEMAKER_FIELDS).
+ * The loader (load.ts) validates against it, and the README's config reference and the notebook's
+ * config table are read from it. Roles add their keys in their own section below
+ * (WORKFLOW_FIELDS, SAGEMAKER_FIELDS) AND in the matching interface at the end of the file
+ * (WorkflowSettings, SageMakerSettings); the build fails when the two disagree.
  */
 
 /** What every schema node may carry. */
@@ -192,5 +193,85 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
   sagemaker: cfgObj("SageMaker mode", SAGEMAKER_FIELDS),
 });
 
-export type ConfigValues = ConfigValueOf<typeof CONFIG_SCHEMA>;
-export type AlgorithmsParameters = ConfigValues["algor"]["algorithms_parameters"];
+/*
+ * The validated config as TypeScript types. Written out (not derived from CONFIG_SCHEMA) so the
+ * declarations read well and compile with tslab's older TypeScript too; the checks at the end of
+ * this file fail the build when the schema and these types disagree. Adding a key: add it to the
+ * schema above AND here.
+ */
+export interface TableSettings {
+  table_name: string;
+  rcu: number;
+  wcu: number;
+}
+export interface FleetSettings {
+  instance_type: string;
+  instance_count: number;
+}
+export interface AlgorithmsParameters {
+  exploration_policy: (typeof CONFIG_EXPLORATION_POLICIES)[number];
+  epsilon: number;
+  num_policies: number;
+  num_arms: number;
+  cfa_type: (typeof CONFIG_CFA_TYPES)[number];
+  cb_type: (typeof CONFIG_CB_TYPES)[number];
+  feature_map: (typeof CONFIG_FEATURE_MAPS)[number];
+  num_bins: number;
+  bits: number;
+  learning_rate: number;
+  power_t: number;
+  psi: number;
+  tau: number;
+  lambda: number;
+  gamma_scale: number;
+  gamma_exponent: number;
+}
+export interface WorkflowSettings {
+  join_ratio: number;
+}
+export interface SageMakerSettings {
+  region: string | null;
+  role_arn: string | null;
+  bucket: string | null;
+  athena_database: string;
+  athena_workgroup: string;
+  max_job_seconds: number;
+  volume_size_gb: number;
+  job_timeout_seconds: number;
+  endpoint_timeout_seconds: number;
+  query_timeout_seconds: number;
+  decision_wait_seconds: number;
+  decision_lookback_hours: number;
+}
+export interface ConfigValues {
+  resource: {
+    shared_resource: {
+      resources_cf_stack_name: string;
+      experiment_db: TableSettings;
+      model_db: TableSettings;
+      join_db: TableSettings;
+      iam_role: { role_name: string };
+    };
+    private_resource: {
+      hosting_fleet: FleetSettings;
+      training_fleet: FleetSettings;
+      evaluation_fleet: FleetSettings;
+    };
+  };
+  image: string;
+  algor: { algorithms_parameters: AlgorithmsParameters };
+  local_mode: boolean;
+  soft_deployment: boolean;
+  seed: number;
+  workspace: string;
+  data_file: string | null;
+  workflow: WorkflowSettings;
+  sagemaker: SageMakerSettings;
+}
+
+// Build-time agreement of the schema and the interfaces (both directions).
+type FromSchema = ConfigValueOf<typeof CONFIG_SCHEMA>;
+const schemaMatchesTypes = (x: FromSchema): ConfigValues => x;
+const typesMatchSchema = (x: ConfigValues): FromSchema => x;
+void schemaMatchesTypes;
+void typesMatchSchema;

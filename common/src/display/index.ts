@@ -1,1 +1,6 @@
-export {};
+export * from "./kernel";
+export * from "./table";
+export * from "./chart";
+export * from "./config";
+export * from "./progress";
+export * from "./dashboard";

@@ -53,7 +53,7 @@ export interface StatlogData {
 export interface DataFileSetting {
   data_file?: string | null;
   /** Path of the config file; a relative data_file is taken relative to its folder. */
-  path?: string;
+  path?: string | null;
   projectRoot?: string;
 }
 
