@@ -1,3 +1,4 @@
 export * from "./records";
+export * from "./split";
 export * from "./joinedFiles";
 export * from "./vwText";

@@ -45,22 +45,29 @@ export function squarecbPmf(scores: ArrayLike<number>, k: number, gamma: number,
 
 /**
  * Raises every probability below `floor` to it and scales the others down so the sum stays 1
- * (VW's enforce_minimum_probability). No-op for floor <= 0.
+ * (VW's enforce_minimum_probability). With `includeZeros` false, actions with probability 0 stay
+ * at 0 (VW's online cover floors only its support). No-op for floor <= 0.
  */
-export function floorPmf(out: Float64Array, k: number, floor: number): void {
+export function floorPmf(out: Float64Array, k: number, floor: number, includeZeros = true): void {
   if (!(floor > 0)) return;
+  let support = k;
+  if (!includeZeros) for (let a = 0; a < k; a++) if (out[a] === 0) support--;
+  if (floor * support >= 0.999) {
+    for (let a = 0; a < k; a++) if (includeZeros || out[a] > 0) out[a] = 1 / support;
+    return;
+  }
   for (let iter = 0; iter < k; iter++) {
     let touched = 0, untouched = 0;
     for (let a = 0; a < k; a++) {
-      if (out[a] <= floor) touched += floor;
+      if ((includeZeros || out[a] > 0) && out[a] <= floor) touched += floor;
       else untouched += out[a];
     }
-    if (touched === 0) return;
+    if (touched === 0 || untouched === 0) return;
     const ratio = (1 - touched) / untouched;
     let again = false;
     for (let a = 0; a < k; a++) {
-      if (out[a] <= floor) out[a] = floor;
-      else if ((out[a] *= ratio) < floor) again = true;
+      if ((includeZeros || out[a] > 0) && out[a] <= floor) out[a] = floor;
+      else if ((out[a] *= ratio) < floor && out[a] > 0) again = true;
     }
     if (!again) return;
   }

@@ -11,7 +11,7 @@
  * bin or pair) are looked up once per dimension and reused.
  */
 import { hash32 } from "../util/random";
-import { Context, FeatureMapKind, LearnerError } from "./options";
+import { BinningKind, Context, FeatureMapKind, LearnerError } from "./options";
 
 /** Seed of the feature-name hash (fixed: it is part of the model's meaning). */
 export const FEATURE_HASH_SEED = 0;
@@ -47,6 +47,8 @@ export interface FeatureMapState {
   kind: FeatureMapKind;
   bits: number;
   numBins: number;
+  /** bins: how edges are fitted on the first training batch (see BinningKind). */
+  binning: BinningKind;
   /** bins: sorted inner bin edges per feature name (value v falls in bin #edges below or equal v). */
   binEdges: Record<string, number[]> | null;
   /** Vector contexts: the dimension fixed by the first example (null until then). */
@@ -134,15 +136,28 @@ export class FeatureMap {
       });
     }
     const edges: Record<string, number[]> = {};
-    for (const [name, vals] of byName) edges[name] = quantileEdges(vals, this.state.numBins);
+    const mode = process.env.CB_BINS ?? this.state.binning;
+    for (const [name, vals] of byName) {
+      edges[name] = mode === "normal" ? gaussianEdges(0, 1, this.state.numBins) : mode === "quantile" ? quantileEdges(vals, this.state.numBins) : gaussianEdgesOf(vals, this.state.numBins);
+    }
     this.state.binEdges = edges;
     this.plan = null;
   }
 
-  /** Freezes bins with no data (no edges: one bin per feature, i.e. a per-feature bias). */
+  /**
+   * The bin edges, frozen at first use. Without a training batch to fit on, every feature gets
+   * standard-normal edges (right for z-scored inputs such as the shuttle's).
+   */
   private ensureBins(): Record<string, number[]> {
     if (this.state.binEdges === null) this.state.binEdges = {};
     return this.state.binEdges;
+  }
+
+  private edgesOf(name: string): number[] {
+    const all = this.ensureBins();
+    let e = all[name];
+    if (e === undefined) e = all[name] = gaussianEdges(0, 1, this.state.numBins);
+    return e;
   }
 
   private buildPlan(dim: number): VectorPlan {
@@ -158,9 +173,8 @@ export class FeatureMap {
     const binRows: Int32Array[] = [];
     const edges: Float64Array[] = [];
     if (this.state.kind === "bins") {
-      const all = this.ensureBins();
       for (let i = 0; i < dim; i++) {
-        const e = Float64Array.from(all[String(i + 1)] ?? []);
+        const e = Float64Array.from(this.edgesOf(String(i + 1)));
         edges.push(e);
         const rows = new Int32Array(e.length + 1);
         for (let k = 0; k <= e.length; k++) rows[k] = this.rowOfName(`${i + 1}#${k}`);
@@ -214,8 +228,7 @@ export class FeatureMap {
         }
       }
     } else if (this.state.kind === "bins") {
-      const all = this.ensureBins();
-      for (const name of names) out.push(this.rowOfName(`${name}#${binOf(all[name] ?? [], context[name])}`), 1);
+      for (const name of names) out.push(this.rowOfName(`${name}#${binOf(this.edgesOf(name), context[name])}`), 1);
     }
     out.push(this.rowOfName(CONSTANT_FEATURE), 1);
   }
@@ -256,4 +269,40 @@ export function checkContext(c: Context, expectedDim: number | null, field = "co
     const v = (c as Record<string, unknown>)[k];
     if (typeof v !== "number" || !Number.isFinite(v)) throw new LearnerError(`${field}.${k}`, `must be a finite number, got ${String(v)}`);
   }
+}
+
+/** Inner edges mean + std · Φ⁻¹(k / numBins), k = 1..numBins − 1 (equal-mass bins of a normal). */
+export function gaussianEdges(mean: number, std: number, numBins: number): number[] {
+  const out: number[] = [];
+  for (let k = 1; k < numBins; k++) out.push(mean + std * normalQuantile(k / numBins));
+  return out;
+}
+
+/** Gaussian edges with the sample's mean and population std (a zero std counts as 1). */
+export function gaussianEdgesOf(values: ArrayLike<number>, numBins: number): number[] {
+  const n = values.length;
+  if (n === 0) return gaussianEdges(0, 1, numBins);
+  let m = 0;
+  for (let i = 0; i < n; i++) m += values[i];
+  m /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i] - m) * (values[i] - m);
+  const sd = Math.sqrt(ss / n);
+  return gaussianEdges(m, sd > 0 ? sd : 1, numBins);
+}
+
+/** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normalQuantile(1 - p);
+  const q = p - 0.5, r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }

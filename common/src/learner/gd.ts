@@ -133,39 +133,62 @@ export class GdLearner {
     const st = this.state;
     if (label < st.minLabel) st.minLabel = label;
     if (label > st.maxLabel) st.maxLabel = label;
-    const p = this.clamp(this.predict(ex, col));
-    if (p === label || weight <= 0) return p;
     const store = this.store, width = store.width, W = store.w, G = store.g, N = store.n;
     const rows = ex.rows, vals = ex.vals, n = ex.n;
+    let raw = 0;
+    for (let i = 0; i < n; i++) raw += W[rows[i] * width + col] * vals[i];
+    const p = raw < st.minLabel ? st.minLabel : raw > st.maxLabel ? st.maxLabel : raw;
+    if (p === label || !(weight > 0)) return p;
     let rate = this.rate[0];
     if (rate.length < n) rate = this.rate[0] = new Float64Array(n * 2);
     const grad = 2 * (p - label);
     const g2 = grad * grad * weight;
     let normX = 0;
     let ppu = 0;
-    for (let i = 0; i < n; i++) {
-      const j = rows[i] * width + col;
-      let x = vals[i];
-      let x2 = x * x;
-      if (x2 < X2_MIN) {
-        x = x > 0 ? 1e-15 : -1e-15;
-        x2 = X2_MIN;
+    if (this.sqrtRate) {
+      for (let i = 0; i < n; i++) {
+        const j = rows[i] * width + col;
+        const x = vals[i];
+        let x2 = x * x;
+        if (x2 < X2_MIN) x2 = X2_MIN;
+        const gj = (G[j] += g2 * x2);
+        const ax = x < 0 ? -x : x;
+        let nj = N[j];
+        if (ax > nj) {
+          if (nj > 0) W[j] *= nj / ax;
+          N[j] = nj = ax > 1e-15 ? ax : 1e-15;
+        }
+        const inv = 1 / nj;
+        const xn2 = x2 * inv * inv;
+        normX += xn2;
+        const r = inv / Math.sqrt(gj);
+        rate[i] = r;
+        ppu += x2 * r;
       }
-      G[j] += g2 * x2;
-      const ax = x < 0 ? -x : x;
-      if (ax > N[j]) {
-        if (N[j] > 0) W[j] *= this.sqrtRate ? N[j] / ax : Math.pow(N[j] / ax, 2 * this.powerT);
-        N[j] = ax;
+    } else {
+      const pt = this.powerT;
+      for (let i = 0; i < n; i++) {
+        const j = rows[i] * width + col;
+        const x = vals[i];
+        let x2 = x * x;
+        if (x2 < X2_MIN) x2 = X2_MIN;
+        const gj = (G[j] += g2 * x2);
+        const ax = x < 0 ? -x : x;
+        let nj = N[j];
+        if (ax > nj) {
+          if (nj > 0) W[j] *= Math.pow(nj / ax, 2 * pt);
+          N[j] = nj = ax > 1e-15 ? ax : 1e-15;
+        }
+        normX += x2 / (nj * nj);
+        const r = Math.pow(gj, -pt) * Math.pow(nj * nj, -pt);
+        rate[i] = r;
+        ppu += x2 * r;
       }
-      const nj = N[j];
-      normX += x2 / (nj * nj);
-      const r = this.sqrtRate ? 1 / (Math.sqrt(G[j]) * nj) : Math.pow(G[j], -this.powerT) * Math.pow(nj * nj, -this.powerT);
-      rate[i] = r;
-      ppu += x2 * r;
     }
     st.totalWeight += weight;
     st.sumNormX += weight * normX;
-    const m = this.sqrtRate ? Math.sqrt(st.totalWeight / st.sumNormX) : Math.pow(st.totalWeight / st.sumNormX, this.powerT);
+    const ratio = st.totalWeight / st.sumNormX;
+    const m = this.sqrtRate ? Math.sqrt(ratio) : Math.pow(ratio, this.powerT);
     ppu *= m;
     const s = this.learningRate * weight;
     const delta = s * ppu < 1e-6 ? 2 * (label - p) * s : ((label - p) * (1 - Math.exp(-2 * s * ppu))) / ppu;

@@ -63,6 +63,7 @@ export class CbLearner {
   private readonly scores: Float64Array;
   private readonly scratch: Float64Array;
   private readonly costs: Float64Array;
+  private readonly coverPreds: Int32Array;
 
   private constructor(options: ResolvedLearnerOptions, store: WeightStore | null, state: LearnerState | null) {
     this.options = options;
@@ -80,6 +81,7 @@ export class CbLearner {
       kind: options.featureMap,
       bits: options.bits,
       numBins: options.numBins,
+      binning: options.binning,
       binEdges: null,
       numFeatures: null,
     };
@@ -91,6 +93,7 @@ export class CbLearner {
     this.scores = new Float64Array(this.k);
     this.scratch = new Float64Array(this.k);
     this.costs = new Float64Array(this.k);
+    this.coverPreds = new Int32Array(Math.max(1, this.numCover + 1));
   }
 
   static create(options: LearnerOptions): CbLearner {
@@ -222,18 +225,9 @@ export class CbLearner {
         }
         break;
       }
-      case "cover": {
-        out.fill(0, 0, k);
-        const m = this.numCover + 1, share = 1 / m;
-        this.gd.predictMany(ex, 0, k, s);
-        out[argmin(s, k)] += share;
-        for (let j = 0; j < this.numCover; j++) {
-          this.gd.predictMany(ex, this.coverCol(j), k, s);
-          out[argmin(s, k)] += share;
-        }
-        floorPmf(out, k, this.coverMinProb(t));
+      case "cover":
+        this.coverPmf(ex, t, out);
         break;
-      }
     }
     if (o.minProbability > 0) floorPmf(out, k, o.minProbability);
     normalizePmf(out, k);
@@ -243,9 +237,27 @@ export class CbLearner {
     return (this.numCb * this.perCb + j) * this.k;
   }
 
-  /** Online cover's uniform floor μ = min(1/K, 1/√(tK)), t counted from 1. */
+  /** Online cover's floor μ = min(1/K, 1/√(tK)) after t examples (1/K at t = 0). */
   private coverMinProb(t: number): number {
-    return Math.min(1 / this.k, 1 / Math.sqrt((t + 1) * this.k));
+    return Math.min(1 / this.k, 1 / Math.sqrt(t * this.k));
+  }
+
+  /**
+   * Online cover's pmf: each of the M policies (the cb learner and M − 1 cover learners) puts 1/M
+   * on its greedy action; actions that some policy chose get at least μ (VW floors only the
+   * support; actions no policy chose keep 0 unless minProbability is set). Fills `preds` with each
+   * policy's greedy action.
+   */
+  private coverPmf(ex: EncodedExample, t: number, out: Float64Array, preds?: Int32Array): void {
+    const k = this.k, s = this.scores, m = this.numCover + 1, share = 1 / m;
+    out.fill(0, 0, k);
+    for (let j = 0; j < m; j++) {
+      this.gd.predictMany(ex, j === 0 ? 0 : this.coverCol(j - 1), k, s);
+      const a = argmin(s, k);
+      out[a] += share;
+      if (preds) preds[j] = a;
+    }
+    floorPmf(out, k, this.coverMinProb(t), false);
   }
 
   // ---------------------------------------------------------------- learning
@@ -312,24 +324,30 @@ export class CbLearner {
   }
 
   /**
-   * Online cover: the first policy is the cb learner itself; policy j ≥ 1 learns pseudo-costs
-   * ĉ_a − ψ μ / (max(P_a, μ) / (μ K)), where P_a is the probability the earlier policies put on a,
-   * so later policies are pushed towards actions the cover so far neglects.
+   * Online cover (VW's legacy --cover): the first policy is the cb learner itself; cover learner
+   * j ≥ 1 learns the pseudo-costs ĉ_a + 1 − ψ μ ν / max(P_a, μ), where ĉ are the doubly robust
+   * cost estimates, P_a the probability the earlier policies (by their greedy actions before this
+   * update) put on a, and ν = μK plus the mass assigned so far — so later policies are pulled
+   * towards actions the cover neglects.
    */
   private coverLearn(ex: EncodedExample, a: number, cost: number, p: number, t: number): void {
-    const k = this.k, gd = this.gd, s = this.scores, probs = this.scratch, c = this.costs;
+    const k = this.k, gd = this.gd, probs = this.scratch, c = this.costs;
+    const m = this.numCover + 1, share = 1 / m;
+    const preds = this.coverPreds;
+    this.coverPmf(ex, t, probs, preds);
     this.cbLearn(0, ex, a, cost, p);
     this.estimateCosts(ex, a, cost, p, c);
-    const m = this.numCover + 1, share = 1 / m;
-    const mu = this.coverMinProb(t), norm = mu * k, psi = this.options.psi;
+    const mu = this.coverMinProb(t), psi = this.options.psi;
+    let norm = mu * k;
     probs.fill(0);
-    gd.predictMany(ex, 0, k, s);
-    probs[argmin(s, k)] += share;
-    for (let j = 0; j < this.numCover; j++) {
-      const col = this.coverCol(j);
-      for (let x = 0; x < k; x++) gd.update(ex, col + x, c[x] - (psi * mu) / (Math.max(probs[x], mu) / norm), 1);
-      gd.predictMany(ex, col, k, s);
-      probs[argmin(s, k)] += share;
+    for (let j = 0; j < m; j++) {
+      if (j > 0) {
+        const col = this.coverCol(j - 1);
+        for (let x = 0; x < k; x++) gd.update(ex, col + x, c[x] + 1 - (psi * mu * norm) / Math.max(probs[x], mu), 1);
+      }
+      const pj = probs[preds[j]];
+      norm += pj < mu ? Math.max(0, share - (mu - pj)) : share;
+      probs[preds[j]] += share;
     }
   }
 

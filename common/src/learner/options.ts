@@ -6,12 +6,19 @@
 export type ExplorationPolicy = "egreedy" | "bag" | "cover" | "first" | "softmax" | "squarecb";
 export type CbType = "dr" | "ips" | "mtr";
 export type FeatureMapKind = "linear" | "quadratic" | "bins";
+/**
+ * How the bins map places its edges, fitted once on the first training batch and then frozen:
+ * `gaussian` = mean + std · Φ⁻¹(k/numBins) per feature (robust with few rows), `quantile` =
+ * empirical quantiles of the batch.
+ */
+export type BinningKind = "gaussian" | "quantile";
 /** A context: a numeric vector (feature i is named String(i + 1), as in VW text) or named features. */
 export type Context = ArrayLike<number> | Record<string, number>;
 
 export const EXPLORATION_POLICIES: readonly ExplorationPolicy[] = ["egreedy", "bag", "cover", "first", "softmax", "squarecb"];
 export const CB_TYPES: readonly CbType[] = ["dr", "ips", "mtr"];
 export const FEATURE_MAPS: readonly FeatureMapKind[] = ["linear", "quadratic", "bins"];
+export const BINNINGS: readonly BinningKind[] = ["gaussian", "quantile"];
 
 export interface LearnerOptions {
   /** Number of actions K; actions are 1..K. */
@@ -30,11 +37,13 @@ export interface LearnerOptions {
   /** squarecb: gamma = gammaScale * t ^ gammaExponent (VW defaults 10 and 0.5). */
   gammaScale?: number;
   gammaExponent?: number;
-  /** Cost estimator of the reduction (VW legacy --cb default: dr). */
+  /** Cost estimator of the reduction (default mtr, VW 9's default; VW legacy --cb used dr). */
   cbType?: CbType;
   featureMap?: FeatureMapKind;
-  /** bins: number of quantile bins per feature. */
+  /** bins: number of bins per feature. */
   numBins?: number;
+  /** bins: how edges are fitted (default gaussian). */
+  binning?: BinningKind;
   /** Hash bits b: 2^b weights per action and regressor. */
   bits?: number;
   /** Base learning rate (VW -l, default 0.5). */
@@ -58,9 +67,10 @@ export const LEARNER_DEFAULTS: Omit<ResolvedLearnerOptions, "numArms" | "explora
   lambda: 1,
   gammaScale: 10,
   gammaExponent: 0.5,
-  cbType: "dr",
+  cbType: "mtr",
   featureMap: "linear",
   numBins: 16,
+  binning: "gaussian",
   bits: 18,
   learningRate: 0.5,
   powerT: 0.5,
@@ -88,6 +98,7 @@ export function resolveLearnerOptions(o: LearnerOptions): ResolvedLearnerOptions
   req(EXPLORATION_POLICIES.includes(r.explorationPolicy), "explorationPolicy", `must be one of ${EXPLORATION_POLICIES.join(", ")}, got ${JSON.stringify(r.explorationPolicy)}`);
   req(CB_TYPES.includes(r.cbType), "cbType", `must be one of ${CB_TYPES.join(", ")}, got ${JSON.stringify(r.cbType)}`);
   req(FEATURE_MAPS.includes(r.featureMap), "featureMap", `must be one of ${FEATURE_MAPS.join(", ")}, got ${JSON.stringify(r.featureMap)}`);
+  req(BINNINGS.includes(r.binning), "binning", `must be one of ${BINNINGS.join(", ")}, got ${JSON.stringify(r.binning)}`);
   req(Number.isFinite(r.epsilon) && r.epsilon >= 0 && r.epsilon <= 1, "epsilon", `must be a number in [0, 1], got ${r.epsilon}`);
   req(Number.isInteger(r.numPolicies) && r.numPolicies >= 1 && r.numPolicies <= 256, "numPolicies", `must be an integer 1..256, got ${r.numPolicies}`);
   req(Number.isFinite(r.psi) && r.psi >= 0, "psi", `must be a number >= 0, got ${r.psi}`);
@@ -115,7 +126,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** snake_case parameter -> [option name, kind]. */
-const PARAMS: Record<string, [keyof LearnerOptions, "int" | "number" | "policy" | "cbType" | "featureMap"]> = {
+const PARAMS: Record<string, [keyof LearnerOptions, "int" | "number" | "policy" | "cbType" | "featureMap" | "binning"]> = {
   num_arms: ["numArms", "int"],
   exploration_policy: ["explorationPolicy", "policy"],
   epsilon: ["epsilon", "number"],
@@ -128,6 +139,7 @@ const PARAMS: Record<string, [keyof LearnerOptions, "int" | "number" | "policy" 
   cb_type: ["cbType", "cbType"],
   feature_map: ["featureMap", "featureMap"],
   num_bins: ["numBins", "int"],
+  binning: ["binning", "binning"],
   bits: ["bits", "int"],
   learning_rate: ["learningRate", "number"],
   power_t: ["powerT", "number"],
@@ -153,7 +165,7 @@ export function learnerOptionsFromParameters(p: Record<string, unknown>, seed?: 
       o[name] = v;
     } else {
       const v = String(raw).trim().toLowerCase();
-      const allowed: readonly string[] = kind === "policy" ? EXPLORATION_POLICIES : kind === "cbType" ? CB_TYPES : FEATURE_MAPS;
+      const allowed: readonly string[] = kind === "policy" ? EXPLORATION_POLICIES : kind === "cbType" ? CB_TYPES : kind === "binning" ? BINNINGS : FEATURE_MAPS;
       if (!allowed.includes(v)) throw new LearnerError(key, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
       o[name] = v;
     }
