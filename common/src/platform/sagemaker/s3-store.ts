@@ -153,7 +153,6 @@ export class S3ObjectStore implements ObjectStore {
               Prefix: prefix,
               ContinuationToken: token,
               StartAfter: token ? undefined : startAfterKey,
-              MaxKeys: Number.isFinite(limit) ? Math.min(1000, limit) : undefined,
             }),
           ),
         );

@@ -1,0 +1,133 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoRecordStore } from "@cbkit/common/dist/platform/sagemaker";
+import { ConflictError, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import { startDynamo, type DynamoEmulator } from "./helpers";
+
+const tables = { experiment: "CbkitExperiments", model: "CbkitModels", join: "CbkitJoins" };
+
+function experiment(id: string, state: ExperimentRecord["training_workflow_metadata"]["training_state"] = null): ExperimentRecord {
+  return {
+    experiment_id: id,
+    training_workflow_metadata: { training_state: state, last_trained_model_id: null, next_model_to_train_id: null },
+    hosting_workflow_metadata: { hosting_state: null, last_hosted_model_id: null, next_model_to_host_id: null, hosting_endpoint: null },
+    joining_workflow_metadata: { joining_state: null, last_joined_job_id: null, next_join_job_id: null },
+    evaluation_workflow_metadata: { evaluation_state: null, last_evaluation_job_id: null, next_evaluation_job_id: null },
+  };
+}
+
+function model(exp: string, id: string): ModelRecord {
+  return {
+    experiment_id: exp,
+    model_id: id,
+    train_state: "Completed",
+    evaluation_job_name: null,
+    eval_state: null,
+    eval_scores: { "s3://b/x/eval": { score: 0.125, ci: { lower: 0.1, upper: 0.15, method: "bootstrap" }, n: 40, estimator: "dr" } },
+    input_model_id: null,
+    input_data_s3_prefix: null,
+    eval_data_s3_path: null,
+    s3_model_output_path: `s3://b/${exp}/training_jobs/${id}/output/model`,
+    training_start_time: "2026-11-28T12:00:00.000Z",
+    training_end_time: null,
+    failure_reason: null,
+  };
+}
+
+describe("DynamoRecordStore on dynalite", () => {
+  let ddb: DynamoEmulator;
+  let store: DynamoRecordStore;
+  before(async () => {
+    ddb = await startDynamo();
+    store = new DynamoRecordStore(ddb.client, { tables, tableIntervalMs: 20, tableTimeoutMs: 10_000 });
+  });
+  after(async () => ddb.stop());
+
+  it("creates its tables on first use, with the original's keys", async () => {
+    assert.equal(await store.get("experiment", "exp-a", "exp-a"), null);
+    assert.equal(await store.get("model", "exp-a", "m1"), null);
+    const described = await ddb.client.send(new DescribeTableCommand({ TableName: tables.model }));
+    assert.equal(described.Table?.TableStatus, "ACTIVE");
+    assert.deepEqual(described.Table?.KeySchema, [
+      { AttributeName: "experiment_id", KeyType: "HASH" },
+      { AttributeName: "model_id", KeyType: "RANGE" },
+    ]);
+  });
+
+  it("creates once, then returns the stored record (created: false)", async () => {
+    const first = await store.create("experiment", "exp-b", "exp-b", experiment("exp-b"));
+    assert.equal(first.created, true);
+    assert.equal(first.version, 1);
+    const again = await store.create("experiment", "exp-b", "exp-b", experiment("exp-b", "TRAINING"));
+    assert.equal(again.created, false);
+    assert.equal(again.version, 1);
+    assert.equal(again.value.training_workflow_metadata.training_state, null);
+  });
+
+  it("versions every write and rejects a stale writer with ConflictError", async () => {
+    const created = await store.create("experiment", "exp-c", "exp-c", experiment("exp-c"));
+    // Two managers read version 1.
+    const a = await store.get("experiment", "exp-c", "exp-c");
+    const b = await store.get("experiment", "exp-c", "exp-c");
+    assert.equal(a?.version, created.version);
+    const written = await store.update("experiment", "exp-c", "exp-c", experiment("exp-c", "PENDING"), a!.version);
+    assert.equal(written.version, 2);
+    await assert.rejects(
+      store.update("experiment", "exp-c", "exp-c", experiment("exp-c", "TRAINING"), b!.version),
+      (e: Error) => e instanceof ConflictError && e.expectedVersion === 1 && e.actualVersion === 2 && /reload/.test(e.message),
+    );
+    const stored = await store.get("experiment", "exp-c", "exp-c");
+    assert.equal(stored?.version, 2);
+    assert.equal(stored?.value.training_workflow_metadata.training_state, "PENDING");
+    // Updating a record that does not exist is a conflict too.
+    await assert.rejects(store.update("experiment", "exp-none", "exp-none", experiment("exp-none"), 1), ConflictError);
+  });
+
+  it("keeps records exactly (key order, numbers, nested scores) and lists them sorted per experiment", async () => {
+    for (const id of ["exp-d-model-b", "exp-d-model-a"]) await store.create("model", "exp-d", id, model("exp-d", id));
+    await store.create("model", "exp-e", "exp-e-model-z", model("exp-e", "exp-e-model-z"));
+    const listed = await store.list("model", "exp-d");
+    assert.deepEqual(listed.map((r) => r.value.model_id), ["exp-d-model-a", "exp-d-model-b"]);
+    assert.deepEqual(listed[0].value, model("exp-d", "exp-d-model-a"));
+    assert.deepEqual(Object.keys(listed[0].value), Object.keys(model("exp-d", "x")));
+  });
+
+  it("deletes everything of one experiment and nothing else", async () => {
+    await store.create("experiment", "exp-f", "exp-f", experiment("exp-f"));
+    await store.create("model", "exp-f", "exp-f-model-1", model("exp-f", "exp-f-model-1"));
+    await store.create("model", "exp-f", "exp-f-model-2", model("exp-f", "exp-f-model-2"));
+    await store.create("join_job", "exp-f", "exp-f-join-1", {
+      experiment_id: "exp-f",
+      join_job_id: "exp-f-join-1",
+      current_state: "SUCCEEDED",
+      input_obs_data_s3_path: "s3://b/exp-f/inference_data",
+      obs_start_time: null,
+      obs_end_time: null,
+      input_reward_data_s3_path: "s3://b/exp-f/rewards_data/r1",
+      output_joined_train_data_s3_path: "s3://b/exp-f/joined_data/exp-f-join-1/train",
+      output_joined_eval_data_s3_path: "s3://b/exp-f/joined_data/exp-f-join-1/eval",
+      join_query_ids: ["q1"],
+      ratio: 0.8,
+      missing_reward_policy: "drop",
+      duplicate_reward_rule: "earliest",
+      counts: null,
+      failure_reason: null,
+    });
+    assert.deepEqual(await store.deleteExperiment("exp-f"), { experiments: 1, models: 2, joinJobs: 1 });
+    assert.equal(await store.get("experiment", "exp-f", "exp-f"), null);
+    assert.deepEqual(await store.list("join_job", "exp-f"), []);
+    assert.equal((await store.list("model", "exp-d")).length, 2);
+    assert.deepEqual(await store.deleteExperiment("exp-f"), { experiments: 0, models: 0, joinJobs: 0 });
+  });
+
+  it("lets exactly one of many concurrent writers win", async () => {
+    await store.create("experiment", "exp-g", "exp-g", experiment("exp-g"));
+    const other = new DynamoRecordStore(ddb.client, { tables });
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? store : other).update("experiment", "exp-g", "exp-g", experiment("exp-g", "PENDING"), 1)),
+    );
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    assert.ok(results.filter((r) => r.status === "rejected").every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError));
+  });
+});
