@@ -1,0 +1,347 @@
+#!/usr/bin/env node
+/**
+ * The `bandits` command:
+ *   bandits simulate   the notebook's continual-learning protocol on shuttle (any learner settings)
+ *   bandits evaluate   off-policy estimators on a logged file against a model or per-row actions
+ *   bandits train      train (or warm-start) a model from joined-record files or VW text
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import {
+  CbLearner,
+  ESTIMATOR_NAMES,
+  EstimatorName,
+  JoinedRecord,
+  LearnerOptions,
+  evaluatePolicy,
+  formatEstimateTable,
+  learnerOptionsFromParameters,
+  loadModel,
+  readJoinedRecords,
+  readVwTextRecords,
+  saveModel,
+} from "@cbkit/common";
+import { SimulationResult, median, simulate } from "../simulate/simulate";
+
+/** A usage error: printed with a hint, exit code 2. */
+export class CliUsageError extends Error {}
+
+type Spec = { type: "string" | "boolean"; short?: string; help: string; param?: string };
+
+const LEARNER_FLAGS: Record<string, Spec & { param: string }> = {
+  policy: { type: "string", help: "exploration policy: egreedy | bag | cover | first | softmax | squarecb (default egreedy)", param: "exploration_policy" },
+  epsilon: { type: "string", help: "egreedy exploration (default 0.05)", param: "epsilon" },
+  "num-policies": { type: "string", help: "bag / cover policies (default 3)", param: "num_policies" },
+  psi: { type: "string", help: "cover disagreement weight (default 1)", param: "psi" },
+  tau: { type: "string", help: "first: uniform decisions before greedy (default 0)", param: "tau" },
+  lambda: { type: "string", help: "softmax inverse temperature (default 1)", param: "lambda" },
+  "gamma-scale": { type: "string", help: "squarecb gamma scale (default 10)", param: "gamma_scale" },
+  "gamma-exponent": { type: "string", help: "squarecb gamma exponent (default 0.5)", param: "gamma_exponent" },
+  "cb-type": { type: "string", help: "cost estimator: mtr | dr | ips (default mtr)", param: "cb_type" },
+  "feature-map": { type: "string", help: "linear | quadratic | bins (default linear)", param: "feature_map" },
+  "num-bins": { type: "string", help: "bins per feature for --feature-map bins (default 16)", param: "num_bins" },
+  binning: { type: "string", help: "bin edges: gaussian | quantile (default gaussian)", param: "binning" },
+  bits: { type: "string", help: "hash bits b, 2^b weights (default 18)", param: "bits" },
+  "learning-rate": { type: "string", help: "learning rate (default 0.5)", param: "learning_rate" },
+  "power-t": { type: "string", help: "power_t (default 0.5)", param: "power_t" },
+  "min-probability": { type: "string", help: "probability floor for every action (default 0)", param: "min_probability" },
+  "num-arms": { type: "string", help: "number of actions (default 7 for shuttle)", param: "num_arms" },
+};
+
+const COMMON: Record<string, Spec> = {
+  help: { type: "boolean", short: "h", help: "show this help" },
+  json: { type: "boolean", help: "print JSON instead of a table" },
+};
+
+const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<string, Spec>; learner: boolean }> = {
+  simulate: {
+    summary: "run the notebook's protocol on shuttle: warm start, then loops of frozen-model decisions and retraining",
+    usage: "bandits simulate [learner options] [--seeds 1-10] [--loops 15] [--batch-size 500] [--json]",
+    learner: true,
+    flags: {
+      seeds: { type: "string", help: "seeds: N (= 1..N), a range 3-7, or a list 1,4,9 (default 1)" },
+      loops: { type: "string", help: "retraining loops (default 15)" },
+      "batch-size": { type: "string", help: "decisions per loop (default 500)" },
+      "warm-start": { type: "string", help: "uniform-random warm-start decisions (default 100)" },
+      "train-on-all": { type: "boolean", help: "retrain on every record of a loop, not only its train split" },
+      "data-file": { type: "string", help: "shuttle.trn (default: config data_file or ../shared/data/shuttle.trn)" },
+    },
+  },
+  evaluate: {
+    summary: "estimate a policy's average cost on logged data (IPS, SNIPS, DM, DR, SNDR with 95% intervals)",
+    usage: "bandits evaluate --data <file|dir> (--model <dir> | --actions <file>) [--estimators dr,ips] [--json]",
+    learner: false,
+    flags: {
+      data: { type: "string", help: "logged data: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt)" },
+      model: { type: "string", help: "a model folder saved by the kit: its full pmf is the target policy" },
+      actions: { type: "string", help: "per-row target actions, 1-based: one per line or a JSON array (or 'vw' to use the evaluated actions of VW --eval lines)" },
+      estimators: { type: "string", help: `comma-separated subset of ${ESTIMATOR_NAMES.join(",")} (default all)` },
+      seed: { type: "string", help: "bootstrap seed (default 1)" },
+      bootstrap: { type: "string", help: "bootstrap samples (default 1000; 0 = normal intervals only)" },
+    },
+  },
+  train: {
+    summary: "train a model on logged data, optionally warm-starting from a saved model",
+    usage: "bandits train --data <file|dir> --out <dir> [--model <dir>] [learner options] [--json]",
+    learner: true,
+    flags: {
+      data: { type: "string", help: "training data: joined-record CSV / JSON lines (file or folder), or VW text" },
+      out: { type: "string", help: "folder to save the trained model in" },
+      model: { type: "string", help: "warm-start from this saved model (learner options then come from it)" },
+      "model-id": { type: "string", help: "id of the new model (default: the output folder's name)" },
+      seed: { type: "string", help: "learner seed (default 1)" },
+    },
+  },
+};
+
+function helpText(cmd?: string): string {
+  if (!cmd) {
+    return [
+      "bandits — the contextual-bandit workshop kit's command line",
+      "",
+      "usage: bandits <command> [options]",
+      "",
+      ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(9)} ${c.summary}`),
+      "",
+      "bandits <command> --help shows the options of a command.",
+    ].join("\n");
+  }
+  const c = COMMANDS[cmd];
+  const rows: [string, string][] = [];
+  for (const [n, s] of Object.entries(c.flags)) rows.push([`--${n}${s.type === "string" ? " <v>" : ""}`, s.help]);
+  if (c.learner) for (const [n, s] of Object.entries(LEARNER_FLAGS)) rows.push([`--${n} <v>`, s.help]);
+  if (c.learner) rows.push(["--config <file>", "take learner settings from config.yaml's algor.algorithms_parameters (flags override)"]);
+  for (const [n, s] of Object.entries(COMMON)) rows.push([`--${n}`, s.help]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)].join("\n");
+}
+
+function parse(cmd: string, argv: string[]): Record<string, string | boolean | undefined> {
+  const c = COMMANDS[cmd];
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const [n, s] of Object.entries({ ...c.flags, ...COMMON, ...(c.learner ? LEARNER_FLAGS : {}) })) options[n] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
+  if (c.learner) options.config = { type: "string" };
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new CliUsageError(`${(e as Error).message.replace(/\. To specify.*$/s, "")}\nRun 'bandits ${cmd} --help' for the options.`);
+  }
+}
+
+function num(v: string | boolean | undefined, flag: string, dflt: number, opts: { int?: boolean; min?: number } = {}): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(x) || (opts.int && !Number.isInteger(x)) || (opts.min !== undefined && x < opts.min)) {
+    throw new CliUsageError(`--${flag} must be ${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got ${JSON.stringify(v)}`);
+  }
+  return x;
+}
+
+/** Seeds from "N", "a-b" or "a,b,c". */
+export function parseSeeds(v: string | undefined): number[] {
+  if (v === undefined) return [1];
+  const s = v.trim();
+  let out: number[] = [];
+  if (/^\d+$/.test(s)) out = Array.from({ length: Number(s) }, (_, i) => i + 1);
+  else if (/^-?\d+\s*-\s*-?\d+$/.test(s)) {
+    const [a, b] = s.split(/(?<=\d)\s*-\s*/).map(Number);
+    for (let i = a; i <= b; i++) out.push(i);
+  } else if (/^-?\d+(\s*,\s*-?\d+)*$/.test(s)) out = s.split(",").map((x) => Number(x.trim()));
+  if (out.length === 0) throw new CliUsageError(`--seeds must be a count (10), a range (1-10) or a list (1,2,3), got ${JSON.stringify(v)}`);
+  return out;
+}
+
+/** Learner parameters from --config and the learner flags (flags win), as snake_case parameters. */
+function learnerParams(values: Record<string, string | boolean | undefined>, defaults: Record<string, unknown>): Record<string, unknown> {
+  let p: Record<string, unknown> = { ...defaults };
+  if (typeof values.config === "string") {
+    // Loaded lazily: the config module is only needed with --config.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const common = require("@cbkit/common") as { loadConfig?: (f: string) => { algor: { algorithms_parameters: Record<string, unknown> } } };
+    if (typeof common.loadConfig !== "function") throw new CliUsageError("--config: this build has no config loader");
+    p = { ...p, ...common.loadConfig(values.config).algor.algorithms_parameters };
+  }
+  for (const [flag, s] of Object.entries(LEARNER_FLAGS)) if (values[flag] !== undefined) p[s.param] = values[flag];
+  return p;
+}
+
+function toOptions(p: Record<string, unknown>, seed?: number | string): LearnerOptions {
+  try {
+    return learnerOptionsFromParameters(p, seed);
+  } catch (e) {
+    const field = (e as { field?: string }).field;
+    const flag = Object.entries(LEARNER_FLAGS).find(([, s]) => s.param === field)?.[0];
+    throw new CliUsageError(flag ? `--${flag}: ${(e as Error).message.slice(String(field).length + 2)}` : (e as Error).message);
+  }
+}
+
+function isVwFile(f: string): boolean {
+  return /\.(vw|txt|dat)$/i.test(f);
+}
+
+async function loadRecords(data: string): Promise<{ records: JoinedRecord[]; evalActions: (number | null)[] | null; skipped: number; reasons: string[] }> {
+  if (!fs.existsSync(data)) throw new CliUsageError(`--data: ${data} does not exist`);
+  if (fs.statSync(data).isFile() && isVwFile(data)) {
+    const r = readVwTextRecords(data);
+    return { records: r.records, evalActions: r.evalActions, skipped: r.skipped, reasons: r.reasons };
+  }
+  const reader = readJoinedRecords(data);
+  const records: JoinedRecord[] = [];
+  for await (const r of reader) records.push(r);
+  return { records, evalActions: null, skipped: reader.malformed, reasons: reader.malformedReasons };
+}
+
+async function cmdSimulate(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
+  const seeds = parseSeeds(v.seeds as string | undefined);
+  const loops = num(v.loops, "loops", 15, { int: true, min: 1 });
+  const batch = num(v["batch-size"], "batch-size", 500, { int: true, min: 1 });
+  const warm = num(v["warm-start"], "warm-start", 100, { int: true, min: 0 });
+  const params = learnerParams(v, { num_arms: 7 });
+  toOptions(params, 1); // validate before running
+  const runs: SimulationResult[] = [];
+  for (const seed of seeds) {
+    const r = await simulate({ learner: toOptions(params, seed), seed, loops, batchSize: batch, warmStart: warm, trainOnAll: v["train-on-all"] === true, dataFile: (v["data-file"] as string) ?? null });
+    runs.push(r);
+  }
+  const opts = runs[0].learner.options;
+  if (v.json) {
+    out(JSON.stringify({
+      learner: opts,
+      vwArguments: runs[0].learner.vwArguments,
+      loops, batchSize: batch, warmStart: warm,
+      seeds: runs.map((r) => ({ seed: r.seed, loopRewards: r.loopRewards, overall: r.overall, loops11to15: r.lastFive, minLoggedProb: r.minLoggedProb })),
+      median: { overall: median(runs.map((r) => r.overall)), loops11to15: median(runs.map((r) => r.lastFive)) },
+      minLoggedProb: Math.min(...runs.map((r) => r.minLoggedProb)),
+    }, null, 2));
+    return;
+  }
+  out(`learner: ${runs[0].learner.vwArguments}${opts.featureMap !== "linear" ? ` (feature map ${opts.featureMap}${opts.featureMap === "bins" ? ` ${opts.numBins}, ${opts.binning}` : ""})` : ""}${opts.minProbability ? `, min probability ${opts.minProbability}` : ""}`);
+  out(`protocol: warm start ${warm} uniform decisions, then ${loops} loops × ${batch} decisions (model frozen in a loop, retrained after it)`);
+  out("");
+  const head = ["seed", ...runs[0].loopRewards.map((_, i) => `L${i + 1}`), "overall", "L11-15", "min p"];
+  const rows = runs.map((r) => [String(r.seed), ...r.loopRewards.map((x) => x.toFixed(3)), r.overall.toFixed(3), r.lastFive.toFixed(3), r.minLoggedProb.toExponential(1)]);
+  if (runs.length > 1) {
+    rows.push(["median", ...runs[0].loopRewards.map((_, i) => median(runs.map((r) => r.loopRewards[i])).toFixed(3)), median(runs.map((r) => r.overall)).toFixed(3), median(runs.map((r) => r.lastFive)).toFixed(3), Math.min(...runs.map((r) => r.minLoggedProb)).toExponential(1)]);
+  }
+  const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (c: string[]) => c.map((x, j) => x.padStart(w[j])).join(" ");
+  out(line(head));
+  for (const r of rows) out(line(r));
+  out("\nmean reward per loop (oracle 1.0, always-class-1 0.784); min p = smallest probability of any action in any logged decision");
+}
+
+async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
+  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the logged file or folder to evaluate on");
+  if ((v.model === undefined) === (v.actions === undefined)) throw new CliUsageError("give exactly one target policy: --model <dir> or --actions <file>");
+  let estimators: EstimatorName[] | undefined;
+  if (typeof v.estimators === "string") {
+    estimators = v.estimators.split(",").map((s) => s.trim().toLowerCase()) as EstimatorName[];
+    const bad = estimators.filter((e) => !ESTIMATOR_NAMES.includes(e));
+    if (bad.length || estimators.length === 0) throw new CliUsageError(`--estimators: unknown ${bad.join(", ") || "(empty)"}; choose from ${ESTIMATOR_NAMES.join(", ")}`);
+  }
+  const seed = v.seed === undefined ? 1 : (v.seed as string);
+  const bootstrapSamples = num(v.bootstrap, "bootstrap", 1000, { int: true, min: 0 });
+  const data = await loadRecords(v.data);
+  if (data.records.length === 0) throw new CliUsageError(`--data: no usable records in ${v.data}${data.reasons.length ? ` (${data.reasons.join("; ")})` : ""}`);
+  let target: Parameters<typeof evaluatePolicy>[1];
+  let targetName: string;
+  if (typeof v.model === "string") {
+    const { learner, metadata } = await loadModel(v.model);
+    target = learner;
+    targetName = `model ${metadata.modelId} (${metadata.algorithm.vwArguments})`;
+  } else {
+    let actions: number[];
+    if (v.actions === "vw") {
+      if (!data.evalActions || data.evalActions.some((a) => a === null)) throw new CliUsageError("--actions vw needs VW --eval lines (evaluated action before the label) on every row");
+      actions = data.evalActions as number[];
+    } else {
+      const text = fs.readFileSync(v.actions as string, "utf8").trim();
+      actions = text.startsWith("[") ? (JSON.parse(text) as number[]) : text.split(/\s+/).map(Number);
+    }
+    if (actions.length !== data.records.length) throw new CliUsageError(`--actions has ${actions.length} actions, the data has ${data.records.length} rows`);
+    target = { actions };
+    targetName = `per-row actions from ${v.actions}`;
+  }
+  const res = await evaluatePolicy(data.records, target, { estimators, seed, bootstrapSamples });
+  if (v.json) {
+    out(JSON.stringify({ target: targetName, data: v.data, rows: data.records.length, skipped: data.skipped, reasons: data.reasons, estimates: res }, null, 2));
+    return;
+  }
+  out(`target: ${targetName}`);
+  out(`data: ${v.data}: ${data.records.length} rows${data.skipped ? `, ${data.skipped} skipped (${data.reasons.join("; ")})` : ""}`);
+  out("");
+  out(formatEstimateTable(res).trimEnd());
+}
+
+async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
+  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the joined records to train on");
+  if (typeof v.out !== "string") throw new CliUsageError("--out is required: the folder to save the model in");
+  let learner: CbLearner;
+  let parent: string | null = null;
+  if (typeof v.model === "string") {
+    const m = await loadModel(v.model);
+    learner = m.learner;
+    parent = m.metadata.modelId;
+  } else {
+    learner = CbLearner.create(toOptions(learnerParams(v, { num_arms: 7 }), (v.seed as string | undefined) ?? 1));
+  }
+  const t0 = process.hrtime.bigint();
+  let report;
+  if (fs.existsSync(v.data) && fs.statSync(v.data).isFile() && isVwFile(v.data)) {
+    const r = readVwTextRecords(v.data);
+    report = await learner.train(r.records);
+    report.skipped += r.skipped;
+    report.reasons.push(...r.reasons.slice(0, Math.max(0, 5 - report.reasons.length)));
+  } else {
+    if (!fs.existsSync(v.data)) throw new CliUsageError(`--data: ${v.data} does not exist`);
+    report = await learner.train(readJoinedRecords(v.data));
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const modelId = (v["model-id"] as string | undefined) ?? path.basename(path.resolve(v.out));
+  await saveModel(learner, v.out, { modelId, parentModelId: parent });
+  const summary = { modelId, parentModelId: parent, out: v.out, used: report.used, skipped: report.skipped, reasons: report.reasons, examplesSeen: learner.examplesSeen, seconds, recordsPerSecond: report.used / seconds };
+  if (v.json) out(JSON.stringify(summary, null, 2));
+  else {
+    out(`trained ${modelId} on ${report.used} records in ${seconds.toFixed(2)} s (${Math.round(summary.recordsPerSecond)} records/s), ${learner.examplesSeen} examples seen in total`);
+    if (report.skipped) out(`skipped ${report.skipped} rows: ${report.reasons.join("; ")}`);
+    out(`saved to ${v.out}${parent ? ` (warm-started from ${parent})` : ""}`);
+  }
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n"), err: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    out(helpText(rest[0] && COMMANDS[rest[0]] ? rest[0] : undefined));
+    return cmd === undefined ? 2 : 0;
+  }
+  if (!COMMANDS[cmd]) {
+    err(`unknown command ${JSON.stringify(cmd)}; commands: ${Object.keys(COMMANDS).join(", ")} (bandits --help)`);
+    return 2;
+  }
+  try {
+    const v = parse(cmd, rest);
+    if (v.help) {
+      out(helpText(cmd));
+      return 0;
+    }
+    if (cmd === "simulate") await cmdSimulate(v, out);
+    else if (cmd === "evaluate") await cmdEvaluate(v, out);
+    else await cmdTrain(v, out);
+    return 0;
+  } catch (e) {
+    if (e instanceof CliUsageError) {
+      err(`bandits ${cmd}: ${e.message}`);
+      return 2;
+    }
+    err(`bandits ${cmd}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
