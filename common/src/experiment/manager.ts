@@ -557,7 +557,7 @@ export class ExperimentManager {
 
   /** The first model: trained on `inputDataUri` (e.g. warm-start data) or, without data, a fresh uniform-exploring model. */
   async initializeFirstModel(options: { inputDataUri?: string } = {}): Promise<ModelRecord> {
-    return this.train(options.inputDataUri ?? null, null);
+    return this.train(() => options.inputDataUri ?? null, () => null);
   }
 
   /**
@@ -565,17 +565,23 @@ export class ExperimentManager {
    * from `inputModelId` (default: the last trained model).
    */
   async trainNextModel(options: { inputDataUri?: string; inputModelId?: string } = {}): Promise<ModelRecord> {
-    await this.refresh();
-    const dataUri = options.inputDataUri ?? this.lastJoinedJobTrainData;
-    const parent = options.inputModelId ?? this.lastTrainedModelId;
-    if (!parent) throw new InvalidUsageError("there is no trained model to continue from: call initializeFirstModel() first");
-    await this.requireReadyModel(parent);
-    return this.train(dataUri, parent);
+    return this.train(
+      () => options.inputDataUri ?? this.lastJoinedJobTrainData,
+      () => {
+        const parent = options.inputModelId ?? this.lastTrainedModelId;
+        if (!parent) throw new InvalidUsageError("there is no trained model to continue from: call initializeFirstModel() first");
+        return parent;
+      },
+    );
   }
 
-  private async train(dataUri: string | null, parentModelId: string | null): Promise<ModelRecord> {
-    if (dataUri !== null) this.checkUri(dataUri, "inputDataUri");
+  /** Resolvers run after the record was re-read, so defaults come from the latest state. */
+  private async train(dataOf: () => string | null, parentOf: () => string | null): Promise<ModelRecord> {
     return this.step("training", async () => {
+      const dataUri = dataOf();
+      const parentModelId = parentOf();
+      if (dataUri !== null) this.checkUri(dataUri, "inputDataUri");
+      const parentUri = parentModelId ? ((await this.requireReadyModel(parentModelId)).s3_model_output_path as string) : undefined;
       const tm = this.cache.value.training_workflow_metadata;
       await this.guardInProgress("training", tm.training_state, tm.next_model_to_train_id);
       const modelId = newModelId(this.experimentId);
@@ -600,8 +606,6 @@ export class ExperimentManager {
       const created = await this.platform.records.create("model", this.experimentId, modelId, record);
       if (!created.created) throw new ConflictError("model", modelId, null, created.version, "a model with this id already exists");
       await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "TRAINING" }));
-      let parentUri: string | undefined;
-      if (parentModelId) parentUri = (await this.requireReadyModel(parentModelId)).s3_model_output_path as string;
       try {
         const result = await this.platform.jobs.runTraining({
           experimentId: this.experimentId,
@@ -679,13 +683,12 @@ export class ExperimentManager {
    * data URI (see getEvalScore).
    */
   async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<EvaluationScore> {
-    await this.refresh();
-    const modelId = options.modelId ?? this.lastTrainedModelId;
-    if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
-    const dataUri = options.inputDataUri ?? this.lastJoinedJobEvalData;
-    this.checkUri(dataUri, "inputDataUri");
-    const model = await this.requireReadyModel(modelId);
     return this.step("evaluation", async () => {
+      const modelId = options.modelId ?? this.lastTrainedModelId;
+      if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
+      const dataUri = options.inputDataUri ?? this.lastJoinedJobEvalData;
+      this.checkUri(dataUri, "inputDataUri");
+      const model = await this.requireReadyModel(modelId);
       const em = this.cache.value.evaluation_workflow_metadata;
       await this.guardInProgress("evaluation", em.evaluation_state, em.next_evaluation_job_id);
       const jobId = newEvaluationJobId(modelId);

@@ -382,6 +382,8 @@ export interface RewardRecord {
 export interface JoinCounts {
   decisions: number;
   rewards: number;
+  /** Decision rows dropped because the same event id was logged earlier (kept: the earliest). */
+  duplicateDecisions?: number;
   /** Reward rows dropped because an earlier reward for the same event won. */
   duplicateRewards: number;
   /** Rewards whose event id has no decision (in the window). */

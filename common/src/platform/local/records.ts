@@ -68,17 +68,16 @@ export class DuckDbRecordStore implements RecordStore {
     value: RecordTypes[K],
   ): Promise<Versioned<RecordTypes[K]> & { created: boolean }> {
     checkKind(kind);
-    return this.db.transaction(async (c) => {
+    return this.db.use(async (c) => {
+      // One statement: insert unless the key exists (atomic; the file is held by this process only).
+      const r = await c.runAndReadAll(
+        "INSERT INTO records VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT DO NOTHING RETURNING version",
+        [kind, experimentId, id, JSON.stringify(value), new Date().toISOString()],
+      );
+      if (r.getRowObjectsJS().length === 1) return { version: 1, value, created: true };
       const existing = await readOne(c, kind, experimentId, id);
-      if (existing) return { version: existing.version, value: JSON.parse(existing.value) as RecordTypes[K], created: false };
-      await c.run("INSERT INTO records VALUES ($1, $2, $3, 1, $4, $5)", [
-        kind,
-        experimentId,
-        id,
-        JSON.stringify(value),
-        new Date().toISOString(),
-      ]);
-      return { version: 1, value, created: true };
+      if (!existing) throw new Error(`record ${kind} ${experimentId}/${id} neither inserted nor found`);
+      return { version: existing.version, value: JSON.parse(existing.value) as RecordTypes[K], created: false };
     });
   }
 
@@ -90,7 +89,8 @@ export class DuckDbRecordStore implements RecordStore {
     expectedVersion: number,
   ): Promise<Versioned<RecordTypes[K]>> {
     checkKind(kind);
-    return this.db.transaction(async (c) => {
+    return this.db.use(async (c) => {
+      // Compare-and-set in one auto-committed statement.
       const r = await c.runAndReadAll(
         `UPDATE records SET version = version + 1, value = $1, updated_at = $2
            WHERE kind = $3 AND experiment_id = $4 AND id = $5 AND version = $6 RETURNING version`,

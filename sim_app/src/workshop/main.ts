@@ -1,0 +1,135 @@
+/**
+ * `npm start`: the whole workshop headless in local mode (see run.ts), with a progress bar per
+ * loop, a summary table and a self-contained HTML report.
+ *
+ *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
+ *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 8]
+ *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, resolveWorkspaceDir } from "@cbkit/common";
+import { writeReport } from "./report";
+import { runWorkshop, type GateRule, type LoopRow } from "./run";
+
+// The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const HELP = `Runs the contextual-bandit workshop headless (local mode).
+Options:
+  --config <file>        config file (default: the project's config.yaml)
+  --loops <n>            number of loops (default 15)
+  --batch-size <n>       interactions per loop (default 500)
+  --warm-start <n>       warm-start records (default 500)
+  --seed <n>             seed (default: the config's)
+  --gate <rule>          ci (default): deploy when challenger's upper CI bound < champion's cost;
+                         point: challenger cost <= champion cost (the original); always
+  --concurrency <n>      requests in flight (default 8)
+  --experiment-id <id>   experiment id (default workshop-<unique>)
+  --keep-endpoint        leave the endpoint running at the end
+  --report <file>        HTML report path (default <workspace>/reports/<experiment>.html)
+  --verbose              print the manager's messages
+`;
+
+function intOption(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`--${name} must be an integer, got '${v}'`);
+  return n;
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const k = Math.round((done / total) * width);
+  return `[${"#".repeat(k)}${".".repeat(width - k)}] ${String(done).padStart(String(total).length)}/${total}`;
+}
+
+function table(rows: LoopRow[]): string {
+  const head = ["loop", "reward", "train/eval", "champion cost [CI]", "challenger cost [CI]", "deployed", "s"];
+  const f = (x: number) => x.toFixed(3);
+  const body = rows.map((r) => [
+    String(r.loop),
+    f(r.meanReward),
+    `${r.joined.train}/${r.joined.eval}`,
+    `${f(r.champion.score)} [${f(r.champion.lower)}, ${f(r.champion.upper)}]`,
+    `${f(r.challenger.score)} [${f(r.challenger.lower)}, ${f(r.challenger.upper)}]`,
+    r.deployed ? "yes" : "no",
+    r.seconds.toFixed(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string" },
+      loops: { type: "string" },
+      "batch-size": { type: "string" },
+      "warm-start": { type: "string" },
+      seed: { type: "string" },
+      gate: { type: "string" },
+      concurrency: { type: "string" },
+      "experiment-id": { type: "string" },
+      "keep-endpoint": { type: "boolean" },
+      report: { type: "string" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const gate = (values.gate ?? "ci") as GateRule;
+  if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
+  const config = loadConfig(values.config);
+  if (!config.local_mode) process.stdout.write("note: local_mode is false in the config; the workshop runs on SageMaker\n");
+  const tty = process.stdout.isTTY === true;
+  const loops = intOption(values.loops, "loops") ?? 15;
+  process.stdout.write(`Workshop: ${loops} loops × ${intOption(values["batch-size"], "batch-size") ?? 500} interactions, gate ${gate}\n`);
+  const result = await runWorkshop({
+    config,
+    loops,
+    batchSize: intOption(values["batch-size"], "batch-size"),
+    warmStart: intOption(values["warm-start"], "warm-start"),
+    seed: intOption(values.seed, "seed"),
+    gate,
+    concurrency: intOption(values.concurrency, "concurrency"),
+    experimentId: values["experiment-id"],
+    keepEndpoint: values["keep-endpoint"] === true,
+    log: values.verbose ? (m) => process.stdout.write(`  ${m}\n`) : undefined,
+    onProgress: (loop, done, total) => {
+      if (tty) process.stdout.write(`\rloop ${String(loop).padStart(2)}/${loops} ${bar(done, total)}`);
+    },
+    onLoop: (r) => {
+      const text =
+        `loop ${String(r.loop).padStart(2)}/${loops} ${bar(1, 1)} reward ${r.meanReward.toFixed(3)}  ` +
+        `challenger ${r.challenger.score.toFixed(3)} vs champion ${r.champion.score.toFixed(3)} -> ${r.deployed ? "deployed" : "kept champion"}`;
+      process.stdout.write(tty ? `\r${text}\n` : `${text}\n`);
+    },
+  });
+  process.stdout.write(`\n${table(result.loops)}\n\n`);
+  const mean = result.rewards.reduce((s, v) => s + v, 0) / Math.max(1, result.rewards.length);
+  process.stdout.write(
+    `mean reward ${mean.toFixed(4)} (oracle ${result.oracleReward.toFixed(4)}, majority class ${result.majorityReward.toFixed(4)}, ` +
+      `random ${result.randomReward.toFixed(4)}); ${result.loops.filter((r) => r.deployed).length} of ${result.loops.length} challengers deployed\n`,
+  );
+  const reportFile = values.report ?? path.join(resolveWorkspaceDir(config), "reports", `${result.experimentId}.html`);
+  process.stdout.write(`report: ${writeReport(result, reportFile)}\n`);
+  if (result.endpointKept) process.stdout.write(`endpoint left running at ${result.endpointUrl} (experiment ${result.experimentId})\n`);
+  process.stdout.write(`total time ${result.seconds.toFixed(1)} s\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`workshop failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,95 @@
+/**
+ * The self-contained HTML report of a workshop run: plotly.js is read from node_modules and
+ * inlined (no CDN, opens offline). Charts: rolling mean reward (window 100) against the oracle and
+ * the majority baseline; per-loop estimated costs of challenger and champion with their intervals
+ * and the deploy decisions; then the loop table.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { rollingMean, type WorkshopResult } from "./run";
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const f4 = (x: number) => x.toFixed(4);
+
+/** The JSON of a value, safe inside a <script> element. */
+function scriptJson(x: unknown): string {
+  return JSON.stringify(x).replace(/</g, "\\u003c");
+}
+
+export function plotlySource(): string {
+  return fs.readFileSync(require.resolve("plotly.js-dist"), "utf8");
+}
+
+export function renderReport(result: WorkshopResult, plotly: string = plotlySource()): string {
+  const window = 100;
+  const rolling = rollingMean(result.rewards, window);
+  const x = rolling.map((_, i) => i + 1);
+  const loops = result.loops.map((r) => r.loop);
+  const rewardTraces = [
+    { x, y: rolling, name: `bandit (rolling mean, window ${window})`, type: "scatter", mode: "lines", line: { width: 3 } },
+    { x: [1, x.length], y: [result.oracleReward, result.oracleReward], name: "oracle", type: "scatter", mode: "lines", line: { dash: "dash" } },
+    { x: [1, x.length], y: [result.majorityReward, result.majorityReward], name: "always the majority class", type: "scatter", mode: "lines", line: { dash: "dot" } },
+  ];
+  const err = (rows: { score: number; lower: number; upper: number }[]) => ({
+    type: "data",
+    symmetric: false,
+    array: rows.map((r) => r.upper - r.score),
+    arrayminus: rows.map((r) => r.score - r.lower),
+  });
+  const challenger = result.loops.map((r) => r.challenger);
+  const champion = result.loops.map((r) => r.champion);
+  const deployedLoops = result.loops.filter((r) => r.deployed);
+  const scoreTraces = [
+    { x: loops.map((l) => l - 0.1), y: champion.map((s) => s.score), error_y: err(champion), name: "champion (hosted)", type: "scatter", mode: "markers" },
+    { x: loops.map((l) => l + 0.1), y: challenger.map((s) => s.score), error_y: err(challenger), name: "challenger (new)", type: "scatter", mode: "markers" },
+    {
+      x: deployedLoops.map((r) => r.loop + 0.1),
+      y: deployedLoops.map((r) => r.challenger.score),
+      name: "deployed",
+      type: "scatter",
+      mode: "markers",
+      marker: { symbol: "star", size: 14, color: "green" },
+    },
+  ];
+  const rows = result.loops
+    .map(
+      (r) =>
+        `<tr><td>${r.loop}</td><td>${f4(r.meanReward)}</td><td>${r.joined.train}/${r.joined.eval}</td>` +
+        `<td>${f4(r.champion.score)} [${f4(r.champion.lower)}, ${f4(r.champion.upper)}]</td>` +
+        `<td>${f4(r.challenger.score)} [${f4(r.challenger.lower)}, ${f4(r.challenger.upper)}]</td>` +
+        `<td>${r.deployed ? "yes" : "no"}</td><td>${esc(r.hostedModelId)}</td><td>${r.seconds.toFixed(2)}</td></tr>`,
+    )
+    .join("\n");
+  const total = result.rewards.reduce((s, v) => s + v, 0) / Math.max(1, result.rewards.length);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Workshop report ${esc(result.experimentId)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style>
+<script>${plotly}</script></head>
+<body>
+<h1>Contextual-bandit workshop: ${esc(result.experimentId)}</h1>
+<p>Seed ${result.seed}; ${result.loops.length} loops of ${result.loops.length ? result.rewards.length / result.loops.length : 0} interactions through the endpoint;
+deploy gate <b>${esc(result.gate)}</b>${result.gate === "ci" ? " (deploy only when the challenger's upper confidence bound is below the champion's estimated cost)" : ""};
+run time ${result.seconds.toFixed(1)} s.</p>
+<p>Mean reward in the loops ${f4(total)}; oracle ${f4(result.oracleReward)}; always the majority class ${f4(result.majorityReward)};
+uniform random ${f4(result.randomReward)}. Warm-start data cost (1 − mean reward) ${f4(result.baselineCost)};
+first model's estimated cost ${f4(result.first.score)} [${f4(result.first.lower)}, ${f4(result.first.upper)}].</p>
+<h2>Rolling mean reward</h2><div id="rewards" style="height:480px"></div>
+<h2>Estimated cost per loop (smaller is better, with confidence intervals)</h2><div id="scores" style="height:420px"></div>
+<h2>Loops</h2>
+<table><tr><th>loop</th><th>mean reward</th><th>joined train/eval</th><th>champion cost [CI]</th><th>challenger cost [CI]</th><th>deployed</th><th>hosted model</th><th>seconds</th></tr>
+${rows}
+</table>
+<script>
+Plotly.newPlot("rewards", ${scriptJson(rewardTraces)}, {xaxis:{title:{text:"Interactions (a new model may be deployed after every batch)"}},yaxis:{title:{text:"Rolling mean reward"},range:[0,1.05]},legend:{orientation:"h"}}, {responsive:true});
+Plotly.newPlot("scores", ${scriptJson(scoreTraces)}, {xaxis:{title:{text:"Loop"},dtick:1},yaxis:{title:{text:"Estimated average cost"}},legend:{orientation:"h"}}, {responsive:true});
+</script>
+</body></html>
+`;
+}
+
+export function writeReport(result: WorkshopResult, file: string): string {
+  const target = path.resolve(file);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.writeFileSync(target, renderReport(result));
+  return target;
+}
