@@ -1,0 +1,47 @@
+/** What notebook 0 must show. */
+import assert from "node:assert/strict";
+import type { ExecutedNotebook } from "../harness";
+
+export default function check(nb: ExecutedNotebook): void {
+  // The config is shown: the settings table with the original's keys, and no warnings.
+  const configHtml = nb.htmlOutputs("config").join("\n");
+  for (const key of ["algor.algorithms_parameters.exploration_policy", "algor.algorithms_parameters.cfa_type", "local_mode", "resource.shared_resource.experiment_db.table_name"]) {
+    assert.ok(configHtml.includes(key), `config table shows ${key}`);
+  }
+  assert.match(nb.outputsText("config"), /config OK, no warnings/);
+  assert.match(nb.outputsText("config"), /local mode/);
+
+  // The data summary.
+  assert.match(nb.outputsText("data"), /users \(rows kept\): 43,483/);
+  assert.match(nb.outputsText("data"), /dropped by the 0\.05 % filter: 6, 7/);
+
+  // The danfojs class table: 7 classes, 5 of them kept.
+  const table = nb.htmlOutputs("class-table").join("\n");
+  assert.match(table, /<table class="cbkit-table">/);
+  const rows = [...table.matchAll(/<tr><th>\d+<\/th>(.*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]));
+  assert.equal(rows.length, 7, "one row per class");
+  const kept = rows.filter((r) => r[r.length - 1] === "true").map((r) => Number(r[0]));
+  assert.deepEqual(kept, [1, 2, 3, 4, 5], "the 5 remaining classes");
+  assert.deepEqual(rows.map((r) => Number(r[3])), [34108, 37, 132, 6748, 2458, 0, 0], "rows after the filter");
+
+  // The plotly chart: the library inlined in the notebook (no CDN), then the chart drawing itself.
+  const allHtml = nb.htmlOutputs();
+  const library = allHtml.filter((h) => h.includes('data-cbkit="plotly-library"'));
+  assert.equal(library.length, 1, "plotly.js inlined exactly once per kernel");
+  assert.ok(library[0].length > 1_000_000, "the whole bundle is inlined");
+  for (const h of allHtml) {
+    assert.doesNotMatch(h, /<script[^>]*\bsrc\s*=\s*["']?https?:/i, "no script loaded from the network");
+  }
+  const chart = nb.htmlOutputs("class-chart").join("\n");
+  assert.match(chart, /Plotly\.newPlot\(/);
+  assert.match(chart, /Class frequencies/);
+
+  // Baselines.
+  const baselines = nb.htmlOutputs("baselines").join("\n");
+  assert.match(baselines, /oracle/);
+  assert.match(baselines, /0\.7844/);
+
+  // Warm start: uniform random logging costs about 6/7.
+  const cost = Number(/historical \(uniform random\) cost on 100 records: ([\d.]+)/.exec(nb.outputsText("warm-start"))?.[1]);
+  assert.ok(cost > 0.7 && cost < 0.98, `warm-start cost ${cost}`);
+}

@@ -1,0 +1,149 @@
+/**
+ * Executes notebooks with the real Jupyter client (nbclient, from Debian's python3-nbclient) and
+ * the project's tslab kernel, and gives tests easy access to the outputs. Executed notebooks are
+ * written to test-output/notebooks/ (kept for inspection).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { findProjectRoot } from "@cbkit/common";
+
+export interface NbOutput {
+  output_type: "stream" | "display_data" | "execute_result" | "error" | "update_display_data";
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+
+export interface NbCell {
+  cell_type: "code" | "markdown" | "raw";
+  source: string | string[];
+  metadata: { tags?: string[] };
+  outputs?: NbOutput[];
+}
+
+interface RunReport {
+  ok: boolean;
+  seconds: number;
+  kernel_start_seconds?: number;
+  cells: { index: number; seconds: number }[];
+  failure: { index: number | null; source: string; error: string; outputs: NbOutput[] } | null;
+}
+
+const joinText = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join("") : (t ?? ""));
+
+/** Text of one output: streams, text/plain, text/markdown, errors. */
+export function outputText(o: NbOutput): string {
+  if (o.output_type === "stream") return joinText(o.text);
+  if (o.output_type === "error") return `${o.ename}: ${o.evalue}`;
+  const d = o.data ?? {};
+  return [joinText(d["text/plain"]), joinText(d["text/markdown"])].filter(Boolean).join("\n");
+}
+
+export class ExecutedNotebook {
+  constructor(
+    readonly name: string,
+    readonly outputPath: string,
+    readonly cells: NbCell[],
+    readonly report: RunReport,
+  ) {}
+
+  get seconds(): number {
+    return this.report.seconds;
+  }
+
+  /** Code cells carrying a tag (notebook cell metadata "tags"). */
+  cellsTagged(tag: string): NbCell[] {
+    return this.cells.filter((c) => c.cell_type === "code" && c.metadata.tags?.includes(tag));
+  }
+
+  /** Outputs of the code cells with this tag (fails when no cell has it). */
+  cellOutputs(tag: string): NbOutput[] {
+    const cells = this.cellsTagged(tag);
+    if (cells.length === 0) throw new Error(`${this.name}: no code cell tagged "${tag}"`);
+    return cells.flatMap((c) => c.outputs ?? []);
+  }
+
+  /** All text output (streams, text/plain, markdown, errors), or that of the tagged cells. */
+  outputsText(tag?: string): string {
+    const outs = tag ? this.cellOutputs(tag) : this.cells.flatMap((c) => c.outputs ?? []);
+    return outs.map(outputText).join("\n");
+  }
+
+  /** The text/html outputs, or those of the tagged cells. */
+  htmlOutputs(tag?: string): string[] {
+    const outs = tag ? this.cellOutputs(tag) : this.cells.flatMap((c) => c.outputs ?? []);
+    return outs.flatMap((o) => (o.data?.["text/html"] !== undefined ? [joinText(o.data["text/html"])] : []));
+  }
+}
+
+/** The Jupyter command that works here: `jupyter` on PATH (if it has nbclient) or Debian's. */
+export function findJupyterPython(): string | undefined {
+  for (const py of [process.env.JUPYTER_PYTHON, "python3", "/usr/bin/python3"]) {
+    if (!py) continue;
+    const r = spawnSync(py, ["-c", "import nbclient, nbformat"], { encoding: "utf8" });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+export const projectRoot = findProjectRoot();
+export const notebooksDir = path.join(projectRoot, "notebooks");
+export const outputDir = path.join(projectRoot, "test-output", "notebooks");
+
+/** The notebooks to test: every notebooks/*.ipynb, by name. */
+export function listNotebooks(): string[] {
+  return fs
+    .readdirSync(notebooksDir)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort();
+}
+
+function describeFailure(name: string, f: NonNullable<RunReport["failure"]>, outPath: string): string {
+  const outs = f.outputs.map(outputText).filter(Boolean).join("\n");
+  return [
+    `notebook ${name}: cell ${f.index ?? "?"} (0-based, markdown cells counted) failed`,
+    "---- cell source ----",
+    f.source,
+    "---- error ----",
+    f.error.split("\n").slice(-30).join("\n"),
+    ...(outs ? ["---- cell output ----", outs.slice(-4000)] : []),
+    `(executed notebook kept at ${outPath})`,
+  ].join("\n");
+}
+
+/**
+ * Runs a notebook top to bottom with the tslab kernel (cwd = notebooks/); rejects with the failing
+ * cell's source, error and output.
+ */
+export async function executeNotebook(name: string, options: { timeoutSeconds?: number; kernel?: string } = {}): Promise<ExecutedNotebook> {
+  const py = findJupyterPython();
+  if (!py) throw new Error("no Python with nbclient found: install python3-nbclient jupyter-client python3-ipykernel (see .ci/run)");
+  fs.mkdirSync(outputDir, { recursive: true });
+  const input = path.isAbsolute(name) ? name : path.join(notebooksDir, name);
+  const output = path.join(outputDir, path.basename(name));
+  const runner = path.join(projectRoot, "test", "notebooks", "run_notebook.py");
+  const args = [runner, input, output, options.kernel ?? "tslab", String(options.timeoutSeconds ?? 600)];
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(py, args, { cwd: path.dirname(input), env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
+    let so = "";
+    let se = "";
+    child.stdout.on("data", (b) => (so += b));
+    child.stderr.on("data", (b) => (se += b));
+    child.on("error", reject);
+    child.on("close", (c) => resolve({ code: c, stdout: so, stderr: se }));
+  });
+  const last = stdout.trim().split("\n").pop() ?? "";
+  let report: RunReport;
+  try {
+    report = JSON.parse(last) as RunReport;
+  } catch {
+    throw new Error(`notebook runner failed (exit ${code}) for ${name}:\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`);
+  }
+  if (!report.ok && report.failure) throw new Error(describeFailure(name, report.failure, output));
+  const nb = JSON.parse(fs.readFileSync(output, "utf8")) as { cells: NbCell[] };
+  return new ExecutedNotebook(name, output, nb.cells, report);
+}

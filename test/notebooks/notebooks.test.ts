@@ -1,0 +1,28 @@
+/**
+ * Executes every notebooks/*.ipynb with the real Jupyter client and the tslab kernel, fails on any
+ * cell error (showing the cell and the error), then runs the notebook's output checks from
+ * checks/<notebook name>.ts when there is one. Without Jupyter the suite is skipped, except in CI.
+ */
+import { test } from "node:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { executeNotebook, findJupyterPython, listNotebooks, type ExecutedNotebook } from "./harness";
+
+const jupyter = findJupyterPython();
+const skip = !jupyter && !process.env.CI ? "Jupyter (python3-nbclient) not installed; see .ci/run" : false;
+
+for (const name of listNotebooks()) {
+  const base = name.replace(/\.ipynb$/, "");
+  test(`notebook ${name} runs top to bottom and shows what it should`, { skip, timeout: 20 * 60_000 }, async (t) => {
+    const nb = await executeNotebook(name);
+    t.diagnostic(`${name}: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds ?? "?"} s)`);
+    const checks = path.join(__dirname, "checks", `${base}.js`);
+    if (fs.existsSync(checks)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(checks) as { default: (nb: ExecutedNotebook) => void | Promise<void> };
+      await mod.default(nb);
+    } else {
+      t.diagnostic(`${name}: no output checks (add test/notebooks/checks/${base}.ts)`);
+    }
+  });
+}
