@@ -42,7 +42,7 @@ const BAD_NAME = /[\s:|]/;
 /** Formats one example; features as a vector (named 1..d) or as named features. */
 export function formatVwExample(features: ArrayLike<number> | Record<string, number>, label?: VwLabel | null, evalAction?: number | null): string {
   const parts: string[] = [];
-  if (typeof (features as ArrayLike<number>).length === "number" && !(features as Record<string, number>).hasOwnProperty("length")) {
+  if (Array.isArray(features) || ArrayBuffer.isView(features)) {
     const v = features as ArrayLike<number>;
     for (let i = 0; i < v.length; i++) parts.push(`${i + 1}:${fmt(v[i])}`);
   } else {
