@@ -138,12 +138,16 @@ test("evaluateModelOnRecords runs DR by default and agrees with evaluatePolicy",
 });
 
 test("the default cross-fitted ridge cost model gives DR close to the truth", async () => {
-  // Truth: the target's expected cost is 0.1 in every context.
-  const r = await evaluatePolicy(syntheticLog(3000), SYNTH_MODEL, { seed: 1, bootstrapSamples: 200 });
-  for (const e of ["ips", "snips", "dr", "sndr"] as const) {
-    assert.ok(Math.abs(r[e].value - 0.1) < 0.03, `${e} = ${r[e].value}`);
-    assert.ok(r[e].ci.lower <= 0.1 && 0.1 <= r[e].ci.upper, `${e} interval [${r[e].ci.lower}, ${r[e].ci.upper}] misses 0.1`);
+  // Truth: the target's expected cost is 0.1 in every context. Five independent logs: DR is close
+  // every time and its 95 % interval holds the truth in at least 4 of 5 (a 0.98 chance when calibrated).
+  let hits = 0;
+  for (let k = 1; k <= 5; k++) {
+    const r = await evaluatePolicy(syntheticLog(2000, 1000 + k), SYNTH_MODEL, { seed: k, bootstrapSamples: 200, estimators: ["ips", "dr"] });
+    assert.ok(Math.abs(r.dr.value - 0.1) < 0.01, `dr = ${r.dr.value}`);
+    assert.ok(Math.abs(r.ips.value - 0.1) < 0.03, `ips = ${r.ips.value}`);
+    if (r.dr.ci.lower <= 0.1 && 0.1 <= r.dr.ci.upper) hits++;
   }
+  assert.ok(hits >= 4, `${hits} of 5 DR intervals hold the truth`);
 });
 
 test("RidgeCostModel recovers a linear cost and falls back to means for rare actions", () => {

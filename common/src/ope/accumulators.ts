@@ -60,7 +60,10 @@ export abstract class OpeAccumulator {
   private readonly dim: number;
   /** Compensated sums: u_j (dim), u_j·u_k for j ≤ k (dim(dim+1)/2), Σw, Σw². */
   private sums: Float64Array;
-  /** Per replicate: Σ k·u_j (dim) then Σ k, compensated. */
+  /**
+   * Per replicate: Σ k·u_j (dim) then Σ k. Plain sums: their rounding (~1e-13 relative) is far
+   * below the bootstrap's Monte-Carlo error, and they halve the per-row cost.
+   */
   private replicates: Float64Array;
   private maxWeight = 0;
   private readonly seedWord: number;
@@ -75,7 +78,7 @@ export abstract class OpeAccumulator {
     this.confidence = o.confidence;
     this.dim = dim;
     this.sums = new Float64Array(2 * (dim + (dim * (dim + 1)) / 2 + 2));
-    this.replicates = new Float64Array(2 * o.bootstrapSamples * (dim + 1));
+    this.replicates = new Float64Array(o.bootstrapSamples * (dim + 1));
     this.seedWord = hash32(String(o.seed), 0x0badcafe);
     this.stream = Rng.derive(o.seed, "ope-bootstrap-stream");
     this.u = new Float64Array(dim);
@@ -93,8 +96,12 @@ export abstract class OpeAccumulator {
     return false;
   }
 
-  /** Adds one scored row; throws OpeInputError naming the field when it is invalid. */
-  add(s: OpeSample): this {
+  /**
+   * Adds one scored row; throws OpeInputError naming the field when it is invalid.
+   * `sharedCounts` (internal): the row's Poisson counts when a caller feeds several accumulators
+   * with the same seed, so they are drawn once (they would be identical anyway).
+   */
+  add(s: OpeSample, sharedCounts?: Uint8Array): this {
     const row = this.n;
     checkFinite(s.cost, "cost", row, "(1 − reward) must be a finite number");
     const p = s.propensity;
@@ -124,19 +131,26 @@ export abstract class OpeAccumulator {
 
     const B = this.bootstrapSamples;
     if (B > 0) {
-      const counts = this.counts;
-      if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, counts);
+      let counts = this.counts;
+      if (sharedCounts && sharedCounts.length === B) counts = sharedCounts;
+      else if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, counts);
       else streamPoissonCounts(this.stream, counts);
       const reps = this.replicates;
       for (let b = 0; b < B; b++) {
         const c = counts[b];
         if (c === 0) continue;
         const base = b * (d + 1);
-        for (let j = 0; j < d; j++) kahanAdd(reps, base + j, c * u[j]);
-        kahanAdd(reps, base + d, c);
+        for (let j = 0; j < d; j++) reps[base + j] += c * u[j];
+        reps[base + d] += c;
       }
     }
     return this;
+  }
+
+  /** @internal The Poisson counts this accumulator would draw for a row with this key. */
+  countsFor(key: string | number, out: Uint8Array): Uint8Array {
+    keyedPoissonCounts(this.seedWord, key, out);
+    return out;
   }
 
   /** Adds every row of `other` (same estimator, seed, bootstrap size and confidence) into this one. */
@@ -146,7 +160,7 @@ export abstract class OpeAccumulator {
       throw new OpeInputError("other", null, "was built with another seed, bootstrapSamples or confidence; create every partial accumulator with the same options");
     }
     kahanMerge(this.sums, other.sums);
-    kahanMerge(this.replicates, other.replicates);
+    for (let i = 0; i < this.replicates.length; i++) this.replicates[i] += other.replicates[i];
     this.n += other.n;
     this.maxWeight = Math.max(this.maxWeight, other.maxWeight);
     return this;
@@ -186,9 +200,9 @@ export abstract class OpeAccumulator {
       const mb = new Float64Array(d);
       for (let b = 0; b < B; b++) {
         const base = b * (d + 1);
-        const kb = kahanValue(this.replicates, base + d);
+        const kb = this.replicates[base + d];
         if (kb <= 0) continue;
-        for (let j = 0; j < d; j++) mb[j] = kahanValue(this.replicates, base + j) / kb;
+        for (let j = 0; j < d; j++) mb[j] = this.replicates[base + j] / kb;
         const v = this.valueOf(mb);
         if (Number.isFinite(v)) values.push(v);
       }

@@ -18,7 +18,7 @@
  * scores itself — the condition under which DR keeps its guarantees with a flexible model.
  * Everything is deterministic: no randomness beyond the fixed fold hash.
  */
-import { hash32 } from "../util/random";
+import { fmix32, hash32 } from "../util/random";
 import { OpeInputError } from "./errors";
 import type { CostModel } from "./types";
 
@@ -73,10 +73,13 @@ class CostFeatures {
         edges.push(new Float64Array(0));
         continue;
       }
-      const v = Float64Array.from(rows, (r) => r.observation[j]).sort();
+      const v = new Float64Array(rows.length);
+      for (let i = 0; i < rows.length; i++) v[i] = rows[i].observation[j];
+      v.sort();
       const e: number[] = [];
       for (let b = 1; b < numBins; b++) {
-        // Edge between quantile b/numBins and the next distinct value: bins hold whole value groups.
+        // Edge at the b/numBins quantile (a value equal to an edge falls in the upper bin); repeated
+        // values give repeated quantiles, which are merged, so a bin never splits a value group.
         const q = v[Math.min(v.length - 1, Math.floor((b * v.length) / numBins))];
         if (q > v[0] && (e.length === 0 || q > e[e.length - 1])) e.push(q);
       }
@@ -85,20 +88,32 @@ class CostFeatures {
     return new CostFeatures(mean, scale, edges);
   }
 
-  encode(x: ArrayLike<number>, out: Float64Array): void {
-    out.fill(0);
-    out[0] = 1;
+  /** Largest number of non-zero entries of φ(x). */
+  get maxNonZero(): number {
+    return 1 + this.mean.length + this.edges.filter((e) => e.length > 0).length;
+  }
+
+  /** Writes the non-zero entries of φ(x) as (index, value) pairs; returns how many. */
+  encode(x: ArrayLike<number>, idx: Int32Array, val: Float64Array): number {
+    idx[0] = 0;
+    val[0] = 1;
+    let m = 1;
     const d = this.mean.length;
-    for (let j = 0; j < d; j++) out[1 + j] = (x[j] - this.mean[j]) / this.scale[j];
+    for (let j = 0; j < d; j++) {
+      idx[m] = 1 + j;
+      val[m++] = (x[j] - this.mean[j]) / this.scale[j];
+    }
     let base = 1 + d;
     for (let j = 0; j < d; j++) {
       const e = this.edges[j];
       if (e.length === 0) continue;
       let b = 0;
       while (b < e.length && x[j] >= e[b]) b++;
-      out[base + b] = 1;
+      idx[m] = base + b;
+      val[m++] = 1;
       base += e.length + 1;
     }
+    return m;
   }
 }
 
@@ -111,7 +126,8 @@ export class RidgeCostModel implements CostModel {
   private readonly features: CostFeatures;
   private readonly minCost: number;
   private readonly maxCost: number;
-  private readonly phi: Float64Array;
+  private readonly idx: Int32Array;
+  private readonly val: Float64Array;
 
   private constructor(numArms: number, numFeatures: number, features: CostFeatures, coefficients: Float64Array[], minCost: number, maxCost: number) {
     this.numArms = numArms;
@@ -120,7 +136,8 @@ export class RidgeCostModel implements CostModel {
     this.coefficients = coefficients;
     this.minCost = minCost;
     this.maxCost = maxCost;
-    this.phi = new Float64Array(features.size);
+    this.idx = new Int32Array(features.maxNonZero);
+    this.val = new Float64Array(features.maxNonZero);
   }
 
   /** Fits the model on logged rows (at least one). */
@@ -154,20 +171,19 @@ export class RidgeCostModel implements CostModel {
     const bvec = Array.from({ length: K }, () => new Float64Array(p));
     const count = new Float64Array(K);
     const sumCost = new Float64Array(K);
-    const x = new Float64Array(p);
-    const nz = new Int32Array(p);
+    const idx = new Int32Array(features.maxNonZero);
+    const val = new Float64Array(features.maxNonZero);
     for (const r of rows) {
       const a = r.action - 1;
-      features.encode(r.observation, x);
-      // φ is sparse for the bins map: only loop over its non-zero entries.
-      let m = 0;
-      for (let i = 0; i < p; i++) if (x[i] !== 0) nz[m++] = i;
+      const m = features.encode(r.observation, idx, val);
       const Aa = A[a];
       const ba = bvec[a];
       for (let s = 0; s < m; s++) {
-        const i = nz[s];
-        ba[i] += x[i] * r.cost;
-        for (let t = s; t < m; t++) Aa[i * p + nz[t]] += x[i] * x[nz[t]];
+        const i = idx[s];
+        const xi = val[s];
+        ba[i] += xi * r.cost;
+        // Upper triangle only (idx is ascending); mirrored before solving.
+        for (let t = s; t < m; t++) Aa[i * p + idx[t]] += xi * val[t];
       }
       count[a]++;
       sumCost[a] += r.cost;
@@ -193,13 +209,12 @@ export class RidgeCostModel implements CostModel {
   predictCosts(context: ArrayLike<number>): Float64Array {
     const d = this.numFeatures;
     if (context.length !== d) throw new OpeInputError("observation", null, `has ${context.length} features; the cost model was fitted on ${d}`);
-    const phi = this.phi;
-    this.features.encode(context, phi);
+    const m = this.features.encode(context, this.idx, this.val);
     const out = new Float64Array(this.numArms);
     for (let a = 0; a < this.numArms; a++) {
       const beta = this.coefficients[a];
       let v = 0;
-      for (let i = 0; i < phi.length; i++) if (phi[i] !== 0) v += beta[i] * phi[i];
+      for (let s = 0; s < m; s++) v += beta[this.idx[s]] * this.val[s];
       out[a] = Math.min(this.maxCost, Math.max(this.minCost, v));
     }
     return out;
@@ -233,8 +248,8 @@ function solveSpd(A: Float64Array, b: Float64Array, out: Float64Array, p: number
 export interface CrossFitOptions extends RidgeCostModelOptions {
   /** Number of folds (default 5; 1 = fit and predict on all rows, no cross-fitting). */
   folds?: number;
-  /** Per-row keys deciding the folds (default: the row index). */
-  keys?: readonly string[];
+  /** Per-row keys deciding the folds (default: the row index); numbers are used as 32-bit hashes. */
+  keys?: readonly (string | number)[];
 }
 
 /**
@@ -248,7 +263,10 @@ export function crossFitCostPredictions(rows: readonly CostRow[], options: Cross
     const model = RidgeCostModel.fit(rows, options);
     return rows.map((r) => model.predictCosts(r.observation));
   }
-  const fold = rows.map((_r, i) => hash32(options.keys?.[i] ?? String(i), 0x5eed) % folds);
+  const fold = rows.map((_r, i) => {
+    const k = options.keys?.[i] ?? String(i);
+    return (typeof k === "number" ? fmix32((k ^ 0x5eed) >>> 0) : hash32(k, 0x5eed)) % folds;
+  });
   const out: Float64Array[] = new Array(rows.length);
   for (let f = 0; f < folds; f++) {
     const train = rows.filter((_r, i) => fold[i] !== f);

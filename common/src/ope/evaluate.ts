@@ -4,6 +4,8 @@
  * unseeded RNG, defect D-3), the cost model, and the accumulators.
  */
 import type { JoinedRecord } from "../data/records";
+import { fmix32, hash32 } from "../util/random";
+import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
 import { OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
 import { crossFitCostPredictions } from "./cost-model";
@@ -38,7 +40,7 @@ interface ScoredRow {
   cost: number;
   propensity: number;
   pmf: ArrayLike<number>;
-  key: string;
+  key: number;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
 
   const rows: ScoredRow[] = [];
   let dim = -1;
-  for await (const record of records as AsyncIterable<JoinedRecord>) {
+  const consume = (record: JoinedRecord): void => {
     const i = rows.length;
     const r = checkRecord(record, i, dim);
     dim = r.observation.length;
@@ -82,7 +84,10 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
       checkPmf(pmf, K, i, kind === "model" ? "target pmf" : "target.pmfs");
     }
     rows.push({ ...r, pmf, key: rowKey(record, r) });
-  }
+  };
+  // Plain arrays and other sync iterables skip the per-row await of `for await`.
+  if (typeof (records as Iterable<JoinedRecord>)[Symbol.iterator] === "function") for (const record of records as Iterable<JoinedRecord>) consume(record);
+  else for await (const record of records as AsyncIterable<JoinedRecord>) consume(record);
   if (rows.length === 0) throw new OpeInputError("records", null, "has no rows: there is nothing to evaluate (check the evaluation data path and split)");
   if (kind !== "model") {
     const given = kind === "pmfs" ? (target as { pmfs: ArrayLike<unknown> }).pmfs.length : (target as { actions: ArrayLike<number> }).actions.length;
@@ -118,9 +123,12 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   }
 
   const accs = estimators.map((e) => createAccumulator(e, accOptions));
+  const counts = new Uint8Array(accOptions.bootstrapSamples);
   for (let i = 0; i < rows.length; i++) {
     const s = toSample(rows[i], costs ? costs[i] : null);
-    for (const acc of accs) acc.add(s);
+    // Same seed and key -> same bootstrap counts for every estimator: draw them once.
+    if (counts.length > 0) accs[0].countsFor(s.key as number, counts);
+    for (const acc of accs) acc.add(s, counts);
   }
   const out = {} as OpeResults<E>;
   estimators.forEach((e, j) => (out[e as E] = accs[j].result()));
@@ -168,6 +176,7 @@ export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
   private readonly rewardModel?: CostModel;
   private numArms: number | undefined;
   private dim = -1;
+  private readonly counts: Uint8Array;
 
   constructor(options: PolicyEvaluationStreamOptions<E> = {}) {
     const defaults = (options.rewardModel ? ESTIMATOR_NAMES : ["ips", "snips"]) as readonly E[];
@@ -179,6 +188,7 @@ export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
     }
     const accOptions = resolveAccumulatorOptions(options);
     this.accs = this.estimators.map((e) => createAccumulator(e, accOptions));
+    this.counts = new Uint8Array(accOptions.bootstrapSamples);
     this.target = options.target;
     this.rewardModel = options.rewardModel;
   }
@@ -203,7 +213,8 @@ export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
     if (r.action > this.numArms) throw new OpeInputError("action", i, `is ${r.action}, outside 1..${this.numArms} (the target policy's number of actions)`);
     const costs = this.rewardModel ? predictCostsAt(this.rewardModel, r.observation, this.numArms, i) : null;
     const s = toSample({ ...r, pmf: p, key: rowKey(record, r) }, costs);
-    for (const acc of this.accs) acc.add(s);
+    if (this.counts.length > 0) this.accs[0].countsFor(s.key as number, this.counts);
+    for (const acc of this.accs) acc.add(s, this.counts);
     return this;
   }
 
@@ -296,9 +307,17 @@ function predictCostsAt(model: CostModel, observation: number[], K: number, i: n
   return c;
 }
 
-/** The bootstrap/fold key of a row: its full content, so the same row gets the same key anywhere. */
-function rowKey(record: JoinedRecord, r: { observation: number[]; action: number; cost: number; propensity: number }): string {
-  return `${record.event_id}|${r.action}|${r.propensity}|${r.cost}|${r.observation.join(",")}`;
+/**
+ * The bootstrap/fold key of a row: a 32-bit hash of its full content (event id, action,
+ * propensity, cost, observation), so the same row gets the same key in any process or split.
+ */
+function rowKey(record: JoinedRecord, r: { observation: number[]; action: number; cost: number; propensity: number }): number {
+  let h = hash32(String(record.event_id), 0x0e7a1);
+  h = mixNumber(h, r.action);
+  h = mixNumber(h, r.propensity);
+  h = mixNumber(h, r.cost);
+  for (let j = 0; j < r.observation.length; j++) h = mixNumber(h, r.observation[j]);
+  return fmix32(h);
 }
 
 function toSample(r: ScoredRow, costs: ArrayLike<number> | null): OpeSample {

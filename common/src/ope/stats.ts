@@ -3,7 +3,7 @@
  * that thousands of bootstrap replicates stay cheap, the normal quantile, percentiles, and the
  * Poisson(1) draws of the online bootstrap.
  */
-import { Rng, hash32 } from "../util/random";
+import { Rng, fmix32, hash32 } from "../util/random";
 
 /**
  * Neumaier summation over pairs of slots: `s[2i]` holds sum i, `s[2i+1]` its running
@@ -90,12 +90,28 @@ export function poisson1FromUniform(u: number): number {
  * Fills `out` with the row's Poisson(1) bootstrap counts, one per replicate: a function of the
  * seed word and the row's key only, so any partition of the rows gives the same replicates.
  */
-export function keyedPoissonCounts(seedWord: number, key: string, out: Uint8Array): void {
-  const rng = new Rng(hash32(key, seedWord));
+export function keyedPoissonCounts(seedWord: number, key: string | number, out: Uint8Array): void {
+  const rng = new Rng(typeof key === "number" ? fmix32((key ^ seedWord) >>> 0) : hash32(key, seedWord));
   for (let b = 0; b < out.length; b++) out[b] = poisson1FromUniform(rng.nextUint32() / 4294967296);
 }
 
 /** Fills `out` with Poisson(1) counts drawn from a running stream (rows without a key). */
 export function streamPoissonCounts(rng: Rng, out: Uint8Array): void {
   for (let b = 0; b < out.length; b++) out[b] = poisson1FromUniform(rng.nextUint32() / 4294967296);
+}
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/** Mixes a number's 64 bits into a 32-bit hash state (MurmurHash3-style round). */
+export function mixNumber(h: number, x: number): number {
+  f64[0] = x;
+  for (let i = 0; i < 2; i++) {
+    let k = Math.imul(u32[i], 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  return h;
 }

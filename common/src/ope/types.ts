@@ -82,9 +82,10 @@ export interface OpeSample {
   /**
    * Identity of the row for the bootstrap (for example its event id): the row's bootstrap weights
    * are a function of (seed, key), so accumulators merged in any order equal one pass. Without a
-   * key, weights come from the accumulator's own seeded stream (still deterministic).
+   * key, weights come from the accumulator's own seeded stream (still deterministic). Numbers
+   * are used as 32-bit hashes (evaluatePolicy hashes each row's content).
    */
-  key?: string;
+  key?: string | number;
 }
 
 /** Options shared by every accumulator. */
