@@ -1,0 +1,264 @@
+import { after, before, beforeEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import YAML from "yaml";
+import { mockClient } from "aws-sdk-client-mock";
+import {
+  CreateTrainingJobCommand,
+  DeleteEndpointCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  DescribeTrainingJobCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { AthenaClient, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
+import { CloudWatchClient, DeleteDashboardsCommand, GetMetricDataCommand, PutDashboardCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import {
+  SageMakerConfigError,
+  callerPolicyDocument,
+  createSageMakerPlatform,
+  executionRolePolicyDocument,
+  requiredIamPermissions,
+  resolveSageMakerSettings,
+  sageMakerSettingsFromConfig,
+  type SageMakerPlatform,
+} from "@cbkit/common/dist/platform/sagemaker";
+import { parseConfig, type ModelRecord } from "@cbkit/common";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, type DynamoEmulator, type S3Emulator } from "./helpers";
+
+/** The shipped config.yaml switched to SageMaker mode. */
+function sageMakerConfigText(): string {
+  const doc = YAML.parse(fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "config.yaml"), "utf8")) as Record<string, any>;
+  doc.local_mode = false;
+  doc.image = "123456789012.dkr.ecr.{AWS_REGION}.amazonaws.com/cbkit:latest";
+  doc.resource.private_resource.hosting_fleet = { instance_type: "ml.m5.large", instance_count: 1 };
+  doc.resource.private_resource.training_fleet.instance_type = "ml.c5.xlarge";
+  doc.sagemaker = { ...doc.sagemaker, region: "eu-west-1", role_arn: "arn:aws:iam::123456789012:role/CbKitExecution", athena_database: "cbkit_db", job_timeout_seconds: 120 };
+  return YAML.stringify(doc);
+}
+const CONFIG = sageMakerConfigText();
+
+describe("SageMaker settings, IAM help and config", () => {
+  it("reads the sagemaker.* keys and resource settings from config.yaml", async () => {
+    const input = sageMakerSettingsFromConfig(parseConfig(CONFIG));
+    assert.equal(input.region, "eu-west-1");
+    assert.equal(input.hostingInstanceType, "ml.m5.large");
+    assert.equal(input.trainingInstanceType, "ml.c5.xlarge");
+    assert.equal(input.athenaDatabase, "cbkit_db");
+    assert.equal(input.timeouts.job, 120_000);
+    assert.equal(input.timeouts.endpoint, 1_800_000);
+    assert.deepEqual(input.tables, { experiment: "BanditsExperimentTable", model: "BanditsModelTable", join: "BanditsJoinTable" });
+    const sts = new STSClient({ region: "eu-west-1", credentials: DUMMY_CREDENTIALS });
+    mockClient(sts).on(GetCallerIdentityCommand).resolves({ Account: "123456789012" });
+    const settings = await resolveSageMakerSettings(input, { sts });
+    assert.equal(settings.bucket, "sagemaker-eu-west-1-123456789012");
+    assert.equal(settings.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cbkit:latest");
+  });
+
+  it("names the missing role, a placeholder image and a missing region with their fixes", async () => {
+    const base = sageMakerSettingsFromConfig(parseConfig(CONFIG));
+    await assert.rejects(resolveSageMakerSettings({ ...base, roleArn: null }), (e: Error) => e instanceof SageMakerConfigError && e.field === "sagemaker.role_arn" && /docs\/sagemaker\.md/.test(e.message));
+    await assert.rejects(resolveSageMakerSettings({ ...base, roleArn: "CbKitExecution" }), /is not an IAM role ARN/);
+    await assert.rejects(resolveSageMakerSettings({ ...base, image: "<account>.dkr.ecr.{AWS_REGION}.amazonaws.com/cbkit:latest" }), /image: still the placeholder.*image-build-push/);
+    const saved = { r: process.env.AWS_REGION, d: process.env.AWS_DEFAULT_REGION, c: process.env.AWS_CONFIG_FILE };
+    try {
+      delete process.env.AWS_REGION;
+      delete process.env.AWS_DEFAULT_REGION;
+      process.env.AWS_CONFIG_FILE = "/nonexistent/aws-config";
+      await assert.rejects(resolveSageMakerSettings({ ...base, region: null }), (e: Error) => e instanceof SageMakerConfigError && e.field === "sagemaker.region");
+      process.env.AWS_REGION = "ap-south-1";
+      const s = await resolveSageMakerSettings({ ...base, region: null, bucket: "my-bucket" });
+      assert.equal(s.region, "ap-south-1");
+    } finally {
+      for (const [k, v] of [["AWS_REGION", saved.r], ["AWS_DEFAULT_REGION", saved.d], ["AWS_CONFIG_FILE", saved.c]] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+
+  it("lists every IAM permission, including iam:PassRole (D-31), as policy JSON", () => {
+    const actions = new Set(requiredIamPermissions().map((p) => p.action));
+    for (const a of ["iam:PassRole", "cloudwatch:PutMetricData", "sagemaker:CreateTrainingJob", "sagemaker:UpdateEndpoint", "athena:StartQueryExecution", "glue:CreateTable", "s3:PutObject", "dynamodb:PutItem", "ecr:BatchGetImage"])
+      assert.ok(actions.has(a), a);
+    const caller = JSON.parse(callerPolicyDocument({ bucket: BUCKET, roleArn: "arn:aws:iam::123456789012:role/R" })) as { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] };
+    const pass = caller.Statement.find((s) => s.Action === "iam:PassRole");
+    assert.deepEqual(pass?.Resource, "arn:aws:iam::123456789012:role/R");
+    assert.deepEqual(pass?.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });
+    const role = JSON.parse(executionRolePolicyDocument({ bucket: BUCKET })) as { Statement: { Resource: unknown }[] };
+    assert.deepEqual(role.Statement[0].Resource, [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`]);
+  });
+});
+
+describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoDB on dynalite, the rest mocked)", () => {
+  let s3: S3Emulator;
+  let ddb: DynamoEmulator;
+  let platform: SageMakerPlatform;
+  const sagemaker = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+  const athena = new AthenaClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+  const cloudwatch = new CloudWatchClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+  const sm = mockClient(sagemaker);
+  const ath = mockClient(athena);
+  const cw = mockClient(cloudwatch);
+  const EXP = "exp-plat";
+  const model = (id: string): ModelRecord => ({
+    experiment_id: EXP,
+    model_id: id,
+    train_state: "Completed",
+    evaluation_job_name: null,
+    eval_state: null,
+    eval_scores: {},
+    input_model_id: null,
+    input_data_s3_prefix: null,
+    eval_data_s3_path: null,
+    s3_model_output_path: null,
+    training_start_time: null,
+    training_end_time: null,
+    failure_reason: null,
+  });
+
+  before(async () => {
+    s3 = await startS3();
+    ddb = await startDynamo();
+    platform = await createSageMakerPlatform(parseConfig(CONFIG), {
+      clients: { s3: s3.client, dynamodb: ddb.client, sagemaker, athena, cloudwatch },
+      settings: { ...testSettings(), region: REGION },
+      clock: fakeClock(),
+    });
+  });
+  after(async () => {
+    await s3.stop();
+    await ddb.stop();
+  });
+  beforeEach(() => {
+    sm.reset();
+    ath.reset();
+    cw.reset();
+  });
+
+  it("publishes metrics under the experiment, creating the dashboard first", async () => {
+    cw.on(PutDashboardCommand).resolves({});
+    cw.on(PutMetricDataCommand).resolves({});
+    await platform.metrics.put(EXP, "reported_rewards_score", 0.75, "2026-11-28T12:00:00.000Z");
+    await platform.metrics.put(EXP, "reported_rewards_score", 0.8);
+    const dashboards = cw.commandCalls(PutDashboardCommand);
+    assert.equal(dashboards.length, 1);
+    assert.equal(dashboards[0].args[0].input.DashboardName, EXP);
+    const body = JSON.parse(dashboards[0].args[0].input.DashboardBody!) as { widgets: { properties: { metrics: unknown[][]; region: string } }[] };
+    assert.equal(body.widgets.length, 5);
+    assert.deepEqual(body.widgets[2].properties.metrics[0].slice(0, 4), ["ContextualBandits", "reported_rewards_score", "ExperimentId", EXP]);
+    assert.deepEqual(cw.commandCalls(PutMetricDataCommand)[0].args[0].input, {
+      Namespace: "ContextualBandits",
+      MetricData: [{ MetricName: "reported_rewards_score", Dimensions: [{ Name: "ExperimentId", Value: EXP }], Timestamp: new Date("2026-11-28T12:00:00.000Z"), Value: 0.75 }],
+    });
+    await assert.rejects(platform.metrics.put(EXP, "x", Number.NaN), /finite/);
+    assert.equal(platform.dashboardLink(EXP), `https://${REGION}.console.aws.amazon.com/cloudwatch/home?region=${REGION}#dashboards:name=${EXP};start=PT1H`);
+  });
+
+  it("reads metrics back in time order", async () => {
+    cw.on(GetMetricDataCommand)
+      .resolvesOnce({ MetricDataResults: [{ Id: "m", Timestamps: [new Date("2026-11-28T12:02:00Z")], Values: [0.9] }], NextToken: "t" })
+      .resolves({ MetricDataResults: [{ Id: "m", Timestamps: [new Date("2026-11-28T12:01:00Z")], Values: [0.7] }] });
+    assert.deepEqual(await platform.metrics.get(EXP, "reported_rewards_score"), [
+      { timestamp: "2026-11-28T12:01:00.000Z", value: 0.7 },
+      { timestamp: "2026-11-28T12:02:00.000Z", value: 0.9 },
+    ]);
+  });
+
+  it("publishes each evaluation's score", async () => {
+    cw.on(PutDashboardCommand).resolves({});
+    cw.on(PutMetricDataCommand).resolves({});
+    const modelId = `${EXP}-model-000000000001`;
+    const job = `${modelId}-eval-000000000001`;
+    await platform.objects.put(platform.objects.uriOf(`${EXP}/joined_data/j/eval/a.csv`), "x");
+    await platform.objects.put(platform.objects.uriOf(`${EXP}/training_jobs/${modelId}/output/model/model.json`), "{}");
+    sm.on(CreateTrainingJobCommand).resolves({});
+    sm.on(DescribeTrainingJobCommand).callsFake(async () => {
+      const score = { score: 0.2, ci: { lower: 0.1, upper: 0.3, method: "normal" }, n: 10, estimator: "dr" };
+      await platform.objects.put(platform.objects.uriOf(`${EXP}/evaluation_jobs/${job}/output/model.tar.gz`), tarGz({ "score.json": JSON.stringify(score) }));
+      return { TrainingJobStatus: "Completed", TrainingEndTime: new Date("2026-11-28T12:05:00Z") };
+    });
+    await platform.jobs.runEvaluation({
+      experimentId: EXP,
+      jobName: job,
+      hyperparameters: {},
+      evaluationDataUri: platform.objects.uriOf(`${EXP}/joined_data/j/eval`),
+      modelUri: platform.objects.uriOf(`${EXP}/training_jobs/${modelId}/output/model`),
+      outputUri: platform.objects.uriOf(`${EXP}/evaluation_jobs/${job}`),
+    });
+    const put = cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData![0]);
+    assert.deepEqual(put.map((m) => [m.MetricName, m.Value]), [["newly_trained_model_score", 0.2]]);
+  });
+
+  it("refuses rewards outside the experiment's rewards folder", () => {
+    assert.throws(
+      () => platform.join({
+        experimentId: EXP,
+        joinJobId: "j",
+        decisionsUri: platform.objects.uriOf(`${EXP}/inference_data`),
+        rewardsUri: platform.objects.uriOf(`${EXP}/uploads/rewards`),
+        ratio: 0.8,
+        missingReward: "drop",
+        outputTrainUri: platform.objects.uriOf(`${EXP}/joined_data/j/train`),
+        outputEvalUri: platform.objects.uriOf(`${EXP}/joined_data/j/eval`),
+      }),
+      /must lie under s3:\/\/cbkit-test-bucket\/exp-plat\/rewards_data\//,
+    );
+  });
+
+  function cleanupMocks(failModel?: string) {
+    sm.on(DescribeEndpointCommand).resolvesOnce({ EndpointName: EXP, EndpointStatus: "InService", EndpointConfigName: `${EXP}-model-000000000003-cfg` });
+    sm.on(DescribeEndpointConfigCommand).resolves({ ProductionVariants: [{ VariantName: "AllTraffic", ModelName: `${EXP}-model-000000000003` }] });
+    sm.on(DeleteEndpointCommand).resolves({});
+    sm.on(ListModelsCommand).resolves({
+      Models: [`${EXP}-model-000000000004`, `${EXP}-model-x-model-000000000001`, "unrelated"].map((ModelName) => ({ ModelName, ModelArn: "arn", CreationTime: new Date() })),
+    });
+    sm.on(ListEndpointConfigsCommand).resolves({ EndpointConfigs: [{ EndpointConfigName: `${EXP}-model-000000000005-cfg`, EndpointConfigArn: "arn", CreationTime: new Date() }] });
+    sm.on(DeleteEndpointConfigCommand).resolves({});
+    sm.on(DeleteModelCommand).callsFake(async (input: { ModelName: string }) => {
+      if (input.ModelName === failModel)
+        throw Object.assign(new Error(`User is not authorized to perform: sagemaker:DeleteModel`), { name: "AccessDeniedException" });
+      return {};
+    });
+    ath.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: "q" });
+    ath.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: "SUCCEEDED" } } });
+    cw.on(DeleteDashboardsCommand).resolves({});
+  }
+
+  it("removes endpoint, configs, models, tables, dashboard and, when asked, the data (D-15)", async () => {
+    await platform.records.create("model", EXP, `${EXP}-model-000000000001`, model(`${EXP}-model-000000000001`));
+    await platform.records.create("model", EXP, `${EXP}-model-000000000002`, model(`${EXP}-model-000000000002`));
+    await platform.objects.put(platform.objects.uriOf(`${EXP}/rewards_data/b/r.jsonl`), "{}\n");
+    await platform.objects.put(platform.objects.uriOf(`other-exp/rewards_data/b/r.jsonl`), "{}\n");
+    cleanupMocks();
+    const report = await platform.cleanup(EXP, { deleteData: true });
+    assert.equal(report.endpointDeleted, true);
+    const ids = [1, 2, 3, 4].map((i) => `${EXP}-model-00000000000${i}`);
+    assert.deepEqual(sm.commandCalls(DeleteModelCommand).map((c) => c.args[0].input.ModelName).sort(), ids, "models from records, the endpoint and the listing; not other experiments'");
+    assert.deepEqual(
+      sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName).sort(),
+      [...ids, `${EXP}-model-000000000005`].map((id) => `${id}-cfg`).sort(),
+    );
+    assert.equal(ath.commandCalls(StartQueryExecutionCommand).length, 2, "two DROP TABLE statements");
+    assert.deepEqual(cw.commandCalls(DeleteDashboardsCommand)[0].args[0].input, { DashboardNames: [EXP] });
+    assert.ok(report.objectsDeleted >= 5);
+    assert.deepEqual(await platform.objects.list(platform.objects.uriOf(EXP)), []);
+    assert.equal((await platform.objects.list(platform.objects.uriOf("other-exp"))).length, 1);
+    assert.ok(report.removed.includes(`endpoint ${EXP}`));
+    assert.ok(report.removed.some((r) => r.startsWith("Athena table cbkit_test.cbkit_decisions_exp_plat_")));
+    // Records stay until cleanTableRecords (records.deleteExperiment).
+    assert.equal((await platform.records.list("model", EXP)).length, 2);
+  });
+
+  it("keeps going after a failed step and reports every failure at the end", async () => {
+    cleanupMocks(`${EXP}-model-000000000001`);
+    await assert.rejects(platform.cleanup(EXP), (e: Error) => /failed on:\n  model exp-plat-model-000000000001: AWS denied sagemaker:DeleteModel/.test(e.message) && /CloudWatch dashboard exp-plat/.test(e.message));
+    assert.equal(sm.commandCalls(DeleteModelCommand).length, 4, "the other models were still deleted");
+    assert.equal(cw.commandCalls(DeleteDashboardsCommand).length, 1);
+  });
+});
