@@ -9,6 +9,7 @@
  * the open once.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 
 export interface DuckDbFileOptions {
@@ -32,7 +33,25 @@ function isLockError(err: unknown): boolean {
   return /Could not set lock|Conflicting lock/i.test(String((err as Error)?.message ?? err));
 }
 
+/**
+ * One DuckDbFile per database path and process. DuckDB's file lock only keeps other processes
+ * out; two instances on one file inside a process would not see each other's writes safely, so
+ * every store in this process shares the same handle (see `DuckDbFile.shared`).
+ */
+const sharedFiles = new Map<string, DuckDbFile>();
+
 export class DuckDbFile {
+  /** The process-wide handle of a database file (created on first use). */
+  static shared(file: string, init: (c: DuckDBConnection) => Promise<void>, options: DuckDbFileOptions = {}): DuckDbFile {
+    const key = path.resolve(file);
+    let f = sharedFiles.get(key);
+    if (!f) {
+      f = new DuckDbFile(key, init, options);
+      sharedFiles.set(key, f);
+    }
+    return f;
+  }
+
   private instance: DuckDBInstance | null = null;
   private connection: DuckDBConnection | null = null;
   private openedAt = 0;

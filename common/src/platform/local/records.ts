@@ -46,7 +46,7 @@ export class DuckDbRecordStore implements RecordStore {
   };
 
   constructor(file: string, options?: DuckDbFileOptions) {
-    this.db = new DuckDbFile(
+    this.db = DuckDbFile.shared(
       file,
       async (c) => {
         for (const s of SCHEMA) await c.run(s);

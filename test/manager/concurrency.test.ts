@@ -1,0 +1,80 @@
+/**
+ * Two managers on one experiment cannot corrupt it: record writes are compare-and-set on a
+ * version; the loser of a race gets ConflictError (or WorkflowInProgressError when it arrives
+ * after the winner started); several processes share the DuckDB file.
+ */
+import { test, after } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawn } from "node:child_process";
+import { ConflictError, DuckDbRecordStore, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
+import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
+
+const ws = tempWorkspace("conc");
+const config = testConfig(ws);
+const opened: ExperimentManager[] = [];
+after(async () => {
+  for (const m of opened) await m.close().catch(() => undefined);
+  fs.rmSync(ws, { recursive: true, force: true });
+});
+
+test("a stale version is refused with ConflictError naming the versions", async () => {
+  const store = new DuckDbRecordStore(path.join(ws, "stale.duckdb"));
+  const rec = { experiment_id: "x" } as never;
+  const c = await store.create("experiment", "x", "x", rec);
+  assert.equal(c.version, 1);
+  const u = await store.update("experiment", "x", "x", rec, 1);
+  assert.equal(u.version, 2);
+  await assert.rejects(store.update("experiment", "x", "x", rec, 1), (err: unknown) => {
+    assert.ok(err instanceof ConflictError);
+    assert.equal(err.expectedVersion, 1);
+    assert.equal(err.actualVersion, 2);
+    assert.match(err.message, /expected version 1, found 2/);
+    return true;
+  });
+  assert.equal((await store.create("experiment", "x", "x", rec)).created, false);
+  await store.close();
+});
+
+test("two managers training at once: one wins, the other gets a clear error, the record stays consistent", async () => {
+  const a = await manager(config, "conc-1");
+  const b = await manager(config, "conc-1");
+  opened.push(a, b);
+  await a.ingestJoinedData(syntheticJoined(120), 0.8);
+  await a.initializeFirstModel({ inputDataUri: a.lastJoinedJobTrainData });
+  const results = await Promise.allSettled([a.trainNextModel(), b.trainNextModel()]);
+  const won = results.filter((r) => r.status === "fulfilled");
+  const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+  assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
+  assert.ok(lost[0].reason instanceof ConflictError || lost[0].reason instanceof WorkflowInProgressError, String(lost[0].reason));
+  assert.match(String(lost[0].reason.message), /another manager|in progress/);
+  const winner = (won[0] as PromiseFulfilledResult<{ model_id: string }>).value.model_id;
+  await a.refresh();
+  await b.refresh();
+  assert.deepEqual(a.toJSON(), b.toJSON());
+  assert.equal(a.toJSON().training_workflow_metadata.training_state, "TRAINED");
+  assert.equal(a.lastTrainedModelId, winner);
+  // Work on different workflows by the two managers merges without conflict.
+  await Promise.all([b.evaluateModel(), a.ingestJoinedData(syntheticJoined(100, "t"), 0.8)]);
+  await a.refresh();
+  assert.equal(a.toJSON().evaluation_workflow_metadata.evaluation_state, "EVALUATED");
+  assert.equal(a.toJSON().joining_workflow_metadata.joining_state, "SUCCEEDED");
+});
+
+test("several processes share the record file (open, write, close, retry on the lock)", async () => {
+  const file = path.join(ws, "shared.duckdb");
+  const script = `
+    const { DuckDbRecordStore } = require("@cbkit/common");
+    const s = new DuckDbRecordStore(process.argv[1]);
+    (async () => { for (let i = 0; i < 20; i++) await s.metrics.put("p", "m", i); await s.close(); })()
+      .catch((e) => { console.error(e.message); process.exit(1); });`;
+  const runs = Array.from({ length: 3 }, () =>
+    new Promise<number>((resolve) => spawn(process.execPath, ["-e", script, file], { stdio: "inherit" }).on("exit", (c) => resolve(c ?? 1))),
+  );
+  const local = new DuckDbRecordStore(file);
+  for (let i = 0; i < 20; i++) await local.metrics.put("p", "m", i);
+  assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
+  assert.equal((await local.metrics.get("p", "m")).length, 80);
+  await local.close();
+});
