@@ -4,7 +4,7 @@
  *   - data: shuttle.trn as the simulator sees it (classes under 0.05 % dropped, z-scored), K = 7;
  *   - target policy: trained on OTHER rows (a fixed, seeded set of `--train` rows that no logged
  *     sample uses) — CbLearner (egreedy ε = 0.05, uniform-logged bandit feedback) when the
- *     learner module is available, else a nearest-class-centroid classifier mixed with 10 %
+ *     learner module is available (options pinned: cb_type dr, linear features), else a nearest-class-centroid classifier mixed with 10 %
  *     uniform exploration (`--target centroid|learner`);
  *   - truth: the target's exact expected cost over the whole data set, 1 − mean_x π(label(x) | x);
  *   - per seed: 2,000 rows drawn without replacement from the rows not used for training, logged
@@ -92,7 +92,8 @@ interface LearnerClass {
 function learnerPolicy(contexts: Float64Array, labels: Uint8Array, d: number, K: number, rows: number[]): PmfModel | null {
   const cls = (common as unknown as Record<string, unknown>).CbLearner as LearnerClass | undefined;
   if (!cls || typeof cls.create !== "function") return null;
-  const learner = cls.create({ numArms: K, explorationPolicy: "egreedy", epsilon: 0.05, seed: "ope-bench" });
+  // Options pinned (not the learner's defaults), so the benchmark's target stays put as the learner evolves.
+  const learner = cls.create({ numArms: K, explorationPolicy: "egreedy", epsilon: 0.05, cbType: "dr", featureMap: "linear", seed: "ope-bench" });
   const rng = new Rng("ope-bench-train-actions");
   for (const i of rows) {
     const x = Array.from(contexts.subarray(i * d, (i + 1) * d));
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
   let policyName = "centroid (ε = 0.1)";
   if (args.target !== "centroid") {
     policy = learnerPolicy(contexts, labels, d, K, trainRows);
-    if (policy) policyName = `CbLearner egreedy ε = 0.05, ${args.train} uniform-logged rows`;
+    if (policy) policyName = `CbLearner (egreedy ε = 0.05, cb_type dr, linear features) trained on ${args.train} other rows, uniform-logged`;
     else if (args.target === "learner") throw new Error("CbLearner is not available in @cbkit/common");
   }
   if (!policy) policy = centroidPolicy(contexts, labels, d, K, trainRows, 0.1);
