@@ -3,9 +3,10 @@
  *
  *   - data: shuttle.trn as the simulator sees it (classes under 0.05 % dropped, z-scored), K = 7;
  *   - target policy: trained on OTHER rows (a fixed, seeded set of `--train` rows that no logged
- *     sample uses) — CbLearner (egreedy ε = 0.05, uniform-logged bandit feedback) when the
- *     learner module is available (options pinned: cb_type dr, linear features), else a nearest-class-centroid classifier mixed with 10 %
- *     uniform exploration (`--target centroid|learner`);
+ *     sample uses) — CbLearner (egreedy ε = 0.05, cb_type dr, linear features, pinned; one pass
+ *     of uniform-logged bandit feedback) when the learner module is available, else a
+ *     nearest-class-centroid classifier mixed with 10 % uniform exploration
+ *     (`--target centroid|learner`);
  *   - truth: the target's exact expected cost over the whole data set, 1 − mean_x π(label(x) | x);
  *   - per seed: 2,000 rows drawn without replacement from the rows not used for training, logged
  *     with uniform actions (p = 1/7), evaluated by every estimator with its default cost model.
@@ -16,7 +17,7 @@
  *
  * Usage: node build/bench/ope-accuracy.js [--seeds 50] [--rows 2000] [--train 5000]
  *        [--bootstrap 1000] [--target learner|centroid] [--cost-model bins|linear]
- *        [--lambda 1] [--bins 8] [--json]
+ *        [--lambda 1] [--bins 16] [--json]
  */
 import * as common from "@cbkit/common";
 import { ESTIMATOR_NAMES, Rng, evaluatePolicy } from "@cbkit/common";
