@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,6 +16,9 @@ import {
   hashUnit,
   SPLIT_SEED,
 } from "@cbkit/sim_app";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-sim-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test("the default data file is ../shared/data/shuttle.trn beside the project root", () => {
   const root = findProjectRoot();
@@ -58,7 +61,7 @@ test("each feature has mean 0 and population std 1 within 1e-9", () => {
 });
 
 test("a constant feature keeps std 1 (zero std replaced) and becomes all zeros", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sim-"));
+  const dir = fs.mkdtempSync(path.join(tmp, "t-"));
   const f = path.join(dir, "const.trn");
   fs.writeFileSync(f, "5 1 2 3 4 5 6 7 8 1\n5 2 3 4 5 6 7 8 9 1\n5 3 4 5 6 7 8 9 10 4\n");
   const d = loadStatlogData(f);
@@ -139,7 +142,7 @@ test("warm-start data: shape, uniform logging probabilities, unique ids, determi
 
 test("evaluateHistoricalData reads records, the original's quoted CSV and JSON lines", () => {
   assert.equal(evaluateHistoricalData([{ reward: 1 }, { reward: 0 }, { reward: 0 }, { reward: 0 }]), 0.75);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sim-"));
+  const dir = fs.mkdtempSync(path.join(tmp, "t-"));
   const csv = path.join(dir, "joined.csv");
   fs.writeFileSync(
     csv,
@@ -168,7 +171,7 @@ test("a missing data file says where to put it and where to get it", () => {
 });
 
 test("malformed lines name the file and the line", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sim-"));
+  const dir = fs.mkdtempSync(path.join(tmp, "t-"));
   const good = "50 21 77 0 28 0 27 48 22 1\n";
   const cases: [string, RegExp][] = [
     [good + "50 21 77 0 28 0 27 48 1\n", /bad1\.trn:2: expected 10 .*found 9/],
