@@ -90,6 +90,27 @@ export function findJupyterPython(): string | undefined {
   return undefined;
 }
 
+/**
+ * Makes sure Jupyter knows a `tslab` kernel whose files exist (a kernelspec left by a deleted
+ * clone would not start); (re)registers this project's kernel otherwise. Returns what it did.
+ */
+export function ensureTslabKernel(py: string): string {
+  const probe = spawnSync(
+    py,
+    ["-c", "import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().get_kernel_spec('tslab').argv))"],
+    { encoding: "utf8" },
+  );
+  let argv: string[] = [];
+  try {
+    argv = probe.status === 0 ? (JSON.parse(probe.stdout.trim().split("\n").pop() ?? "[]") as string[]) : [];
+  } catch {
+    argv = [];
+  }
+  if (argv.length >= 2 && fs.existsSync(argv[0]) && fs.existsSync(argv[1])) return `tslab kernel: ${argv[1]}`;
+  const r = spawnSync(process.execPath, [path.join(projectRoot, "scripts", "install-kernel.js")], { encoding: "utf8" });
+  return `tslab kernel was ${argv.length ? "stale" : "missing"}; ${r.stdout.trim()}`;
+}
+
 export const projectRoot = findProjectRoot();
 export const notebooksDir = path.join(projectRoot, "notebooks");
 export const outputDir = path.join(projectRoot, "test-output", "notebooks");
@@ -115,6 +136,10 @@ function describeFailure(name: string, f: NonNullable<RunReport["failure"]>, out
   ].join("\n");
 }
 
+let kernelChecked = false;
+/** What the kernel check found (for test diagnostics). */
+export let kernelNote = "";
+
 /**
  * Runs a notebook top to bottom with the tslab kernel (cwd = notebooks/); rejects with the failing
  * cell's source, error and output.
@@ -122,6 +147,10 @@ function describeFailure(name: string, f: NonNullable<RunReport["failure"]>, out
 export async function executeNotebook(name: string, options: { timeoutSeconds?: number; kernel?: string } = {}): Promise<ExecutedNotebook> {
   const py = findJupyterPython();
   if (!py) throw new Error("no Python with nbclient found: install python3-nbclient jupyter-client python3-ipykernel (see .ci/run)");
+  if (!kernelChecked) {
+    kernelNote = ensureTslabKernel(py);
+    kernelChecked = true;
+  }
   fs.mkdirSync(outputDir, { recursive: true });
   const input = path.isAbsolute(name) ? name : path.join(notebooksDir, name);
   const output = path.join(outputDir, path.basename(name));

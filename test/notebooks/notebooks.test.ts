@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as harness from "./harness";
 import { executeNotebook, findJupyterPython, listNotebooks, type ExecutedNotebook } from "./harness";
 
 const jupyter = findJupyterPython();
@@ -15,6 +16,7 @@ for (const name of listNotebooks()) {
   const base = name.replace(/\.ipynb$/, "");
   test(`notebook ${name} runs top to bottom and shows what it should`, { skip, timeout: 20 * 60_000 }, async (t) => {
     const nb = await executeNotebook(name);
+    if (harness.kernelNote) t.diagnostic(harness.kernelNote);
     t.diagnostic(`${name}: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds ?? "?"} s)`);
     const checks = path.join(__dirname, "checks", `${base}.js`);
     if (fs.existsSync(checks)) {
