@@ -118,3 +118,15 @@ test("VW text: format, parse and file round trip", () => {
     assert.deepEqual(b.observation, recs[i].observation);
   });
 });
+
+test("training from a file (column fast path) equals training from the same records in memory", async () => {
+  const recs = Array.from({ length: 500 }, (_, i) => ({ ...rec(i), observation: [Math.sin(i), Math.cos(i) * 3, i % 5] }));
+  const f = path.join(tmp, "same.csv");
+  await writeJoinedCsv(f, recs);
+  const a = CbLearner.create({ numArms: 7, explorationPolicy: "bag", numPolicies: 3 });
+  await a.train(recs);
+  const b = CbLearner.create({ numArms: 7, explorationPolicy: "bag", numPolicies: 3 });
+  const report = await b.train(readJoinedRecords(f));
+  assert.deepEqual(report, { used: 500, skipped: 0, reasons: [] });
+  for (const r of recs.slice(0, 20)) assert.deepEqual(Array.from(b.predictCosts(r.observation)), Array.from(a.predictCosts(r.observation)));
+});

@@ -9,6 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isAscii } from "node:buffer";
 import { StringDecoder } from "node:string_decoder";
 import { JOINED_RECORD_COLUMNS, JoinedRecord } from "./records";
 
@@ -56,43 +57,257 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<JoinedRecord> {
+    for await (const batch of this.batches()) for (const r of batch) yield r;
+  }
+
+  /** The records in batches (one per chunk of the file): the fast way to consume a large file. */
+  async *batches(): AsyncGenerator<JoinedRecord[]> {
     for (const file of this.files()) {
-      const isCsv = file.toLowerCase().endsWith(".csv");
-      let parser: ((line: string, n: number) => JoinedRecord | null) | null = null;
-      let pending = "";
-      let pendingLine = 0;
-      for await (const [line, n] of lines(file)) {
-        if (!isCsv) {
-          if (line.trim() === "") continue;
-          if (n === 1 && line.trimStart().startsWith("[")) {
-            yield* this.jsonArray(file);
-            break;
-          }
-          const r = this.parseJsonLine(file, line, n);
-          if (r) { this.rows++; yield r; }
-          continue;
+      if (file.toLowerCase().endsWith(".csv")) yield* this.csvBatches(file);
+      else yield* this.jsonBatches(file);
+    }
+  }
+
+  private async *csvBatches(file: string): AsyncGenerator<JoinedRecord[]> {
+    let cols: CsvColumns | null = null;
+    let pending: string | null = null;
+    let pendingLine = 0;
+    let done = false;
+    for await (const chunk of lineChunks(file)) {
+      if (done) break;
+      const batch: JoinedRecord[] = [];
+      const lines = chunk.lines;
+      for (let li = 0; li < lines.length; li++) {
+        const n = chunk.firstLine + li;
+        let text = lines[li];
+        let at = n;
+        if (pending !== null) {
+          text = pending + "\n" + text;
+          at = pendingLine;
         }
-        // CSV: join physical lines while a quoted field is open.
-        let text = line;
-        if (pending !== "") text = pending + "\n" + line;
-        if (quoteOpen(text)) {
-          if (pending === "") pendingLine = n;
+        const fields = splitCsvStrict(text);
+        if (fields === null) {
+          if (pending === null) pendingLine = n;
           pending = text;
           continue;
         }
-        const at = pending !== "" ? pendingLine : n;
-        pending = "";
-        if (text.trim() === "") continue;
-        if (parser === null) {
-          parser = this.csvParser(file, splitCsv(text));
-          if (parser === null) break;
+        pending = null;
+        if (fields.length === 1 && fields[0].trim() === "") continue;
+        if (cols === null) {
+          cols = this.csvColumns(file, fields);
+          if (cols === null) {
+            done = true;
+            break;
+          }
           continue;
         }
-        const r = parser(text, at);
-        if (r) { this.rows++; yield r; }
+        const r = this.csvRecord(file, at, fields, cols);
+        if (r !== null) batch.push(r);
       }
-      if (pending !== "") this.bad(file, pendingLine, "unterminated quoted field at the end of the file");
+      this.rows += batch.length;
+      if (batch.length > 0) yield batch;
     }
+    if (pending !== null) this.bad(file, pendingLine, "unterminated quoted field at the end of the file");
+  }
+
+  /**
+   * The training columns of the records (reward, action, action_prob, observation), a chunk at a
+   * time, without building record objects: the fast path of CbLearner.train for large files.
+   * Rows are validated and counted exactly as by the record iterator.
+   */
+  async *columnBatches(): AsyncGenerator<JoinedColumns> {
+    for (const file of this.files()) {
+      if (!file.toLowerCase().endsWith(".csv")) {
+        for await (const b of this.jsonBatches(file)) yield columnsOf(b);
+        continue;
+      }
+      yield* this.csvColumnBatches(file);
+    }
+  }
+
+  private async *csvColumnBatches(file: string): AsyncGenerator<JoinedColumns> {
+    const fh = await fs.promises.open(file, "r");
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const dec = new StringDecoder("utf8");
+      const starts = new Int32Array(64), ends = new Int32Array(64);
+      let cols: CsvColumns | null = null;
+      let pending: string | null = null;
+      let pendingLine = 0;
+      let rest = "";
+      let lineNo = 0;
+      let first = true;
+      let eof = false;
+      while (!eof) {
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+        let text: string;
+        if (bytesRead === 0) {
+          eof = true;
+          text = rest + dec.end();
+          if (text === "") break;
+          text += "\n";
+        } else {
+          // ASCII chunks (the common case) decode much faster as latin1, with the same result.
+          const bytes = buf.subarray(0, bytesRead);
+          text = rest + (isAscii(bytes) ? bytes.toString("latin1") : dec.write(bytes));
+        }
+        if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+        const out = new ColumnBuilder(file);
+        let ls = 0;
+        for (;;) {
+          const nl = text.indexOf("\n", ls);
+          if (nl < 0) break;
+          const le = nl > ls && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+          lineNo++;
+          const at = ls;
+          ls = nl + 1;
+          if (cols !== null && pending === null) {
+            const k = scanCsvFields(text, at, le, starts, ends);
+            if (k === cols.count && this.fastRow(text, starts, ends, cols, out, lineNo)) continue;
+            if (k === -2) continue; // an empty line
+          }
+          // Slow path: the header, quoted fields with escaped quotes or line breaks, malformed rows.
+          let line = text.slice(at, le);
+          let n = lineNo;
+          if (pending !== null) {
+            line = pending + "\n" + line;
+            n = pendingLine;
+          }
+          const fields = splitCsvStrict(line);
+          if (fields === null) {
+            if (pending === null) pendingLine = lineNo;
+            pending = line;
+            continue;
+          }
+          pending = null;
+          if (fields.length === 1 && fields[0].trim() === "") continue;
+          if (cols === null) {
+            cols = this.csvColumns(file, fields);
+            if (cols === null) return;
+            if (cols.count > starts.length) throw new Error(`${file}: more than ${starts.length} columns`);
+            continue;
+          }
+          const r = this.csvRecord(file, n, fields, cols);
+          if (r !== null) out.push(r.reward, r.action, r.action_prob, r.observation, n);
+        }
+        rest = text.slice(ls);
+        this.rows += out.n;
+        if (out.n > 0) yield out.finish();
+      }
+      if (pending !== null) this.bad(file, pendingLine, "unterminated quoted field at the end of the file");
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Parses one row from field bounds into the builder; false sends the row to the slow path. */
+  private fastRow(text: string, starts: Int32Array, ends: Int32Array, c: CsvColumns, out: ColumnBuilder, n: number): boolean {
+    const reward = +text.slice(starts[c.reward], ends[c.reward]);
+    const action = +text.slice(starts[c.action], ends[c.action]);
+    const prob = +text.slice(starts[c.actionProb], ends[c.actionProb]);
+    if (reward - reward !== 0 || action - action !== 0 || prob - prob !== 0) return false;
+    if (ends[c.reward] === starts[c.reward] || ends[c.action] === starts[c.action] || ends[c.actionProb] === starts[c.actionProb]) return false;
+    if (c.sampleProb >= 0) {
+      const sp = +text.slice(starts[c.sampleProb], ends[c.sampleProb]);
+      if (sp - sp !== 0 || ends[c.sampleProb] === starts[c.sampleProb]) return false;
+    }
+    let s = starts[c.observation];
+    const e = ends[c.observation];
+    while (s < e && text.charCodeAt(s) === 32) s++;
+    if (text.charCodeAt(s) !== 91) return false; // [
+    let b = e - 1;
+    while (b > s && text.charCodeAt(b) === 32) b--;
+    if (text.charCodeAt(b) !== 93) return false; // ]
+    const mark = out.obsLength;
+    let i = s + 1;
+    if (b > i) {
+      for (;;) {
+        let comma = text.indexOf(",", i);
+        if (comma < 0 || comma > b) comma = b;
+        const v = +text.slice(i, comma);
+        if (v - v !== 0 || comma === i) {
+          out.obsLength = mark;
+          return false;
+        }
+        out.pushObs(v);
+        if (comma === b) break;
+        i = comma + 1;
+      }
+    }
+    out.endRow(reward, action, prob, n);
+    return true;
+  }
+
+  private async *jsonBatches(file: string): AsyncGenerator<JoinedRecord[]> {
+    let first = true;
+    for await (const chunk of lineChunks(file)) {
+      const batch: JoinedRecord[] = [];
+      for (let li = 0; li < chunk.lines.length; li++) {
+        const line = chunk.lines[li];
+        if (line.trim() === "") continue;
+        if (first && line.trimStart().startsWith("[")) {
+          const all: JoinedRecord[] = [];
+          for await (const r of this.jsonArray(file)) all.push(r);
+          if (all.length) yield all;
+          return;
+        }
+        first = false;
+        const r = this.parseJsonLine(file, line, chunk.firstLine + li);
+        if (r) batch.push(r);
+      }
+      this.rows += batch.length;
+      if (batch.length > 0) yield batch;
+    }
+  }
+
+  private csvColumns(file: string, header: string[]): CsvColumns | null {
+    const names = header.map((h) => h.trim());
+    const missing = ["observation", "action", "action_prob", "reward"].filter((c) => !names.includes(c));
+    if (missing.length > 0) {
+      this.bad(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${names.join(", ")})`);
+      return null;
+    }
+    const at = (c: string) => names.indexOf(c);
+    return { count: names.length, reward: at("reward"), eventId: at("event_id"), action: at("action"), actionProb: at("action_prob"), modelId: at("model_id"), observation: at("observation"), sampleProb: at("sample_prob") };
+  }
+
+  private csvRecord(file: string, n: number, f: string[], c: CsvColumns): JoinedRecord | null {
+    if (f.length !== c.count) {
+      this.bad(file, n, `has ${f.length} fields, the header has ${c.count}`);
+      return null;
+    }
+    const reward = toNumber(f[c.reward]);
+    if (reward === null) return this.badField(file, n, "reward", f[c.reward]);
+    const action = toNumber(f[c.action]);
+    if (action === null) return this.badField(file, n, "action", f[c.action]);
+    const actionProb = toNumber(f[c.actionProb]);
+    if (actionProb === null) return this.badField(file, n, "action_prob", f[c.actionProb]);
+    let sampleProb = 0;
+    if (c.sampleProb >= 0) {
+      const v = toNumber(f[c.sampleProb]);
+      if (v === null) return this.badField(file, n, "sample_prob", f[c.sampleProb]);
+      sampleProb = v;
+    }
+    const observation = parseNumberList(f[c.observation]);
+    if (observation === null) {
+      this.bad(file, n, `observation is not a list of numbers: ${JSON.stringify(f[c.observation].slice(0, 60))}`);
+      return null;
+    }
+    return {
+      reward,
+      event_id: c.eventId >= 0 ? f[c.eventId] : "",
+      action,
+      action_prob: actionProb,
+      model_id: c.modelId >= 0 ? f[c.modelId] : "",
+      observation,
+      sample_prob: sampleProb,
+    };
+  }
+
+  private badField(file: string, n: number, k: string, v: string): null {
+    this.bad(file, n, `${k} is not a finite number: ${JSON.stringify(v)}`);
+    return null;
   }
 
   private async *jsonArray(file: string): AsyncGenerator<JoinedRecord> {
@@ -129,27 +344,6 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     const g = o as Record<string, unknown>;
     const get = (k: string) => (g[k] === undefined || g[k] === null ? undefined : typeof g[k] === "string" ? (g[k] as string) : g[k]);
     return this.build(file, n, get);
-  }
-
-  private csvParser(file: string, header: string[]): ((line: string, n: number) => JoinedRecord | null) | null {
-    const cols = header.map((h) => h.trim());
-    const missing = ["observation", "action", "action_prob", "reward"].filter((c) => !cols.includes(c));
-    if (missing.length > 0) {
-      this.bad(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${cols.join(", ")})`);
-      return null;
-    }
-    const idx = new Map(cols.map((c, i) => [c, i]));
-    return (line, n) => {
-      const f = splitCsv(line);
-      if (f.length !== cols.length) {
-        this.bad(file, n, `has ${f.length} fields, the header has ${cols.length}`);
-        return null;
-      }
-      return this.build(file, n, (k) => {
-        const i = idx.get(k);
-        return i === undefined ? undefined : f[i];
-      });
-    };
   }
 
   private build(file: string, n: number, get: (k: string) => unknown): JoinedRecord | null {
@@ -201,14 +395,147 @@ export function readJoinedRecords(pathOrDir: string): JoinedRecordReader {
   return new JoinedRecordReader(pathOrDir);
 }
 
-/** Lines of a file with 1-based numbers, read in large chunks. */
-async function* lines(file: string): AsyncGenerator<[string, number]> {
+
+/** Training columns of a batch of records: row i has observation obs[offsets[i] .. offsets[i+1]). */
+export interface JoinedColumns {
+  n: number;
+  reward: Float64Array;
+  action: Float64Array;
+  actionProb: Float64Array;
+  offsets: Int32Array;
+  obs: Float64Array;
+  /** Line (CSV/JSON lines) of each row, for error messages. */
+  line: Int32Array;
+  file: string;
+}
+
+class ColumnBuilder {
+  n = 0;
+  obsLength = 0;
+  reward = new Float64Array(4096);
+  action = new Float64Array(4096);
+  actionProb = new Float64Array(4096);
+  line = new Int32Array(4096);
+  offsets = new Int32Array(4097);
+  obs = new Float64Array(4096 * 16);
+  constructor(readonly file: string) {}
+
+  pushObs(v: number): void {
+    if (this.obsLength === this.obs.length) {
+      const a = new Float64Array(this.obs.length * 2);
+      a.set(this.obs);
+      this.obs = a;
+    }
+    this.obs[this.obsLength++] = v;
+  }
+
+  endRow(reward: number, action: number, prob: number, line: number): void {
+    if (this.n === this.reward.length) {
+      const m = this.n * 2;
+      for (const k of ["reward", "action", "actionProb"] as const) {
+        const a = new Float64Array(m);
+        a.set(this[k]);
+        this[k] = a;
+      }
+      const l = new Int32Array(m);
+      l.set(this.line);
+      this.line = l;
+      const o = new Int32Array(m + 1);
+      o.set(this.offsets);
+      this.offsets = o;
+    }
+    const i = this.n++;
+    this.reward[i] = reward;
+    this.action[i] = action;
+    this.actionProb[i] = prob;
+    this.line[i] = line;
+    this.offsets[i + 1] = this.obsLength;
+  }
+
+  push(reward: number, action: number, prob: number, observation: ArrayLike<number>, line: number): void {
+    for (let j = 0; j < observation.length; j++) this.pushObs(observation[j]);
+    this.endRow(reward, action, prob, line);
+  }
+
+  finish(): JoinedColumns {
+    const n = this.n;
+    return {
+      n,
+      reward: this.reward.subarray(0, n),
+      action: this.action.subarray(0, n),
+      actionProb: this.actionProb.subarray(0, n),
+      offsets: this.offsets.subarray(0, n + 1),
+      obs: this.obs.subarray(0, this.obsLength),
+      line: this.line.subarray(0, n),
+      file: this.file,
+    };
+  }
+}
+
+function columnsOf(records: JoinedRecord[]): JoinedColumns {
+  const b = new ColumnBuilder("");
+  records.forEach((r, i) => b.push(r.reward, r.action, r.action_prob, r.observation, i + 1));
+  return b.finish();
+}
+
+/**
+ * Bounds of the fields of text[ls, le) into starts/ends (quotes excluded). Returns the field count,
+ * −2 for an empty line, or −1 when the line needs the general parser (escaped or unbalanced quotes).
+ */
+function scanCsvFields(text: string, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
+  if (ls === le) return -2;
+  let i = ls;
+  let k = 0;
+  const max = starts.length;
+  for (;;) {
+    if (k === max) return -1;
+    if (text.charCodeAt(i) === 34) {
+      const q = text.indexOf('"', i + 1);
+      if (q < 0 || q >= le || text.charCodeAt(q + 1) === 34) return -1;
+      starts[k] = i + 1;
+      ends[k++] = q;
+      if (q + 1 === le) return k;
+      if (text.charCodeAt(q + 1) !== 44) return -1;
+      i = q + 2;
+    } else {
+      const c = text.indexOf(",", i);
+      if (c < 0 || c >= le) {
+        starts[k] = i;
+        ends[k++] = le;
+        return k;
+      }
+      starts[k] = i;
+      ends[k++] = c;
+      i = c + 1;
+    }
+  }
+}
+
+interface CsvColumns {
+  count: number;
+  reward: number;
+  eventId: number;
+  action: number;
+  actionProb: number;
+  modelId: number;
+  observation: number;
+  sampleProb: number;
+}
+
+function toNumber(s: string): number | null {
+  if (s.length === 0) return null;
+  const x = +s;
+  return x - x === 0 ? x : null; // finite
+}
+
+/** The complete lines of a file, a large chunk at a time, with the number of the first line. */
+async function* lineChunks(file: string): AsyncGenerator<{ lines: string[]; firstLine: number }> {
   const fh = await fs.promises.open(file, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     const dec = new StringDecoder("utf8");
     let rest = "";
-    let n = 0;
+    let n = 1;
     let first = true;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
@@ -216,31 +543,64 @@ async function* lines(file: string): AsyncGenerator<[string, number]> {
       let text = rest + dec.write(buf.subarray(0, bytesRead));
       if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
+      const lines: string[] = [];
       let start = 0;
       for (;;) {
         const nl = text.indexOf("\n", start);
         if (nl < 0) break;
-        const stop = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-        yield [text.slice(start, stop), ++n];
+        lines.push(text.slice(start, nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
         start = nl + 1;
       }
       rest = text.slice(start);
+      if (lines.length > 0) {
+        yield { lines, firstLine: n };
+        n += lines.length;
+      }
     }
     rest += dec.end();
-    if (rest !== "") yield [rest.endsWith("\r") ? rest.slice(0, -1) : rest, ++n];
+    if (rest !== "") yield { lines: [rest.endsWith("\r") ? rest.slice(0, -1) : rest], firstLine: n };
   } finally {
     await fh.close();
   }
 }
 
-function quoteOpen(text: string): boolean {
-  let open = false;
-  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) open = !open;
-  return open;
+/** splitCsv, or null when a quoted field is still open at the end of the text (it spans lines). */
+function splitCsvStrict(line: string): string[] | null {
+  const out: string[] = [];
+  const n = line.length;
+  let i = 0;
+  for (;;) {
+    if (i < n && line.charCodeAt(i) === 34) {
+      let j = i + 1;
+      let q = line.indexOf('"', j);
+      if (q < 0) return null;
+      let s = "";
+      while (line.charCodeAt(q + 1) === 34) {
+        s += line.slice(j, q) + '"';
+        j = q + 2;
+        q = line.indexOf('"', j);
+        if (q < 0) return null;
+      }
+      out.push(s === "" ? line.slice(j, q) : s + line.slice(j, q));
+      const c = line.indexOf(",", q + 1);
+      if (c < 0) return out;
+      i = c + 1;
+    } else {
+      const c = line.indexOf(",", i);
+      if (c < 0) {
+        out.push(line.slice(i));
+        return out;
+      }
+      out.push(line.slice(i, c));
+      i = c + 1;
+    }
+  }
 }
 
 /** Splits one CSV record into fields (RFC 4180). */
 export function splitCsv(line: string): string[] {
+  const strict = splitCsvStrict(line);
+  if (strict !== null) return strict;
   const out: string[] = [];
   const n = line.length;
   let i = 0;
@@ -275,17 +635,22 @@ export function parseNumberList(s: string): number[] | null {
   if (a < 0 || b < a) return null;
   const out: number[] = [];
   let i = a + 1;
-  if (s.slice(i, b).trim() === "") return out;
-  while (i <= b) {
-    let c = s.indexOf(",", i);
-    if (c < 0 || c > b) c = b;
-    const t = s.slice(i, c);
-    const v = Number(t);
-    if (!Number.isFinite(v) || t.trim() === "") return null;
-    out.push(v);
-    i = c + 1;
+  let c = s.indexOf(",", i);
+  if (c < 0 || c > b) {
+    const t = s.slice(i, b);
+    if (t.trim() === "") return out;
+    c = b;
   }
-  return out;
+  for (;;) {
+    const t = s.slice(i, c);
+    const v = +t;
+    if (v - v !== 0 || (v === 0 && !/[0-9]/.test(t))) return null;
+    out.push(v);
+    if (c === b) return out;
+    i = c + 1;
+    c = s.indexOf(",", i);
+    if (c < 0 || c > b) c = b;
+  }
 }
 
 function quoteBigEventIds(text: string): string {

@@ -11,6 +11,7 @@
  *  - mtr: only the taken action's regressor learns, target c with importance weight 1/p.
  * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf.
  */
+import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { argmin, egreedyPmf, floorPmf, normalizePmf, poisson1FromUniform, softmaxPmf, squarecbPmf } from "./explore";
@@ -64,6 +65,7 @@ export class CbLearner {
   private readonly scratch: Float64Array;
   private readonly costs: Float64Array;
   private readonly coverPreds: Int32Array;
+  private colCtx = new Float64Array(0);
 
   private constructor(options: ResolvedLearnerOptions, store: WeightStore | null, state: LearnerState | null) {
     this.options = options;
@@ -380,7 +382,12 @@ export class CbLearner {
       else this.learnRecord(r);
       report.used++;
     };
-    if (Symbol.asyncIterator in (records as object)) {
+    const batched = records as unknown as { batches?: () => AsyncIterable<JoinedRecord[]>; columnBatches?: () => AsyncIterable<JoinedColumns> };
+    if (typeof batched.columnBatches === "function" && !this.featureMap.needsBins) {
+      for await (const cols of batched.columnBatches()) this.trainColumns(cols, report, fail);
+    } else if (typeof batched.batches === "function") {
+      for await (const batch of batched.batches()) for (let i = 0; i < batch.length; i++) handle(batch[i]);
+    } else if (Symbol.asyncIterator in (records as object)) {
       for await (const r of records as AsyncIterable<JoinedRecord>) handle(r);
     } else {
       for (const r of records as Iterable<JoinedRecord>) handle(r);
@@ -395,6 +402,32 @@ export class CbLearner {
       for (const r of extra.malformedReasons ?? []) if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
     }
     return report;
+  }
+
+  /** Learns from a column batch (no record objects); rows are checked like records. */
+  private trainColumns(c: JoinedColumns, report: TrainReport, fail: (row: number, r: JoinedRecord | undefined, e: unknown) => void): void {
+    let ctx = this.colCtx;
+    for (let i = 0; i < c.n; i++) {
+      const o0 = c.offsets[i], o1 = c.offsets[i + 1], d = o1 - o0;
+      if (ctx.length !== d) ctx = this.colCtx = new Float64Array(d);
+      for (let j = 0; j < d; j++) ctx[j] = c.obs[o0 + j];
+      const action = c.action[i], prob = c.actionProb[i], reward = c.reward[i];
+      try {
+        checkContext(ctx, this.featureMap.state.numFeatures, "observation");
+        if (!Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${reward}`);
+        if (!Number.isInteger(action) || action < 1 || action > this.k) throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${action}`);
+        if (!(prob > 0 && prob <= 1)) throw new LearnerError("action_prob", `must be in (0, 1], got ${prob}`);
+      } catch (e) {
+        report.skipped++;
+        if (report.reasons.length < MAX_REASONS) report.reasons.push(`${c.file ? `${c.file}:` : "row "}${c.line[i]}: ${(e as Error).message}`);
+        continue;
+      }
+      this.fixDim(ctx);
+      this.featureMap.encode(ctx, this.ex);
+      this.learnEncoded(this.ex, action - 1, 1 - reward, prob);
+      report.used++;
+    }
+    void fail;
   }
 
   private checkRecord(r: JoinedRecord): void {
