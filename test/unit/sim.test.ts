@@ -9,6 +9,7 @@ import {
   loadStatlogData,
   resolveShuttleDataFile,
   findProjectRoot,
+  loadConfig,
   WARM_START_MODEL_ID,
   JOINED_RECORD_COLUMNS,
   prepareStatlogWarmStartData,
@@ -109,6 +110,10 @@ test("one seed gives one sequence of users, another seed another", () => {
   assert.deepEqual(seq(7), seq(7));
   assert.deepEqual(seq("abc"), seq("abc"));
   assert.notDeepEqual(seq(7), seq(8));
+  const fromConfig = new StatlogSimApp({ config: { data_file: null, seed: 7 } });
+  assert.equal(fromConfig.seed, 7);
+  assert.equal(new StatlogSimApp({ config: loadConfig() }).seed, 1, "a loaded Config is accepted");
+  assert.deepEqual(Array.from({ length: 50 }, () => fromConfig.chooseRandomUser().userId), seq(7));
   const app = new StatlogSimApp({ seed: 7 });
   const u = app.chooseRandomUser();
   assert.deepEqual(u.context, Array.from(app.contexts[u.userId]));

@@ -3,13 +3,15 @@
  * row's normalised features, and the reward is 1 when the chosen action is the row's true class.
  */
 import { JoinedRecord, RewardRecord, Rng } from "@cbkit/common";
-import { ClassSummaryRow, StatlogData, classSummary, loadStatlogData } from "./data";
+import { ClassSummaryRow, DataFileSetting, StatlogData, classSummary, loadStatlogData, resolveShuttleDataFile } from "./data";
 
 export interface StatlogSimAppOptions {
   /** shuttle.trn; defaults to the config's data_file or ../shared/data/shuttle.trn. */
   dataFile?: string | null;
-  /** Seed of the user sequence (default 1). */
+  /** Seed of the user sequence (default: the config's seed, else 1). */
   seed?: number | string;
+  /** A loaded config: its data_file and seed are used when the options above are absent. */
+  config?: (DataFileSetting & { seed?: number }) | null;
 }
 
 export interface SimUser {
@@ -51,7 +53,7 @@ export class StatlogSimApp {
   private rng: Rng;
 
   constructor(options: StatlogSimAppOptions = {}) {
-    this.data = loadStatlogData(options.dataFile);
+    this.data = loadStatlogData(options.dataFile ?? (options.config ? resolveShuttleDataFile(options.config) : undefined));
     this.numActions = this.data.numActions;
     this.numFeatures = this.data.numFeatures;
     this.numUsers = this.data.numRows;
@@ -63,7 +65,7 @@ export class StatlogSimApp {
     const counts = this.data.classCountsAfter;
     this.majorityReward = Math.max(...counts) / this.numUsers;
     this.randomReward = 1 / this.numActions;
-    this.seed = options.seed ?? 1;
+    this.seed = options.seed ?? options.config?.seed ?? 1;
     this.rng = Rng.derive(this.seed, "statlog-users");
   }
 
