@@ -119,6 +119,14 @@ test("a model target uses its full pmf, so the value is deterministic (defect D-
   close(a.ips.value, s / log.length, 1e-12);
 });
 
+test("a model that reuses one output buffer is still scored row by row", async () => {
+  const buf = new Float64Array(2);
+  const reusing = { predictPmf: (x: number[]) => (buf.set(FIXTURE_PMFS[x[0]]), buf) };
+  const r = await evaluatePolicy(FIXTURE, reusing, { rewardModel: FIXTURE_COST_MODEL, bootstrapSamples: 0 });
+  close(r.ips.value, EXPECTED.ips);
+  close(r.dr.value, EXPECTED.dr);
+});
+
 test("async iterables are accepted", async () => {
   async function* gen() {
     for (const r of FIXTURE) yield r;

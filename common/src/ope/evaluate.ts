@@ -289,7 +289,8 @@ function checkPmf(pmf: ArrayLike<number>, K: number, i: number, field: string): 
 
 function predictPmfAt(model: PmfModel, observation: number[], i: number): ArrayLike<number> {
   try {
-    return model.predictPmf(observation);
+    // A copy: a model may hand back the same buffer on every call.
+    return Float64Array.from(model.predictPmf(observation));
   } catch (e) {
     throw new OpeInputError("target.predictPmf", i, `failed on this row's observation: ${(e as Error).message}`);
   }
