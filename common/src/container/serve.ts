@@ -5,7 +5,9 @@
  *
  * Request (application/json): `{"observation": [..], "event_id"?: "..."}` (`request_type`
  * "observation" by default, or "model_id"); the event id may also come in the
- * `X-Amzn-SageMaker-Inference-Id` header, else one is generated. Response: action (1-based),
+ * `X-Amzn-SageMaker-Inference-Id` header, else one is generated. A batch is
+ * `application/jsonlines`: one such object per line, answered line by line (all lines are
+ * validated first; one bad line rejects the batch, naming the line). Response: action (1-based),
  * action_prob, action_probs (the pmf), event_id, model_id, sample_prob (= the split hash of the
  * event id), timestamp (epoch seconds). The action is drawn from the pmf with u = hash(event id,
  * seed), so the same event id and model give the same action.
@@ -227,65 +229,91 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     fs.renameSync(tmp, options.stateFile);
   };
 
-  const invoke = (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const ct = String(req.headers["content-type"] ?? "application/json").split(";")[0].trim().toLowerCase();
-    if (ct !== "application/json") {
-      throw new HttpError(415, "UnsupportedMediaType", `content type '${ct}' is not supported: send application/json`);
-    }
-    if (body.length === 0) throw new HttpError(400, "ValidationError", "request body is empty: send {\"observation\": [numbers]}");
-    let msg: Record<string, unknown>;
-    try {
-      msg = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
-    } catch (err) {
-      throw new HttpError(400, "ValidationError", `request body is not valid JSON: ${(err as Error).message}`);
-    }
+  /** One decision: validated, drawn, not yet logged. `line` names the batch line in errors. */
+  const decide = (msg: unknown, model: LoadedModel, headerEventId: unknown, now: number, line: string) => {
     if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      throw new HttpError(400, "ValidationError", "request body must be a JSON object like {\"observation\": [numbers]}");
+      throw new HttpError(400, "ValidationError", `${line}must be a JSON object like {"observation": [numbers]}`);
     }
-    const model = current; // one read: the whole request is served by this model
-    const type = msg.request_type ?? "observation";
-    if (type === "model_id") {
-      sendJson(res, 200, { model_id: model.modelId });
-      return;
+    const m = msg as Record<string, unknown>;
+    const type = m.request_type ?? "observation";
+    if (type !== "observation") throw new HttpError(400, "ValidationError", `${line}request_type '${String(type)}' is not supported: use "observation" or "model_id"`);
+    let obs: number[];
+    try {
+      obs = checkObservation(m.observation, model.numFeatures);
+    } catch (err) {
+      throw new HttpError(400, "ValidationError", line + (err as Error).message);
     }
-    if (type !== "observation") throw new HttpError(400, "ValidationError", `request_type '${String(type)}' is not supported: use "observation" or "model_id"`);
-    const obs = checkObservation(msg.observation, model.numFeatures);
     let eventId: string;
-    const given = msg.event_id ?? req.headers["x-amzn-sagemaker-inference-id"];
+    const given = m.event_id ?? headerEventId;
     if (given === undefined || given === null || given === "") eventId = randomUUID();
     else if ((typeof given === "string" || typeof given === "number") && String(given).length <= 256) eventId = String(given);
-    else throw new HttpError(400, "ValidationError", "field 'event_id' must be a string of at most 256 characters");
+    else throw new HttpError(400, "ValidationError", `${line}field 'event_id' must be a string of at most 256 characters`);
     let pmf: Float64Array;
     try {
       pmf = model.learner.predictPmf(obs);
     } catch (err) {
-      throw new HttpError(400, "ValidationError", (err as Error).message);
+      throw new HttpError(400, "ValidationError", line + (err as Error).message);
     }
     const a = sampleIndex(pmf, hashUnit(eventId, actionSeed));
-    const now = Date.now();
-    const probs = Array.from(pmf);
-    const decision = {
+    return {
       event_id: eventId,
       action: a + 1,
       action_prob: pmf[a],
-      action_probs: probs,
+      action_probs: Array.from(pmf),
       model_id: model.modelId,
       observation: obs,
       sample_prob: splitValueOf(eventId),
       timestamp: now / 1000,
-      type: "actions",
+      type: "actions" as const,
     };
-    if (log) log.append(JSON.stringify(decision) + "\n", now);
+  };
+
+  const answer = (d: ReturnType<typeof decide>) => ({
+    action: d.action,
+    action_prob: d.action_prob,
+    action_probs: d.action_probs,
+    event_id: d.event_id,
+    model_id: d.model_id,
+    sample_prob: d.sample_prob,
+    timestamp: d.timestamp,
+  });
+
+  const parse = (text: string, what: string): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, "ValidationError", `${what} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+
+  const invoke = (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const ct = String(req.headers["content-type"] ?? "application/json").split(";")[0].trim().toLowerCase();
+    if (ct !== "application/json" && ct !== "application/jsonlines") {
+      throw new HttpError(415, "UnsupportedMediaType", `content type '${ct}' is not supported: send application/json (or application/jsonlines for a batch)`);
+    }
+    if (body.length === 0) throw new HttpError(400, "ValidationError", "request body is empty: send {\"observation\": [numbers]}");
+    const model = current; // one read: the whole request is served by this model
+    const now = Date.now();
+    if (ct === "application/jsonlines") {
+      // A batch: one request object per line, all validated before any is logged or answered.
+      const lines = body.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+      const decisions = lines.map((l, i) => decide(parse(l, `line ${i + 1}`), model, undefined, now, `line ${i + 1}: `));
+      if (log) log.append(decisions.map((d) => JSON.stringify(d)).join("\n") + "\n", now);
+      served += decisions.length;
+      const text = decisions.map((d) => JSON.stringify(answer(d))).join("\n") + "\n";
+      res.writeHead(200, { "Content-Type": "application/jsonlines", "Content-Length": Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    const msg = parse(body.toString("utf8"), "request body");
+    if (msg !== null && typeof msg === "object" && (msg as Record<string, unknown>).request_type === "model_id") {
+      sendJson(res, 200, { model_id: model.modelId });
+      return;
+    }
+    const d = decide(msg, model, req.headers["x-amzn-sagemaker-inference-id"], now, "");
+    if (log) log.append(JSON.stringify(d) + "\n", now);
     served++;
-    sendJson(res, 200, {
-      action: decision.action,
-      action_prob: decision.action_prob,
-      action_probs: probs,
-      event_id: eventId,
-      model_id: model.modelId,
-      sample_prob: decision.sample_prob,
-      timestamp: decision.timestamp,
-    });
+    sendJson(res, 200, answer(d));
   };
 
   const admin = async (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {

@@ -337,6 +337,8 @@ export interface RuntimeClientSettings {
   endpoint?: string;
   /** Dummy static credentials in local mode; undefined -> the default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Local mode: skip SigV4 signing (the local endpoint does not check it). */
+  unsigned?: boolean;
 }
 
 export interface Hosting {

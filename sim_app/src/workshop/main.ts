@@ -3,7 +3,7 @@
  * loop, a summary table and a self-contained HTML report.
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
- *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 8]
+ *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 4] [--request-batch 50]
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
 import * as path from "node:path";
@@ -24,7 +24,9 @@ Options:
   --seed <n>             seed (default: the config's)
   --gate <rule>          ci (default): deploy when challenger's upper CI bound < champion's cost;
                          point: challenger cost <= champion cost (the original); always
-  --concurrency <n>      requests in flight (default 8)
+  --concurrency <n>      requests in flight (default 4)
+  --request-batch <n>    decisions per endpoint call (default 50, JSON lines; 1 = one request
+                         per user, as the original client)
   --experiment-id <id>   experiment id (default workshop-<unique>)
   --keep-endpoint        leave the endpoint running at the end
   --report <file>        HTML report path (default <workspace>/reports/<experiment>.html)
@@ -71,6 +73,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       seed: { type: "string" },
       gate: { type: "string" },
       concurrency: { type: "string" },
+      "request-batch": { type: "string" },
       "experiment-id": { type: "string" },
       "keep-endpoint": { type: "boolean" },
       report: { type: "string" },
@@ -98,6 +101,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     seed: intOption(values.seed, "seed"),
     gate,
     concurrency: intOption(values.concurrency, "concurrency"),
+    requestBatch: intOption(values["request-batch"], "request-batch"),
     experimentId: values["experiment-id"],
     keepEndpoint: values["keep-endpoint"] === true,
     log: values.verbose ? (m) => process.stdout.write(`  ${m}\n`) : undefined,

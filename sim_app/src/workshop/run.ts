@@ -29,8 +29,10 @@ export interface WorkshopOptions {
   experimentId?: string;
   keepEndpoint?: boolean;
   gate?: GateRule;
-  /** Requests in flight at once (default 8); every decision still goes through the endpoint. */
+  /** Requests in flight at once (default 4); every decision still goes through the endpoint. */
   concurrency?: number;
+  /** Decisions per InvokeEndpoint call (default 50, JSON lines); 1 = one request per user. */
+  requestBatch?: number;
   /** Called during a batch with (loop, done, total). */
   onProgress?: (loop: number, done: number, total: number) => void;
   /** Called after each loop. */
@@ -70,6 +72,7 @@ export interface WorkshopResult {
   majorityReward: number;
   randomReward: number;
   seconds: number;
+  requestBatch: number;
   endpointKept: boolean;
   endpointUrl: string | null;
   workspace: string | null;
@@ -94,7 +97,8 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
   const batchSize = options.batchSize ?? 500;
   const warmStart = options.warmStart ?? 500;
   const gate = options.gate ?? "ci";
-  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const requestBatch = Math.max(1, options.requestBatch ?? 50);
   const ratio = config.workflow.join_ratio;
   const log = options.log ?? (() => undefined);
   for (const [name, v] of [["loops", loops], ["batchSize", batchSize], ["warmStart", warmStart]] as const) {
@@ -124,21 +128,30 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       const users = Array.from({ length: batchSize }, () => sim.chooseRandomUser());
       const rewards: { event_id: string; reward: number }[] = new Array(batchSize);
       const batchRewards: number[] = new Array(batchSize);
-      let next = 0;
+      // Requests go out in mini-batches (one InvokeEndpoint call with JSON lines, one decision per
+      // line); `requestBatch: 1` sends one request per user as the original client does.
+      const chunks: number[][] = [];
+      for (let i = 0; i < batchSize; i += requestBatch) chunks.push(Array.from({ length: Math.min(requestBatch, batchSize - i) }, (_, k) => i + k));
+      let nextChunk = 0;
       let done = 0;
       const worker = async () => {
-        while (next < batchSize) {
-          const i = next++;
-          const u = users[i];
-          const a = await predictor.getAction(u.context, { eventId: `${experimentId}-l${loop}-${i}` });
-          const r = sim.rewardOf(u.userId, a.action);
-          rewards[i] = { event_id: a.eventId, reward: r };
-          batchRewards[i] = r;
-          done++;
-          if (options.onProgress && (done % 25 === 0 || done === batchSize)) options.onProgress(loop, done, batchSize);
+        while (nextChunk < chunks.length) {
+          const idx = chunks[nextChunk++];
+          const eventIds = idx.map((i) => `${experimentId}-l${loop}-${i}`);
+          const actions =
+            idx.length === 1
+              ? [await predictor.getAction(users[idx[0]].context, { eventId: eventIds[0] })]
+              : await predictor.getActions(idx.map((i) => users[i].context), { eventIds });
+          idx.forEach((i, k) => {
+            const r = sim.rewardOf(users[i].userId, actions[k].action);
+            rewards[i] = { event_id: actions[k].eventId, reward: r };
+            batchRewards[i] = r;
+          });
+          done += idx.length;
+          options.onProgress?.(loop, done, batchSize);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, batchSize) }, worker));
+      await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
       rewardsList.push(...batchRewards);
       const meanReward = batchRewards.reduce((s, r) => s + r, 0) / batchSize;
       await manager.publishRewards(meanReward);
@@ -178,6 +191,7 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       majorityReward: sim.majorityReward,
       randomReward: sim.randomReward,
       seconds: (performance.now() - t0) / 1000,
+      requestBatch,
       endpointKept: kept,
       endpointUrl,
       workspace: manager.localMode ? path.resolve(config.dir, config.workspace) : null,

@@ -201,6 +201,6 @@ export class LocalHosting implements Hosting {
   async runtimeClientSettings(endpointName: string): Promise<RuntimeClientSettings> {
     const st = this.readState(endpointName);
     if (!st) throw new Error(`no local endpoint '${endpointName}' is running: deploy a model first`);
-    return { region: "us-east-1", endpoint: st.url, credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+    return { region: "us-east-1", endpoint: st.url, credentials: { accessKeyId: "local", secretAccessKey: "local" }, unsigned: true };
   }
 }
