@@ -18,6 +18,10 @@ export interface ChartOptions {
   height?: number;
 }
 
+const MISSING_LIBRARY_NOTE =
+  '<p style="color:#a33">plotly.js is not loaded on this page (the output that held it was cleared or re-run): ' +
+  "run <code>showPlotlyLibrary(true)</code> from @cbkit/common in a cell, then re-run this one.</p>";
+
 let bundle: { version: string; code: string } | undefined;
 let libraryShown = false;
 let chartCount = 0;
@@ -65,14 +69,18 @@ export function plotlyHtml(figure: PlotlyFigure, options: ChartOptions = {}): st
     `<div id="${escapeHtml(id)}" class="cbkit-chart" style="width:100%;height:${height}px"></div>\n` +
     `<script type="text/javascript">\n(function () {\n` +
     `  var draw = function () { window.Plotly.newPlot(${scriptJson(id)}, ${scriptJson(figure.data)}, ${scriptJson(figure.layout ?? {})}, ${scriptJson(config)}); };\n` +
-    `  if (window.Plotly) draw(); else (window.__cbkitPlotlyQueue = window.__cbkitPlotlyQueue || []).push(draw);\n` +
+    `  if (window.Plotly) { draw(); return; }\n` +
+    `  (window.__cbkitPlotlyQueue = window.__cbkitPlotlyQueue || []).push(draw);\n` +
+    // Say so instead of staying blank when the output holding the library is gone.
+    `  setTimeout(function () { var el = document.getElementById(${scriptJson(id)}); if (!window.Plotly && el && !el.hasChildNodes()) el.innerHTML = ${scriptJson(MISSING_LIBRARY_NOTE)}; }, 3000);\n` +
     `})();\n</script>`
   );
 }
 
 /**
- * Inlines plotly.js into the notebook, once per kernel (pass `force` after clearing the outputs
- * that held it, or after reloading the page).
+ * Inlines plotly.js into the notebook, once per kernel; `force` inlines it again. The library
+ * lives in the output of the cell that first showed it: a notebook that calls
+ * `showPlotlyLibrary(true)` in its set-up cell keeps it there even when chart cells are re-run.
  */
 export function showPlotlyLibrary(force = false): void {
   const d = kernelDisplay();

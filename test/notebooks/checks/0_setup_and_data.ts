@@ -28,6 +28,7 @@ export default function check(nb: ExecutedNotebook): void {
   const allHtml = nb.htmlOutputs();
   const library = allHtml.filter((h) => h.includes('data-cbkit="plotly-library"'));
   assert.equal(library.length, 1, "plotly.js inlined exactly once per kernel");
+  assert.equal(nb.htmlOutputs("imports").filter((h) => h.includes('data-cbkit="plotly-library"')).length, 1, "in the set-up cell");
   assert.ok(library[0].length > 1_000_000, "the whole bundle is inlined");
   for (const h of allHtml) {
     assert.doesNotMatch(h, /<script[^>]*\bsrc\s*=\s*["']?https?:/i, "no script loaded from the network");
