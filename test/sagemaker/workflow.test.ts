@@ -1,0 +1,142 @@
+/**
+ * The whole workflow through the ExperimentManager with `local_mode: false`: every operation goes
+ * through the SageMaker platform — S3 on s3rver, DynamoDB on dynalite, and SageMaker/Athena stood
+ * in for by FakeCloud, which runs the container's real job and serve code and runs the Athena SQL
+ * on DuckDB.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import YAML from "yaml";
+import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand } from "@aws-sdk/client-sagemaker";
+import { AthenaClient } from "@aws-sdk/client-athena";
+import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { ExperimentManager, Rng, parseConfig, type JoinedRecord, type RuntimeClientSettings } from "@cbkit/common";
+import { createSageMakerPlatform, type SageMakerPlatform } from "@cbkit/common/dist/platform/sagemaker";
+import { FakeCloud } from "./fake-cloud";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, startDynamo, startS3, testSettings, type DynamoEmulator, type S3Emulator } from "./helpers";
+
+const EXP = "exp-e2e";
+const best = (o: number[]) => o.slice(0, 3).indexOf(Math.max(...o.slice(0, 3))) + 1;
+
+function warmStart(n: number): JoinedRecord[] {
+  const rng = new Rng(11);
+  return Array.from({ length: n }, (_, i) => {
+    const observation = Array.from({ length: 4 }, () => Math.round(rng.next() * 1000) / 1000);
+    const action = 1 + rng.int(3);
+    return { reward: action === best(observation) ? 1 : 0, event_id: `warm-${i}`, action, action_prob: 1 / 3, model_id: "not-apply-to-warm-start", observation, sample_prob: rng.next() };
+  });
+}
+
+function config() {
+  const doc = YAML.parse(fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "config.yaml"), "utf8")) as Record<string, any>;
+  doc.local_mode = false;
+  doc.image = "123456789012.dkr.ecr.{AWS_REGION}.amazonaws.com/cbkit:latest";
+  doc.algor.algorithms_parameters = { ...doc.algor.algorithms_parameters, num_arms: 3, exploration_policy: "egreedy", epsilon: 0.1 };
+  doc.sagemaker = { ...doc.sagemaker, region: REGION, bucket: BUCKET, role_arn: "arn:aws:iam::123456789012:role/CbKitExecution" };
+  return parseConfig(YAML.stringify(doc));
+}
+
+describe("ExperimentManager with local_mode: false, end to end on the SageMaker platform", () => {
+  let tmp: string;
+  let s3: S3Emulator;
+  let ddb: DynamoEmulator;
+  let cloud: FakeCloud;
+  let platform: SageMakerPlatform;
+  let manager: ExperimentManager;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-e2e-"));
+    s3 = await startS3();
+    ddb = await startDynamo();
+    const sagemaker = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+    const athena = new AthenaClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+    const cloudwatch = new CloudWatchClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
+    const fast = testSettings();
+    platform = await createSageMakerPlatform(config(), {
+      clients: { s3: s3.client, dynamodb: ddb.client, sagemaker, athena, cloudwatch },
+      settings: {
+        athenaDatabase: "cbkit_e2e",
+        timeouts: { ...fast.timeouts, job: 30_000, endpoint: 30_000, decisions: 15_000 },
+        intervals: { job: 20, endpoint: 20, query: 10, decisions: 50, table: 20 },
+      },
+      // Real time, but never more than 25 ms between polls of the (in-process) fake control plane.
+      clock: { sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 25))) },
+    });
+    cloud = new FakeCloud(platform.objects, tmp, { sagemaker, athena, cloudwatch });
+    // The Predictor reaches the fake endpoint through its capture proxy (SageMaker Runtime protocol).
+    const runtime = await cloud.runtimeUrl();
+    (platform.hosting as unknown as { runtimeClientSettings: () => Promise<RuntimeClientSettings> }).runtimeClientSettings = async () => ({ region: REGION, endpoint: runtime, credentials: DUMMY_CREDENTIALS });
+    manager = await ExperimentManager.create(config(), EXP, { platform, log: () => undefined });
+  });
+
+  after(async () => {
+    await manager?.close().catch(() => undefined);
+    await cloud?.close();
+    await s3?.stop();
+    await ddb?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("runs warm start, train, evaluate, deploy, predict, join, retrain, blue/green redeploy and clean-up", async () => {
+    await manager.ingestJoinedData(warmStart(300), 0.8);
+    assert.match(manager.lastJoinedJobTrainData, new RegExp(`^s3://${BUCKET}/${EXP}/`));
+
+    const first = await manager.initializeFirstModel({ inputDataUri: manager.lastJoinedJobTrainData });
+    assert.equal(first.train_state, "Completed");
+    assert.ok(await platform.objects.exists(`${first.s3_model_output_path}.tar.gz`), "SageMaker's packed artifact");
+    assert.ok((await platform.objects.list(first.s3_model_output_path!)).length >= 2, "the unpacked model next to it");
+    const firstScore = await manager.evaluateModel({ inputDataUri: manager.lastJoinedJobEvalData });
+    assert.ok(firstScore.score >= 0 && firstScore.score <= 1);
+    assert.equal(firstScore.estimator, "dr");
+
+    const deployed = await manager.deployModel({ modelId: first.model_id });
+    assert.equal(deployed.modelId, first.model_id);
+    assert.equal(cloud.sm.commandCalls(CreateEndpointCommand).length, 1);
+
+    const rng = new Rng(12);
+    const rewards: { event_id: string; reward: number }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const observation = Array.from({ length: 4 }, () => Math.round(rng.next() * 1000) / 1000);
+      const r = await manager.predictor.getAction(observation);
+      assert.equal(r.modelId, first.model_id);
+      rewards.push({ event_id: r.eventId, reward: r.action === best(observation) ? 1 : 0 });
+    }
+    const rewardsUri = await manager.ingestRewards(rewards);
+    const join = await manager.join(rewardsUri);
+    assert.equal(join.current_state, "SUCCEEDED");
+    assert.equal(join.counts?.decisions, 120);
+    assert.equal(join.counts?.unmatchedRewards, 0);
+    assert.equal((join.counts?.train ?? 0) + (join.counts?.eval ?? 0), 120);
+    assert.equal(join.join_query_ids.length, 4);
+    assert.deepEqual((await platform.objects.list(join.output_joined_train_data_s3_path)).map((o) => o.key.endsWith(".csv")), [true], "only Athena's CSV");
+
+    const second = await manager.trainNextModel({ inputDataUri: manager.lastJoinedJobTrainData });
+    assert.equal(second.input_model_id, first.model_id);
+    const warmStartJob = cloud.sm.commandCalls(CreateTrainingJobCommand).map((c) => c.args[0].input).find((i) => i.TrainingJobName === second.model_id)!;
+    assert.deepEqual(warmStartJob.InputDataConfig?.map((c) => c.ChannelName), ["training", "pretrained_model"]);
+    await manager.evaluateModel({ inputDataUri: manager.lastJoinedJobEvalData });
+
+    await manager.deployModel({ modelId: second.model_id });
+    assert.equal(cloud.sm.commandCalls(UpdateEndpointCommand).length, 1, "blue/green update, not a second CreateEndpoint");
+    assert.equal(cloud.sm.commandCalls(CreateEndpointCommand).length, 1);
+    const after = await manager.predictor.getAction([0.1, 0.9, 0.2, 0.3]);
+    assert.equal(after.modelId, second.model_id);
+    assert.equal(manager.lastHostedModelId, second.model_id);
+
+    const metricNames = new Set(cloud.cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData?.[0].MetricName));
+    assert.ok(metricNames.has("newly_trained_model_score") && metricNames.has("model_deployments"));
+
+    const cleaned = await manager.cleanResource({ deleteData: true });
+    assert.equal(cleaned.endpointDeleted, true);
+    assert.equal(cloud.endpoint, null);
+    assert.equal(cloud.models.size, 0);
+    assert.equal(cloud.configs.size, 0);
+    assert.deepEqual(await platform.objects.list(platform.objects.uriOf(EXP)), []);
+    const records = await manager.cleanTableRecords();
+    assert.equal(records.experiments, 1);
+    assert.equal(records.models, 2);
+  });
+});
