@@ -17,7 +17,11 @@
  *
  * Usage: node build/bench/ope-accuracy.js [--seeds 50] [--rows 2000] [--train 5000]
  *        [--bootstrap 1000] [--target learner|centroid] [--cost-model bins|linear]
- *        [--lambda 1] [--bins 16] [--json]
+ *        [--lambda 1] [--bins 16] [--logging-epsilon E] [--json]
+ *
+ * `--logging-epsilon E` replaces uniform logging by a nearest-centroid logger (fitted on the
+ * first 1,000 training rows) that explores with probability E — the workshop's situation, where
+ * the deployed model logs and a challenger is evaluated (small E = large importance weights).
  */
 import * as common from "@cbkit/common";
 import { ESTIMATOR_NAMES, Rng, evaluatePolicy } from "@cbkit/common";
@@ -33,11 +37,13 @@ interface Args {
   costModel: "bins" | "linear";
   lambda?: number;
   bins?: number;
+  /** Logging exploration: null = uniform (the issue's protocol), else a centroid logger mixed with this much uniform. */
+  loggingEpsilon: number | null;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 50, rows: 2000, train: 5000, bootstrap: 1000, target: "auto", costModel: "bins", json: false };
+  const a: Args = { seeds: 50, rows: 2000, train: 5000, bootstrap: 1000, target: "auto", costModel: "bins", loggingEpsilon: null, json: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -50,6 +56,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--cost-model" && (v === "bins" || v === "linear")) (a.costModel = v), i++;
     else if (k === "--lambda") (a.lambda = Number(v)), i++;
     else if (k === "--bins") (a.bins = Number(v)), i++;
+    else if (k === "--logging-epsilon") (a.loggingEpsilon = Number(v)), i++;
     else throw new Error(`unknown argument ${k}; see the usage in bench/ope-accuracy.ts`);
   }
   return a;
@@ -136,6 +143,9 @@ async function main(): Promise<void> {
   }
   if (!policy) policy = centroidPolicy(contexts, labels, d, K, trainRows, 0.1);
 
+  const logger = args.loggingEpsilon === null ? null : centroidPolicy(contexts, labels, d, K, trainRows.slice(0, 1000), args.loggingEpsilon);
+  const loggingName = args.loggingEpsilon === null ? `uniform-logged rows (p = 1/${K})` : `rows logged by a centroid policy exploring with ε = ${args.loggingEpsilon}`;
+
   // Ground truth over the whole data set, exact from the pmf and the labels.
   let truthSum = 0;
   for (let i = 0; i < N; i++) truthSum += 1 - policy.predictPmf(row(i))[labels[i] - 1];
@@ -143,6 +153,7 @@ async function main(): Promise<void> {
 
   const est: Record<EstimatorName, { err: number[]; covB: number; covN: number; widthB: number[]; widthN: number[] }> = {} as never;
   for (const e of ESTIMATOR_NAMES) est[e] = { err: [], covB: 0, covN: 0, widthB: [], widthN: [] };
+  const ess: number[] = [];
   for (let s = 1; s <= args.seeds; s++) {
     const rng = new Rng(`ope-bench-log/${s}`);
     // Partial Fisher-Yates: `rows` distinct rows of the pool.
@@ -152,10 +163,21 @@ async function main(): Promise<void> {
       const j = k + rng.int(idx.length - k);
       [idx[k], idx[j]] = [idx[j], idx[k]];
       const i = idx[k];
-      const a = 1 + rng.int(K);
-      records.push({ reward: a === labels[i] ? 1 : 0, event_id: `s${s}-${k}`, action: a, action_prob: 1 / K, model_id: "uniform", observation: row(i), sample_prob: 0 });
+      const x = row(i);
+      let a: number;
+      let p: number;
+      if (logger) {
+        const pmf = logger.predictPmf(x);
+        a = 1 + rng.sample(pmf);
+        p = pmf[a - 1];
+      } else {
+        a = 1 + rng.int(K);
+        p = 1 / K;
+      }
+      records.push({ reward: a === labels[i] ? 1 : 0, event_id: `s${s}-${k}`, action: a, action_prob: p, model_id: "logger", observation: x, sample_prob: 0 });
     }
     const r = await evaluatePolicy(records, policy, { seed: s, bootstrapSamples: args.bootstrap, numArms: K, ridge: { featureMap: args.costModel, lambda: args.lambda, numBins: args.bins } });
+    ess.push(r.dr.effectiveSampleSize);
     for (const e of ESTIMATOR_NAMES) {
       const x = r[e];
       const acc = est[e];
@@ -182,11 +204,12 @@ async function main(): Promise<void> {
   });
   const seconds = (Date.now() - t0) / 1000;
   if (args.json) {
-    console.log(JSON.stringify({ args, policy: policyName, truth, seconds, summary }, null, 2));
+    console.log(JSON.stringify({ args, policy: policyName, logging: loggingName, truth, medianEffectiveSampleSize: median(ess), seconds, summary }, null, 2));
     return;
   }
-  console.log(`OPE accuracy on shuttle: ${args.seeds} seeds × ${args.rows} uniform-logged rows (p = 1/${K}), ${N} rows in all`);
+  console.log(`OPE accuracy on shuttle: ${args.seeds} seeds × ${args.rows} ${loggingName}, ${N} rows in all`);
   console.log(`target policy: ${policyName}; true average cost ${truth.toFixed(4)} (mean reward ${(1 - truth).toFixed(4)})`);
+  console.log(`effective sample size of the importance weights: median ${median(ess).toFixed(0)} of ${args.rows}`);
   console.log(`cost model of DM/DR/SNDR: cross-fitted per-action ridge, ${args.costModel} features`);
   console.log(`intervals: 95 %, bootstrap = ${args.bootstrap} Poisson replicates (primary), normal = delta method\n`);
   const head = ["estimator", "median |err|", "bias", "rmse", "cover boot", "cover normal", "width boot", "target"];

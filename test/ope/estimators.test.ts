@@ -207,8 +207,24 @@ test("formatEstimateTable prints one line per estimator and flags DM", async () 
   const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { rewardModel: FIXTURE_COST_MODEL, bootstrapSamples: 50 });
   const text = formatEstimateTable(r);
   const lines = text.trim().split("\n");
-  assert.equal(lines.length, 2 + 5 + 1);
+  // header, rule, 5 estimators, the cost note, one warning (4 rows: ESS 3.3 < 100) printed once
+  assert.equal(lines.length, 2 + 5 + 1 + 1);
   assert.match(lines[2], /^ips\s+0\.6000/);
   assert.match(text, /dm .*biased/);
   assert.match(text, /smaller is better/);
+  assert.match(lines[8], /^warning: effective sample size 3\.3 of 4 rows is below 100/);
+});
+
+test("warnings: small effective sample size and a mean weight far from 1", async () => {
+  const small = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { rewardModel: FIXTURE_COST_MODEL, bootstrapSamples: 0 });
+  assert.equal(small.ips.warnings.length, 1);
+  assert.deepEqual(small.dm.warnings, []); // DM does not use the weights
+  const good = await evaluatePolicy(syntheticLog(2000), SYNTH_MODEL, { bootstrapSamples: 0, estimators: ["dr"] });
+  assert.deepEqual(good.dr.warnings, []);
+  // Logged mostly with action 3 (p = 0.9), which the target almost never picks: the other actions'
+  // weights are 0.9/0.05 = 18, Σw is far from n and the ESS is small.
+  const skewed = syntheticLog(2000).map((r, i) => ({ ...r, action: i % 20 === 0 ? 1 + (i % 40 === 0 ? 1 : 0) : 3, action_prob: i % 20 === 0 ? 0.05 : 0.9 }));
+  const bad = await evaluatePolicy(skewed, SYNTH_MODEL, { bootstrapSamples: 0, estimators: ["ips"] });
+  assert.equal(bad.ips.warnings.length, 2, bad.ips.warnings.join(" | "));
+  assert.match(bad.ips.warnings[1], /mean importance weight/);
 });

@@ -217,6 +217,8 @@ export abstract class OpeAccumulator {
     }
     const sw = kahanValue(this.sums, d + (d * (d + 1)) / 2);
     const sw2 = kahanValue(this.sums, d + (d * (d + 1)) / 2 + 1);
+    const ess = sw2 > 0 ? (sw * sw) / sw2 : 0;
+    const meanWeight = n > 0 ? sw / n : Number.NaN;
     return {
       estimator: this.estimator,
       value,
@@ -226,10 +228,11 @@ export abstract class OpeAccumulator {
       standardError: se,
       confidence: this.confidence,
       n,
-      effectiveSampleSize: sw2 > 0 ? (sw * sw) / sw2 : 0,
-      meanWeight: n > 0 ? sw / n : Number.NaN,
+      effectiveSampleSize: ess,
+      meanWeight,
       maxWeight: this.maxWeight,
       biased: this.biased,
+      warnings: n > 0 && this.estimator !== "dm" ? weightWarnings(n, ess, meanWeight) : [],
     };
   }
 
@@ -263,6 +266,23 @@ export abstract class OpeAccumulator {
   static fromState(s: AccumulatorState): OpeAccumulator {
     return createAccumulator(s.estimator, { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence }).loadState(s);
   }
+}
+
+/** Below this effective sample size the intervals stop being trustworthy (measured on shuttle). */
+export const MIN_RELIABLE_ESS = 100;
+
+function weightWarnings(n: number, ess: number, meanWeight: number): string[] {
+  const out: string[] = [];
+  if (ess < MIN_RELIABLE_ESS) {
+    out.push(
+      `effective sample size ${ess.toFixed(1)} of ${n} rows is below ${MIN_RELIABLE_ESS}: the estimate rests on a few heavily ` +
+        "weighted rows and its interval is unreliable (log with more exploration, or evaluate on more data)",
+    );
+  }
+  if (n >= 30 && Math.abs(meanWeight - 1) > 0.3) {
+    out.push(`mean importance weight ${meanWeight.toFixed(2)} is far from 1: the target often chooses actions the logging policy rarely tried`);
+  }
+  return out;
 }
 
 function checkFinite(x: number | undefined, field: string, row: number, problem: string): void {

@@ -24,10 +24,16 @@ export function formatEstimateTable(results: Partial<Record<EstimatorName, OpeEs
       `[${fmt(r.normalCi.lower)}, ${fmt(r.normalCi.upper)}]`,
       String(r.n),
       fmt(r.effectiveSampleSize, 1),
-      r.biased ? "biased (reward model only)" : "",
+      [r.biased ? "biased (reward model only)" : "", r.warnings.length > 0 ? `see warning${r.warnings.length > 1 ? "s" : ""}` : ""].filter(Boolean).join("; "),
     ];
   });
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((row) => row[j].length)));
   const line = (cells: string[]) => cells.map((c, j) => (j === 0 || j >= 6 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") + "\n" + "cost = 1 − reward (smaller is better)\n";
+  // Estimators share the weights, so their warnings repeat: print each text once.
+  const warnings = [...new Set(list.flatMap((r) => r.warnings))];
+  return (
+    [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") +
+    "\ncost = 1 − reward (smaller is better)\n" +
+    warnings.map((w) => `warning: ${w}\n`).join("")
+  );
 }

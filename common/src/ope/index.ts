@@ -10,6 +10,7 @@ export {
   SndrAccumulator,
   createAccumulator,
   estimatorNeedsCostModel,
+  MIN_RELIABLE_ESS,
 } from "./accumulators";
 export type { AccumulatorState } from "./accumulators";
 export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";

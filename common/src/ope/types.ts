@@ -41,6 +41,13 @@ export interface OpeEstimate {
   maxWeight: number;
   /** True for estimators whose value is biased by construction (DM relies on the reward model only). */
   biased: boolean;
+  /**
+   * Diagnostics in words, empty when all is well: a small effective sample size (the estimate
+   * and its interval rest on a few heavily weighted rows — measured on shuttle, coverage collapses
+   * below about 100), or a mean weight far from 1 (the target often picks actions the logger
+   * rarely tried).
+   */
+  warnings: string[];
 }
 
 /** The results of several estimators, keyed by name. */
