@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, JoinedRecord, formatVwExample, joinedRecordToVw, parseVwExample, readJoinedRecords, readVwTextRecords, writeJoinedCsv, writeVwText } from "@cbkit/common";
+import { CbLearner, JoinedRecord, Rng, numberAt, formatVwExample, joinedRecordToVw, parseVwExample, readJoinedRecords, readVwTextRecords, writeJoinedCsv, writeVwText } from "@cbkit/common";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-data-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -129,4 +129,21 @@ test("training from a file (column fast path) equals training from the same reco
   const report = await b.train(readJoinedRecords(f));
   assert.deepEqual(report, { used: 500, skipped: 0, reasons: [] });
   for (const r of recs.slice(0, 20)) assert.deepEqual(Array.from(b.predictCosts(r.observation)), Array.from(a.predictCosts(r.observation)));
+});
+
+test("numberAt (the byte parser of the fast path) equals Number() exactly", () => {
+  const rng = new Rng("numbers");
+  const texts: string[] = ["0", "1", "-0.0", "0.14285714285714285", "1e-7", "-1.2e-05", " 3 ", "12345.678", "0.000000000000000000001", "9007199254740993", "123456789012345678901234"];
+  for (let i = 0; i < 20000; i++) {
+    const x = (rng.next() * 2 - 1) * Math.pow(10, rng.int(12) - 6);
+    texts.push(String(x), x.toFixed(rng.int(18)), x.toPrecision(1 + rng.int(17)));
+  }
+  for (const t of texts) {
+    const b = Buffer.from(t, "latin1");
+    assert.ok(Object.is(numberAt(b, 0, b.length), Number(t)), `${t}: ${numberAt(b, 0, b.length)} vs ${Number(t)}`);
+  }
+  for (const t of ["", "  ", "abc", "1.2.3", "--1", "NaN", "Infinity"]) {
+    const b = Buffer.from(t, "latin1");
+    assert.ok(Number.isNaN(numberAt(b, 0, b.length)), t);
+  }
 });

@@ -125,50 +125,58 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
   }
 
+  /**
+   * CSV columns straight from the file's bytes: fields are found by scanning bytes (quotes,
+   * commas and line breaks are ASCII, so this is safe for UTF-8) and numbers are parsed from the
+   * bytes (see numberAt). A line with anything unusual — escaped quotes, a quoted line break, a
+   * malformed field — goes to the general string parser, which also reports errors.
+   */
   private async *csvColumnBatches(file: string): AsyncGenerator<JoinedColumns> {
     const fh = await fs.promises.open(file, "r");
     try {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const dec = new StringDecoder("utf8");
+      let work = Buffer.allocUnsafe(CHUNK * 2);
+      let restLen = 0;
       const starts = new Int32Array(64), ends = new Int32Array(64);
       let cols: CsvColumns | null = null;
       let pending: string | null = null;
       let pendingLine = 0;
-      let rest = "";
       let lineNo = 0;
       let first = true;
       let eof = false;
       while (!eof) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-        let text: string;
+        if (work.length - restLen < CHUNK + 1) {
+          const bigger = Buffer.allocUnsafe(restLen + CHUNK * 2);
+          work.copy(bigger, 0, 0, restLen);
+          work = bigger;
+        }
+        const { bytesRead } = await fh.read(work, restLen, CHUNK, null);
+        let total = restLen + bytesRead;
         if (bytesRead === 0) {
           eof = true;
-          text = rest + dec.end();
-          if (text === "") break;
-          text += "\n";
-        } else {
-          // ASCII chunks (the common case) decode much faster as latin1, with the same result.
-          const bytes = buf.subarray(0, bytesRead);
-          text = rest + (isAscii(bytes) ? bytes.toString("latin1") : dec.write(bytes));
+          if (restLen === 0) break;
+          work[total++] = 10; // close the last line
         }
-        if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        first = false;
-        const out = new ColumnBuilder(file);
+        const view = work.subarray(0, total);
         let ls = 0;
+        if (first) {
+          first = false;
+          if (total >= 3 && view[0] === 0xef && view[1] === 0xbb && view[2] === 0xbf) ls = 3;
+        }
+        const out = new ColumnBuilder(file);
         for (;;) {
-          const nl = text.indexOf("\n", ls);
+          const nl = view.indexOf(10, ls);
           if (nl < 0) break;
-          const le = nl > ls && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+          const le = nl > ls && view[nl - 1] === 13 ? nl - 1 : nl;
           lineNo++;
           const at = ls;
           ls = nl + 1;
           if (cols !== null && pending === null) {
-            const k = scanCsvFields(text, at, le, starts, ends);
-            if (k === cols.count && this.fastRow(text, starts, ends, cols, out, lineNo)) continue;
+            const k = scanCsvBytes(view, at, le, starts, ends);
             if (k === -2) continue; // an empty line
+            if (k === cols.count && this.fastRowBytes(view, starts, ends, cols, out, lineNo)) continue;
           }
-          // Slow path: the header, quoted fields with escaped quotes or line breaks, malformed rows.
-          let line = text.slice(at, le);
+          // General path: the header, escaped quotes, quoted line breaks, malformed rows.
+          let line = view.toString("utf8", at, le);
           let n = lineNo;
           if (pending !== null) {
             line = pending + "\n" + line;
@@ -191,7 +199,8 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
           const r = this.csvRecord(file, n, fields, cols);
           if (r !== null) out.push(r.reward, r.action, r.action_prob, r.observation, n);
         }
-        rest = text.slice(ls);
+        restLen = total - ls;
+        work.copy(work, 0, ls, total);
         this.rows += out.n;
         if (out.n > 0) yield out.finish();
       }
@@ -201,37 +210,36 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
   }
 
-  /** Parses one row from field bounds into the builder; false sends the row to the slow path. */
-  private fastRow(text: string, starts: Int32Array, ends: Int32Array, c: CsvColumns, out: ColumnBuilder, n: number): boolean {
-    const reward = +text.slice(starts[c.reward], ends[c.reward]);
-    const action = +text.slice(starts[c.action], ends[c.action]);
-    const prob = +text.slice(starts[c.actionProb], ends[c.actionProb]);
+  /** One row from byte field bounds into the builder; false sends the row to the general path. */
+  private fastRowBytes(b: Buffer, starts: Int32Array, ends: Int32Array, c: CsvColumns, out: ColumnBuilder, n: number): boolean {
+    const reward = numberAt(b, starts[c.reward], ends[c.reward]);
+    const action = numberAt(b, starts[c.action], ends[c.action]);
+    const prob = numberAt(b, starts[c.actionProb], ends[c.actionProb]);
     if (reward - reward !== 0 || action - action !== 0 || prob - prob !== 0) return false;
-    if (ends[c.reward] === starts[c.reward] || ends[c.action] === starts[c.action] || ends[c.actionProb] === starts[c.actionProb]) return false;
     if (c.sampleProb >= 0) {
-      const sp = +text.slice(starts[c.sampleProb], ends[c.sampleProb]);
-      if (sp - sp !== 0 || ends[c.sampleProb] === starts[c.sampleProb]) return false;
+      const sp = numberAt(b, starts[c.sampleProb], ends[c.sampleProb]);
+      if (sp - sp !== 0) return false;
     }
     let s = starts[c.observation];
-    const e = ends[c.observation];
-    while (s < e && text.charCodeAt(s) === 32) s++;
-    if (text.charCodeAt(s) !== 91) return false; // [
-    let b = e - 1;
-    while (b > s && text.charCodeAt(b) === 32) b--;
-    if (text.charCodeAt(b) !== 93) return false; // ]
+    let e = ends[c.observation] - 1;
+    while (s <= e && b[s] === 32) s++;
+    while (e > s && b[e] === 32) e--;
+    if (s > e || b[s] !== 91 || b[e] !== 93 || e === s) return false; // [ ... ]
     const mark = out.obsLength;
     let i = s + 1;
-    if (b > i) {
+    let empty = true;
+    for (let j = i; j < e; j++) if (b[j] !== 32) { empty = false; break; }
+    if (!empty) {
       for (;;) {
-        let comma = text.indexOf(",", i);
-        if (comma < 0 || comma > b) comma = b;
-        const v = +text.slice(i, comma);
-        if (v - v !== 0 || comma === i) {
+        let comma = i;
+        while (comma < e && b[comma] !== 44) comma++;
+        const v = numberAt(b, i, comma);
+        if (v - v !== 0) {
           out.obsLength = mark;
           return false;
         }
         out.pushObs(v);
-        if (comma === b) break;
+        if (comma >= e) break;
         i = comma + 1;
       }
     }
@@ -478,34 +486,65 @@ function columnsOf(records: JoinedRecord[]): JoinedColumns {
   return b.finish();
 }
 
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
 /**
- * Bounds of the fields of text[ls, le) into starts/ends (quotes excluded). Returns the field count,
- * −2 for an empty line, or −1 when the line needs the general parser (escaped or unbalanced quotes).
+ * The number written in bytes b[a, e) (ASCII), NaN if it is not one. Plain decimals whose digits
+ * fit in 2^53 and that have at most 22 decimals are converted as digits / 10^k — both exact
+ * doubles, so the one division rounds correctly and the result equals Number(text) (Clinger's fast
+ * path); anything else (17-digit mantissas, exponents) goes through Number.
  */
-function scanCsvFields(text: string, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
+export function numberAt(b: Buffer, a: number, e: number): number {
+  while (a < e && b[a] === 32) a++;
+  while (e > a && b[e - 1] === 32) e--;
+  if (a >= e) return NaN;
+  let i = a;
+  const neg = b[i] === 45;
+  if (neg || b[i] === 43) i++;
+  let m = 0, digits = 0, scale = 0, dot = false;
+  for (; i < e; i++) {
+    const c = b[i];
+    if (c >= 48 && c <= 57) {
+      if (m > 900719925474099) return slowNumber(b, a, e);
+      m = m * 10 + (c - 48);
+      digits++;
+      if (dot) scale++;
+    } else if (c === 46 && !dot) dot = true;
+    else return slowNumber(b, a, e);
+  }
+  if (digits === 0 || scale > 22) return slowNumber(b, a, e);
+  const v = scale === 0 ? m : m / POW10[scale];
+  return neg ? -v : v;
+}
+
+function slowNumber(b: Buffer, a: number, e: number): number {
+  const v = +(b as unknown as { latin1Slice(a: number, e: number): string }).latin1Slice(a, e);
+  return v - v === 0 ? v : NaN;
+}
+
+/** Field bounds (quotes excluded) of bytes b[ls, le): the count, −2 for an empty line, −1 for the general path. */
+function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
   if (ls === le) return -2;
   let i = ls;
   let k = 0;
   const max = starts.length;
   for (;;) {
     if (k === max) return -1;
-    if (text.charCodeAt(i) === 34) {
-      const q = text.indexOf('"', i + 1);
-      if (q < 0 || q >= le || text.charCodeAt(q + 1) === 34) return -1;
+    if (b[i] === 34) {
+      let q = i + 1;
+      while (q < le && b[q] !== 34) q++;
+      if (q >= le || b[q + 1] === 34) return -1;
       starts[k] = i + 1;
       ends[k++] = q;
       if (q + 1 === le) return k;
-      if (text.charCodeAt(q + 1) !== 44) return -1;
+      if (b[q + 1] !== 44) return -1;
       i = q + 2;
     } else {
-      const c = text.indexOf(",", i);
-      if (c < 0 || c >= le) {
-        starts[k] = i;
-        ends[k++] = le;
-        return k;
-      }
+      let c = i;
+      while (c < le && b[c] !== 44) c++;
       starts[k] = i;
       ends[k++] = c;
+      if (c >= le) return k;
       i = c + 1;
     }
   }

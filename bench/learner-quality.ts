@@ -1,0 +1,117 @@
+/**
+ * Learner quality on the workshop's task: `bandits simulate`'s protocol (warm start 100, then 15
+ * loops × 500 decisions, frozen model per loop, retrained warm-started on each loop's train split),
+ * median over seeds 1..10 of the mean reward over all loops and over loops 11–15, next to Vowpal
+ * Wabbit's numbers on exactly this protocol and the targets. Baselines (always class 1, uniform
+ * random) run in the same process on the same simulated users.
+ *
+ * Usage: node build/bench/learner-quality.js [--seeds N] [--json]
+ */
+import { LearnerOptions, Rng } from "@cbkit/common";
+import { StatlogSimApp } from "@cbkit/sim_app";
+import { median, simulate } from "@cbkit/sim_app/dist/simulate";
+
+type Row = {
+  name: string;
+  learner: Omit<LearnerOptions, "numArms">;
+  /** VW 8.7.0 / 9.11.2 legacy / 9.11.2 ADF overall means (median of 10 seeds). */
+  vw?: [number, number, number];
+  target?: { overall?: number; last5?: number; minProb?: number };
+};
+
+const args = process.argv.slice(2);
+const seedsArg = args.indexOf("--seeds");
+const numSeeds = seedsArg >= 0 ? Number(args[seedsArg + 1]) : 10;
+const json = args.includes("--json");
+const seeds = Array.from({ length: numSeeds }, (_, i) => i + 1);
+
+const vwBest = (v: [number, number, number]) => Math.max(...v);
+const VW_EG001: [number, number, number] = [0.828, 0.829, 0.807];
+const VW_EG01: [number, number, number] = [0.745, 0.749, 0.732];
+const VW_BAG3: [number, number, number] = [0.828, 0.837, 0.804];
+const VW_COVER3: [number, number, number] = [0.824, 0.751, 0.696];
+
+const SHIPPED: Omit<LearnerOptions, "numArms"> = { explorationPolicy: "egreedy", epsilon: 0.001, minProbability: 0.001, cbType: "mtr", featureMap: "bins", numBins: 16 };
+
+const rows: Row[] = [
+  // VW's arguments with VW legacy --cb semantics (cb_type dr), linear features.
+  { name: "egreedy 0.001, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.001, cbType: "dr" }, vw: VW_EG001, target: { overall: vwBest(VW_EG001) - 0.02 } },
+  { name: "egreedy 0.1, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.1, cbType: "dr" }, vw: VW_EG01, target: { overall: vwBest(VW_EG01) - 0.02 } },
+  { name: "bag 3, dr (VW legacy)", learner: { explorationPolicy: "bag", numPolicies: 3, cbType: "dr" }, vw: VW_BAG3, target: { overall: vwBest(VW_BAG3) - 0.02 } },
+  { name: "cover 3, dr, psi 0.05 (VW 8.7.0: eps-scaled)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 0.05 }, vw: VW_COVER3, target: { overall: vwBest(VW_COVER3) - 0.02 } },
+  { name: "cover 3, dr, psi 1 (VW 9 semantics)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 1 }, vw: VW_COVER3 },
+  // The same arguments with the kit's default estimator (mtr, VW 9's default).
+  { name: "egreedy 0.001 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.001 }, vw: VW_EG001, target: { overall: vwBest(VW_EG001) - 0.02 } },
+  { name: "egreedy 0.1 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.1 }, vw: VW_EG01, target: { overall: vwBest(VW_EG01) - 0.02 } },
+  { name: "bag 3 (kit default mtr)", learner: { explorationPolicy: "bag", numPolicies: 3 }, vw: VW_BAG3, target: { overall: vwBest(VW_BAG3) - 0.02 } },
+  { name: "cover 3, psi 0.05 (kit default mtr)", learner: { explorationPolicy: "cover", numPolicies: 3, psi: 0.05 }, vw: VW_COVER3, target: { overall: vwBest(VW_COVER3) - 0.02 } },
+  { name: "squarecb (mtr, linear)", learner: { explorationPolicy: "squarecb" } },
+  { name: "SHIPPED: egreedy 0.001 + floor 0.001, mtr, bins 16", learner: SHIPPED, target: { overall: 0.95, last5: 0.97, minProb: 0.001 } },
+  { name: "shipped, quadratic instead of bins", learner: { ...SHIPPED, featureMap: "quadratic" } },
+  { name: "shipped, linear instead of bins", learner: { ...SHIPPED, featureMap: "linear" } },
+];
+
+/** Always-class-1 and uniform-random policies on the same users (same seeds, same loops). */
+function baseline(kind: "majority" | "uniform"): { overall: number; last5: number } {
+  const overall: number[] = [], last5: number[] = [];
+  for (const seed of seeds) {
+    const sim = new StatlogSimApp({ seed });
+    const rng = new Rng(`baseline-${seed}`);
+    const loops: number[] = [];
+    for (let l = 0; l < 15; l++) {
+      let sum = 0;
+      for (let i = 0; i < 500; i++) sum += sim.rewardOf(sim.chooseRandomUser().userId, kind === "majority" ? 1 : rng.int(sim.numActions) + 1);
+      loops.push(sum / 500);
+    }
+    overall.push(loops.reduce((a, b) => a + b, 0) / 15);
+    last5.push(loops.slice(10).reduce((a, b) => a + b, 0) / 5);
+  }
+  return { overall: median(overall), last5: median(last5) };
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown>[] = [];
+  const t0 = Date.now();
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const num = (x: number | undefined) => (x === undefined ? "" : x.toFixed(3));
+  if (!json) {
+    console.log(`learner quality: median over seeds 1..${numSeeds}, 15 loops x 500 decisions (mean reward; oracle 1.0)`);
+    console.log(`${pad("configuration", 52)} ${"overall".padStart(7)} ${"L11-15".padStart(7)} ${"min p".padStart(8)}  ${"VW 8.7/9.11/ADF".padStart(17)}  ${"target".padStart(16)}  verdict`);
+  }
+  let failures = 0;
+  for (const row of rows) {
+    const t = Date.now();
+    const runs = [];
+    for (const seed of seeds) runs.push(await simulate({ learner: row.learner, seed }));
+    const overall = median(runs.map((r) => r.overall));
+    const last5 = median(runs.map((r) => r.lastFive));
+    const minProb = Math.min(...runs.map((r) => r.minLoggedProb));
+    const checks: boolean[] = [];
+    if (row.target?.overall !== undefined) checks.push(overall >= row.target.overall);
+    if (row.target?.last5 !== undefined) checks.push(last5 >= row.target.last5);
+    if (row.target?.minProb !== undefined) checks.push(minProb >= row.target.minProb - 1e-12);
+    const verdict = checks.length === 0 ? "(info)" : checks.every(Boolean) ? "PASS" : "FAIL";
+    if (verdict === "FAIL") failures++;
+    const targetText = row.target
+      ? [row.target.overall !== undefined ? `>=${row.target.overall.toFixed(3)}` : "", row.target.last5 !== undefined ? `L>=${row.target.last5}` : "", row.target.minProb !== undefined ? `p>=${row.target.minProb}` : ""].filter(Boolean).join(" ")
+      : "";
+    const res = { name: row.name, learner: row.learner, overall, loops11to15: last5, minLoggedProb: minProb, vw: row.vw ?? null, target: row.target ?? null, verdict, perSeedOverall: runs.map((r) => r.overall), seconds: (Date.now() - t) / 1000 };
+    results.push(res);
+    if (!json) {
+      console.log(`${pad(row.name, 52)} ${num(overall).padStart(7)} ${num(last5).padStart(7)} ${minProb.toExponential(1).padStart(8)}  ${(row.vw ? row.vw.map((v) => v.toFixed(3)).join("/") : "").padStart(17)}  ${targetText.padStart(16)}  ${verdict}${row.vw ? `  (${overall - vwBest(row.vw) >= 0 ? "+" : ""}${(overall - vwBest(row.vw)).toFixed(3)} vs VW best)` : ""}`);
+    }
+  }
+  const maj = baseline("majority"), uni = baseline("uniform");
+  if (!json) {
+    console.log(`${pad("baseline: always class 1 (same users)", 52)} ${num(maj.overall).padStart(7)} ${num(maj.last5).padStart(7)}`);
+    console.log(`${pad("baseline: uniform random (same users)", 52)} ${num(uni.overall).padStart(7)} ${num(uni.last5).padStart(7)}`);
+    console.log(`\n${rows.length} configurations in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${failures} below target`);
+  } else {
+    console.log(JSON.stringify({ seeds: numSeeds, results, baselines: { majority: maj, uniform: uni } }, null, 2));
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
