@@ -46,7 +46,7 @@ export function sqlNumber(x: number, what: string): string {
   return s.includes("e") || s.includes(".") ? s : `${s}.0`;
 }
 
-function checkOptions(o: JoinSqlOptions): void {
+export function checkOptions(o: JoinSqlOptions): void {
   if (!(o.ratio >= 0 && o.ratio <= 1)) throw new RangeError(`ratio must be in [0, 1], got ${o.ratio}`);
   if (o.window && !(o.window.start <= o.window.end)) {
     throw new RangeError(`observation window start (${o.window.start}) must not be after its end (${o.window.end})`);
@@ -59,50 +59,113 @@ function checkOptions(o: JoinSqlOptions): void {
   }
 }
 
-/** The common table expressions: windowed, de-duplicated decisions `d` and rewards `r`. */
-function ctes(o: JoinSqlOptions): string {
-  const where = o.window
+function windowWhere(o: Pick<JoinSqlOptions, "window">): string {
+  return o.window
     ? `WHERE "timestamp" >= ${sqlNumber(o.window.start, "window start")} AND "timestamp" <= ${sqlNumber(o.window.end, "window end")}`
     : "";
+}
+
+/** Decisions inside the window (all columns the join needs plus source). */
+export function windowedDecisionsSql(o: Pick<JoinSqlOptions, "decisions" | "window">): string {
+  return `SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp", source FROM ${o.decisions} ${windowWhere(o)}`;
+}
+
+/** One decision per event id: the earliest (DUPLICATE_DECISION_RULE). `input` = windowed decisions. */
+export function dedupDecisionsSql(input: string): string {
+  return `SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp" FROM (
+  SELECT x.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY "timestamp" ASC, source ASC) AS rn FROM ${input} x
+) ranked WHERE rn = 1`;
+}
+
+/** One reward per event id (DUPLICATE_REWARD_RULE). */
+export function dedupRewardsSql(rewards: string): string {
+  return `SELECT event_id, reward FROM (
+  SELECT x.event_id, x.reward,
+         ROW_NUMBER() OVER (PARTITION BY x.event_id ORDER BY x."timestamp" ASC NULLS LAST, x.source ASC, x.reward ASC) AS rn
+  FROM ${rewards} x
+) ranked WHERE rn = 1`;
+}
+
+/**
+ * The joined rows of de-duplicated decisions `d` and rewards `r` (relation names): columns
+ * JOINED_OUTPUT_COLUMNS plus `split` ('train'|'eval') and "timestamp".
+ */
+export function joinDedupedSql(d: string, r: string, o: Pick<JoinSqlOptions, "ratio" | "defaultReward">): string {
+  const withDefault = o.defaultReward != null;
+  const reward = withDefault ? `COALESCE(rw.reward, ${sqlNumber(o.defaultReward as number, "default reward")})` : "rw.reward";
+  return `SELECT CAST(${reward} AS DOUBLE) AS reward, dc.event_id, dc.action, dc.action_prob, dc.model_id, dc.observation, dc.sample_prob,
+       CASE WHEN dc.sample_prob <= ${sqlNumber(o.ratio, "ratio")} THEN 'train' ELSE 'eval' END AS split, dc."timestamp"
+FROM ${d} dc ${withDefault ? "LEFT" : "INNER"} JOIN ${r} rw ON dc.event_id = rw.event_id`;
+}
+
+/**
+ * One row of counts from the windowed decisions `dIn`, de-duplicated `d`, raw rewards `rIn`
+ * and de-duplicated `r` (relation names): decisions, duplicate_decisions, rewards,
+ * duplicate_rewards, unmatched_rewards, missing_rewards.
+ */
+export function countsFromSql(dIn: string, d: string, rIn: string, r: string): string {
+  return `SELECT
+  (SELECT COUNT(*) FROM ${dIn}) AS decisions,
+  (SELECT COUNT(*) FROM ${dIn}) - (SELECT COUNT(*) FROM ${d}) AS duplicate_decisions,
+  (SELECT COUNT(*) FROM ${rIn}) AS rewards,
+  (SELECT COUNT(*) FROM ${rIn}) - (SELECT COUNT(*) FROM ${r}) AS duplicate_rewards,
+  (SELECT COUNT(*) FROM ${r} ru LEFT JOIN ${d} du ON ru.event_id = du.event_id WHERE du.event_id IS NULL) AS unmatched_rewards,
+  (SELECT COUNT(*) FROM ${d} dm LEFT JOIN ${r} rm ON dm.event_id = rm.event_id WHERE rm.event_id IS NULL) AS missing_rewards`;
+}
+
+/** The common table expressions: windowed `d_in`, de-duplicated decisions `d` and rewards `r`. */
+function ctes(o: JoinSqlOptions): string {
   return `WITH d_in AS (
-  SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp", source
-  FROM ${o.decisions} ${where}
-), d_ranked AS (
-  SELECT d_in.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY "timestamp" ASC, source ASC) AS rn FROM d_in
+  ${windowedDecisionsSql(o)}
 ), d AS (
-  SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp" FROM d_ranked WHERE rn = 1
-), r_ranked AS (
-  SELECT event_id, reward,
-         ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY "timestamp" ASC NULLS LAST, source ASC, reward ASC) AS rn
-  FROM ${o.rewards}
+  ${dedupDecisionsSql("d_in")}
 ), r AS (
-  SELECT event_id, reward FROM r_ranked WHERE rn = 1
+  ${dedupRewardsSql(o.rewards)}
 )`;
 }
 
 /**
- * The joined rows, columns JOINED_OUTPUT_COLUMNS plus `split` ('train'|'eval') and "timestamp"
- * (for ordering), one row per decision that joins.
+ * The joined rows as one statement (for Athena): columns JOINED_OUTPUT_COLUMNS plus `split`
+ * ('train'|'eval') and "timestamp", one row per decision that joins.
  */
 export function joinedRowsSql(o: JoinSqlOptions): string {
   checkOptions(o);
-  const withDefault = o.defaultReward != null;
-  const reward = withDefault ? `COALESCE(r.reward, ${sqlNumber(o.defaultReward as number, "default reward")})` : "r.reward";
   return `${ctes(o)}
-SELECT CAST(${reward} AS DOUBLE) AS reward, d.event_id, d.action, d.action_prob, d.model_id, d.observation, d.sample_prob,
-       CASE WHEN d.sample_prob <= ${sqlNumber(o.ratio, "ratio")} THEN 'train' ELSE 'eval' END AS split, d."timestamp"
-FROM d ${withDefault ? "LEFT" : "INNER"} JOIN r ON d.event_id = r.event_id`;
+${joinDedupedSql("d", "r", o)}`;
 }
 
-/** One row of counts: decisions, duplicate_decisions, rewards, duplicate_rewards, unmatched_rewards, missing_rewards. */
+/** The counts as one statement (for Athena). */
 export function joinCountsSql(o: JoinSqlOptions): string {
   checkOptions(o);
   return `${ctes(o)}
-SELECT
-  (SELECT COUNT(*) FROM d_in) AS decisions,
-  (SELECT COUNT(*) FROM d_in) - (SELECT COUNT(*) FROM d) AS duplicate_decisions,
-  (SELECT COUNT(*) FROM r_ranked) AS rewards,
-  (SELECT COUNT(*) FROM r_ranked) - (SELECT COUNT(*) FROM r) AS duplicate_rewards,
-  (SELECT COUNT(*) FROM r LEFT JOIN d ON r.event_id = d.event_id WHERE d.event_id IS NULL) AS unmatched_rewards,
-  (SELECT COUNT(*) FROM d LEFT JOIN r ON d.event_id = r.event_id WHERE r.event_id IS NULL) AS missing_rewards`;
+${countsFromSql("d_in", "d", o.rewards, "r")}`;
+}
+
+/**
+ * The same join as a sequence of statements that materialise each step once (for an engine with
+ * temporary tables, like DuckDB): run them in order, then read `joined` and `counts`. The
+ * de-duplication steps are skipped (replaced by views of the input) when the caller has counted
+ * no duplicate ids — same result, without sorting every row.
+ */
+export function stagedJoinStatements(o: JoinSqlOptions, duplicates: { decisions: boolean; rewards: boolean } = { decisions: true, rewards: true }): string[] {
+  checkOptions(o);
+  return [
+    duplicates.decisions
+      ? `CREATE TEMP TABLE d AS ${dedupDecisionsSql("d_in")}`
+      : `CREATE TEMP VIEW d AS SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp" FROM d_in`,
+    duplicates.rewards ? `CREATE TEMP TABLE r AS ${dedupRewardsSql(o.rewards)}` : `CREATE TEMP VIEW r AS SELECT event_id, reward FROM ${o.rewards}`,
+    `CREATE TEMP TABLE joined AS ${joinDedupedSql("d", "r", o)}`,
+    `CREATE TEMP TABLE counts AS ${countsFromSql("d_in", "d", o.rewards, "r")}`,
+  ];
+}
+
+/** The statement that defines the windowed decisions `d_in` (a view), run before the others. */
+export function windowedDecisionsViewSql(o: JoinSqlOptions): string {
+  checkOptions(o);
+  return `CREATE TEMP VIEW d_in AS ${windowedDecisionsSql(o)}`;
+}
+
+/** Counts ids that occur more than once in a relation: `SELECT ... AS duplicates`. */
+export function duplicateIdsSql(relation: string): string {
+  return `SELECT COUNT(*) - COUNT(DISTINCT event_id) AS duplicates FROM ${relation}`;
 }

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DuckDBInstance, listValue, type DuckDBConnection } from "@duckdb/node-api";
-import { joinCountsSql, joinedRowsSql, JOINED_OUTPUT_COLUMNS, type JoinSqlOptions } from "../../join/sql";
+import { duplicateIdsSql, JOINED_OUTPUT_COLUMNS, stagedJoinStatements, windowedDecisionsViewSql, type JoinSqlOptions } from "../../join/sql";
 import type { JoinCounts, JoinRequest, JoinResult } from "../types";
 import type { LocalObjectStore } from "./objectStore";
 
@@ -51,14 +51,21 @@ export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest
   if (rewardFiles.length === 0) throw new Error(`no rewards to join: ${request.rewardsUri} holds no files (ingestRewards first)`);
   fs.mkdirSync(options.tempDir, { recursive: true });
   const instance = await DuckDBInstance.create(":memory:", {
-    memory_limit: options.memoryLimit ?? "1GB",
+    memory_limit: options.memoryLimit ?? "512MB",
     threads: String(options.threads ?? 2),
     temp_directory: options.tempDir,
     preserve_insertion_order: "false",
   });
   const c = await instance.connect();
   try {
+    const timing = process.env.CBKIT_JOIN_TIMING === "1";
+    let t = performance.now();
+    const lap = (what: string) => {
+      if (timing) process.stderr.write(`join ${what}: ${(performance.now() - t).toFixed(0)} ms\n`);
+      t = performance.now();
+    };
     await loadTables(c, decisionFiles, rewardFiles);
+    lap("load JSON");
     const sqlOptions: JoinSqlOptions = {
       decisions: "decisions",
       rewards: "rewards",
@@ -71,8 +78,15 @@ export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest
     if (sqlOptions.window && !(Number.isFinite(sqlOptions.window.start) && Number.isFinite(sqlOptions.window.end))) {
       throw new RangeError(`observation window must be ISO dates, got ${JSON.stringify(request.window)}`);
     }
-    await c.run(`CREATE TEMP TABLE joined AS ${joinedRowsSql(sqlOptions)}`);
-    const cnt = (await c.runAndReadAll(joinCountsSql(sqlOptions))).getRowObjectsJS()[0];
+    await c.run(windowedDecisionsViewSql(sqlOptions));
+    const dup = async (rel: string) => Number((await c.runAndReadAll(duplicateIdsSql(rel))).getRowObjectsJS()[0].duplicates) > 0;
+    const duplicates = { decisions: await dup("d_in"), rewards: await dup("rewards") };
+    lap("count duplicate ids");
+    for (const statement of stagedJoinStatements(sqlOptions, duplicates)) {
+      await c.run(statement);
+      lap(statement.slice(0, 30));
+    }
+    const cnt = (await c.runAndReadAll("SELECT * FROM counts")).getRowObjectsJS()[0];
     const splits = (await c.runAndReadAll(`SELECT split, COUNT(*) AS n FROM joined GROUP BY split`)).getRowObjectsJS();
     const n = (s: string) => Number(splits.find((r) => r.split === s)?.n ?? 0);
     const counts: JoinCounts = {
@@ -105,10 +119,11 @@ export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, "part-00000.csv");
       await c.run(
-        `COPY (SELECT ${cols} FROM joined WHERE split = '${split}' ORDER BY "timestamp", event_id)
+        `COPY (SELECT ${cols} FROM joined WHERE split = '${split}')
          TO ${sqlPath(file)} (HEADER, FORCE_QUOTE *, DELIMITER ',')`,
       );
     }
+    lap("write CSVs");
     return { counts, outputTrainUri: request.outputTrainUri, outputEvalUri: request.outputEvalUri, queryIds: [] };
   } finally {
     c.closeSync();
