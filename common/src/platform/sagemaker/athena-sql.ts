@@ -108,7 +108,8 @@ const bodyText = (side: "endpointinput" | "endpointoutput") =>
   `CASE WHEN capturedata.${side}.encoding = 'BASE64' THEN from_utf8(from_base64(capturedata.${side}.data)) ELSE capturedata.${side}.data END`;
 
 /**
- * The `decisions` relation of the shared join: one row per captured request, columns event_id,
+ * The `decisions` relation of the shared join (a parenthesised subquery without alias: the shared
+ * SQL adds its own): one row per captured request, columns event_id,
  * action, action_prob, model_id, observation (JSON text), sample_prob, "timestamp", source. The
  * response carries everything but the observation, which comes from the request. With a window,
  * only the hour folders around it are read (one hour of slack each side for clock skew).
@@ -132,7 +133,7 @@ export function decisionsRelationSql(o: { database: string; table: string; windo
            eventmetadata.inferenceid AS inference_id, eventmetadata.inferencetime AS inference_time, "$path" AS source
     FROM ${qualified(o.database, o.table)}${hours}
   ) c
-) captured WHERE event_id IS NOT NULL AND action IS NOT NULL) AS decisions`;
+) captured WHERE event_id IS NOT NULL AND action IS NOT NULL)`;
 }
 
 /** The `rewards` relation of the shared join: the files of one rewards batch (by `"$path"`). */
@@ -140,7 +141,7 @@ export function rewardsRelationSql(o: { database: string; table: string; rewards
   const like = folder(o.rewardsUri).replace(/([%_\\])/g, "\\$1") + "%";
   return `(SELECT CAST(event_id AS VARCHAR) AS event_id, CAST(reward AS DOUBLE) AS reward, CAST("timestamp" AS DOUBLE) AS "timestamp", "$path" AS source
   FROM ${qualified(o.database, o.table)}
-  WHERE "$path" LIKE ${sqlString(like)} ESCAPE '\\' AND event_id IS NOT NULL AND reward IS NOT NULL) AS rewards`;
+  WHERE "$path" LIKE ${sqlString(like)} ESCAPE '\\' AND event_id IS NOT NULL AND reward IS NOT NULL)`;
 }
 
 export interface AthenaJoinSql {

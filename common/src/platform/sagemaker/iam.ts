@@ -72,7 +72,6 @@ const PERMISSIONS: IamPermission[] = [
     "athena:GetQueryExecution",
     "athena:GetQueryResults",
     "athena:StopQueryExecution",
-    "athena:GetWorkGroup",
   ),
   ...caller(
     "the Athena tables live in the Glue data catalog",
@@ -80,7 +79,6 @@ const PERMISSIONS: IamPermission[] = [
     "glue:GetDatabase",
     "glue:GetTable",
     "glue:CreateTable",
-    "glue:UpdateTable",
     "glue:DeleteTable",
     "glue:GetPartitions",
   ),

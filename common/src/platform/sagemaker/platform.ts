@@ -101,7 +101,10 @@ export class SageMakerPlatform implements Platform {
     this.hosting = this.publishingHosting();
   }
 
-  /** Jobs that also publish each evaluation's score to CloudWatch. */
+  /**
+   * Jobs that also publish each evaluation's score to CloudWatch. A failed publication fails the
+   * call loudly (the score itself is already stored at `scoreUri`).
+   */
   private publishingJobs(): JobRunner {
     const jobs = this.sageMakerJobs;
     return {
@@ -114,17 +117,20 @@ export class SageMakerPlatform implements Platform {
     };
   }
 
-  /** Hosting that also publishes each deployment, and the hosted model's latest score when known. */
+  /**
+   * Hosting that also publishes each deployment and the deployed model's latest score. The metrics
+   * go out before the endpoint changes, so a missing CloudWatch permission stops the deploy before
+   * anything is half done instead of failing a deploy that already happened.
+   */
   private publishingHosting(): Hosting {
     const hosting = this.sageMakerHosting;
     return {
       deploy: async (request: DeployRequest): Promise<EndpointDescription> => {
-        const described = await hosting.deploy(request);
-        await this.metrics.put(request.experimentId, METRIC_NAMES.deployments, 1);
         const model = await this.records.get("model", request.experimentId, request.modelId);
         const scores = Object.values(model?.value.eval_scores ?? {});
+        await this.metrics.put(request.experimentId, METRIC_NAMES.deployments, 1);
         if (scores.length) await this.metrics.put(request.experimentId, METRIC_NAMES.hostedScore, scores[scores.length - 1].score);
-        return described;
+        return hosting.deploy(request);
       },
       describe: (name: string) => hosting.describe(name),
       delete: (name: string) => hosting.delete(name),
