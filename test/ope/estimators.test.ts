@@ -63,6 +63,15 @@ test("the normal interval of IPS is the hand-computed delta-method one", async (
   assert.equal(r.ips.bootstrapCi, null);
 });
 
+test("the normal interval of SNIPS is the hand-computed delta-method one", async () => {
+  // SNIPS = 0.45 with Σw/n = 4/3. Its influence per row is ψ = w·(c − 0.45) / (4/3):
+  //   row0 1.6·(−0.45)/(4/3) = −0.54; row1 0.4·0.55/(4/3) = 0.165; row2 2·0.55/(4/3) = 0.825; row3 (4/3)·(−0.45)/(4/3) = −0.45
+  // Σψ² = 0.2916 + 0.027225 + 0.680625 + 0.2025 = 1.20195; sample variance 1.20195 / 3 = 0.40065;
+  // se = sqrt(0.40065 / 4) = 0.3164846…
+  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["snips"], bootstrapSamples: 0 });
+  close(r.snips.standardError, Math.sqrt(0.40065 / 4), 1e-12);
+});
+
 test("normalQuantile matches known values", () => {
   close(normalQuantile(0.975), 1.959963984540054, 5e-9); // Acklam: relative error < 1.2e-9
   close(normalQuantile(0.5), 0, 1e-12);
