@@ -147,3 +147,17 @@ test("numberAt (the byte parser of the fast path) equals Number() exactly", () =
     assert.ok(Number.isNaN(numberAt(b, 0, b.length)), t);
   }
 });
+
+test("bins fitted from a file equal bins fitted from the same records in memory", async () => {
+  const recs = Array.from({ length: 300 }, (_, i) => ({ ...rec(i), observation: [Math.sin(i) * 4, Math.cos(i), (i % 7) - 3] }));
+  recs[10] = { ...recs[10], action: 99 }; // skipped by both paths, not used for the bins
+  const f = path.join(tmp, "bins.csv");
+  await writeJoinedCsv(f, recs);
+  const o = { numArms: 7, explorationPolicy: "egreedy" as const, featureMap: "bins" as const, numBins: 8 };
+  const a = CbLearner.create(o), b = CbLearner.create(o);
+  const ra = await a.train(recs), rb = await b.train(readJoinedRecords(f));
+  assert.equal(ra.used, 299);
+  assert.equal(rb.used, 299);
+  assert.deepEqual(b.state.featureMap, a.state.featureMap);
+  for (const r of recs.slice(0, 10)) assert.deepEqual(Array.from(b.predictCosts(r.observation)), Array.from(a.predictCosts(r.observation)));
+});

@@ -383,8 +383,16 @@ export class CbLearner {
       report.used++;
     };
     const batched = records as unknown as { batches?: () => AsyncIterable<JoinedRecord[]>; columnBatches?: () => AsyncIterable<JoinedColumns> };
-    if (typeof batched.columnBatches === "function" && !this.featureMap.needsBins) {
-      for await (const cols of batched.columnBatches()) this.trainColumns(cols, report, fail);
+    if (typeof batched.columnBatches === "function") {
+      if (this.featureMap.needsBins) {
+        // Fit the bins on this whole first batch, then learn (the columns are kept meanwhile).
+        const all: JoinedColumns[] = [];
+        for await (const cols of batched.columnBatches()) all.push(cols);
+        this.featureMap.fitBins(this.validColumnContexts(all));
+        for (const c of all) this.trainColumns(c, report);
+      } else {
+        for await (const cols of batched.columnBatches()) this.trainColumns(cols, report);
+      }
     } else if (typeof batched.batches === "function") {
       for await (const batch of batched.batches()) for (let i = 0; i < batch.length; i++) handle(batch[i]);
     } else if (Symbol.asyncIterator in (records as object)) {
@@ -404,30 +412,58 @@ export class CbLearner {
     return report;
   }
 
-  /** Learns from a column batch (no record objects); rows are checked like records. */
-  private trainColumns(c: JoinedColumns, report: TrainReport, fail: (row: number, r: JoinedRecord | undefined, e: unknown) => void): void {
+  /** Why row i of a column batch is invalid (checked like a record), or null; `ctx` gets its observation. */
+  private columnRowError(c: JoinedColumns, i: number, ctx: Float64Array): LearnerError | null {
+    const action = c.action[i], prob = c.actionProb[i], reward = c.reward[i];
+    try {
+      checkContext(ctx, this.featureMap.state.numFeatures, "observation");
+      if (!Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${reward}`);
+      if (!Number.isInteger(action) || action < 1 || action > this.k) throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${action}`);
+      if (!(prob > 0 && prob <= 1)) throw new LearnerError("action_prob", `must be in (0, 1], got ${prob}`);
+    } catch (e) {
+      return e as LearnerError;
+    }
+    return null;
+  }
+
+  private rowContext(c: JoinedColumns, i: number): Float64Array {
+    const o0 = c.offsets[i], d = c.offsets[i + 1] - o0;
     let ctx = this.colCtx;
+    if (ctx.length !== d) ctx = this.colCtx = new Float64Array(d);
+    for (let j = 0; j < d; j++) ctx[j] = c.obs[o0 + j];
+    return ctx;
+  }
+
+  /** Valid observations of column batches (fixing the dimension like learning would), for fitting bins. */
+  private validColumnContexts(all: JoinedColumns[]): Float64Array[] {
+    const out: Float64Array[] = [];
+    for (const c of all) {
+      for (let i = 0; i < c.n; i++) {
+        const ctx = this.rowContext(c, i);
+        if (this.columnRowError(c, i, ctx) === null) {
+          this.fixDim(ctx);
+          out.push(ctx.slice());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Learns from a column batch (no record objects); rows are checked like records. */
+  private trainColumns(c: JoinedColumns, report: TrainReport): void {
     for (let i = 0; i < c.n; i++) {
-      const o0 = c.offsets[i], o1 = c.offsets[i + 1], d = o1 - o0;
-      if (ctx.length !== d) ctx = this.colCtx = new Float64Array(d);
-      for (let j = 0; j < d; j++) ctx[j] = c.obs[o0 + j];
-      const action = c.action[i], prob = c.actionProb[i], reward = c.reward[i];
-      try {
-        checkContext(ctx, this.featureMap.state.numFeatures, "observation");
-        if (!Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${reward}`);
-        if (!Number.isInteger(action) || action < 1 || action > this.k) throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${action}`);
-        if (!(prob > 0 && prob <= 1)) throw new LearnerError("action_prob", `must be in (0, 1], got ${prob}`);
-      } catch (e) {
+      const ctx = this.rowContext(c, i);
+      const err = this.columnRowError(c, i, ctx);
+      if (err !== null) {
         report.skipped++;
-        if (report.reasons.length < MAX_REASONS) report.reasons.push(`${c.file ? `${c.file}:` : "row "}${c.line[i]}: ${(e as Error).message}`);
+        if (report.reasons.length < MAX_REASONS) report.reasons.push(`${c.file ? `${c.file}:` : "row "}${c.line[i]}: ${err.message}`);
         continue;
       }
       this.fixDim(ctx);
       this.featureMap.encode(ctx, this.ex);
-      this.learnEncoded(this.ex, action - 1, 1 - reward, prob);
+      this.learnEncoded(this.ex, c.action[i] - 1, 1 - c.reward[i], c.actionProb[i]);
       report.used++;
     }
-    void fail;
   }
 
   private checkRecord(r: JoinedRecord): void {
