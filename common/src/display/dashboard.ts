@@ -319,7 +319,8 @@ function quantile(sorted: readonly number[], q: number): number {
  * model id with event markers (e.g. the deployment), and a per-model table.
  */
 export class InferenceMonitor {
-  private readonly started = Date.now();
+  /** The clock starts with the first request or event (showing the dashboard itself takes a moment). */
+  private started = 0;
   private requests = 0;
   private errors = 0;
   private readonly perSecond: Map<string, number>[] = [];
@@ -344,12 +345,18 @@ export class InferenceMonitor {
     }
   }
 
-  /** Seconds since the monitor started. */
+  /** Seconds since the first request or event (0 before). */
   get elapsed(): number {
-    return (Date.now() - this.started) / 1000;
+    return this.started === 0 ? 0 : (Date.now() - this.started) / 1000;
+  }
+
+  /** Starts the clock now (done automatically by the first request or event). */
+  start(): void {
+    if (this.started === 0) this.started = Date.now();
   }
 
   private second(): number {
+    this.start();
     const s = Math.floor(this.elapsed);
     while (this.perSecond.length <= s) {
       this.perSecond.push(new Map());
@@ -390,6 +397,7 @@ export class InferenceMonitor {
 
   /** Marks a moment on the chart (e.g. "deploy started"). */
   event(label: string): void {
+    this.start();
     this.events.push({ at: this.elapsed, label });
     this.render();
   }
