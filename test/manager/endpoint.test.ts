@@ -125,3 +125,15 @@ test("deploys under load: no failed request, every response names the old or the
   for (const id of seen) assert.ok(models.includes(id), `unknown model id ${id}`);
   assert.ok(seen.size >= 2, "the swaps were seen by the clients");
 });
+
+test("a JSON-lines batch is answered line by line, each decision logged; a bad line rejects the batch naming it", async () => {
+  const results = await m.predictor.getActions([obs, obs, obs], { eventIds: ["b-1", "b-2", "b-1"] });
+  assert.equal(results.length, 3);
+  assert.deepEqual(results.map((r) => r.eventId), ["b-1", "b-2", "b-1"]);
+  assert.equal(results[0].action, results[2].action, "same event id, same action");
+  const bad = await raw("POST", "/invocations", `${JSON.stringify({ observation: obs })}\n${JSON.stringify({ observation: [1] })}\n`, {
+    "Content-Type": "application/jsonlines",
+  });
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.json.message), /^line 2: field 'observation' has 1 features/);
+});

@@ -1,0 +1,36 @@
+/** The headless workshop (npm start) in small: loops through the endpoint, gating, report. */
+import { test, after } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { runWorkshop, gatePasses, rollingMean } from "@cbkit/sim_app/dist/workshop/run";
+import { renderReport } from "@cbkit/sim_app/dist/workshop/report";
+import { tempWorkspace, testConfig } from "./helpers";
+
+const ws = tempWorkspace("workshop");
+after(() => fs.rmSync(ws, { recursive: true, force: true }));
+
+test("the gate rules", () => {
+  const s = (score: number, lower: number, upper: number) => ({ modelId: "m", score, lower, upper, n: 100 });
+  assert.equal(gatePasses("ci", s(0.1, 0.05, 0.15), s(0.2, 0.18, 0.22)), true);
+  assert.equal(gatePasses("ci", s(0.1, 0.05, 0.25), s(0.2, 0.18, 0.22)), false, "not better beyond its own uncertainty");
+  assert.equal(gatePasses("point", s(0.2, 0, 1), s(0.2, 0, 1)), true, "the original's <=");
+  assert.equal(gatePasses("always", s(0.9, 0.8, 1), s(0.1, 0, 0.2)), true);
+  assert.deepEqual(rollingMean([1, 0, 1, 1], 2), [null, 0.5, 0.5, 1]);
+});
+
+test("two short loops through the endpoint end with the endpoint stopped and a self-contained report", async () => {
+  const config = testConfig(ws);
+  const r = await runWorkshop({ config, loops: 2, batchSize: 150, warmStart: 200, seed: 7, experimentId: "ws-test" });
+  assert.equal(r.loops.length, 2);
+  assert.equal(r.rewards.length, 300);
+  for (const row of r.loops) {
+    assert.equal(row.joined.train + row.joined.eval, 150);
+    assert.equal(row.deployed, gatePasses("ci", row.challenger, row.champion));
+  }
+  assert.equal(fs.existsSync(path.join(ws, "endpoints", "ws-test.json")), false, "the endpoint was stopped");
+  const html = renderReport(r, "/* plotly */");
+  assert.match(html, /<script>\/\* plotly \*\/<\/script>/);
+  assert.doesNotMatch(html, /<script src=/, "no CDN");
+  assert.match(html, /Rolling mean reward/);
+});
