@@ -141,6 +141,15 @@ export const ALGORITHM_FIELDS = {
 /** Workflow settings (experiment manager role: add keys here). */
 export const WORKFLOW_FIELDS = {
   join_ratio: cfgNum({ description: "share of joined records that go to training (the rest to evaluation), split by event-id hash", min: 0, max: 1, default: 0.8 }),
+  deploy_gate: cfgOneOf(["ci", "point", "always"] as const, {
+    description: "when the loop deploys a challenger: ci (its upper confidence bound is below the champion's cost), point (cost <= champion's, the original), always",
+    default: "ci",
+  }),
+  default_reward: cfgNum({
+    description: "reward given by join() to a decision without one inside the observation window (null: such decisions are left out)",
+    nullable: true,
+    default: null,
+  }),
 };
 
 /** SageMaker-mode settings (SageMaker role: add keys here). */
@@ -228,6 +237,8 @@ export interface AlgorithmsParameters {
 }
 export interface WorkflowSettings {
   join_ratio: number;
+  deploy_gate: "ci" | "point" | "always";
+  default_reward: number | null;
 }
 export interface SageMakerSettings {
   region: string | null;

@@ -479,8 +479,9 @@ export class ExperimentManager {
   /**
    * Joins the decision log with the rewards under `rewardsUri` by event id (SQL: DuckDB locally,
    * Athena on AWS), splits by the event-id hash and stores both splits as a join job.
-   * `obsTimeWindow` (hours) keeps only decisions of the last hours; `defaultReward` gives
-   * decisions without a reward that reward (needs a window) instead of leaving them out.
+   * `obsTimeWindow` (hours) keeps only decisions of the last hours; `defaultReward` (default:
+   * config `workflow.default_reward`) gives decisions without a reward that reward (needs a
+   * window) instead of leaving them out.
    */
   async join(
     rewardsUri: string,
@@ -504,7 +505,8 @@ export class ExperimentManager {
         ? { start: new Date(end.getTime() - options.obsTimeWindow * 3600_000).toISOString(), end: end.toISOString() }
         : undefined;
       if (!window) this.log("join: no obsTimeWindow given, all logged decisions are joined");
-      const missing = options.defaultReward == null ? ("drop" as const) : { defaultReward: options.defaultReward };
+      const defaultReward = options.defaultReward !== undefined ? options.defaultReward : this.config.workflow.default_reward;
+      const missing = defaultReward == null ? ("drop" as const) : { defaultReward };
       const decisionsUri = this.platform.objects.uriOf(this.platform.layout.decisionLogPrefix(this.experimentId));
       const trainUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "train"));
       const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));

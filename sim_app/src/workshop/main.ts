@@ -22,7 +22,8 @@ Options:
   --batch-size <n>       interactions per loop (default 500)
   --warm-start <n>       warm-start records (default 500)
   --seed <n>             seed (default: the config's)
-  --gate <rule>          ci (default): deploy when challenger's upper CI bound < champion's cost;
+  --gate <rule>          (default: config workflow.deploy_gate, ci) ci: deploy when the
+                         challenger's upper CI bound < the champion's cost;
                          point: challenger cost <= champion cost (the original); always
   --concurrency <n>      requests in flight (default 4)
   --request-batch <n>    decisions per endpoint call (default 50, JSON lines; 1 = one request
@@ -86,9 +87,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     process.stdout.write(HELP);
     return 0;
   }
-  const gate = (values.gate ?? "ci") as GateRule;
-  if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
   const config = loadConfig(values.config);
+  const gate = (values.gate ?? config.workflow.deploy_gate ?? "ci") as GateRule;
+  if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
   if (!config.local_mode) process.stdout.write("note: local_mode is false in the config; the workshop runs on SageMaker\n");
   const tty = process.stdout.isTTY === true;
   const loops = intOption(values.loops, "loops") ?? 15;
