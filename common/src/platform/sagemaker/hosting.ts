@@ -227,10 +227,15 @@ export class SageMakerHosting implements Hosting {
     if (!d) return null;
     let modelId = "";
     if (d.EndpointConfigName) {
-      const config = await awsCall("sagemaker:DescribeEndpointConfig", () =>
-        this.sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: d.EndpointConfigName })),
-      );
-      modelId = config.ProductionVariants?.[0]?.ModelName ?? "";
+      try {
+        const config = await awsCall("sagemaker:DescribeEndpointConfig", () =>
+          this.sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: d.EndpointConfigName })),
+        );
+        modelId = config.ProductionVariants?.[0]?.ModelName ?? "";
+      } catch (error) {
+        // A config deleted under a running endpoint: the endpoint still serves, its model is unknown.
+        if (!notFound(error)) throw error;
+      }
     }
     const experimentId = endpointName; // the endpoint is named after its experiment
     return {
