@@ -80,3 +80,28 @@ describe("S3ObjectStore on s3rver", () => {
     await assert.rejects(store.get(store.uriOf("exp-1/none")), (e: Error) => e instanceof ObjectStoreError && /does not exist/.test(e.message));
   });
 });
+
+describe("S3ObjectStore bucket creation (S3 mocked)", () => {
+  it("creates a missing bucket in the configured region, and explains a bucket it can not use", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { S3Client, HeadBucketCommand, CreateBucketCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const { SageMakerConfigError } = await import("@cbkit/common/dist/platform/sagemaker");
+    const client = new S3Client({ region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+    const s3 = mockClient(client);
+    const notFound = Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } });
+    s3.on(HeadBucketCommand).rejects(notFound);
+    s3.on(CreateBucketCommand).resolves({});
+    s3.on(PutObjectCommand).resolves({});
+    const store = new S3ObjectStore(client, "my-new-bucket", "eu-west-1");
+    await store.put(store.uriOf("e/x.json"), "{}");
+    await store.put(store.uriOf("e/y.json"), "{}");
+    assert.deepEqual(s3.commandCalls(CreateBucketCommand).map((c) => c.args[0].input), [
+      { Bucket: "my-new-bucket", CreateBucketConfiguration: { LocationConstraint: "eu-west-1" } },
+    ]);
+    s3.reset();
+    const forbidden = Object.assign(new Error("Forbidden"), { name: "403", $metadata: { httpStatusCode: 403 } });
+    s3.on(HeadBucketCommand).rejects(forbidden);
+    const taken = new S3ObjectStore(client, "someone-elses-bucket", "eu-west-1");
+    await assert.rejects(taken.put(taken.uriOf("e/x.json"), "{}"), (e: Error) => e instanceof SageMakerConfigError && /sagemaker\.bucket: bucket someone-elses-bucket exists but/.test(e.message));
+  });
+});

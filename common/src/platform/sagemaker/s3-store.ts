@@ -17,7 +17,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { ObjectStoreError, type ObjectInfo, type ObjectStore } from "../types";
-import { awsCall, awsErrorName } from "./iam";
+import { AwsPermissionError, SageMakerConfigError, awsCall, awsErrorName } from "./iam";
 
 /** Splits `s3://bucket/key` into its parts; throws for anything else. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
@@ -70,6 +70,12 @@ export class S3ObjectStore implements ObjectStore {
       await awsCall("s3:ListBucket (HeadBucket)", () => this.s3.send(new HeadBucketCommand({ Bucket: this.bucket })));
       return;
     } catch (error) {
+      if (error instanceof AwsPermissionError)
+        throw new SageMakerConfigError(
+          "sagemaker.bucket",
+          `bucket ${this.bucket} exists but these credentials can not use it (it belongs to another account, or s3:ListBucket is missing)`,
+          "Set sagemaker.bucket to a bucket of yours, or grant the S3 permissions listed by requiredIamPermissions()",
+        );
       if (!notFound(error) && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw error;
     }
     try {
