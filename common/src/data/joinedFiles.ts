@@ -697,20 +697,15 @@ function quoteBigEventIds(text: string): string {
 }
 
 function csvQuote(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
+  return s.indexOf('"') < 0 ? `"${s}"` : `"${s.replace(/"/g, '""')}"`;
 }
 
 /** One CSV line (no newline) of a record in the original's shape. */
 export function joinedCsvLine(r: JoinedRecord): string {
-  return [
-    csvQuote(String(r.reward)),
-    csvQuote(String(r.event_id)),
-    csvQuote(String(r.action)),
-    csvQuote(String(r.action_prob)),
-    csvQuote(String(r.model_id)),
-    csvQuote(`[${Array.from(r.observation, String).join(", ")}]`),
-    csvQuote(String(r.sample_prob)),
-  ].join(",");
+  let obs = "";
+  const o = r.observation;
+  for (let i = 0; i < o.length; i++) obs += i === 0 ? String(o[i]) : `, ${o[i]}`;
+  return `"${r.reward}",${csvQuote(String(r.event_id))},"${r.action}","${r.action_prob}",${csvQuote(String(r.model_id))},"[${obs}]","${r.sample_prob}"`;
 }
 
 /** The CSV header line (quoted, as the original writes it). */

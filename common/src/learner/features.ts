@@ -135,10 +135,15 @@ export class FeatureMap {
         a.push(v);
       });
     }
+    this.fitBinsByName(byName);
+  }
+
+  /** Fits the bins from the sample values of each feature (bins map only; the first fit stays). */
+  fitBinsByName(byName: Map<string, ArrayLike<number>>): void {
+    if (this.state.kind !== "bins" || this.state.binEdges !== null) return;
     const edges: Record<string, number[]> = {};
-    const mode = process.env.CB_BINS ?? this.state.binning;
     for (const [name, vals] of byName) {
-      edges[name] = mode === "normal" ? gaussianEdges(0, 1, this.state.numBins) : mode === "quantile" ? quantileEdges(vals, this.state.numBins) : gaussianEdgesOf(vals, this.state.numBins);
+      edges[name] = this.state.binning === "quantile" ? quantileEdges(vals, this.state.numBins) : gaussianEdgesOf(vals, this.state.numBins);
     }
     this.state.binEdges = edges;
     this.plan = null;

@@ -388,7 +388,7 @@ export class CbLearner {
         // Fit the bins on this whole first batch, then learn (the columns are kept meanwhile).
         const all: JoinedColumns[] = [];
         for await (const cols of batched.columnBatches()) all.push(cols);
-        this.featureMap.fitBins(this.validColumnContexts(all));
+        this.featureMap.fitBinsByName(this.validColumnValues(all));
         for (const c of all) this.trainColumns(c, report);
       } else {
         for await (const cols of batched.columnBatches()) this.trainColumns(cols, report);
@@ -434,19 +434,18 @@ export class CbLearner {
     return ctx;
   }
 
-  /** Valid observations of column batches (fixing the dimension like learning would), for fitting bins. */
-  private validColumnContexts(all: JoinedColumns[]): Float64Array[] {
-    const out: Float64Array[] = [];
+  /** Values of each feature over the valid rows of column batches (fixing the dimension like learning would), for fitting bins. */
+  private validColumnValues(all: JoinedColumns[]): Map<string, number[]> {
+    const cols: number[][] = [];
     for (const c of all) {
       for (let i = 0; i < c.n; i++) {
         const ctx = this.rowContext(c, i);
-        if (this.columnRowError(c, i, ctx) === null) {
-          this.fixDim(ctx);
-          out.push(ctx.slice());
-        }
+        if (this.columnRowError(c, i, ctx) !== null) continue;
+        this.fixDim(ctx);
+        for (let j = 0; j < ctx.length; j++) (cols[j] ??= []).push(ctx[j]);
       }
     }
-    return out;
+    return new Map(cols.map((v, j) => [String(j + 1), v]));
   }
 
   /** Learns from a column batch (no record objects); rows are checked like records. */
