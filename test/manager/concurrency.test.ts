@@ -6,6 +6,7 @@
 import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
 import { ConflictError, DuckDbRecordStore, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
@@ -77,4 +78,25 @@ test("several processes share the record file (open, write, close, retry on the 
   assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
   assert.equal((await local.metrics.get("p", "m")).length, 80);
   await local.close();
+});
+
+test("an in-progress step of a live owner is refused; one whose owner died is taken over", async () => {
+  const m = await manager(config, "conc-own");
+  opened.push(m);
+  await m.ingestJoinedData(syntheticJoined(120), 0.8);
+  await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData });
+  const records = m.platform.records;
+  const stuck = async (pid: number, id: string) => {
+    const model = await m.getModelRecord(m.lastTrainedModelId as string);
+    await records.create("model", "conc-own", id, { ...model, model_id: id, train_state: "InProgress", owner: { host: os.hostname(), pid, started_at: new Date().toISOString() } } as never);
+    const exp = (await records.get("experiment", "conc-own", "conc-own"))!;
+    const value = { ...exp.value, training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING" as const, next_model_to_train_id: id } };
+    await records.update("experiment", "conc-own", "conc-own", value, exp.version);
+  };
+  await stuck(process.ppid, "conc-own-model-live");
+  await assert.rejects(m.trainNextModel(), (err: unknown) => err instanceof WorkflowInProgressError && /in progress .* by pid/.test(err.message));
+  await stuck(2 ** 22 + 12345, "conc-own-model-dead");
+  const next = await m.trainNextModel();
+  assert.equal(m.toJSON().training_workflow_metadata.training_state, "TRAINED");
+  assert.equal(m.lastTrainedModelId, next.model_id);
 });

@@ -83,6 +83,9 @@ function emptyExperiment(id: string): ExperimentRecord {
   };
 }
 
+/** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
+const runningHere = new Set<string>();
+
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
@@ -334,7 +337,7 @@ export class ExperimentManager {
       !owner ||
       (owner.host === os.hostname() && !pidAlive(owner.pid)) ||
       Date.now() - Date.parse(owner.started_at) > this.staleJobMs ||
-      (owner.host === os.hostname() && owner.pid === process.pid && !this.busy.has(what));
+      (owner.host === os.hostname() && owner.pid === process.pid && !runningHere.has(`${this.experimentId}/${pendingId}`));
     if (abandoned) {
       this.log(`taking over: the ${what} step '${pendingId}' (state ${state}) was abandoned by its owner`);
       return;
@@ -346,15 +349,27 @@ export class ExperimentManager {
   }
 
   private readonly busy = new Set<string>();
-  private async step<T>(what: "training" | "evaluation" | "hosting" | "joining", fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one workflow step: refuses a second concurrent step of the same kind on this manager,
+   * re-reads the record first, and lets the step `claim` the id it marks as pending, so other
+   * managers in this process know that step is alive.
+   */
+  private async step<T>(what: "training" | "evaluation" | "hosting" | "joining", fn: (claim: (id: string) => void) => Promise<T>): Promise<T> {
     this.checkAlive();
     if (this.busy.has(what)) throw new WorkflowInProgressError(`this manager is already running a ${what} step; await it first`);
     this.busy.add(what);
+    const claimed: string[] = [];
+    const claim = (id: string) => {
+      const key = `${this.experimentId}/${id}`;
+      runningHere.add(key);
+      claimed.push(key);
+    };
     try {
       await this.refresh();
-      return await fn();
+      return await fn(claim);
     } finally {
       this.busy.delete(what);
+      for (const key of claimed) runningHere.delete(key);
     }
   }
 
@@ -377,7 +392,7 @@ export class ExperimentManager {
           `(train ${train.length}, eval ${evalRows.length}); give more records or another ratio`,
       );
     }
-    return this.step("joining", async () => {
+    return this.step("joining", async (claim) => {
       const jm = this.cache.value.joining_workflow_metadata;
       await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
       const joinJobId = newJoinJobId(this.experimentId);
@@ -401,6 +416,7 @@ export class ExperimentManager {
         failure_reason: null,
         owner: thisOwner(),
       };
+      claim(joinJobId);
       await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
       await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
       const stamp = sortableSuffix();
@@ -496,7 +512,7 @@ export class ExperimentManager {
     if (typeof rewardsUri !== "string" || !rewardsUri.startsWith(expectedPrefix)) {
       throw new InvalidUsageError(`rewardsUri must be a folder of this experiment (${expectedPrefix}...), as returned by ingestRewards; got ${rewardsUri}`);
     }
-    return this.step("joining", async () => {
+    return this.step("joining", async (claim) => {
       const jm = this.cache.value.joining_workflow_metadata;
       await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
       const joinJobId = newJoinJobId(this.experimentId);
@@ -529,6 +545,7 @@ export class ExperimentManager {
         failure_reason: null,
         owner: thisOwner(),
       };
+      claim(joinJobId);
       await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
       await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
       try {
@@ -579,7 +596,7 @@ export class ExperimentManager {
 
   /** Resolvers run after the record was re-read, so defaults come from the latest state. */
   private async train(dataOf: () => string | null, parentOf: () => string | null): Promise<ModelRecord> {
-    return this.step("training", async () => {
+    return this.step("training", async (claim) => {
       const dataUri = dataOf();
       const parentModelId = parentOf();
       if (dataUri !== null) this.checkUri(dataUri, "inputDataUri");
@@ -588,6 +605,7 @@ export class ExperimentManager {
       await this.guardInProgress("training", tm.training_state, tm.next_model_to_train_id);
       const modelId = newModelId(this.experimentId);
       const artifactUri = this.platform.objects.uriOf(this.platform.layout.modelArtifactPrefix(this.experimentId, modelId));
+      claim(modelId);
       await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "PENDING", next_model_to_train_id: modelId }));
       const record: WithOwner<ModelRecord> = {
         experiment_id: this.experimentId,
@@ -685,7 +703,7 @@ export class ExperimentManager {
    * data URI (see getEvalScore).
    */
   async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<EvaluationScore> {
-    return this.step("evaluation", async () => {
+    return this.step("evaluation", async (claim) => {
       const modelId = options.modelId ?? this.lastTrainedModelId;
       if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
       const dataUri = options.inputDataUri ?? this.lastJoinedJobEvalData;
@@ -694,6 +712,7 @@ export class ExperimentManager {
       const em = this.cache.value.evaluation_workflow_metadata;
       await this.guardInProgress("evaluation", em.evaluation_state, em.next_evaluation_job_id);
       const jobId = newEvaluationJobId(modelId);
+      claim(jobId);
       await this.updateRecord("model", modelId, (r) => {
         r.evaluation_job_name = jobId;
         r.eval_state = "InProgress";
@@ -762,7 +781,7 @@ export class ExperimentManager {
   async deployModel(options: { modelId: string }): Promise<EndpointDescription> {
     const modelId = options?.modelId;
     if (!modelId) throw new InvalidUsageError("deployModel needs {modelId}, e.g. {modelId: manager.lastTrainedModelId}");
-    return this.step("hosting", async () => {
+    return this.step("hosting", async (claim) => {
       const model = await this.requireReadyModel(modelId);
       const hm = this.cache.value.hosting_workflow_metadata;
       await this.guardInProgress("hosting", hm.hosting_state, hm.next_model_to_host_id);
@@ -771,6 +790,7 @@ export class ExperimentManager {
         this.log(`model ${modelId} is already hosted at ${running.url}`);
         return running;
       }
+      claim(modelId);
       await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = thisOwner()));
       await this.writeSection("hosting_workflow_metadata", (s) => ({ ...s, hosting_state: running ? "DEPLOYING" : "PENDING", next_model_to_host_id: modelId }));
       try {
