@@ -126,6 +126,12 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.equal(after.modelId, second.model_id);
     assert.equal(manager.lastHostedModelId, second.model_id);
 
+    // A new manager on the same experiment (kernel restart, another notebook) resumes from DynamoDB.
+    const resumed = await ExperimentManager.create(config(), EXP, { platform, log: () => undefined });
+    assert.deepEqual(resumed.toJSON(), manager.toJSON());
+    assert.equal(resumed.lastHostedModelId, second.model_id);
+    assert.equal((await resumed.describeEndpoint())?.modelId, second.model_id);
+
     const metricNames = new Set(cloud.cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData?.[0].MetricName));
     assert.ok(metricNames.has("newly_trained_model_score") && metricNames.has("model_deployments"));
 
