@@ -1,7 +1,10 @@
 /**
  * Executes every notebooks/*.ipynb with the real Jupyter client and the tslab kernel, fails on any
  * cell error (showing the cell and the error), then runs the notebook's output checks from
- * checks/<notebook name>.ts when there is one. Without Jupyter the suite is skipped, except in CI.
+ * checks/<notebook name>.ts when there is one. A notebook that another test file in this folder
+ * executes itself (it names the notebook file) is left to that file, so no notebook runs twice
+ * (test files run in parallel, and two runs would share the workspace). Without Jupyter the suite
+ * is skipped, except in CI.
  */
 import { test } from "node:test";
 import * as fs from "node:fs";
@@ -12,9 +15,20 @@ import { executeNotebook, findJupyterPython, listNotebooks, type ExecutedNoteboo
 const jupyter = findJupyterPython();
 const skip = !jupyter && !process.env.CI ? "Jupyter (python3-nbclient) not installed; see .ci/run" : false;
 
+/** The other test files of this folder that execute the notebook `name`. */
+function coveredElsewhere(name: string): string[] {
+  const self = path.basename(__filename);
+  return fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith(".test.js") && f !== self)
+    .filter((f) => fs.readFileSync(path.join(__dirname, f), "utf8").includes(`"${name}"`));
+}
+
 for (const name of listNotebooks()) {
   const base = name.replace(/\.ipynb$/, "");
-  test(`notebook ${name} runs top to bottom and shows what it should`, { skip, timeout: 20 * 60_000 }, async (t) => {
+  const elsewhere = coveredElsewhere(name);
+  const why = skip || (elsewhere.length > 0 ? `executed and checked by ${elsewhere.join(", ")}` : false);
+  test(`notebook ${name} runs top to bottom and shows what it should`, { skip: why, timeout: 20 * 60_000 }, async (t) => {
     const nb = await executeNotebook(name);
     if (harness.kernelNote) t.diagnostic(harness.kernelNote);
     t.diagnostic(`${name}: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds ?? "?"} s)`);
