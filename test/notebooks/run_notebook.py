@@ -51,7 +51,10 @@ def main():
         report["ok"] = False
         report["failure"] = report["failure"] or {"index": None, "source": "", "error": f"{type(e).__name__}: {e}", "outputs": []}
     report["seconds"] = round(time.time() - started, 2)
-    nbformat.write(nb, dst)
+    # Write atomically: other test files may read test-output/notebooks/ at the same time.
+    tmp = dst + ".partial"
+    nbformat.write(nb, tmp)
+    os.replace(tmp, dst)
     print(json.dumps(report))
 
 
