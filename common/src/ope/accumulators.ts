@@ -25,6 +25,8 @@ const PROB_TOLERANCE = 1e-9;
 /** The serialisable state of an accumulator, for shipping partial results between processes. */
 export interface AccumulatorState {
   estimator: EstimatorName;
+  /** A DifferenceAccumulator's state. */
+  paired?: boolean;
   seed: number | string;
   bootstrapSamples: number;
   confidence: number;
@@ -47,15 +49,18 @@ export function resolveAccumulatorOptions(o: AccumulatorOptions = {}): Required<
   return { seed, bootstrapSamples, confidence };
 }
 
-/** Base of the five estimators: see the file comment. */
-export abstract class OpeAccumulator {
-  abstract readonly estimator: EstimatorName;
-  abstract readonly biased: boolean;
+/** Base of the five estimators (and their paired differences): see the file comment. */
+export class OpeAccumulator {
+  readonly estimator: EstimatorName;
+  readonly biased: boolean;
+  /** True for a DifferenceAccumulator (target − baseline). */
+  readonly paired: boolean;
   /** Number of rows added (or merged in). */
   n = 0;
   readonly seed: number | string;
   readonly bootstrapSamples: number;
   readonly confidence: number;
+  protected readonly definition: EstimatorDefinition;
 
   private readonly dim: number;
   /** Compensated sums: u_j (dim), u_j·u_k for j ≤ k (dim(dim+1)/2), Σw, Σw². */
@@ -71,11 +76,16 @@ export abstract class OpeAccumulator {
   private readonly u: Float64Array;
   private readonly counts: Uint8Array;
 
-  protected constructor(dim: number, options: AccumulatorOptions | undefined) {
+  protected constructor(estimator: EstimatorName, definition: EstimatorDefinition, options: AccumulatorOptions | undefined, paired = false) {
     const o = resolveAccumulatorOptions(options);
+    this.estimator = estimator;
+    this.biased = definition.biased;
+    this.paired = paired;
+    this.definition = definition;
     this.seed = o.seed;
     this.bootstrapSamples = o.bootstrapSamples;
     this.confidence = o.confidence;
+    const dim = definition.dim;
     this.dim = dim;
     this.sums = new Float64Array(2 * (dim + (dim * (dim + 1)) / 2 + 2));
     this.replicates = new Float64Array(o.bootstrapSamples * (dim + 1));
@@ -83,17 +93,6 @@ export abstract class OpeAccumulator {
     this.stream = Rng.derive(o.seed, "ope-bootstrap-stream");
     this.u = new Float64Array(dim);
     this.counts = new Uint8Array(o.bootstrapSamples);
-  }
-
-  /** Writes the row's quantities u into `out` (the sample is already validated). */
-  protected abstract features(s: OpeSample, w: number, out: Float64Array): void;
-  /** The estimator as a function of the means of u. */
-  protected abstract valueOf(m: ArrayLike<number>): number;
-  /** ∇f at the means, written into `out`. */
-  protected abstract gradientOf(m: ArrayLike<number>, out: Float64Array): void;
-  /** Whether the estimator reads directCost/predictedCost. */
-  protected get needsCostModel(): boolean {
-    return false;
   }
 
   /**
@@ -112,13 +111,13 @@ export abstract class OpeAccumulator {
     if (!Number.isFinite(t) || t < 0 || t > 1 + PROB_TOLERANCE) {
       throw new OpeInputError("targetProb", row, `must be a probability in [0, 1], got ${t}`);
     }
-    if (this.needsCostModel) {
+    if (this.definition.needsCostModel) {
       checkFinite(s.directCost, "directCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
       checkFinite(s.predictedCost, "predictedCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
     }
     const w = t / p;
     const u = this.u;
-    this.features(s, w, u);
+    this.definition.features(s, w, u, 0);
     const d = this.dim;
     const sums = this.sums;
     let k = 0;
@@ -155,7 +154,10 @@ export abstract class OpeAccumulator {
 
   /** Adds every row of `other` (same estimator, seed, bootstrap size and confidence) into this one. */
   merge(other: OpeAccumulator): this {
-    if (other.estimator !== this.estimator) throw new OpeInputError("other", null, `is a ${other.estimator} accumulator; merge needs ${this.estimator}`);
+    if (other.estimator !== this.estimator || other.paired !== this.paired) {
+      const kind = (a: OpeAccumulator) => `${a.estimator}${a.paired ? " difference" : ""}`;
+      throw new OpeInputError("other", null, `is a ${kind(other)} accumulator; merge needs ${kind(this)}`);
+    }
     if (other.bootstrapSamples !== this.bootstrapSamples || String(other.seed) !== String(this.seed) || other.confidence !== this.confidence) {
       throw new OpeInputError("other", null, "was built with another seed, bootstrapSamples or confidence; create every partial accumulator with the same options");
     }
@@ -172,13 +174,13 @@ export abstract class OpeAccumulator {
     const n = this.n;
     const m = new Float64Array(d);
     for (let j = 0; j < d; j++) m[j] = kahanValue(this.sums, j) / n;
-    const value = n > 0 ? this.valueOf(m) : Number.NaN;
+    const value = n > 0 ? this.definition.value(m, 0) : Number.NaN;
 
     // Delta method: se² = gᵀ C g / n with C the sample covariance of u.
     let se = Number.NaN;
     if (n > 1) {
       const g = new Float64Array(d);
-      this.gradientOf(m, g);
+      this.definition.gradient(m, g, 0);
       let q = 0;
       let k = d;
       for (let j = 0; j < d; j++) {
@@ -203,7 +205,7 @@ export abstract class OpeAccumulator {
         const kb = this.replicates[base + d];
         if (kb <= 0) continue;
         for (let j = 0; j < d; j++) mb[j] = this.replicates[base + j] / kb;
-        const v = this.valueOf(mb);
+        const v = this.definition.value(mb, 0);
         if (Number.isFinite(v)) values.push(v);
       }
       values.sort((a, b) => a - b);
@@ -240,6 +242,7 @@ export abstract class OpeAccumulator {
   toState(): AccumulatorState {
     return {
       estimator: this.estimator,
+      paired: this.paired,
       seed: this.seed,
       bootstrapSamples: this.bootstrapSamples,
       confidence: this.confidence,
@@ -264,7 +267,8 @@ export abstract class OpeAccumulator {
 
   /** Rebuilds an accumulator from `toState()` output. */
   static fromState(s: AccumulatorState): OpeAccumulator {
-    return createAccumulator(s.estimator, { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence }).loadState(s);
+    const o = { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence };
+    return (s.paired ? new DifferenceAccumulator(s.estimator, o) : createAccumulator(s.estimator, o)).loadState(s);
   }
 }
 
@@ -289,108 +293,173 @@ function checkFinite(x: number | undefined, field: string, row: number, problem:
   if (typeof x !== "number" || !Number.isFinite(x)) throw new OpeInputError(field, row, `${problem}, got ${x}`);
 }
 
+/**
+ * An estimator as a smooth function of the means of per-row quantities u (see the file comment):
+ * `features` fills u for a validated row with importance weight w; `value` is f; `gradient` ∇f.
+ */
+export interface EstimatorDefinition {
+  readonly dim: number;
+  readonly biased: boolean;
+  /** Reads directCost / predictedCost. */
+  readonly needsCostModel: boolean;
+  features(s: OpeSample, w: number, out: Float64Array, offset: number): void;
+  value(m: ArrayLike<number>, offset: number): number;
+  gradient(m: ArrayLike<number>, out: Float64Array, offset: number): void;
+}
+
+const IPS: EstimatorDefinition = {
+  dim: 1,
+  biased: false,
+  needsCostModel: false,
+  features: (s, w, out, o) => void (out[o] = w * s.cost),
+  value: (m, o) => m[o],
+  gradient: (_m, out, o) => void (out[o] = 1),
+};
+
+const SNIPS: EstimatorDefinition = {
+  dim: 2,
+  biased: false,
+  needsCostModel: false,
+  features: (s, w, out, o) => {
+    out[o] = w * s.cost;
+    out[o + 1] = w;
+  },
+  value: (m, o) => (m[o + 1] > 0 ? m[o] / m[o + 1] : Number.NaN),
+  gradient: (m, out, o) => {
+    out[o] = 1 / m[o + 1];
+    out[o + 1] = -m[o] / (m[o + 1] * m[o + 1]);
+  },
+};
+
+const DM: EstimatorDefinition = {
+  dim: 1,
+  biased: true,
+  needsCostModel: true,
+  features: (s, _w, out, o) => void (out[o] = s.directCost as number),
+  value: (m, o) => m[o],
+  gradient: (_m, out, o) => void (out[o] = 1),
+};
+
+const DR: EstimatorDefinition = {
+  dim: 1,
+  biased: false,
+  needsCostModel: true,
+  features: (s, w, out, o) => void (out[o] = (s.directCost as number) + w * (s.cost - (s.predictedCost as number))),
+  value: (m, o) => m[o],
+  gradient: (_m, out, o) => void (out[o] = 1),
+};
+
+const SNDR: EstimatorDefinition = {
+  dim: 3,
+  biased: false,
+  needsCostModel: true,
+  features: (s, w, out, o) => {
+    out[o] = s.directCost as number;
+    out[o + 1] = w * (s.cost - (s.predictedCost as number));
+    out[o + 2] = w;
+  },
+  value: (m, o) => (m[o + 2] > 0 ? m[o] + m[o + 1] / m[o + 2] : m[o]),
+  gradient: (m, out, o) => {
+    out[o] = 1;
+    out[o + 1] = m[o + 2] > 0 ? 1 / m[o + 2] : 0;
+    out[o + 2] = m[o + 2] > 0 ? -m[o + 1] / (m[o + 2] * m[o + 2]) : 0;
+  },
+};
+
+/** The definition of each estimator. */
+export const ESTIMATOR_DEFINITIONS: Readonly<Record<EstimatorName, EstimatorDefinition>> = { ips: IPS, snips: SNIPS, dm: DM, dr: DR, sndr: SNDR };
+
 /** Inverse propensity scoring: mean of w·c, w = π(a|x)/p. Unbiased; variance grows with w. */
 export class IpsAccumulator extends OpeAccumulator {
-  readonly estimator = "ips" as const;
-  readonly biased = false;
   constructor(options?: AccumulatorOptions) {
-    super(1, options);
-  }
-  protected features(s: OpeSample, w: number, out: Float64Array): void {
-    out[0] = w * s.cost;
-  }
-  protected valueOf(m: ArrayLike<number>): number {
-    return m[0];
-  }
-  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
-    out[0] = 1;
+    super("ips", IPS, options);
   }
 }
 
 /** Self-normalised IPS: Σ w·c / Σ w. Slightly biased for small n, much steadier when weights vary. */
 export class SnipsAccumulator extends OpeAccumulator {
-  readonly estimator = "snips" as const;
-  readonly biased = false;
   constructor(options?: AccumulatorOptions) {
-    super(2, options);
-  }
-  protected features(s: OpeSample, w: number, out: Float64Array): void {
-    out[0] = w * s.cost;
-    out[1] = w;
-  }
-  protected valueOf(m: ArrayLike<number>): number {
-    return m[1] > 0 ? m[0] / m[1] : Number.NaN;
-  }
-  protected gradientOf(m: ArrayLike<number>, out: Float64Array): void {
-    out[0] = 1 / m[1];
-    out[1] = -m[0] / (m[1] * m[1]);
+    super("snips", SNIPS, options);
   }
 }
 
 /** Direct method: mean over rows of Σ_a π(a|x) ĉ(x,a). Only as good as the cost model: biased. */
 export class DmAccumulator extends OpeAccumulator {
-  readonly estimator = "dm" as const;
-  readonly biased = true;
   constructor(options?: AccumulatorOptions) {
-    super(1, options);
-  }
-  protected override get needsCostModel(): boolean {
-    return true;
-  }
-  protected features(s: OpeSample, _w: number, out: Float64Array): void {
-    out[0] = s.directCost as number;
-  }
-  protected valueOf(m: ArrayLike<number>): number {
-    return m[0];
-  }
-  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
-    out[0] = 1;
+    super("dm", DM, options);
   }
 }
 
 /** Doubly robust: DM plus the IPS-weighted residual of the cost model on the logged action. */
 export class DrAccumulator extends OpeAccumulator {
-  readonly estimator = "dr" as const;
-  readonly biased = false;
   constructor(options?: AccumulatorOptions) {
-    super(1, options);
-  }
-  protected override get needsCostModel(): boolean {
-    return true;
-  }
-  protected features(s: OpeSample, w: number, out: Float64Array): void {
-    out[0] = (s.directCost as number) + w * (s.cost - (s.predictedCost as number));
-  }
-  protected valueOf(m: ArrayLike<number>): number {
-    return m[0];
-  }
-  protected gradientOf(_m: ArrayLike<number>, out: Float64Array): void {
-    out[0] = 1;
+    super("dr", DR, options);
   }
 }
 
 /** Self-normalised DR: DM plus Σ w·(c − ĉ) / Σ w. */
 export class SndrAccumulator extends OpeAccumulator {
-  readonly estimator = "sndr" as const;
-  readonly biased = false;
   constructor(options?: AccumulatorOptions) {
-    super(3, options);
+    super("sndr", SNDR, options);
   }
-  protected override get needsCostModel(): boolean {
-    return true;
+}
+
+/** A row scored against a target and a baseline policy (for paired differences). */
+export interface PairedOpeSample extends OpeSample {
+  /** Probability the baseline policy gives the logged action. */
+  baselineTargetProb: number;
+  /** Σ_a π_baseline(a|x) ĉ(x, a) (DM, DR, SNDR). */
+  baselineDirectCost?: number;
+}
+
+/** Turns an estimator into the estimator of (its value for the target) − (its value for the baseline). */
+function differenceOf(def: EstimatorDefinition): EstimatorDefinition {
+  const d = def.dim;
+  const base: OpeSample = { cost: 0, propensity: 1, targetProb: 0 };
+  return {
+    dim: 2 * d,
+    biased: def.biased,
+    needsCostModel: def.needsCostModel,
+    features: (s, w, out, o) => {
+      const ps = s as PairedOpeSample;
+      def.features(s, w, out, o);
+      base.cost = s.cost;
+      base.propensity = s.propensity;
+      base.targetProb = ps.baselineTargetProb;
+      base.directCost = ps.baselineDirectCost;
+      base.predictedCost = s.predictedCost;
+      def.features(base, ps.baselineTargetProb / s.propensity, out, o + d);
+    },
+    value: (m, o) => def.value(m, o) - def.value(m, o + d),
+    gradient: (m, out, o) => {
+      def.gradient(m, out, o);
+      def.gradient(m, out, o + d);
+      for (let j = 0; j < d; j++) out[o + d + j] = -out[o + d + j];
+    },
+  };
+}
+
+/**
+ * The paired difference target − baseline of one estimator on the same logged rows (negative:
+ * the target is cheaper). Both policies are scored on every row, so the interval accounts for
+ * their correlation — much tighter than comparing two separate intervals. Weight diagnostics
+ * (ESS, mean and max weight) describe the target's weights.
+ */
+export class DifferenceAccumulator extends OpeAccumulator {
+  constructor(estimator: EstimatorName, options?: AccumulatorOptions) {
+    const def = ESTIMATOR_DEFINITIONS[estimator];
+    if (!def) throw new OpeInputError("estimator", null, `must be one of ips, snips, dm, dr, sndr; got ${JSON.stringify(estimator)}`);
+    super(estimator, differenceOf(def), options, true);
   }
-  protected features(s: OpeSample, w: number, out: Float64Array): void {
-    out[0] = s.directCost as number;
-    out[1] = w * (s.cost - (s.predictedCost as number));
-    out[2] = w;
-  }
-  protected valueOf(m: ArrayLike<number>): number {
-    return m[2] > 0 ? m[0] + m[1] / m[2] : m[0];
-  }
-  protected gradientOf(m: ArrayLike<number>, out: Float64Array): void {
-    out[0] = 1;
-    out[1] = m[2] > 0 ? 1 / m[2] : 0;
-    out[2] = m[2] > 0 ? -m[1] / (m[2] * m[2]) : 0;
+
+  /** Adds one row scored against both policies. */
+  override add(s: PairedOpeSample, sharedCounts?: Uint8Array): this {
+    const t = s.baselineTargetProb;
+    if (typeof t !== "number" || !Number.isFinite(t) || t < 0 || t > 1 + PROB_TOLERANCE) {
+      throw new OpeInputError("baselineTargetProb", this.n, `must be a probability in [0, 1], got ${t}`);
+    }
+    if (this.definition.needsCostModel) checkFinite(s.baselineDirectCost, "baselineDirectCost", this.n, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
+    return super.add(s, sharedCounts);
   }
 }
 

@@ -7,7 +7,8 @@ import type { JoinedRecord } from "../data/records";
 import { fmix32, hash32 } from "../util/random";
 import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
-import { OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
+import { DifferenceAccumulator, OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
+import type { PairedOpeSample } from "./accumulators";
 import { crossFitCostPredictions } from "./cost-model";
 import type { CostFeatureMap } from "./cost-model";
 import { ESTIMATOR_NAMES } from "./types";
@@ -55,8 +56,82 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
 ): Promise<OpeResults<E>> {
   const estimators = resolveEstimators(options.estimators);
   const accOptions = resolveAccumulatorOptions(options);
-  const kind = targetKind(target);
-  let K = options.numArms;
+  const { rows, numArms } = await collectRows(records, target, options.numArms);
+  const costs = costPredictions(rows, numArms, estimators, options);
+  const accs = estimators.map((e) => createAccumulator(e, accOptions));
+  feed(accs, rows.length, (i) => toSample(rows[i], rows[i].pmf, costs ? costs[i] : null));
+  return resultsOf(estimators, accs);
+}
+
+/** What comparePolicies returns: each policy's estimates and the paired differences. */
+export interface PolicyComparison<E extends EstimatorName = EstimatorName> {
+  target: OpeResults<E>;
+  baseline: OpeResults<E>;
+  /** target − baseline per estimator (negative: the target is cheaper, i.e. better), with paired intervals. */
+  difference: OpeResults<E>;
+}
+
+/**
+ * Scores a target (e.g. a challenger) and a baseline (e.g. the deployed champion) on the same
+ * logged rows, with the same cost model and bootstrap counts, and estimates their difference in
+ * average cost with a paired interval: it accounts for the two estimates' correlation, so it is
+ * much tighter than comparing two separate intervals. An interval for the difference entirely
+ * below 0 says the target is better at the chosen confidence.
+ */
+export async function comparePolicies<E extends EstimatorName = EstimatorName>(
+  records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
+  target: TargetPolicy,
+  baseline: TargetPolicy,
+  options: EvaluatePolicyOptions<E> = {},
+): Promise<PolicyComparison<E>> {
+  const estimators = resolveEstimators(options.estimators);
+  const accOptions = resolveAccumulatorOptions(options);
+  const { rows, numArms } = await collectRows(records, target, options.numArms);
+  const basePmfs = baselinePmfs(baseline, rows, numArms);
+  const costs = costPredictions(rows, numArms, estimators, options);
+  const tAccs = estimators.map((e) => createAccumulator(e, accOptions));
+  const bAccs = estimators.map((e) => createAccumulator(e, accOptions));
+  const dAccs = estimators.map((e) => new DifferenceAccumulator(e, accOptions));
+  const counts = new Uint8Array(accOptions.bootstrapSamples);
+  for (let i = 0; i < rows.length; i++) {
+    const c = costs ? costs[i] : null;
+    const t = toSample(rows[i], rows[i].pmf, c);
+    const b = toSample(rows[i], basePmfs[i], c);
+    const paired: PairedOpeSample = { ...t, baselineTargetProb: b.targetProb, baselineDirectCost: b.directCost };
+    // One key per row, one seed: every accumulator would draw the same counts, so draw them once.
+    if (counts.length > 0) tAccs[0].countsFor(rows[i].key, counts);
+    for (const acc of tAccs) acc.add(t, counts);
+    for (const acc of bAccs) acc.add(b, counts);
+    for (const acc of dAccs) acc.add(paired, counts);
+  }
+  return { target: resultsOf(estimators, tAccs), baseline: resultsOf(estimators, bAccs), difference: resultsOf(estimators, dAccs) };
+}
+
+/** Feeds rows to accumulators sharing one seed: each row's bootstrap counts are drawn once. */
+function feed(accs: OpeAccumulator[], n: number, sampleAt: (i: number) => OpeSample): void {
+  const counts = new Uint8Array(accs[0].bootstrapSamples);
+  for (let i = 0; i < n; i++) {
+    const s = sampleAt(i);
+    // Same seed and key -> same bootstrap counts for every estimator: draw them once.
+    if (counts.length > 0) accs[0].countsFor(s.key as number, counts);
+    for (const acc of accs) acc.add(s, counts);
+  }
+}
+
+function resultsOf<E extends EstimatorName>(estimators: readonly E[], accs: OpeAccumulator[]): OpeResults<E> {
+  const out = {} as OpeResults<E>;
+  estimators.forEach((e, j) => (out[e] = accs[j].result()));
+  return out;
+}
+
+/** Reads and validates the records, scoring each against the target's pmf. */
+async function collectRows(
+  records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
+  target: TargetPolicy,
+  numArmsOption: number | undefined,
+): Promise<{ rows: ScoredRow[]; numArms: number }> {
+  const kind = targetKind(target, "target");
+  let K = numArmsOption;
   if (K !== undefined && (!Number.isInteger(K) || K < 1)) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
 
   const rows: ScoredRow[] = [];
@@ -67,7 +142,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     dim = r.observation.length;
     let pmf: ArrayLike<number>;
     if (kind === "model") {
-      pmf = predictPmfAt(target as PmfModel, r.observation, i);
+      pmf = predictPmfAt(target as PmfModel, r.observation, i, "target");
     } else if (kind === "pmfs") {
       const pmfs = (target as { pmfs: ArrayLike<ArrayLike<number>> }).pmfs;
       if (i >= pmfs.length) throw new OpeInputError("target.pmfs", null, `has ${pmfs.length} entries but there are more records; give one pmf per record`);
@@ -98,41 +173,51 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     for (let i = 0; i < rows.length; i++) {
       const t = (rows[i].pmf as number[])[0];
       if (t > K) throw new OpeInputError("target.actions", i, `is ${t}, outside 1..${K} (numArms)`);
-      const onehot = new Float64Array(K);
-      onehot[t - 1] = 1;
-      rows[i].pmf = onehot;
+      rows[i].pmf = oneHot(t, K);
     }
   }
   const numArms = K as number;
   for (let i = 0; i < rows.length; i++) {
     if (rows[i].action > numArms) throw new OpeInputError("action", i, `is ${rows[i].action}, outside 1..${numArms} (the target policy's number of actions)`);
   }
+  return { rows, numArms };
+}
 
-  // Cost predictions for DM, DR and SNDR.
-  let costs: ArrayLike<number>[] | null = null;
-  if (estimators.some(estimatorNeedsCostModel)) {
-    if (options.rewardModel) {
-      costs = rows.map((r, i) => predictCostsAt(options.rewardModel as CostModel, r.observation, numArms, i));
-    } else {
-      costs = crossFitCostPredictions(rows, {
-        numArms,
-        ...options.ridge,
-        keys: rows.map((r) => r.key),
-      });
+/** The baseline policy's pmf on every collected row, validated like the target's. */
+function baselinePmfs(baseline: TargetPolicy, rows: ScoredRow[], K: number): ArrayLike<number>[] {
+  const kind = targetKind(baseline, "baseline");
+  if (kind === "model") {
+    return rows.map((r, i) => {
+      const pmf = predictPmfAt(baseline as PmfModel, r.observation, i, "baseline");
+      checkPmf(pmf, K, i, "baseline pmf");
+      return pmf;
+    });
+  }
+  const list = kind === "pmfs" ? (baseline as { pmfs: ArrayLike<ArrayLike<number>> }).pmfs : (baseline as { actions: ArrayLike<number> }).actions;
+  if (list.length !== rows.length) throw new OpeInputError(`baseline.${kind}`, null, `has ${list.length} entries but there are ${rows.length} records; give exactly one per record`);
+  return rows.map((_r, i) => {
+    if (kind === "pmfs") {
+      const pmf = (list as ArrayLike<ArrayLike<number>>)[i];
+      checkPmf(pmf, K, i, "baseline.pmfs");
+      return pmf;
     }
-  }
+    const t = (list as ArrayLike<number>)[i];
+    if (!Number.isInteger(t) || t < 1 || t > K) throw new OpeInputError("baseline.actions", i, `must be a 1-based integer action in 1..${K}, got ${t}`);
+    return oneHot(t, K);
+  });
+}
 
-  const accs = estimators.map((e) => createAccumulator(e, accOptions));
-  const counts = new Uint8Array(accOptions.bootstrapSamples);
-  for (let i = 0; i < rows.length; i++) {
-    const s = toSample(rows[i], costs ? costs[i] : null);
-    // Same seed and key -> same bootstrap counts for every estimator: draw them once.
-    if (counts.length > 0) accs[0].countsFor(s.key as number, counts);
-    for (const acc of accs) acc.add(s, counts);
-  }
-  const out = {} as OpeResults<E>;
-  estimators.forEach((e, j) => (out[e as E] = accs[j].result()));
-  return out;
+function oneHot(action: number, K: number): Float64Array {
+  const pmf = new Float64Array(K);
+  pmf[action - 1] = 1;
+  return pmf;
+}
+
+/** Cost predictions for DM, DR and SNDR (null when no requested estimator needs them). */
+function costPredictions(rows: ScoredRow[], numArms: number, estimators: readonly EstimatorName[], options: EvaluatePolicyOptions<EstimatorName>): ArrayLike<number>[] | null {
+  if (!estimators.some(estimatorNeedsCostModel)) return null;
+  if (options.rewardModel) return rows.map((r, i) => predictCostsAt(options.rewardModel as CostModel, r.observation, numArms, i));
+  return crossFitCostPredictions(rows, { numArms, ...options.ridge, keys: rows.map((r) => r.key) });
 }
 
 export interface EvaluateModelOptions extends Omit<EvaluatePolicyOptions, "estimators"> {
@@ -212,7 +297,7 @@ export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
     checkPmf(p, this.numArms, i, pmf === undefined ? "target pmf" : "pmf");
     if (r.action > this.numArms) throw new OpeInputError("action", i, `is ${r.action}, outside 1..${this.numArms} (the target policy's number of actions)`);
     const costs = this.rewardModel ? predictCostsAt(this.rewardModel, r.observation, this.numArms, i) : null;
-    const s = toSample({ ...r, pmf: p, key: rowKey(record, r) }, costs);
+    const s = toSample({ ...r, pmf: p, key: rowKey(record, r) }, p, costs);
     if (this.counts.length > 0) this.accs[0].countsFor(s.key as number, this.counts);
     for (const acc of this.accs) acc.add(s, this.counts);
     return this;
@@ -248,11 +333,11 @@ function resolveEstimators<E extends EstimatorName>(list: readonly E[] | undefin
   return names.filter((e, i) => names.indexOf(e) === i);
 }
 
-function targetKind(target: TargetPolicy): "model" | "pmfs" | "actions" {
+function targetKind(target: TargetPolicy, label: "target" | "baseline"): "model" | "pmfs" | "actions" {
   if (target && typeof (target as PmfModel).predictPmf === "function") return "model";
   if (target && (target as { pmfs?: unknown }).pmfs !== undefined) return "pmfs";
   if (target && (target as { actions?: unknown }).actions !== undefined) return "actions";
-  throw new OpeInputError("target", null, "must be a model with predictPmf(context), { pmfs: [...] } or { actions: [...] }");
+  throw new OpeInputError(label, null, "must be a model with predictPmf(context), { pmfs: [...] } or { actions: [...] }");
 }
 
 /** Validates a joined record's fields used by OPE; returns them with the cost. */
@@ -287,12 +372,12 @@ function checkPmf(pmf: ArrayLike<number>, K: number, i: number, field: string): 
   if (Math.abs(sum - 1) > PMF_SUM_TOLERANCE) throw new OpeInputError(field, i, `sums to ${sum}, not 1 (±${PMF_SUM_TOLERANCE}); normalise the policy's probabilities`);
 }
 
-function predictPmfAt(model: PmfModel, observation: number[], i: number): ArrayLike<number> {
+function predictPmfAt(model: PmfModel, observation: number[], i: number, label = "target"): ArrayLike<number> {
   try {
     // A copy: a model may hand back the same buffer on every call.
     return Float64Array.from(model.predictPmf(observation));
   } catch (e) {
-    throw new OpeInputError("target.predictPmf", i, `failed on this row's observation: ${(e as Error).message}`);
+    throw new OpeInputError(`${label}.predictPmf`, i, `failed on this row's observation: ${(e as Error).message}`);
   }
 }
 
@@ -321,11 +406,11 @@ function rowKey(record: JoinedRecord, r: { observation: number[]; action: number
   return fmix32(h);
 }
 
-function toSample(r: ScoredRow, costs: ArrayLike<number> | null): OpeSample {
-  const s: OpeSample = { cost: r.cost, propensity: r.propensity, targetProb: r.pmf[r.action - 1], key: r.key };
+function toSample(r: ScoredRow, pmf: ArrayLike<number>, costs: ArrayLike<number> | null): OpeSample {
+  const s: OpeSample = { cost: r.cost, propensity: r.propensity, targetProb: pmf[r.action - 1], key: r.key };
   if (costs) {
     let direct = 0;
-    for (let a = 0; a < r.pmf.length; a++) direct += r.pmf[a] * costs[a];
+    for (let a = 0; a < pmf.length; a++) direct += pmf[a] * costs[a];
     s.directCost = direct;
     s.predictedCost = costs[r.action - 1];
   }

@@ -8,14 +8,16 @@ export {
   DmAccumulator,
   DrAccumulator,
   SndrAccumulator,
+  DifferenceAccumulator,
+  ESTIMATOR_DEFINITIONS,
   createAccumulator,
   estimatorNeedsCostModel,
   MIN_RELIABLE_ESS,
 } from "./accumulators";
-export type { AccumulatorState } from "./accumulators";
+export type { AccumulatorState, EstimatorDefinition, PairedOpeSample } from "./accumulators";
 export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
 export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
-export { evaluatePolicy, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
-export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions } from "./evaluate";
+export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
+export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions, PolicyComparison } from "./evaluate";
 export { formatEstimateTable } from "./format";
 export { normalQuantile } from "./stats";
