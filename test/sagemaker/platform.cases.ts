@@ -262,3 +262,52 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     assert.equal(cw.commandCalls(DeleteDashboardsCommand).length, 1);
   });
 });
+
+describe("checkSageMakerSetup (AWS mocked)", () => {
+  it("reports every setup problem at once, with fixes", async () => {
+    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { IAMClient, GetRoleCommand } = await import("@aws-sdk/client-iam");
+    const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
+    const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
+    const { DynamoDBClient, DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+    const region = "eu-west-1";
+    const c = { region, credentials: DUMMY_CREDENTIALS };
+    const clients = { sts: new STSClient(c), iam: new IAMClient(c), ecr: new ECRClient(c), s3: new S3Client(c), dynamodb: new DynamoDBClient(c) };
+    mockClient(clients.sts).on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/alice" });
+    const iam = mockClient(clients.iam);
+    iam.on(GetRoleCommand).resolves({
+      Role: {
+        RoleName: "CbKitExecution", Path: "/", RoleId: "r", Arn: "arn:aws:iam::123456789012:role/CbKitExecution", CreateDate: new Date(),
+        AssumeRolePolicyDocument: encodeURIComponent('{"Statement":[{"Principal":{"Service":"ec2.amazonaws.com"}}]}'),
+      },
+    });
+    mockClient(clients.ecr).on(DescribeImagesCommand).rejects(Object.assign(new Error("The image with imageId {imageTag:'latest'} does not exist"), { name: "ImageNotFoundException" }));
+    mockClient(clients.s3).on(HeadBucketCommand).rejects(Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } }));
+    const ddb = mockClient(clients.dynamodb);
+    ddb.on(DescribeTableCommand).rejects(Object.assign(new Error("denied"), { name: "AccessDeniedException" }));
+    ddb.on(DescribeTableCommand, { TableName: "BanditsExperimentTable" }).resolves({ Table: { TableStatus: "ACTIVE" } });
+    const checks = await checkSageMakerSetup(parseConfig(CONFIG), clients);
+    const byName = Object.fromEntries(checks.map((ch) => [ch.check, ch]));
+    assert.equal(byName.credentials.ok, true);
+    assert.equal(byName["execution role"].ok, false);
+    assert.match(byName["execution role"].detail, /does not trust sagemaker\.amazonaws\.com/);
+    assert.equal(byName.image.ok, false);
+    assert.match(byName.image.fix ?? "", /image-build-push\.sh --region eu-west-1/);
+    assert.equal(byName.bucket.ok, true);
+    assert.match(byName.bucket.detail, /created on first use/);
+    assert.equal(byName["experiment table"].ok, true);
+    assert.equal(byName["model table"].ok, false);
+    assert.match(byName["model table"].fix ?? "", /dynamodb:DescribeTable/);
+    assert.deepEqual(iam.commandCalls(GetRoleCommand)[0].args[0].input, { RoleName: "CbKitExecution" });
+  });
+
+  it("stops at a config problem and names the field", async () => {
+    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const doc = YAML.parse(CONFIG) as Record<string, any>;
+    doc.sagemaker.role_arn = null;
+    const checks = await checkSageMakerSetup(parseConfig(YAML.stringify(doc)));
+    assert.equal(checks.length, 1);
+    assert.equal(checks[0].check, "sagemaker.role_arn");
+    assert.equal(checks[0].ok, false);
+  });
+});

@@ -82,6 +82,7 @@ const PERMISSIONS: IamPermission[] = [
     "glue:DeleteTable",
     "glue:GetPartitions",
   ),
+  ...caller("optional: checkSageMakerSetup() looks the role and the image up", "iam:GetRole", "ecr:DescribeImages"),
   ...caller(
     "metrics and the experiment dashboard",
     "cloudwatch:PutMetricData",

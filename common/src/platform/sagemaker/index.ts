@@ -17,6 +17,7 @@ export {
 } from "./athena-sql";
 export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES, METRIC_NAMESPACE } from "./metrics";
 export { cleanupExperiment } from "./cleanup";
+export { checkSageMakerSetup, type SetupCheck, type SetupCheckClients } from "./preflight";
 export {
   requiredIamPermissions,
   callerPolicyDocument,
