@@ -68,15 +68,15 @@ test("several processes share the record file (open, write, close, retry on the 
   const script = `
     const { DuckDbRecordStore } = require("@cbkit/common");
     const s = new DuckDbRecordStore(process.argv[1]);
-    (async () => { for (let i = 0; i < 20; i++) await s.metrics.put("p", "m", i); await s.close(); })()
+    (async () => { for (let i = 0; i < 10; i++) await s.metrics.put("p", "m", i); await s.close(); })()
       .catch((e) => { console.error(e.message); process.exit(1); });`;
   const runs = Array.from({ length: 3 }, () =>
     new Promise<number>((resolve) => spawn(process.execPath, ["-e", script, file], { stdio: "inherit" }).on("exit", (c) => resolve(c ?? 1))),
   );
   const local = new DuckDbRecordStore(file);
-  for (let i = 0; i < 20; i++) await local.metrics.put("p", "m", i);
+  for (let i = 0; i < 10; i++) await local.metrics.put("p", "m", i);
   assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
-  assert.equal((await local.metrics.get("p", "m")).length, 80);
+  assert.equal((await local.metrics.get("p", "m")).length, 40);
   await local.close();
 });
 

@@ -103,7 +103,7 @@ test("deploys under load: no failed request, every response names the old or the
   let errors = 0;
   let count = 0;
   const seen = new Set<string>();
-  const workers = Array.from({ length: 8 }, async () => {
+  const workers = Array.from({ length: 4 }, async () => {
     while (!stop) {
       try {
         const r = await predictor.getAction(obs);
@@ -114,7 +114,7 @@ test("deploys under load: no failed request, every response names the old or the
       }
     }
   });
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 4; i++) {
     await m.deployModel({ modelId: models[(i + 1) % models.length] });
     await new Promise((r) => setTimeout(r, 30));
   }

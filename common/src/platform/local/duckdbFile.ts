@@ -102,7 +102,7 @@ export class DuckDbFile {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
-    if (this.connection && Date.now() - this.openedAt > (this.options.maxHoldMs ?? 3000)) {
+    if (this.connection && Date.now() - this.openedAt > (this.options.maxHoldMs ?? 1000)) {
       // Held long enough: let a waiting process in before opening again.
       this.closeNow();
       await new Promise((r) => setTimeout(r, 30));
@@ -112,7 +112,8 @@ export class DuckDbFile {
     let wait = 5;
     for (;;) {
       try {
-        this.instance = await DuckDBInstance.create(this.file, { checkpoint_threshold: "64MB" });
+        // One thread: record queries are tiny, and handing them to worker threads costs more than they do.
+        this.instance = await DuckDBInstance.create(this.file, { checkpoint_threshold: "64MB", threads: "1" });
         break;
       } catch (err) {
         if (!isLockError(err) || Date.now() > deadline) {
