@@ -17,14 +17,16 @@
  *
  * Usage: node build/bench/ope-accuracy.js [--seeds 50] [--rows 2000] [--train 5000]
  *        [--bootstrap 1000] [--target learner|centroid] [--cost-model bins|linear]
- *        [--lambda 1] [--bins 16] [--logging-epsilon E] [--json]
+ *        [--lambda 1] [--bins 16] [--logging-epsilon E] [--compare] [--json]
  *
  * `--logging-epsilon E` replaces uniform logging by a nearest-centroid logger (fitted on the
  * first 1,000 training rows) that explores with probability E — the workshop's situation, where
  * the deployed model logs and a challenger is evaluated (small E = large importance weights).
+ * `--compare` also scores a baseline (a nearest-centroid policy from 500 training rows, ε = 0.2)
+ * with comparePolicies and reports the paired difference target − baseline against its truth.
  */
 import * as common from "@cbkit/common";
-import { ESTIMATOR_NAMES, Rng, evaluatePolicy } from "@cbkit/common";
+import { ESTIMATOR_NAMES, Rng, comparePolicies, evaluatePolicy } from "@cbkit/common";
 import type { EstimatorName, JoinedRecord, PmfModel } from "@cbkit/common";
 import { loadStatlogData } from "@cbkit/sim_app";
 
@@ -39,15 +41,17 @@ interface Args {
   bins?: number;
   /** Logging exploration: null = uniform (the issue's protocol), else a centroid logger mixed with this much uniform. */
   loggingEpsilon: number | null;
+  compare: boolean;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 50, rows: 2000, train: 5000, bootstrap: 1000, target: "auto", costModel: "bins", loggingEpsilon: null, json: false };
+  const a: Args = { seeds: 50, rows: 2000, train: 5000, bootstrap: 1000, target: "auto", costModel: "bins", loggingEpsilon: null, compare: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
     if (k === "--json") a.json = true;
+    else if (k === "--compare") a.compare = true;
     else if (k === "--seeds") (a.seeds = Number(v)), i++;
     else if (k === "--rows") (a.rows = Number(v)), i++;
     else if (k === "--train") (a.train = Number(v)), i++;
@@ -147,9 +151,16 @@ async function main(): Promise<void> {
   const loggingName = args.loggingEpsilon === null ? `uniform-logged rows (p = 1/${K})` : `rows logged by a centroid policy exploring with ε = ${args.loggingEpsilon}`;
 
   // Ground truth over the whole data set, exact from the pmf and the labels.
-  let truthSum = 0;
-  for (let i = 0; i < N; i++) truthSum += 1 - policy.predictPmf(row(i))[labels[i] - 1];
-  const truth = truthSum / N;
+  const trueCost = (pi: PmfModel) => {
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += 1 - pi.predictPmf(row(i))[labels[i] - 1];
+    return sum / N;
+  };
+  const truth = trueCost(policy);
+  const baseline = args.compare ? centroidPolicy(contexts, labels, d, K, trainRows.slice(0, 500), 0.2) : null;
+  const truthDiff = baseline ? truth - trueCost(baseline) : 0;
+  const diff: Record<EstimatorName, { err: number[]; covB: number; covN: number; width: number[]; unpaired: number[] }> = {} as never;
+  for (const e of ESTIMATOR_NAMES) diff[e] = { err: [], covB: 0, covN: 0, width: [], unpaired: [] };
 
   const est: Record<EstimatorName, { err: number[]; covB: number; covN: number; widthB: number[]; widthN: number[] }> = {} as never;
   for (const e of ESTIMATOR_NAMES) est[e] = { err: [], covB: 0, covN: 0, widthB: [], widthN: [] };
@@ -176,7 +187,23 @@ async function main(): Promise<void> {
       }
       records.push({ reward: a === labels[i] ? 1 : 0, event_id: `s${s}-${k}`, action: a, action_prob: p, model_id: "logger", observation: x, sample_prob: 0 });
     }
-    const r = await evaluatePolicy(records, policy, { seed: s, bootstrapSamples: args.bootstrap, numArms: K, ridge: { featureMap: args.costModel, lambda: args.lambda, numBins: args.bins } });
+    const options = { seed: s, bootstrapSamples: args.bootstrap, numArms: K, ridge: { featureMap: args.costModel, lambda: args.lambda, numBins: args.bins } };
+    let r: Awaited<ReturnType<typeof evaluatePolicy>>;
+    if (baseline) {
+      const c = await comparePolicies(records, policy, baseline, options);
+      r = c.target;
+      for (const e of ESTIMATOR_NAMES) {
+        const x = c.difference[e];
+        const acc = diff[e];
+        acc.err.push(x.value - truthDiff);
+        if (x.ci.lower <= truthDiff && truthDiff <= x.ci.upper) acc.covB++;
+        if (x.normalCi.lower <= truthDiff && truthDiff <= x.normalCi.upper) acc.covN++;
+        acc.width.push(x.ci.upper - x.ci.lower);
+        acc.unpaired.push(Math.hypot(c.target[e].ci.upper - c.target[e].ci.lower, c.baseline[e].ci.upper - c.baseline[e].ci.lower));
+      }
+    } else {
+      r = await evaluatePolicy(records, policy, options);
+    }
     ess.push(r.dr.effectiveSampleSize);
     for (const e of ESTIMATOR_NAMES) {
       const x = r[e];
@@ -202,9 +229,21 @@ async function main(): Promise<void> {
       meanWidthNormal: a.widthN.reduce((x, y) => x + y, 0) / args.seeds,
     };
   });
+  const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+  const comparison = baseline
+    ? ESTIMATOR_NAMES.map((e) => ({
+        estimator: e,
+        medianAbsError: median(diff[e].err.map(Math.abs)),
+        bias: mean(diff[e].err),
+        coverageBootstrap: diff[e].covB / args.seeds,
+        coverageNormal: diff[e].covN / args.seeds,
+        meanWidthPaired: mean(diff[e].width),
+        meanWidthUnpaired: mean(diff[e].unpaired),
+      }))
+    : null;
   const seconds = (Date.now() - t0) / 1000;
   if (args.json) {
-    console.log(JSON.stringify({ args, policy: policyName, logging: loggingName, truth, medianEffectiveSampleSize: median(ess), seconds, summary }, null, 2));
+    console.log(JSON.stringify({ args, policy: policyName, logging: loggingName, truth, medianEffectiveSampleSize: median(ess), seconds, summary, truthDifference: baseline ? truthDiff : null, comparison }, null, 2));
     return;
   }
   console.log(`OPE accuracy on shuttle: ${args.seeds} seeds × ${args.rows} ${loggingName}, ${N} rows in all`);
@@ -231,6 +270,14 @@ async function main(): Promise<void> {
   const widths = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
   const line = (c: string[]) => c.map((x, j) => (j === 0 || j === 7 ? x.padEnd(widths[j]) : x.padStart(widths[j]))).join("  ").trimEnd();
   console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
+  if (comparison) {
+    console.log(`\npaired difference target − baseline (baseline: nearest centroid of 500 training rows, ε = 0.2); true difference ${truthDiff.toFixed(4)}`);
+    const h2 = ["estimator", "median |err|", "bias", "cover boot", "cover normal", "width paired", "width unpaired"];
+    const rows2 = comparison.map((c) => [c.estimator, c.medianAbsError.toFixed(4), c.bias.toFixed(4), pct(c.coverageBootstrap), pct(c.coverageNormal), c.meanWidthPaired.toFixed(4), c.meanWidthUnpaired.toFixed(4)]);
+    const w2 = h2.map((h, j) => Math.max(h.length, ...rows2.map((r) => r[j].length)));
+    const line2 = (c: string[]) => c.map((x, j) => (j === 0 ? x.padEnd(w2[j]) : x.padStart(w2[j]))).join("  ").trimEnd();
+    console.log([line2(h2), line2(w2.map((w) => "-".repeat(w))), ...rows2.map(line2)].join("\n"));
+  }
   console.log(`\n${seconds.toFixed(1)} s`);
 }
 
