@@ -40,6 +40,11 @@ const num = (re: RegExp, text: string, what: string): number => {
 /** Outputs that draw a chart (the inlined plotly library itself contains "Plotly.newPlot(" too). */
 const plotCount = (html: string[]) => html.filter((h) => h.includes("Plotly.newPlot(") && !h.includes('data-cbkit="plotly-library"')).length;
 
+/** "cell 9: 4.1 s, ..." for the slowest cells (to see where a budget goes). */
+function slowest(nb: ExecutedNotebook, n = 4): string {
+  return [...nb.report.cells].sort((a, b) => b.seconds - a.seconds).slice(0, n).map((c) => `cell ${c.index}: ${c.seconds} s`).join(", ");
+}
+
 /** Exports the executed notebook to HTML and checks it in Chromium; returns the page's chart count. */
 async function checkInBrowser(t: { diagnostic(s: string): void }, nb: ExecutedNotebook, elementShots: [string, string][] = []): Promise<number> {
   if (!browser) {
@@ -67,7 +72,7 @@ function checkCommon(nb: ExecutedNotebook, diagrams: string[]): void {
 test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
   await t.test("1_step_by_step: every step shows its table or chart, within 60 s", async (st) => {
     const nb = await executeNotebook("1_step_by_step.ipynb");
-    st.diagnostic(`1_step_by_step: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds} s)`);
+    st.diagnostic(`1_step_by_step: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds} s); slowest ${slowest(nb)}`);
     checkCommon(nb, ["workflow", "model-initialisation", "evaluation", "deployment", "inference", "reward", "join", "retraining"]);
     assert.match(nb.htmlOutputs("client-app").join(""), /43,483 users, 9 features, 7 actions/);
     assert.equal(plotCount(nb.htmlOutputs("client-app")), 1, "class chart");
@@ -93,7 +98,7 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
 
   await t.test("2_inference_loop: requests keep flowing across blue/green deploys with 0 errors", async (st) => {
     const nb = await executeNotebook("2_inference_loop.ipynb");
-    st.diagnostic(`2_inference_loop: ${nb.seconds.toFixed(1)} s`);
+    st.diagnostic(`2_inference_loop: ${nb.seconds.toFixed(1)} s; slowest ${slowest(nb)}`);
     checkCommon(nb, ["inference", "deployment"]);
     const text = nb.outputsText("inference-summary");
     const requests = num(/requests: (\d+) in/, text, "requests");
@@ -118,7 +123,7 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
 
   await t.test(`3_end_to_end_loop: 15 loops with gating and a live dashboard; mean reward of loops 11-15 >= ${END_TO_END_MIN_REWARD}, within 120 s`, async (st) => {
     const nb = await executeNotebook("3_end_to_end_loop.ipynb");
-    st.diagnostic(`3_end_to_end_loop: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds} s)`);
+    st.diagnostic(`3_end_to_end_loop: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds} s); slowest ${slowest(nb)}`);
     checkCommon(nb, ["workflow"]);
     const text = nb.outputsText("result");
     const lastFive = num(/mean reward over loops 11-15: ([\d.]+)/, text, "mean reward 11-15");
@@ -145,7 +150,7 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
 
   await t.test("4_clean_up: endpoints stopped, records and data removed, shown before and after", async (st) => {
     const nb = await executeNotebook("4_clean_up.ipynb");
-    st.diagnostic(`4_clean_up: ${nb.seconds.toFixed(1)} s`);
+    st.diagnostic(`4_clean_up: ${nb.seconds.toFixed(1)} s; slowest ${slowest(nb)}`);
     const beforeHtml = nb.htmlOutputs("before").join("");
     for (const id of ["nb1-step-by-step", "nb2-inference", "nb3-end-to-end"]) assert.ok(beforeHtml.includes(id), `inventory lists ${id}`);
     assert.match(beforeHtml, /InService/, "the earlier notebooks' endpoints were running");

@@ -469,7 +469,8 @@ export class InferenceMonitor {
     }));
     data.push({ type: "bar", name: "errors", x, y: this.errorsPerSecond, marker: { color: "#d62728" } });
     const shapes = this.events.map((e) => ({ type: "line", x0: e.at - 0.5, x1: e.at - 0.5, yref: "paper", y0: 0, y1: 1, line: { color: "#444", dash: "dash", width: 1.5 } }));
-    const annotations = this.events.map((e, i) => ({ x: e.at - 0.5, yref: "paper", y: 1 - 0.08 * (i % 3), text: escapeHtml(e.label), showarrow: false, xanchor: "left", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.8)" }));
+    // Labels alternate sides (a "starts"/"done" pair reads left and right of its lines).
+    const annotations = this.events.map((e, i) => ({ x: e.at - 0.5, yref: "paper", y: 1.02, yanchor: "bottom", text: escapeHtml(e.label), showarrow: false, xanchor: i % 2 === 0 ? "right" : "left", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.85)" }));
     return {
       data,
       layout: {
@@ -478,8 +479,8 @@ export class InferenceMonitor {
         bargap: 0.05,
         xaxis: { title: { text: "seconds since start" } },
         yaxis: { title: { text: "requests / s" }, rangemode: "tozero" },
-        legend: { orientation: "h", y: -0.25 },
-        margin: { t: 50, r: 20, b: 80, l: 60 },
+        legend: { orientation: "h", y: -0.25, traceorder: "normal" },
+        margin: { t: 70, r: 20, b: 80, l: 60 },
         shapes,
         annotations,
       },
