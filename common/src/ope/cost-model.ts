@@ -117,6 +117,98 @@ class CostFeatures {
   }
 }
 
+interface ResolvedRidgeOptions {
+  numArms: number;
+  lambda: number;
+  featureMap: CostFeatureMap;
+  numBins: number;
+  minRowsPerAction?: number;
+}
+
+function resolveRidgeOptions(options: RidgeCostModelOptions): ResolvedRidgeOptions {
+  const K = options.numArms;
+  if (!Number.isInteger(K) || K < 1) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
+  const lambda = options.lambda ?? 1;
+  if (!(lambda > 0) || !Number.isFinite(lambda)) throw new OpeInputError("lambda", null, `must be a positive number, got ${lambda}`);
+  const featureMap = options.featureMap ?? "bins";
+  if (featureMap !== "linear" && featureMap !== "bins") throw new OpeInputError("featureMap", null, `must be "linear" or "bins", got ${JSON.stringify(featureMap)}`);
+  const numBins = options.numBins ?? 16;
+  if (!Number.isInteger(numBins) || numBins < 1) throw new OpeInputError("numBins", null, `must be a positive integer, got ${numBins}`);
+  return { numArms: K, lambda, featureMap, numBins, minRowsPerAction: options.minRowsPerAction };
+}
+
+/** Smallest and largest cost among the rows that pass `keep` (the clipping range of predictions). */
+function costRange(rows: readonly CostRow[], keep: (i: number) => boolean): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < rows.length; i++) {
+    if (!keep(i)) continue;
+    const c = rows[i].cost;
+    if (c < lo) lo = c;
+    if (c > hi) hi = c;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Sufficient statistics of the per-action regressions: ΦᵀΦ (upper triangle), Φᵀy, row counts
+ * and cost sums. They add and subtract, so cross-fitting builds each fold's training statistics
+ * as (all rows) − (the fold) instead of re-reading the other folds.
+ */
+class RidgeStats {
+  readonly A: Float64Array[];
+  readonly b: Float64Array[];
+  readonly count: Float64Array;
+  readonly sumCost: Float64Array;
+  private readonly p: number;
+  private readonly idx: Int32Array;
+  private readonly val: Float64Array;
+
+  constructor(readonly numArms: number, private readonly features: CostFeatures) {
+    const p = (this.p = features.size);
+    this.A = Array.from({ length: numArms }, () => new Float64Array(p * p));
+    this.b = Array.from({ length: numArms }, () => new Float64Array(p));
+    this.count = new Float64Array(numArms);
+    this.sumCost = new Float64Array(numArms);
+    this.idx = new Int32Array(features.maxNonZero);
+    this.val = new Float64Array(features.maxNonZero);
+  }
+
+  add(r: CostRow): void {
+    const a = r.action - 1;
+    const p = this.p;
+    const idx = this.idx;
+    const val = this.val;
+    const m = this.features.encode(r.observation, idx, val);
+    const Aa = this.A[a];
+    const ba = this.b[a];
+    for (let s = 0; s < m; s++) {
+      const i = idx[s];
+      const xi = val[s];
+      ba[i] += xi * r.cost;
+      // Upper triangle only (idx is ascending); mirrored before solving.
+      for (let t = s; t < m; t++) Aa[i * p + idx[t]] += xi * val[t];
+    }
+    this.count[a]++;
+    this.sumCost[a] += r.cost;
+  }
+
+  /** this += sign · other (same features). */
+  addScaled(other: RidgeStats, sign: 1 | -1): this {
+    for (let a = 0; a < this.numArms; a++) {
+      const A = this.A[a];
+      const oA = other.A[a];
+      for (let i = 0; i < A.length; i++) A[i] += sign * oA[i];
+      const b = this.b[a];
+      const ob = other.b[a];
+      for (let i = 0; i < b.length; i++) b[i] += sign * ob[i];
+      this.count[a] += sign * other.count[a];
+      this.sumCost[a] += sign * other.sumCost[a];
+    }
+    return this;
+  }
+}
+
 /** Per-action ridge regression of cost on the context (see the file comment). */
 export class RidgeCostModel implements CostModel {
   readonly numArms: number;
@@ -142,67 +234,45 @@ export class RidgeCostModel implements CostModel {
 
   /** Fits the model on logged rows (at least one). */
   static fit(rows: readonly CostRow[], options: RidgeCostModelOptions): RidgeCostModel {
-    const K = options.numArms;
-    if (!Number.isInteger(K) || K < 1) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
-    const lambda = options.lambda ?? 1;
-    if (!(lambda > 0) || !Number.isFinite(lambda)) throw new OpeInputError("lambda", null, `must be a positive number, got ${lambda}`);
-    const map = options.featureMap ?? "bins";
-    if (map !== "linear" && map !== "bins") throw new OpeInputError("featureMap", null, `must be "linear" or "bins", got ${JSON.stringify(map)}`);
-    const numBins = options.numBins ?? 16;
-    if (!Number.isInteger(numBins) || numBins < 1) throw new OpeInputError("numBins", null, `must be a positive integer, got ${numBins}`);
+    const o = resolveRidgeOptions(options);
     if (rows.length === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
     const d = rows[0].observation.length;
-    const features = CostFeatures.fit(rows, d, map, numBins);
+    const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
+    const stats = new RidgeStats(o.numArms, features);
+    for (const r of rows) stats.add(r);
+    const range = costRange(rows, () => true);
+    return RidgeCostModel.fromStats(stats, features, d, o, range);
+  }
+
+  /** @internal Solves the per-action ridge regressions from their sufficient statistics. */
+  static fromStats(stats: RidgeStats, features: CostFeatures, d: number, o: ResolvedRidgeOptions, range: [number, number]): RidgeCostModel {
+    const K = o.numArms;
     const p = features.size;
-    const minRows = options.minRowsPerAction ?? 2 * (d + 1);
-
+    const minRows = o.minRowsPerAction ?? 2 * (d + 1);
+    let n = 0;
     let costSum = 0;
-    let minCost = Infinity;
-    let maxCost = -Infinity;
-    for (const r of rows) {
-      costSum += r.cost;
-      if (r.cost < minCost) minCost = r.cost;
-      if (r.cost > maxCost) maxCost = r.cost;
+    for (let a = 0; a < K; a++) {
+      n += stats.count[a];
+      costSum += stats.sumCost[a];
     }
-    const overallMean = costSum / rows.length;
-
-    // Normal equations per action: A = ΦᵀΦ + λ·diag(0, 1, ..., 1), b = Φᵀy.
-    const A = Array.from({ length: K }, () => new Float64Array(p * p));
-    const bvec = Array.from({ length: K }, () => new Float64Array(p));
-    const count = new Float64Array(K);
-    const sumCost = new Float64Array(K);
-    const idx = new Int32Array(features.maxNonZero);
-    const val = new Float64Array(features.maxNonZero);
-    for (const r of rows) {
-      const a = r.action - 1;
-      const m = features.encode(r.observation, idx, val);
-      const Aa = A[a];
-      const ba = bvec[a];
-      for (let s = 0; s < m; s++) {
-        const i = idx[s];
-        const xi = val[s];
-        ba[i] += xi * r.cost;
-        // Upper triangle only (idx is ascending); mirrored before solving.
-        for (let t = s; t < m; t++) Aa[i * p + idx[t]] += xi * val[t];
-      }
-      count[a]++;
-      sumCost[a] += r.cost;
-    }
+    const overallMean = n > 0 ? costSum / n : 0;
     const coefficients: Float64Array[] = [];
+    const A = new Float64Array(p * p);
     for (let a = 0; a < K; a++) {
       const beta = new Float64Array(p);
-      if (count[a] >= minRows) {
-        const Aa = A[a];
-        for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) Aa[i * p + j] = Aa[j * p + i];
-        for (let i = 1; i < p; i++) Aa[i * p + i] += lambda;
-        solveSpd(Aa, bvec[a], beta, p);
+      if (stats.count[a] >= minRows) {
+        // A = ΦᵀΦ + λ·diag(0, 1, ..., 1) from the stored upper triangle.
+        const U = stats.A[a];
+        for (let i = 0; i < p; i++) for (let j = i; j < p; j++) A[i * p + j] = A[j * p + i] = U[i * p + j];
+        for (let i = 1; i < p; i++) A[i * p + i] += o.lambda;
+        solveSpd(A, stats.b[a], beta, p);
       } else {
         // Too few rows for a regression: mean cost shrunk toward the overall mean (one pseudo-row).
-        beta[0] = (sumCost[a] + overallMean) / (count[a] + 1);
+        beta[0] = (stats.sumCost[a] + overallMean) / (stats.count[a] + 1);
       }
       coefficients.push(beta);
     }
-    return new RidgeCostModel(K, d, features, coefficients, minCost, maxCost);
+    return new RidgeCostModel(K, d, features, coefficients, range[0], range[1]);
   }
 
   /** Predicted cost of every action (index a-1 for action a). */
@@ -254,7 +324,9 @@ export interface CrossFitOptions extends RidgeCostModelOptions {
 
 /**
  * Cross-fitted cost predictions: for each row, the predicted cost of every action from a
- * RidgeCostModel fitted on the rows of the other folds.
+ * RidgeCostModel fitted on the rows of the other folds. The feature map (standardisation and bin
+ * edges) is fitted once on all rows' contexts — it never sees a cost, so sharing it leaks no
+ * outcome — and each fold's regression statistics are (all rows) − (the fold).
  */
 export function crossFitCostPredictions(rows: readonly CostRow[], options: CrossFitOptions): Float64Array[] {
   const folds = options.folds ?? 5;
@@ -263,21 +335,27 @@ export function crossFitCostPredictions(rows: readonly CostRow[], options: Cross
     const model = RidgeCostModel.fit(rows, options);
     return rows.map((r) => model.predictCosts(r.observation));
   }
+  const o = resolveRidgeOptions(options);
   const fold = rows.map((_r, i) => {
     const k = options.keys?.[i] ?? String(i);
     return (typeof k === "number" ? fmix32((k ^ 0x5eed) >>> 0) : hash32(k, 0x5eed)) % folds;
   });
+  const d = rows[0].observation.length;
+  const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
+  const perFold = Array.from({ length: folds }, () => new RidgeStats(o.numArms, features));
+  rows.forEach((r, i) => perFold[fold[i]].add(r));
+  const total = new RidgeStats(o.numArms, features);
+  for (const f of perFold) total.addScaled(f, 1);
   const out: Float64Array[] = new Array(rows.length);
+  const foldSize = new Array<number>(folds).fill(0);
+  for (const f of fold) foldSize[f]++;
   for (let f = 0; f < folds; f++) {
-    const train = rows.filter((_r, i) => fold[i] !== f);
-    if (train.length === 0) continue;
-    const model = RidgeCostModel.fit(train, options);
+    if (foldSize[f] === 0) continue;
+    // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
+    const inSample = foldSize[f] === rows.length;
+    const train = inSample ? total : new RidgeStats(o.numArms, features).addScaled(total, 1).addScaled(perFold[f], -1);
+    const model = RidgeCostModel.fromStats(train, features, d, o, costRange(rows, (i) => inSample || fold[i] !== f));
     for (let i = 0; i < rows.length; i++) if (fold[i] === f) out[i] = model.predictCosts(rows[i].observation);
-  }
-  // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
-  if (out.some((x) => x === undefined)) {
-    const model = RidgeCostModel.fit(rows, options);
-    for (let i = 0; i < rows.length; i++) if (out[i] === undefined) out[i] = model.predictCosts(rows[i].observation);
   }
   return out;
 }
