@@ -85,3 +85,20 @@ test("bandits train then evaluate a logged file against the model and per-row ac
   const aj = JSON.parse(a.out.join("\n"));
   assert.ok(Math.abs(aj.estimates.ips.value) < 0.2, `the best policy's cost is near 0, got ${aj.estimates.ips.value}`);
 });
+
+test("bandits evaluate reads VW --eval text and uses its evaluated actions", async () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const x = [Math.sin(i), Math.cos(i)];
+    const a = (i % 3) + 1;
+    const best = x[0] > 0 ? 1 : 2;
+    lines.push(`${best} ${a}:${a === best ? 0 : 1}:0.3333333333333333 | 1:${x[0]} 2:${x[1]}`);
+  }
+  const f = path.join(tmp, "eval.vw");
+  fs.writeFileSync(f, lines.join("\n") + "\n");
+  const c = capture();
+  assert.equal(await main(["evaluate", "--data", f, "--actions", "vw", "--estimators", "ips,dr", "--bootstrap", "0", "--json"], c.o, c.e), 0, c.err.join("\n"));
+  const j = JSON.parse(c.out.join("\n"));
+  assert.equal(j.rows, 200);
+  assert.equal(j.estimates.ips.value, 0, "the evaluated actions are always right: IPS cost 0");
+});
