@@ -87,10 +87,28 @@ async function main() {
     const url = (await m.deployModel({ modelId: models[0] })).url;
     await autocannon(url, 1); // warm-up
 
+    // Server CPU per request (from /health), a measure that depends less on other load than rps.
+    const health = async () => {
+      const r = await fetch(`${url}/health`);
+      return (await r.json()) as { served: number; cpu_ms: number };
+    };
     const cannon: Cannon[] = [];
-    for (let r = 0; r < RUNS; r++) cannon.push(await autocannon(url, SECONDS));
+    const serverUs: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const h0 = await health();
+      cannon.push(await autocannon(url, SECONDS));
+      const h1 = await health();
+      serverUs.push(((h1.cpu_ms - h0.cpu_ms) * 1000) / Math.max(1, h1.served - h0.served));
+    }
     const sdk: number[] = [];
-    for (let r = 0; r < RUNS; r++) sdk.push((await sdkLoad(m, SECONDS)).rps);
+    const clientUs: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const c0 = process.cpuUsage();
+      const res = await sdkLoad(m, SECONDS);
+      const c1 = process.cpuUsage(c0);
+      sdk.push(res.rps);
+      clientUs.push((c1.user + c1.system) / Math.max(1, res.ok));
+    }
 
     // 20 deploys (alternating two models) while autocannon and the SDK load the endpoint.
     const ids = new Set<string>();
@@ -114,7 +132,11 @@ async function main() {
     line("autocannon requests/s (32 connections)", med("rps").toFixed(0), ">= 8000", med("rps") >= 8000);
     line("autocannon p99 latency (ms)", med("p99").toFixed(1), "< 10", med("p99") < 10);
     line("autocannon errors + non-2xx (all runs)", String(cannon.reduce((s, c) => s + c.errors + c.non2xx, 0)), "0", cannon.every((c) => c.errors + c.non2xx === 0));
+    line("endpoint CPU per request (µs)", median(serverUs).toFixed(0), "", true);
+    line("  -> one core's capacity, requests/s", (1e6 / median(serverUs)).toFixed(0), ">= 8000", 1e6 / median(serverUs) >= 8000);
     line("SDK client from one process, requests/s", median(sdk).toFixed(0), ">= 2000", median(sdk) >= 2000);
+    line("SDK client CPU per request (µs)", median(clientUs).toFixed(0), "", true);
+    line("  -> one core's capacity, requests/s", (1e6 / median(clientUs)).toFixed(0), ">= 2000", 1e6 / median(clientUs) >= 2000);
     line(`failed requests during ${deploys} deploys (${deploySeconds.toFixed(1)} s)`, String(cannonDuring.errors + cannonDuring.non2xx + sdkDuring.failed), "0",
       cannonDuring.errors + cannonDuring.non2xx + sdkDuring.failed === 0);
     line("requests served during the deploys", String(cannonDuring.total + sdkDuring.ok), "", true);

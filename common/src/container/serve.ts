@@ -349,7 +349,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return;
     }
     if (req.method === "GET" && route === "/health") {
-      sendJson(res, 200, { status: "Healthy", model_id: current.modelId, served, started_at: startedAt, updated_at: updatedAt, pid: process.pid });
+      const cpu = process.cpuUsage();
+      sendJson(res, 200, {
+        status: "Healthy",
+        model_id: current.modelId,
+        served,
+        started_at: startedAt,
+        updated_at: updatedAt,
+        pid: process.pid,
+        cpu_ms: (cpu.user + cpu.system) / 1000,
+      });
       req.resume();
       return;
     }

@@ -809,8 +809,7 @@ export class ExperimentManager {
           next_model_to_host_id: null,
           hosting_endpoint: d.arn,
         }));
-        this.predictorInstance?.close();
-        this.predictorInstance = null;
+        // The predictor is kept: a hot swap keeps the URL, and a moved endpoint is found again.
         this.log(`deployed ${modelId} at ${d.url}`);
         return d;
       } catch (err) {

@@ -5,7 +5,7 @@
  */
 import * as http from "node:http";
 import { InvokeEndpointCommand, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from "@aws-sdk/client-sagemaker-runtime";
-import type { Hosting } from "../platform/types";
+import type { Hosting, RuntimeClientSettings } from "../platform/types";
 
 export interface ActionResult {
   /** 1-based action. */
@@ -19,6 +19,63 @@ export interface ActionResult {
   pmf: number[];
   /** Epoch seconds (server clock). */
   timestamp: number;
+}
+
+/**
+ * A minimal HTTP/1.1 handler for the local endpoint (loopback, keep-alive), used instead of the
+ * SDK's general NodeHttpHandler in local mode: the SDK still serialises the InvokeEndpoint request
+ * and parses the response, but per-request socket bookkeeping is skipped.
+ */
+class LoopbackHttpHandler {
+  private readonly agent: http.Agent;
+  readonly metadata = { handlerProtocol: "http/1.1" };
+
+  constructor(maxSockets: number) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+  }
+
+  handle(request: {
+    method: string;
+    hostname: string;
+    port?: number;
+    path: string;
+    query?: Record<string, string | string[] | null>;
+    headers: Record<string, string>;
+    body?: unknown;
+  }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Buffer } }> {
+    let path = request.path;
+    const q = request.query ? Object.entries(request.query).filter(([, v]) => v !== null) : [];
+    if (q.length) {
+      path += "?" + q.map(([k, v]) => (Array.isArray(v) ? v.map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(x)}`).join("&") : `${encodeURIComponent(k)}=${encodeURIComponent(v as string)}`)).join("&");
+    }
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: request.hostname, port: request.port, path, method: request.method, headers: request.headers, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+            resolve({ response: { statusCode: res.statusCode ?? 0, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) } });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      const body = request.body;
+      if (body === undefined || body === null) req.end();
+      else req.end(typeof body === "string" || body instanceof Uint8Array ? body : String(body));
+    });
+  }
+
+  updateHttpClientConfig(): void {}
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+  destroy(): void {
+    this.agent.destroy();
+  }
 }
 
 const decoder = new TextDecoder();
@@ -38,6 +95,7 @@ function toResult(r: Record<string, unknown>): ActionResult {
 
 export class Predictor {
   private client: SageMakerRuntimeClient | null = null;
+  private endpointUrl: string | null = null;
 
   constructor(
     private readonly hosting: Hosting,
@@ -48,12 +106,17 @@ export class Predictor {
 
   private async getClient(): Promise<SageMakerRuntimeClient> {
     if (this.client) return this.client;
-    const s = await this.hosting.runtimeClientSettings(this.endpointName);
-    this.client = new SageMakerRuntimeClient({
+    this.client = this.makeClient(await this.hosting.runtimeClientSettings(this.endpointName));
+    return this.client;
+  }
+
+  private makeClient(s: RuntimeClientSettings): SageMakerRuntimeClient {
+    this.endpointUrl = s.endpoint ?? null;
+    return new SageMakerRuntimeClient({
       region: s.region,
       ...(s.endpoint ? { endpoint: s.endpoint } : {}),
       ...(s.credentials ? { credentials: s.credentials } : {}),
-      maxAttempts: 2,
+      maxAttempts: s.unsigned ? 1 : 3,
       ...(s.unsigned
         ? {
             // The local endpoint does not check signatures: skip SigV4's hashing per request.
@@ -66,9 +129,23 @@ export class Predictor {
             ] as unknown as SageMakerRuntimeClientConfig["httpAuthSchemes"],
           }
         : {}),
-      requestHandler: { httpAgent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }) },
+      requestHandler: s.unsigned
+        ? (new LoopbackHttpHandler(this.maxSockets) as unknown as SageMakerRuntimeClientConfig["requestHandler"])
+        : { httpAgent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }) },
     });
-    return this.client;
+  }
+
+  /**
+   * After a connection failure: look the endpoint up again; if it moved (a restarted local
+   * endpoint listens on another port), switch to a new client. The old client is released later,
+   * so requests of other callers still in flight on it are not cut off.
+   */
+  private async reconnect(): Promise<void> {
+    const s = await this.hosting.runtimeClientSettings(this.endpointName);
+    if ((s.endpoint ?? null) === this.endpointUrl && this.client) return;
+    const old = this.client;
+    this.client = this.makeClient(s);
+    if (old) setTimeout(() => old.destroy(), 10_000).unref();
   }
 
   /** Sends one request; on a connection failure, looks the endpoint up again once (it may have moved). */
@@ -91,7 +168,7 @@ export class Predictor {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") {
-        this.close();
+        await this.reconnect();
         return once();
       }
       throw err;
