@@ -25,6 +25,13 @@ function edit(key: string, replacement: string): string {
   return shipped.replace(re, (_m, indent: string) => (replacement === "" ? "" : indent + replacement));
 }
 
+/** The shipped text with a top-level section (the key and its indented lines) replaced. */
+function section(name: string, replacement: string): string {
+  const re = new RegExp(`^${name}:\\n(?:[ \\t].*\\n|\\n)*`, "m");
+  assert.match(shipped, re, `shipped config has a ${name} section`);
+  return shipped.replace(re, replacement === "" ? "" : replacement + "\n");
+}
+
 /** The issues of a config that must fail. */
 function issuesOf(text: string): ConfigIssue[] {
   try {
@@ -62,10 +69,11 @@ test("the shipped config.yaml loads clean, local mode by default", () => {
 });
 
 test("optional keys take their defaults; local_mode defaults to true", () => {
-  const c = parseConfig(edit("local_mode", "").replace(/^soft_deployment:.*$/m, "").replace(/^workflow:\n.*\n/m, ""), "x.yaml");
+  const c = parseConfig(section("workflow", "").replace(/^local_mode:.*$/m, "").replace(/^soft_deployment:.*$/m, ""), "x.yaml");
   assert.equal(c.local_mode, true);
   assert.equal(c.soft_deployment, false);
   assert.equal(c.workflow.join_ratio, 0.8);
+  assert.equal(c.workflow.deploy_gate, "ci");
   assert.equal(c.path, null);
   assert.equal(c.dir, root);
 });
@@ -111,7 +119,7 @@ test("wrong types are reported with the value found", () => {
   assert.equal(issueAt(issues, "algor.algorithms_parameters.num_policies").found, '"3"');
   const nested = issuesOf(shipped.replace(/^image:.*$/m, "image: [a, b]"));
   assert.match(issueAt(nested, "image").found, /^a list/);
-  const notMap = issuesOf(shipped.replace(/^workflow:\n.*$/m, "workflow: 3"));
+  const notMap = issuesOf(section("workflow", "workflow: 3"));
   assert.match(issueAt(notMap, "workflow").expected, /a mapping with keys join_ratio/);
 });
 
