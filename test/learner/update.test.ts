@@ -73,3 +73,12 @@ test("named features hash like vectors: {\"1\": v} equals [v]", () => {
   b.learn({ age: 3, "2": 1 }, 2, 1, 0.5);
   assert.ok(b.predictCosts({ age: 3 })[1] > 0, "a new named feature gets its own weight");
 });
+
+test("first: decisions logged with probability 1 are counted but not learned from (VW)", () => {
+  const l = CbLearner.create({ numArms: 2, explorationPolicy: "first", tau: 1 });
+  l.learn([1], 2, 1, 1);
+  assert.equal(l.examplesSeen, 1);
+  assert.deepEqual(Array.from(l.predictCosts([1])), [0, 0]);
+  l.learn([1], 2, 1, 0.5);
+  assert.ok(l.predictCosts([1])[1] > 0);
+});

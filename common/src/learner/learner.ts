@@ -283,6 +283,9 @@ export class CbLearner {
       }
     } else if (o.explorationPolicy === "cover") {
       this.coverLearn(ex, a, cost, p, t);
+    } else if (o.explorationPolicy === "first" && p >= 1) {
+      // VW's explore-first learns only from explored decisions: after tau the policy exploits,
+      // and its own greedy decisions (probability 1) are counted but not learned from.
     } else {
       this.cbLearn(0, ex, a, cost, p);
     }
