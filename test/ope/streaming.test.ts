@@ -59,7 +59,7 @@ test("the bootstrap is deterministic by seed and changes with it", async () => {
 test("PolicyEvaluationStream: batches, workers and evaluatePolicy agree", async () => {
   const log = syntheticLog(800);
   const cm = RidgeCostModel.fit(syntheticLog(500, 99).map((r) => ({ observation: r.observation, action: r.action, cost: 1 - r.reward })), { numArms: 3 });
-  const opts = { target: SYNTH_MODEL, rewardModel: cm, seed: 4, bootstrapSamples: 150 };
+  const opts = { target: SYNTH_MODEL, rewardModel: cm, seed: 4, bootstrapSamples: 150, estimators: ESTIMATOR_NAMES };
   const live = new PolicyEvaluationStream(opts);
   const seen: number[] = [];
   for (let i = 0; i < log.length; i += 200) {

@@ -240,7 +240,7 @@ export async function evaluateModelOnRecords(
   return results[estimator];
 }
 
-export interface PolicyEvaluationStreamOptions<E extends EstimatorName = EstimatorName> extends AccumulatorOptions {
+export interface PolicyEvaluationStreamOptions<E extends EstimatorName = "ips" | "snips"> extends AccumulatorOptions {
   /** Default: ips and snips, plus dm, dr and sndr when a rewardModel is given. */
   estimators?: readonly E[];
   /** Used for rows added without an explicit pmf. */
@@ -253,8 +253,10 @@ export interface PolicyEvaluationStreamOptions<E extends EstimatorName = Estimat
  * Streaming evaluation of joined records, for dashboards that update per batch and workers that
  * aggregate: `add(record)` per row, `merge(other)` across workers, `result()` at any time.
  * Rows are keyed by their content for the bootstrap, so merging partial streams equals one pass.
+ * Without `estimators` it runs ips and snips (all five with a rewardModel, though the type then
+ * only promises the two: pass `estimators` to have every key typed).
  */
-export class PolicyEvaluationStream<E extends EstimatorName = EstimatorName> {
+export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
   readonly estimators: readonly E[];
   private readonly accs: OpeAccumulator[];
   private readonly target?: PmfModel;
