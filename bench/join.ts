@@ -1,7 +1,7 @@
 /**
  * Join benchmark: 1,000,000 decisions (the endpoint's decision-log shape, 10 files) and 1,000,000
  * rewards (2 % duplicated, 2 % missing, some unmatched) are generated first, then joined and split
- * by the local platform (the shared SQL on DuckDB, memory limit 1 GB, spilling to disk). Prints the
+ * by the local platform (the shared SQL on DuckDB, memory limit 512 MB, spilling to disk). Prints the
  * median join time of `--runs` (default 3) and the peak resident memory.
  */
 import * as fs from "node:fs";
@@ -82,7 +82,7 @@ async function main() {
     const t = median(times);
     console.log(`join benchmark: ${N.toLocaleString()} decisions + ${N.toLocaleString()} rewards (${(bytes / 1e6).toFixed(0)} MB of JSON lines, generated in ${genSeconds.toFixed(1)} s); load avg ${os.loadavg()[0].toFixed(1)}`);
     console.log(`${"join + split + write CSVs, median of " + RUNS}`.padEnd(44) + `${t.toFixed(2).padStart(10)} s   target < 10 s      ${t < 10 ? "ok" : "MISSED"}`);
-    console.log(`${"peak resident memory of the process"}`.padEnd(44) + `${rssMb.toFixed(0).padStart(10)} MB  (DuckDB memory_limit 1 GB, spills to disk)`);
+    console.log(`${"peak resident memory of the process"}`.padEnd(44) + `${rssMb.toFixed(0).padStart(10)} MB  (DuckDB memory_limit 512 MB, spills to disk)`);
     console.log(`runs: ${times.map((x) => x.toFixed(2)).join(", ")} s; counts ${JSON.stringify(counts)}`);
   } finally {
     await platform.close();
