@@ -14,10 +14,10 @@ function samples(n: number): OpeSample[] {
 test("merging partial accumulators equals one pass (value, both intervals), in any order", () => {
   const all = samples(900);
   for (const e of ESTIMATOR_NAMES) {
-    const one = createAccumulator(e, { seed: 11, bootstrapSamples: 200 });
+    const one = createAccumulator(e, { seed: 11, bootstrapSamples: 100 });
     for (const s of all) one.add(s);
     const parts = [all.slice(0, 100), all.slice(100, 650), all.slice(650)].map((chunk) => {
-      const a = createAccumulator(e, { seed: 11, bootstrapSamples: 200 });
+      const a = createAccumulator(e, { seed: 11, bootstrapSamples: 100 });
       for (const s of chunk) a.add(s);
       return a;
     });
@@ -39,9 +39,9 @@ test("an accumulator survives a JSON round trip of its state", () => {
 
 test("the bootstrap is deterministic by seed and changes with it", async () => {
   const log = syntheticLog(500);
-  const a = await evaluatePolicy(log, SYNTH_MODEL, { seed: 42, bootstrapSamples: 300 });
-  const b = await evaluatePolicy(log, SYNTH_MODEL, { seed: 42, bootstrapSamples: 300 });
-  const c = await evaluatePolicy(log, SYNTH_MODEL, { seed: 43, bootstrapSamples: 300 });
+  const a = await evaluatePolicy(log, SYNTH_MODEL, { seed: 42, bootstrapSamples: 100 });
+  const b = await evaluatePolicy(log, SYNTH_MODEL, { seed: 42, bootstrapSamples: 100 });
+  const c = await evaluatePolicy(log, SYNTH_MODEL, { seed: 43, bootstrapSamples: 100 });
   for (const e of ESTIMATOR_NAMES) {
     assert.deepEqual(a[e], b[e]);
     assert.notDeepEqual(a[e].ci, c[e].ci);
