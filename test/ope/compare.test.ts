@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { comparePolicies, createAccumulator, evaluatePolicy, DifferenceAccumulator, OpeAccumulator, OpeInputError, ESTIMATOR_NAMES } from "@cbkit/common";
+import { comparePolicies, createAccumulator, evaluatePolicy, formatComparisonTable, DifferenceAccumulator, OpeAccumulator, OpeInputError, ESTIMATOR_NAMES } from "@cbkit/common";
 import { EXPECTED, FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, SYNTH_MODEL, syntheticLog } from "./fixtures";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} is not ${b} (±${tol})`);
@@ -78,4 +78,17 @@ test("a bad baseline is refused with its own field name", async () => {
   await reject(comparePolicies(FIXTURE, FIXTURE_MODEL, { predictPmf: () => [0.5, 0.6] }), "baseline pmf", 0);
   await reject(comparePolicies(FIXTURE, FIXTURE_MODEL, { pmfs: [[1, 0], [1, 0], [1, 0], [1]] }), "baseline.pmfs", 3);
   await reject(comparePolicies(FIXTURE, FIXTURE_MODEL, {} as never), "baseline", null);
+});
+
+test("formatComparisonTable gives each policy's cost, the difference and a verdict", async () => {
+  const baseline = { predictPmf: (x: number[]) => (x[0] > 0 ? [0.85, 0.1, 0.05] : [0.1, 0.85, 0.05]) };
+  const r = await comparePolicies(syntheticLog(2000), SYNTH_MODEL, baseline, { seed: 3, bootstrapSamples: 100, estimators: ["ips", "dr"] });
+  const text = formatComparisonTable(r, { target: "challenger", baseline: "champion" });
+  const lines = text.trim().split("\n");
+  assert.match(lines[0], /challenger cost\s+champion cost\s+difference challenger − champion/);
+  assert.match(lines[2], /^ips .* -0\.05\d\d \[.*\] 95%\s+challenger is better$/);
+  assert.match(lines[3], /^dr .*challenger is better$/);
+  assert.match(text, /negative difference favours challenger/);
+  const same = await comparePolicies(syntheticLog(300), SYNTH_MODEL, SYNTH_MODEL, { bootstrapSamples: 50, estimators: ["dr"] });
+  assert.match(formatComparisonTable(same), /dr .*no clear difference/);
 });

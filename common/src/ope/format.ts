@@ -37,3 +37,46 @@ export function formatEstimateTable(results: Partial<Record<EstimatorName, OpeEs
     warnings.map((w) => `warning: ${w}\n`).join("")
   );
 }
+
+/** The shape comparePolicies returns (declared here to keep this module free of evaluate.ts). */
+interface ComparisonLike {
+  target: Partial<Record<EstimatorName, OpeEstimate>>;
+  baseline: Partial<Record<EstimatorName, OpeEstimate>>;
+  difference: Partial<Record<EstimatorName, OpeEstimate>>;
+}
+
+/**
+ * One line per estimator of a comparePolicies result: each policy's cost, the paired difference
+ * target − baseline with its primary interval, and the verdict at that interval's confidence.
+ */
+export function formatComparisonTable(c: ComparisonLike, names: { target?: string; baseline?: string } = {}): string {
+  const t = names.target ?? "target";
+  const b = names.baseline ?? "baseline";
+  const head = ["estimator", `${t} cost`, `${b} cost`, `difference ${t} − ${b}`, "verdict"];
+  const body = ESTIMATOR_NAMES.filter((e) => c.difference[e] && c.target[e] && c.baseline[e]).map((e) => {
+    const d = c.difference[e] as OpeEstimate;
+    const level = Math.round(d.confidence * 100);
+    const verdict = !(Number.isFinite(d.ci.lower) && Number.isFinite(d.ci.upper))
+      ? "n.a."
+      : d.ci.upper < 0
+        ? `${t} is better`
+        : d.ci.lower > 0
+          ? `${b} is better`
+          : "no clear difference";
+    return [
+      e,
+      fmt((c.target[e] as OpeEstimate).value),
+      fmt((c.baseline[e] as OpeEstimate).value),
+      `${d.value >= 0 ? "+" : ""}${fmt(d.value)} [${fmt(d.ci.lower)}, ${fmt(d.ci.upper)}] ${level}%`,
+      verdict + (d.biased ? " (biased estimator)" : ""),
+    ];
+  });
+  const widths = head.map((h, j) => Math.max(h.length, ...body.map((row) => row[j].length)));
+  const line = (cells: string[]) => cells.map((x, j) => (j === 0 || j === 4 ? x.padEnd(widths[j]) : x.padStart(widths[j]))).join("  ").trimEnd();
+  const warnings = [...new Set(ESTIMATOR_NAMES.flatMap((e) => c.difference[e]?.warnings ?? []))];
+  return (
+    [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") +
+    "\ncost = 1 − reward (smaller is better); a negative difference favours " + t + "\n" +
+    warnings.map((w) => `warning: ${w}\n`).join("")
+  );
+}

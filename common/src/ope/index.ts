@@ -19,5 +19,5 @@ export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
 export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
 export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
 export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions, PolicyComparison } from "./evaluate";
-export { formatEstimateTable } from "./format";
+export { formatEstimateTable, formatComparisonTable } from "./format";
 export { normalQuantile } from "./stats";
