@@ -19,6 +19,8 @@ test("executed notebooks render in headless Chromium with every chart drawn", { 
     const executed = path.join(outputDir, name);
     return fs.existsSync(executed) && fs.statSync(executed).mtimeMs >= fs.statSync(path.join(notebooksDir, name)).mtimeMs;
   });
+  const stale = listNotebooks().filter((name) => !fresh.includes(name));
+  if (stale.length) t.diagnostic(`not executed since their last change (skipped): ${stale.join(", ")}`);
   if (fresh.length === 0) {
     t.skip("no executed notebooks in test-output/notebooks yet (run the notebook tests first)");
     return;
