@@ -68,6 +68,12 @@ test("a target pmf that does not sum to 1, has a bad entry or the wrong length i
   await rejectsWith(run(FIXTURE, throwing), "target.predictPmf", 0, /wrong feature count/);
 });
 
+test("float rounding in a pmf (a hair below 0 or a sum off by 1e-9) is not an error", async () => {
+  const pmfs = [[1 + 1e-10, -1e-17], [0.8, 0.2], [0.5, 0.5 + 1e-9], [0, 1]];
+  const r = await evaluatePolicy(FIXTURE, { pmfs }, { estimators: ["ips"], bootstrapSamples: 0 });
+  assert.ok(Math.abs(r.ips.value - (0 + 0.4 + 2 + 0) / 4) < 1e-8);
+});
+
 test("per-row targets must match the records one to one", async () => {
   await rejectsWith(run(FIXTURE, { actions: [1, 2, 1] }), "target.actions", null, /more records/);
   await rejectsWith(run(FIXTURE, { actions: [1, 2, 1, 1, 2] }), "target.actions", null, /5 entries but there are 4/);

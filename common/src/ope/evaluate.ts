@@ -366,7 +366,8 @@ function checkPmf(pmf: ArrayLike<number>, K: number, i: number, field: string): 
   let sum = 0;
   for (let a = 0; a < K; a++) {
     const v = pmf[a];
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1 + PMF_SUM_TOLERANCE) {
+    // A hair below 0 is float rounding in the policy's arithmetic (clamped when scoring), not an error.
+    if (typeof v !== "number" || !Number.isFinite(v) || v < -1e-12 || v > 1 + PMF_SUM_TOLERANCE) {
       throw new OpeInputError(`${field}[${a}]`, i, `must be a probability in [0, 1], got ${v}`);
     }
     sum += v;
@@ -409,7 +410,7 @@ function rowKey(record: JoinedRecord, r: { observation: number[]; action: number
 }
 
 function toSample(r: ScoredRow, pmf: ArrayLike<number>, costs: ArrayLike<number> | null): OpeSample {
-  const s: OpeSample = { cost: r.cost, propensity: r.propensity, targetProb: pmf[r.action - 1], key: r.key };
+  const s: OpeSample = { cost: r.cost, propensity: r.propensity, targetProb: Math.min(1, Math.max(0, pmf[r.action - 1])), key: r.key };
   if (costs) {
     let direct = 0;
     for (let a = 0; a < pmf.length; a++) direct += pmf[a] * costs[a];
