@@ -61,6 +61,11 @@ test("warm start -> first model -> evaluate -> deploy -> interactions -> join ->
   assert.equal((join.counts?.train ?? 0) + (join.counts?.eval ?? 0), 300);
   assert.equal(join.missing_reward_policy, "drop");
 
+  // The holdout keeps every join's eval split (warm start + this join), for comparing models.
+  const holdout = await m.platform.objects.list(m.holdoutDataUri);
+  assert.equal(holdout.length, 2);
+  assert.ok(holdout.some((o) => o.key.includes(join.join_job_id)));
+
   const next = await m.trainNextModel();
   assert.equal(next.input_model_id, first.model_id);
   const challenger = await m.evaluateModel({ modelId: next.model_id });

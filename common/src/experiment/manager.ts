@@ -222,6 +222,15 @@ export class ExperimentManager {
   get lastJoinedJobEvalData(): string {
     return this.requireLastJoin().output_joined_eval_data_s3_path;
   }
+  /**
+   * The holdout data: a copy of the eval split of every successful join of this experiment
+   * (`<exp>/holdout/<join id>/`). Never used for training; pass it to evaluateModel to compare
+   * models on all evaluation records collected so far.
+   */
+  get holdoutDataUri(): string {
+    return this.platform.objects.uriOf(`${this.platform.layout.experimentPrefix(this.experimentId)}/holdout`);
+  }
+
   /** The last successful join record (counts, rules, paths), or null. */
   get lastJoinRecord(): JoinJobRecord | null {
     return this.lastJoin ? clone(this.lastJoin) : null;
@@ -442,6 +451,13 @@ export class ExperimentManager {
   }
 
   private async finishJoin(joinJobId: string, counts: JoinJobRecord["counts"], queryIds: string[]): Promise<JoinJobRecord> {
+    // Keep a copy of the eval split in the holdout folder: the union of every join's eval split,
+    // never used for training, so models can be compared on more than one batch's records.
+    const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));
+    for (const o of await this.platform.objects.list(evalUri)) {
+      const name = o.key.slice(o.key.lastIndexOf("/") + 1);
+      await this.platform.objects.put(`${this.holdoutDataUri}/${joinJobId}/${name}`, await this.platform.objects.get(o.uri));
+    }
     const rec = await this.updateRecord("join_job", joinJobId, (r) => {
       r.current_state = "SUCCEEDED";
       r.counts = counts;

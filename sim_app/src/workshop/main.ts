@@ -25,6 +25,8 @@ Options:
   --gate <rule>          (default: config workflow.deploy_gate, ci) ci: deploy when the
                          challenger's upper CI bound < the champion's cost;
                          point: challenger cost <= champion cost (the original); always
+  --gate-on <data>       holdout (default): compare on every eval split so far; latest: on the
+                         newest join's eval split (the original)
   --concurrency <n>      requests in flight (default 4)
   --request-batch <n>    decisions per endpoint call (default 50, JSON lines; 1 = one request
                          per user, as the original client)
@@ -75,6 +77,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       gate: { type: "string" },
       concurrency: { type: "string" },
       "request-batch": { type: "string" },
+      "gate-on": { type: "string" },
       "experiment-id": { type: "string" },
       "keep-endpoint": { type: "boolean" },
       report: { type: "string" },
@@ -90,6 +93,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const config = loadConfig(values.config);
   const gate = (values.gate ?? config.workflow.deploy_gate ?? "ci") as GateRule;
   if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
+  const gateOn = values["gate-on"] ?? "holdout";
+  if (!["holdout", "latest"].includes(gateOn)) throw new Error(`--gate-on must be holdout or latest, got '${gateOn}'`);
   if (!config.local_mode) process.stdout.write("note: local_mode is false in the config; the workshop runs on SageMaker\n");
   const tty = process.stdout.isTTY === true;
   const loops = intOption(values.loops, "loops") ?? 15;
@@ -103,6 +108,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     gate,
     concurrency: intOption(values.concurrency, "concurrency"),
     requestBatch: intOption(values["request-batch"], "request-batch"),
+    gateOn: gateOn as "holdout" | "latest",
     experimentId: values["experiment-id"],
     keepEndpoint: values["keep-endpoint"] === true,
     log: values.verbose ? (m) => process.stdout.write(`  ${m}\n`) : undefined,

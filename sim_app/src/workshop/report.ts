@@ -68,7 +68,8 @@ export function renderReport(result: WorkshopResult, plotly: string = plotlySour
 <body>
 <h1>Contextual-bandit workshop: ${esc(result.experimentId)}</h1>
 <p>Seed ${result.seed}; ${result.loops.length} loops of ${result.loops.length ? result.rewards.length / result.loops.length : 0} interactions through the endpoint (${result.requestBatch === 1 ? "one request per user" : `up to ${result.requestBatch} decisions per request`});
-deploy gate <b>${esc(result.gate)}</b>${result.gate === "ci" ? " (deploy only when the challenger's upper confidence bound is below the champion's estimated cost)" : ""};
+deploy gate <b>${esc(result.gate)}</b>${result.gate === "ci" ? " (deploy only when the challenger's upper confidence bound is below the champion's estimated cost)" : ""},
+both models scored on ${result.gateOn === "holdout" ? "the holdout (every eval split so far)" : "the newest eval split"};
 run time ${result.seconds.toFixed(1)} s.</p>
 <p>Mean reward in the loops ${f4(total)}; oracle ${f4(result.oracleReward)}; always the majority class ${f4(result.majorityReward)};
 uniform random ${f4(result.randomReward)}. Warm-start data cost (1 − mean reward) ${f4(result.baselineCost)};

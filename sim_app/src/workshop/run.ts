@@ -6,7 +6,9 @@
  * The gate ("ci", the default) deploys the challenger only when the upper end of its confidence
  * interval is below the champion's estimated cost: the challenger must be better beyond its own
  * uncertainty, so a lucky estimate on a small eval split does not replace a good model. "point"
- * is the original's rule (challenger cost <= champion cost); "always" deploys every model.
+ * is the original's rule (challenger cost <= champion cost); "always" deploys every model. Both
+ * models are scored on the same data: by default the holdout (every eval split so far), else the
+ * newest join's eval split.
  */
 import * as path from "node:path";
 import {
@@ -31,6 +33,11 @@ export interface WorkshopOptions {
   gate?: GateRule;
   /** Requests in flight at once (default 4); every decision still goes through the endpoint. */
   concurrency?: number;
+  /**
+   * What the gate compares the models on: "holdout" (default; every eval split so far, including
+   * the uniformly random warm-start one) or "latest" (the newest join's eval split, as the original).
+   */
+  gateOn?: "holdout" | "latest";
   /** Decisions per InvokeEndpoint call (default 50, JSON lines); 1 = one request per user. */
   requestBatch?: number;
   /** Called during a batch with (loop, done, total). */
@@ -63,6 +70,7 @@ export interface WorkshopResult {
   experimentId: string;
   seed: number;
   gate: GateRule;
+  gateOn: "holdout" | "latest";
   loops: LoopRow[];
   /** One 0/1 reward per interaction made in the loops, in order. */
   rewards: number[];
@@ -97,6 +105,7 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
   const batchSize = options.batchSize ?? 500;
   const warmStart = options.warmStart ?? 500;
   const gate = options.gate ?? config.workflow.deploy_gate ?? "ci";
+  const gateOn = options.gateOn ?? "holdout";
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const requestBatch = Math.max(1, options.requestBatch ?? 50);
   const ratio = config.workflow.join_ratio;
@@ -161,8 +170,9 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       await manager.trainNextModel();
       const challengerId = manager.lastTrainedModelId as string;
       const championId = manager.lastHostedModelId as string;
-      const challenger = summary(challengerId, await manager.evaluateModel({ modelId: challengerId }));
-      const champion = summary(championId, await manager.evaluateModel({ modelId: championId }));
+      const gateData = gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
+      const challenger = summary(challengerId, await manager.evaluateModel({ modelId: challengerId, inputDataUri: gateData }));
+      const champion = summary(championId, await manager.evaluateModel({ modelId: championId, inputDataUri: gateData }));
       const deployed = gatePasses(gate, challenger, champion);
       if (deployed) await manager.deployModel({ modelId: challengerId });
       const row: LoopRow = {
@@ -183,6 +193,7 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       experimentId,
       seed,
       gate,
+      gateOn,
       loops: rows,
       rewards: rewardsList,
       first,
