@@ -146,7 +146,8 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       const worker = async () => {
         while (nextChunk < chunks.length) {
           const idx = chunks[nextChunk++];
-          const eventIds = idx.map((i) => `${experimentId}-l${loop}-${i}`);
+          // Event ids depend on the seed only (not the experiment id), so a seed reproduces a run.
+          const eventIds = idx.map((i) => `s${seed}-l${loop}-${i}`);
           const actions =
             idx.length === 1
               ? [await predictor.getAction(users[idx[0]].context, { eventId: eventIds[0] })]
