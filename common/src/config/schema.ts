@@ -92,6 +92,7 @@ export const CONFIG_EXPLORATION_POLICIES = ["egreedy", "bag", "cover", "first", 
 export const CONFIG_CFA_TYPES = ["dr", "ips", "snips", "sndr", "dm"] as const;
 export const CONFIG_CB_TYPES = ["dr", "ips", "mtr"] as const;
 export const CONFIG_FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
+export const CONFIG_BINNINGS = ["gaussian", "quantile"] as const;
 
 const table = (name: string, what: string) =>
   cfgObj(`the ${what} table`, {
@@ -125,9 +126,11 @@ export const ALGORITHM_FIELDS = {
         ? "algor.algorithms_parameters.cfa_type is dm: the direct method is biased (its score is only as good as the reward model); dr keeps DM's low variance without its bias. It is used as you asked, not replaced."
         : undefined,
   }),
-  cb_type: cfgOneOf(CONFIG_CB_TYPES, { description: "how bandit feedback trains the cost regressors: dr, ips, mtr", default: "dr" }),
+  cb_type: cfgOneOf(CONFIG_CB_TYPES, { description: "how bandit feedback trains the cost regressors: mtr (importance-weighted regression, VW 9's default), dr, ips", default: "mtr" }),
   feature_map: cfgOneOf(CONFIG_FEATURE_MAPS, { description: "context features: linear, quadratic (pairwise products), bins (one-hot per feature bin)", default: "linear" }),
   num_bins: cfgNum({ description: "bins per feature for feature_map: bins", integer: true, min: 2, default: 16 }),
+  binning: cfgOneOf(CONFIG_BINNINGS, { description: "how bin edges are fitted on the first training batch: gaussian (mean + std x normal quantiles) or quantile", default: "gaussian" }),
+  min_probability: cfgNum({ description: "probability floor: every action keeps at least this much in every decision (below 1/num_arms), so off-policy evaluation stays valid", min: 0, max: 0.5, default: 0 }),
   bits: cfgNum({ description: "size of the hashed weight table, as 2^bits", integer: true, min: 1, max: 28, default: 18 }),
   learning_rate: cfgNum({ description: "learning rate of the online updates", exclusiveMin: 0, default: 0.5 }),
   power_t: cfgNum({ description: "decay exponent of the learning rate", min: 0, default: 0.5 }),
@@ -226,6 +229,8 @@ export interface AlgorithmsParameters {
   cb_type: (typeof CONFIG_CB_TYPES)[number];
   feature_map: (typeof CONFIG_FEATURE_MAPS)[number];
   num_bins: number;
+  binning: (typeof CONFIG_BINNINGS)[number];
+  min_probability: number;
   bits: number;
   learning_rate: number;
   power_t: number;

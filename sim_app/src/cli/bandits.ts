@@ -17,6 +17,8 @@ import {
   evaluatePolicy,
   formatEstimateTable,
   learnerOptionsFromParameters,
+  findProjectRoot,
+  loadConfig,
   loadModel,
   readJoinedRecords,
   readVwTextRecords,
@@ -111,7 +113,8 @@ function helpText(cmd?: string): string {
   const rows: [string, string][] = [];
   for (const [n, s] of Object.entries(c.flags)) rows.push([`--${n}${s.type === "string" ? " <v>" : ""}`, s.help]);
   if (c.learner) for (const [n, s] of Object.entries(LEARNER_FLAGS)) rows.push([`--${n} <v>`, s.help]);
-  if (c.learner) rows.push(["--config <file>", "take learner settings from config.yaml's algor.algorithms_parameters (flags override)"]);
+  if (c.learner) rows.push(["--config <file>", "learner settings from this config file's algor.algorithms_parameters (default: the project's config.yaml; flags override)"]);
+  if (c.learner) rows.push(["--no-config", "ignore config.yaml: start from the learner's own (VW-like) defaults"]);
   for (const [n, s] of Object.entries(COMMON)) rows.push([`--${n}`, s.help]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)].join("\n");
@@ -121,7 +124,10 @@ function parse(cmd: string, argv: string[]): Record<string, string | boolean | u
   const c = COMMANDS[cmd];
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const [n, s] of Object.entries({ ...c.flags, ...COMMON, ...(c.learner ? LEARNER_FLAGS : {}) })) options[n] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
-  if (c.learner) options.config = { type: "string" };
+  if (c.learner) {
+    options.config = { type: "string" };
+    options["no-config"] = { type: "boolean" };
+  }
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
@@ -152,18 +158,25 @@ export function parseSeeds(v: string | undefined): number[] {
   return out;
 }
 
-/** Learner parameters from --config and the learner flags (flags win), as snake_case parameters. */
+/**
+ * Learner parameters as snake_case: the defaults, then config.yaml's algor.algorithms_parameters
+ * (--config, else the project's own config.yaml, so a bare command runs the shipped settings;
+ * --no-config skips it), then the learner flags, which win.
+ */
 function learnerParams(values: Record<string, string | boolean | undefined>, defaults: Record<string, unknown>): Record<string, unknown> {
   let p: Record<string, unknown> = { ...defaults };
-  if (typeof values.config === "string") {
-    // Loaded lazily: the config module is only needed with --config.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const common = require("@cbkit/common") as { loadConfig?: (f: string) => { algor: { algorithms_parameters: Record<string, unknown> } } };
-    if (typeof common.loadConfig !== "function") throw new CliUsageError("--config: this build has no config loader");
-    p = { ...p, ...common.loadConfig(values.config).algor.algorithms_parameters };
-  }
+  const configFile = configFileOf(values);
+  if (configFile) p = { ...p, ...loadConfig(configFile).algor.algorithms_parameters };
   for (const [flag, s] of Object.entries(LEARNER_FLAGS)) if (values[flag] !== undefined) p[s.param] = values[flag];
   return p;
+}
+
+/** The config file the learner settings come from, or null with --no-config. */
+function configFileOf(values: Record<string, string | boolean | undefined>): string | null {
+  if (values["no-config"]) return null;
+  if (typeof values.config === "string") return values.config;
+  const projectConfig = path.join(findProjectRoot(), "config.yaml");
+  return fs.existsSync(projectConfig) ? projectConfig : null;
 }
 
 function toOptions(p: Record<string, unknown>, seed?: number | string): LearnerOptions {
