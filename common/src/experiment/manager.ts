@@ -879,12 +879,20 @@ export class ExperimentManager {
 
   /** The baseline cost of logged data (1 − mean reward) from a local file/folder or a data URI. */
   async evaluateHistoricalData(pathOrUri: string): Promise<{ cost: number; n: number }> {
-    const local = /^[a-z0-9]+:\/\//i.test(pathOrUri) ? await this.downloadHistoricalData({ dataUri: pathOrUri }) : pathOrUri;
+    const isUri = /^[a-z0-9]+:\/\//i.test(pathOrUri);
+    // A URI is read through a temporary copy, removed afterwards.
+    const local = isUri
+      ? await this.downloadHistoricalData({ dataUri: pathOrUri, localDir: fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-history-")) })
+      : pathOrUri;
     let n = 0;
     let sum = 0;
-    for await (const r of readJoinedRecords(local)) {
-      n++;
-      sum += r.reward;
+    try {
+      for await (const r of readJoinedRecords(local)) {
+        n++;
+        sum += r.reward;
+      }
+    } finally {
+      if (isUri) fs.rmSync(local, { recursive: true, force: true });
     }
     if (n === 0) throw new InvalidUsageError(`no joined records in ${pathOrUri}`);
     return { cost: 1 - sum / n, n };
