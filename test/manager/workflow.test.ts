@@ -33,7 +33,9 @@ test("warm start -> first model -> evaluate -> deploy -> interactions -> join ->
 
   const first = await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData });
   assert.equal(first.train_state, "Completed");
+  assert.match(m.lastTrainingLog, /Model learned using \d+ training experiences/);
   const s0 = await m.evaluateModel();
+  assert.match(m.lastEvaluationLog, /evaluated using \d+ data instances/);
   assert.ok(s0.ci.lower <= s0.score && s0.score <= s0.ci.upper, "score inside its interval");
   assert.equal(s0.estimator, "dr");
   assert.deepEqual(await m.getEvalScore(), s0);

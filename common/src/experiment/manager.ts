@@ -153,6 +153,8 @@ export class ExperimentManager {
   private readonly log: (message: string) => void;
   private readonly staleJobMs: number;
   private predictorInstance: Predictor | null = null;
+  private trainingLog = "";
+  private evaluationLog = "";
   private deleted = false;
 
   private constructor(
@@ -195,6 +197,16 @@ export class ExperimentManager {
   /** The experiment record in the original's `_jsonify()` shape. */
   toJSON(): ExperimentRecord {
     return clone(this.cache.value);
+  }
+
+  /** The log of this manager's last training job (also on failure, in TrainingJobError.logs). */
+  get lastTrainingLog(): string {
+    return this.trainingLog;
+  }
+
+  /** The log of this manager's last evaluation job. */
+  get lastEvaluationLog(): string {
+    return this.evaluationLog;
   }
 
   /** The record version this manager last saw. */
@@ -651,6 +663,7 @@ export class ExperimentManager {
           ...(parentUri ? { pretrainedModelUri: parentUri } : {}),
           outputUri: artifactUri,
         });
+        this.trainingLog = result.logs;
         const done = await this.updateRecord("model", modelId, (r) => {
           r.train_state = "Completed";
           r.s3_model_output_path = result.modelArtifactUri;
@@ -666,6 +679,7 @@ export class ExperimentManager {
         return done;
       } catch (err) {
         const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
+        this.trainingLog = err instanceof JobFailedError ? err.logs : reason;
         await this.updateRecord("model", modelId, (r) => {
           r.train_state = "Failed";
           r.failure_reason = reason;
@@ -744,6 +758,7 @@ export class ExperimentManager {
           modelUri: model.s3_model_output_path as string,
           outputUri: this.platform.objects.uriOf(this.platform.layout.evaluationJobPrefix(this.experimentId, jobId)),
         });
+        this.evaluationLog = result.logs;
         await this.updateRecord("model", modelId, (r) => {
           r.eval_state = "Completed";
           r.eval_scores[dataUri] = result.score;
@@ -760,6 +775,7 @@ export class ExperimentManager {
         return s;
       } catch (err) {
         const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
+        this.evaluationLog = err instanceof JobFailedError ? err.logs : reason;
         await this.updateRecord("model", modelId, (r) => {
           r.eval_state = "Failed";
           (r as WithOwner<ModelRecord>).owner = null;
