@@ -8,7 +8,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig, resolveWorkspaceDir } from "@cbkit/common";
+import { createLocalPlatform, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
 import { writeReport } from "./report";
 import { runWorkshop, type GateRule, type LoopRow } from "./run";
 
@@ -97,6 +97,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   if (!["holdout", "latest"].includes(gateOn)) throw new Error(`--gate-on must be holdout or latest, got '${gateOn}'`);
   if (!config.local_mode) process.stdout.write("note: local_mode is false in the config; the workshop runs on SageMaker\n");
   const tty = process.stdout.isTTY === true;
+  const experimentId = values["experiment-id"] ?? `workshop-${sortableSuffix()}`;
+  if (config.local_mode && values["keep-endpoint"] !== true) {
+    // Ctrl-C must not leave the detached endpoint process behind.
+    const stop = (signal: NodeJS.Signals) => {
+      process.stdout.write(`\n${signal}: stopping the endpoint of ${experimentId}\n`);
+      const platform = createLocalPlatform({ workspace: resolveWorkspaceDir(config) });
+      platform.hosting.delete(experimentId).finally(() => process.exit(130));
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  }
   const loops = intOption(values.loops, "loops") ?? 15;
   process.stdout.write(`Workshop: ${loops} loops × ${intOption(values["batch-size"], "batch-size") ?? 500} interactions, gate ${gate}\n`);
   const result = await runWorkshop({
@@ -109,7 +120,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     concurrency: intOption(values.concurrency, "concurrency"),
     requestBatch: intOption(values["request-batch"], "request-batch"),
     gateOn: gateOn as "holdout" | "latest",
-    experimentId: values["experiment-id"],
+    experimentId,
     keepEndpoint: values["keep-endpoint"] === true,
     log: values.verbose ? (m) => process.stdout.write(`  ${m}\n`) : undefined,
     onProgress: (loop, done, total) => {
