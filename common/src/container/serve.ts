@@ -387,8 +387,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const close = async (): Promise<void> => {
     await new Promise<void>((resolve) => {
+      // Finish requests in flight (up to 2 s), then cut what is left.
       server.close(() => resolve());
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
     log?.close();
   };
