@@ -64,7 +64,7 @@ export function renderReport(result: WorkshopResult, plotly: string = plotlySour
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Workshop report ${esc(result.experimentId)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style>
-<script>${plotly}</script></head>
+<script>${plotly.replace(/<\/script/gi, "<\\/script")}</script></head>
 <body>
 <h1>Contextual-bandit workshop: ${esc(result.experimentId)}</h1>
 <p>Seed ${result.seed}; ${result.loops.length} loops of ${result.loops.length ? result.rewards.length / result.loops.length : 0} interactions through the endpoint (${result.requestBatch === 1 ? "one request per user" : `up to ${result.requestBatch} decisions per request`});
@@ -81,8 +81,8 @@ first model's estimated cost ${f4(result.first.score)} [${f4(result.first.lower)
 ${rows}
 </table>
 <script>
-Plotly.newPlot("rewards", ${scriptJson(rewardTraces)}, {xaxis:{title:{text:"Interactions (a new model may be deployed after every batch)"}},yaxis:{title:{text:"Rolling mean reward"},range:[0,1.05]},legend:{orientation:"h"}}, {responsive:true});
-Plotly.newPlot("scores", ${scriptJson(scoreTraces)}, {xaxis:{title:{text:"Loop"},dtick:1},yaxis:{title:{text:"Estimated average cost"}},legend:{orientation:"h"}}, {responsive:true});
+Plotly.newPlot("rewards", ${scriptJson(rewardTraces)}, {xaxis:{title:{text:"Interactions (a new model may be deployed after every batch)"}},yaxis:{title:{text:"Rolling mean reward"},range:[0,1.05]},legend:{orientation:"h",x:0,y:1.12},margin:{t:60}}, {responsive:true});
+Plotly.newPlot("scores", ${scriptJson(scoreTraces)}, {xaxis:{title:{text:"Loop"},dtick:1},yaxis:{title:{text:"Estimated average cost"}},legend:{orientation:"h",x:0,y:1.12},margin:{t:60}}, {responsive:true});
 </script>
 </body></html>
 `;
