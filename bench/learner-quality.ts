@@ -8,8 +8,8 @@
  * Usage: node build/bench/learner-quality.js [--seeds N] [--json]
  */
 import { LearnerOptions, Rng } from "@cbkit/common";
-import { StatlogSimApp } from "@cbkit/sim_app";
-import { median, simulate } from "@cbkit/sim_app/dist/simulate";
+import { StatlogSimApp, simulate } from "@cbkit/sim_app";
+import { median } from "@cbkit/sim_app/dist/simulate";
 
 type Row = {
   name: string;

@@ -46,6 +46,9 @@ function main() {
     argv: [process.execPath, tslabBin, "kernel", "--config-path", "{connection_file}"],
     display_name: "TypeScript (bandit kit)",
     language: "typescript",
+    // The AWS SDK warns once per kernel that its 2027 releases need Node.js 22; in a notebook that
+    // warning is a red block in the first AWS cell. The README says when to upgrade instead.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     metadata: { cbkit_project_root: projectRoot },
   };
   fs.writeFileSync(path.join(dir, "kernel.json"), JSON.stringify(spec, null, 2) + "\n");

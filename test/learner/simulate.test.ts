@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { simulate } from "@cbkit/sim_app/dist/simulate";
+import { simulate } from "@cbkit/sim_app";
 import { main } from "@cbkit/sim_app/dist/cli/bandits";
 import { writeJoinedCsv, JoinedRecord } from "@cbkit/common";
 

@@ -3,7 +3,8 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { runWorkshop, gatePasses, rollingMean } from "@cbkit/sim_app/dist/workshop/run";
+import { plotlyBundle, rollingMean } from "@cbkit/common";
+import { runWorkshop, gatePasses } from "@cbkit/sim_app";
 import { renderReport } from "@cbkit/sim_app/dist/workshop/report";
 import { tempWorkspace, testConfig } from "./helpers";
 
@@ -29,8 +30,8 @@ test("two short loops through the endpoint end with the endpoint stopped and a s
     assert.equal(row.deployed, gatePasses("ci", row.challenger, row.champion));
   }
   assert.equal(fs.existsSync(path.join(ws, "endpoints", "ws-test.json")), false, "the endpoint was stopped");
-  const html = renderReport(r, "/* plotly */");
-  assert.match(html, /<script>\/\* plotly \*\/<\/script>/);
+  const html = renderReport(r);
+  assert.ok(html.includes(plotlyBundle().code), "plotly.js is inlined");
   assert.doesNotMatch(html, /<script src=/, "no CDN");
   assert.match(html, /Rolling mean reward/);
 });

@@ -1,5 +1,5 @@
 /**
- * Plotly charts that work offline: the plotly.js bundle from node_modules/plotly.js-dist is inlined
+ * Plotly charts that work offline: the plotly.js bundle from node_modules/plotly.js-dist-min is inlined
  * into the notebook output once per kernel (no CDN), and every chart draws itself with it. This
  * renders in JupyterLab, the classic Notebook and nbconvert's HTML export.
  */
@@ -28,7 +28,7 @@ let chartCount = 0;
 
 /** The plotly.js bundle shipped in node_modules (read once). */
 export function plotlyBundle(): { version: string; code: string; file: string } {
-  const file = require.resolve("plotly.js-dist");
+  const file = require.resolve("plotly.js-dist-min");
   if (!bundle) {
     const code = fs.readFileSync(file, "utf8").replace(/<\/script/gi, "<\\/script");
     const version = (/plotly\.js v(\d+\.\d+\.\d+)/.exec(code.slice(0, 200)) ?? ["", "unknown"])[1];
@@ -44,7 +44,7 @@ export function plotlyBundle(): { version: string; code: string; file: string } 
 export function plotlyLibraryHtml(): string {
   const { version, code } = plotlyBundle();
   return (
-    `<!-- plotly.js v${version}, inlined from node_modules/plotly.js-dist by the bandit kit (works offline) -->\n` +
+    `<!-- plotly.js v${version}, inlined from node_modules/plotly.js-dist-min by the bandit kit (works offline) -->\n` +
     `<script type="text/javascript" data-cbkit="plotly-library">\n` +
     `if (!window.Plotly) {\n${code}\n}\n` +
     `(window.__cbkitPlotlyQueue || []).splice(0).forEach(function (draw) { draw(); });\n` +

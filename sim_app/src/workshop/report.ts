@@ -6,9 +6,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { rollingMean, type WorkshopResult } from "./run";
+import { escapeHtml as esc, plotlyBundle, rollingMean } from "@cbkit/common";
+import type { WorkshopResult } from "./run";
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const f4 = (x: number) => x.toFixed(4);
 
 /** The JSON of a value, safe inside a <script> element. */
@@ -16,11 +16,8 @@ function scriptJson(x: unknown): string {
   return JSON.stringify(x).replace(/</g, "\\u003c");
 }
 
-export function plotlySource(): string {
-  return fs.readFileSync(require.resolve("plotly.js-dist"), "utf8");
-}
-
-export function renderReport(result: WorkshopResult, plotly: string = plotlySource()): string {
+/** The report as one self-contained HTML page (plotly.js inlined from node_modules, no CDN). */
+export function renderReport(result: WorkshopResult): string {
   const window = 100;
   const rolling = rollingMean(result.rewards, window);
   const x = rolling.map((_, i) => i + 1);
@@ -64,7 +61,7 @@ export function renderReport(result: WorkshopResult, plotly: string = plotlySour
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Workshop report ${esc(result.experimentId)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style>
-<script>${plotly.replace(/<\/script/gi, "<\\/script")}</script></head>
+<script>${plotlyBundle().code}</script></head>
 <body>
 <h1>Contextual-bandit workshop: ${esc(result.experimentId)}</h1>
 <p>Seed ${result.seed}; ${result.loops.length} loops of ${result.loops.length ? result.rewards.length / result.loops.length : 0} interactions through the endpoint (${result.requestBatch === 1 ? "one request per user" : `up to ${result.requestBatch} decisions per request`});

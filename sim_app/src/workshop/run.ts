@@ -213,15 +213,3 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
     await manager.close();
   }
 }
-
-/** Rolling mean with a full window (the first window−1 entries are null), as the original plots. */
-export function rollingMean(xs: readonly number[], window: number): (number | null)[] {
-  const out: (number | null)[] = [];
-  let sum = 0;
-  for (let i = 0; i < xs.length; i++) {
-    sum += xs[i];
-    if (i >= window) sum -= xs[i - window];
-    out.push(i >= window - 1 ? sum / window : null);
-  }
-  return out;
-}
