@@ -4,6 +4,7 @@
  * playwright-core, no network) and reports whether every plotly chart drew its SVG and every image
  * loaded. A full-page screenshot goes to test-output/screenshots/.
  */
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -29,11 +30,34 @@ export interface RenderedPage {
   seconds: number;
 }
 
-/** Whether the browser test can run here. */
+/** Why the browser check cannot run here, or false when it can. In CI it must run: .ci/run installs Chromium. */
 export function browserAvailable(): string | false {
-  if (!fs.existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-  if (!findJupyterPython()) return "no Python with nbconvert/nbclient (see .ci/run)";
-  return false;
+  const missing = !fs.existsSync(CHROMIUM)
+    ? `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`
+    : !findJupyterPython()
+      ? "no Python with nbconvert/nbclient (see .ci/run)"
+      : false;
+  if (missing && process.env.CI) throw new Error(`the browser check must run in CI, but: ${missing}`);
+  return missing;
+}
+
+/**
+ * Exports an executed notebook to HTML, opens it in Chromium and asserts what a reader must see:
+ * every plotly chart drew its SVG, every diagram loaded, nothing came from the network, no script
+ * error.
+ */
+export async function assertRendersInBrowser(
+  browser: Browser,
+  executedNotebook: string,
+  elementShots: [string, string][] = [],
+): Promise<RenderedPage> {
+  const page = await renderPage(browser, exportHtml(executedNotebook), { elementShots });
+  assert.deepEqual(page.charts.filter((c) => !c.drawn).map((c) => c.id), [], "every plotly chart drew its svg.main-svg in Chromium");
+  assert.ok(page.charts.every((c) => c.height > 100), "charts have a visible height");
+  assert.deepEqual(page.images.filter((i) => !i.loaded).map((i) => i.src), [], "every diagram loaded");
+  assert.deepEqual(page.networkRequests, [], "nothing fetched from the network (plotly inlined, no CDN)");
+  assert.deepEqual(page.pageErrors, [], "no script error on the page");
+  return page;
 }
 
 /**

@@ -1,16 +1,17 @@
 /**
  * Executes every notebooks/*.ipynb with the real Jupyter client and the tslab kernel, fails on any
  * cell error (showing the cell and the error), then runs the notebook's output checks from
- * checks/<notebook name>.ts when there is one. A notebook that another test file in this folder
- * executes itself (it names the notebook file) is left to that file, so no notebook runs twice
- * (test files run in parallel, and two runs would share the workspace). Without Jupyter the suite
- * is skipped, except in CI.
+ * checks/<notebook name>.ts when there is one, and opens its HTML export in headless Chromium. A
+ * notebook that another test file in this folder executes itself (it names the notebook file) is
+ * left to that file, so no notebook runs twice (two runs would share the workspace). Without
+ * Jupyter the suite is skipped, except in CI.
  */
 import { test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as harness from "./harness";
 import { executeNotebook, findJupyterPython, listNotebooks, type ExecutedNotebook } from "./harness";
+import { assertRendersInBrowser, browserAvailable, launchBrowser } from "../browser/render";
 
 const jupyter = findJupyterPython();
 const skip = !jupyter && !process.env.CI ? "Jupyter (python3-nbclient) not installed; see .ci/run" : false;
@@ -24,11 +25,11 @@ function coveredElsewhere(name: string): string[] {
     .filter((f) => fs.readFileSync(path.join(__dirname, f), "utf8").includes(`"${name}"`));
 }
 
-for (const name of listNotebooks()) {
+const noBrowser = skip ? "no Jupyter" : browserAvailable();
+
+for (const name of listNotebooks().filter((n) => coveredElsewhere(n).length === 0)) {
   const base = name.replace(/\.ipynb$/, "");
-  const elsewhere = coveredElsewhere(name);
-  const why = skip || (elsewhere.length > 0 ? `executed and checked by ${elsewhere.join(", ")}` : false);
-  test(`notebook ${name} runs top to bottom and shows what it should`, { skip: why, timeout: 20 * 60_000 }, async (t) => {
+  test(`notebook ${name} runs top to bottom, shows what it should and draws in Chromium`, { skip, timeout: 20 * 60_000 }, async (t) => {
     const nb = await executeNotebook(name);
     if (harness.kernelNote) t.diagnostic(harness.kernelNote);
     t.diagnostic(`${name}: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds ?? "?"} s)`);
@@ -39,6 +40,17 @@ for (const name of listNotebooks()) {
       await mod.default(nb);
     } else {
       t.diagnostic(`${name}: no output checks (add test/notebooks/checks/${base}.ts)`);
+    }
+    if (noBrowser) {
+      t.diagnostic(`browser check skipped: ${noBrowser}`);
+      return;
+    }
+    const browser = await launchBrowser();
+    try {
+      const page = await assertRendersInBrowser(browser, nb.outputPath);
+      t.diagnostic(`${name} in Chromium: ${page.charts.length} chart(s) drawn, screenshot ${page.screenshot}`);
+    } finally {
+      await browser.close();
     }
   });
 }
