@@ -27,7 +27,7 @@ test("tables from rows and from a DataFrame-shaped object, escaped and formatted
 
 test("plotly: the bundle comes from node_modules, and chart data cannot close the script", () => {
   const b = plotlyBundle();
-  assert.match(b.file, /node_modules[\\/]plotly\.js-dist[\\/]plotly\.js$/);
+  assert.match(b.file, /node_modules[\\/]plotly\.js-dist-min[\\/]plotly\.min\.js$/);
   assert.match(b.version, /^\d+\.\d+\.\d+$/);
   const lib = plotlyLibraryHtml();
   assert.equal((lib.match(/<\/script/gi) ?? []).length, 1, "only the closing tag");
