@@ -417,29 +417,16 @@ export class ExperimentManager {
       const jm = this.cache.value.joining_workflow_metadata;
       await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
       const joinJobId = newJoinJobId(this.experimentId);
-      const trainUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "train"));
-      const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));
-      const record: WithOwner<JoinJobRecord> = {
-        experiment_id: this.experimentId,
-        join_job_id: joinJobId,
+      const { output_joined_train_data_s3_path: trainUri, output_joined_eval_data_s3_path: evalUri } = await this.openJoinJob(joinJobId, claim, {
         current_state: "PENDING",
         input_obs_data_s3_path: LOCAL_JOIN_SENTINEL,
         obs_start_time: null,
         obs_end_time: null,
         input_reward_data_s3_path: LOCAL_JOIN_SENTINEL,
-        output_joined_train_data_s3_path: trainUri,
-        output_joined_eval_data_s3_path: evalUri,
-        join_query_ids: [],
         ratio,
         missing_reward_policy: "drop",
         duplicate_reward_rule: "none: records arrive already joined (split on their sample_prob <= ratio)",
-        counts: null,
-        failure_reason: null,
-        owner: thisOwner(),
-      };
-      claim(joinJobId);
-      await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
-      await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
+      });
       const stamp = sortableSuffix();
       try {
         const csv = (rs: JoinedRecord[]) => [JOINED_CSV_HEADER, ...rs.map(joinedCsvLine)].join("\n") + "\n";
@@ -460,6 +447,50 @@ export class ExperimentManager {
       };
       return this.finishJoin(joinJobId, counts, []);
     });
+  }
+
+  /**
+   * Creates a join job's record, with the output URIs of its train and eval splits, and marks the
+   * experiment's join PENDING on it.
+   */
+  private async openJoinJob(
+    joinJobId: string,
+    claim: (id: string) => void,
+    inputs: Pick<
+      JoinJobRecord,
+      | "current_state"
+      | "input_obs_data_s3_path"
+      | "obs_start_time"
+      | "obs_end_time"
+      | "input_reward_data_s3_path"
+      | "ratio"
+      | "missing_reward_policy"
+      | "duplicate_reward_rule"
+    >,
+  ): Promise<JoinJobRecord> {
+    const splitUri = (split: "train" | "eval") => this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, split));
+    const record: WithOwner<JoinJobRecord> = {
+      experiment_id: this.experimentId,
+      join_job_id: joinJobId,
+      current_state: inputs.current_state,
+      input_obs_data_s3_path: inputs.input_obs_data_s3_path,
+      obs_start_time: inputs.obs_start_time,
+      obs_end_time: inputs.obs_end_time,
+      input_reward_data_s3_path: inputs.input_reward_data_s3_path,
+      output_joined_train_data_s3_path: splitUri("train"),
+      output_joined_eval_data_s3_path: splitUri("eval"),
+      join_query_ids: [],
+      ratio: inputs.ratio,
+      missing_reward_policy: inputs.missing_reward_policy,
+      duplicate_reward_rule: inputs.duplicate_reward_rule,
+      counts: null,
+      failure_reason: null,
+      owner: thisOwner(),
+    };
+    claim(joinJobId);
+    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
+    await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
+    return record;
   }
 
   private async finishJoin(joinJobId: string, counts: JoinJobRecord["counts"], queryIds: string[]): Promise<JoinJobRecord> {
@@ -552,30 +583,17 @@ export class ExperimentManager {
       const defaultReward = options.defaultReward !== undefined ? options.defaultReward : this.config.workflow.default_reward;
       const missing = defaultReward == null ? ("drop" as const) : { defaultReward };
       const decisionsUri = this.platform.objects.uriOf(this.platform.layout.decisionLogPrefix(this.experimentId));
-      const trainUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "train"));
-      const evalUri = this.platform.objects.uriOf(this.platform.layout.joinedPrefix(this.experimentId, joinJobId, "eval"));
       const { DUPLICATE_REWARD_RULE } = await import("../join/sql");
-      const record: WithOwner<JoinJobRecord> = {
-        experiment_id: this.experimentId,
-        join_job_id: joinJobId,
+      const { output_joined_train_data_s3_path: trainUri, output_joined_eval_data_s3_path: evalUri } = await this.openJoinJob(joinJobId, claim, {
         current_state: "RUNNING",
         input_obs_data_s3_path: decisionsUri,
         obs_start_time: window?.start ?? null,
         obs_end_time: window?.end ?? null,
         input_reward_data_s3_path: rewardsUri,
-        output_joined_train_data_s3_path: trainUri,
-        output_joined_eval_data_s3_path: evalUri,
-        join_query_ids: [],
         ratio,
         missing_reward_policy: missing === "drop" ? "drop" : { default_reward: missing.defaultReward },
         duplicate_reward_rule: DUPLICATE_REWARD_RULE,
-        counts: null,
-        failure_reason: null,
-        owner: thisOwner(),
-      };
-      claim(joinJobId);
-      await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
-      await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
+      });
       try {
         const result = await this.platform.join({
           experimentId: this.experimentId,
