@@ -1,4 +1,5 @@
 export * from "./util/random";
+export * from "./util/process";
 export * from "./config";
 export * from "./data";
 export * from "./learner";

@@ -43,14 +43,7 @@ export function syntheticJoined(n: number, seedLabel = "s"): {
   return out;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { pidAlive } from "@cbkit/common";
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;

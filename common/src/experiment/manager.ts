@@ -45,6 +45,7 @@ import {
   WorkflowInProgressError,
 } from "./errors";
 import { Predictor } from "./predictor";
+import { pidAlive } from "../util/process";
 
 /** Sentinel of the original for joins made on the client side (`ingestJoinedData`). */
 export const LOCAL_JOIN_SENTINEL = "local-join-does-not-apply";
@@ -91,13 +92,10 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
 const nowIso = () => new Date().toISOString();
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Why a job failed, and its logs when the platform reported a job failure (null otherwise). */
+function jobFailure(err: unknown): { reason: string; logs: string | null } {
+  if (err instanceof JobFailedError) return { reason: err.failureReason, logs: err.logs };
+  return { reason: (err as Error)?.message ?? String(err), logs: null };
 }
 
 function thisOwner(): Owner {
@@ -696,8 +694,8 @@ export class ExperimentManager {
         this.log(`trained ${modelId}${parentModelId ? ` (from ${parentModelId})` : ""}: ${result.logs.split("\n").filter((l) => l.startsWith("Model learned")).join(" ")}`);
         return done;
       } catch (err) {
-        const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
-        this.trainingLog = err instanceof JobFailedError ? err.logs : reason;
+        const { reason, logs } = jobFailure(err);
+        this.trainingLog = logs ?? reason;
         await this.updateRecord("model", modelId, (r) => {
           r.train_state = "Failed";
           r.failure_reason = reason;
@@ -705,7 +703,7 @@ export class ExperimentManager {
           (r as WithOwner<ModelRecord>).owner = null;
         }).catch(() => undefined);
         await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "FAILED" })).catch(() => undefined);
-        throw new TrainingJobError(`training job ${modelId} failed: ${reason}`, err instanceof JobFailedError ? err.logs : "", { cause: err });
+        throw new TrainingJobError(`training job ${modelId} failed: ${reason}`, logs ?? "", { cause: err });
       }
     });
   }
@@ -792,14 +790,14 @@ export class ExperimentManager {
         this.log(`evaluated ${modelId}: ${s.estimator} cost ${s.score.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
         return s;
       } catch (err) {
-        const reason = err instanceof JobFailedError ? err.failureReason : (err as Error)?.message ?? String(err);
-        this.evaluationLog = err instanceof JobFailedError ? err.logs : reason;
+        const { reason, logs } = jobFailure(err);
+        this.evaluationLog = logs ?? reason;
         await this.updateRecord("model", modelId, (r) => {
           r.eval_state = "Failed";
           (r as WithOwner<ModelRecord>).owner = null;
         }).catch(() => undefined);
         await this.writeSection("evaluation_workflow_metadata", (s) => ({ ...s, evaluation_state: "FAILED" })).catch(() => undefined);
-        throw new EvaluationJobError(`evaluation job ${jobId} failed: ${reason}`, err instanceof JobFailedError ? err.logs : "", { cause: err });
+        throw new EvaluationJobError(`evaluation job ${jobId} failed: ${reason}`, logs ?? "", { cause: err });
       }
     });
   }

@@ -15,15 +15,7 @@ import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { safeSegment } from "./layout";
 import type { LocalObjectStore } from "./objectStore";
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { pidAlive } from "../../util/process";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
