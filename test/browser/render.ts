@@ -62,14 +62,14 @@ export async function assertRendersInBrowser(
 
 /**
  * Exports an executed notebook to HTML with its images embedded. The notebooks link diagrams as
- * `../images/x.svg`; executed copies live in test-output/notebooks/, so test-output/images points
- * at the project's images/ folder for the export to find them.
+ * `images/x.svg` (beside them); executed copies live in test-output/notebooks/, so
+ * test-output/notebooks/images points at notebooks/images for the export to find them.
  */
 export function exportHtml(executedNotebook: string): string {
   const py = findJupyterPython();
   if (!py) throw new Error("no Python with nbconvert found");
-  const link = path.join(path.dirname(path.dirname(executedNotebook)), "images");
-  if (!fs.existsSync(link)) fs.symlinkSync(path.join(projectRoot, "images"), link, "dir");
+  const link = path.join(path.dirname(executedNotebook), "images");
+  if (!fs.existsSync(link)) fs.symlinkSync(path.join(projectRoot, "notebooks", "images"), link, "dir");
   fs.mkdirSync(htmlDir, { recursive: true });
   const r = spawnSync(py, ["-m", "nbconvert", "--to", "html", "--HTMLExporter.embed_images=True", "--output-dir", htmlDir, executedNotebook], {
     encoding: "utf8",

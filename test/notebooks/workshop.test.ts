@@ -58,7 +58,7 @@ async function checkInBrowser(t: { diagnostic(s: string): void }, nb: ExecutedNo
 /** Common checks: the diagrams are linked, plotly is inlined once and nothing comes from a CDN. */
 function checkCommon(nb: ExecutedNotebook, diagrams: string[]): void {
   const md = nb.cells.filter((c) => c.cell_type === "markdown").map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
-  for (const d of diagrams) assert.ok(md.includes(`](../images/${d}.svg)`), `${nb.name} shows images/${d}.svg`);
+  for (const d of diagrams) assert.ok(md.includes(`](images/${d}.svg)`), `${nb.name} shows images/${d}.svg`);
   const html = nb.htmlOutputs();
   assert.ok(html.filter((h) => h.includes('data-cbkit="plotly-library"')).length <= 1, "plotly.js inlined at most once");
   for (const h of html) assert.doesNotMatch(h, /<script[^>]*\bsrc\s*=\s*["']?https?:/i, "no script from the network");
