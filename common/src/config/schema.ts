@@ -117,6 +117,7 @@ export const ALGORITHM_FIELDS = {
   epsilon: cfgNum({ description: "exploration probability of egreedy (and the floor of cover)", min: 0, max: 1, required: true, default: 0.001 }),
   num_policies: cfgNum({ description: "number of policies for bag and cover", integer: true, min: 1, required: true, default: 3 }),
   num_arms: cfgNum({ description: "number of actions; must equal the client app's (7 for the shuttle)", integer: true, min: 2, required: true, default: 7 }),
+  num_features: cfgNum({ description: "number of context features; must equal the client app's (9 for the shuttle); the model refuses other counts", integer: true, min: 1, default: 9 }),
   cfa_type: cfgOneOf(CONFIG_CFA_TYPES, {
     description: "off-policy estimator that scores a model: dr, ips, snips, sndr, dm (dm is biased)",
     required: true,
@@ -148,11 +149,19 @@ export const WORKFLOW_FIELDS = {
     description: "when the loop deploys a challenger: ci (its upper confidence bound is below the champion's cost), point (cost <= champion's, the original), always",
     default: "ci",
   }),
+  min_reward: cfgNum({ description: "smallest possible reward; rewards below it are refused at ingest", default: 0 }),
+  max_reward: cfgNum({ description: "largest possible reward; rewards above it are refused at ingest", default: 1 }),
   default_reward: cfgNum({
     description: "reward given by join() to a decision without one inside the observation window (null: such decisions are left out)",
     nullable: true,
     default: null,
   }),
+};
+
+/** Endpoint settings (local and SageMaker). */
+export const ENDPOINT_FIELDS = {
+  max_decisions_per_request: cfgNum({ description: "most decisions one request (a JSON-lines batch) may ask for; larger requests get a 413 naming the limit", integer: true, min: 1, default: 10000 }),
+  request_timeout_seconds: cfgNum({ description: "a client that has not sent its whole request within this many seconds gets a 408", exclusiveMin: 0, default: 30 }),
 };
 
 /** SageMaker-mode settings (SageMaker role: add keys here). */
@@ -202,6 +211,7 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
   workspace: cfgStr({ description: "local-mode folder for data, models and records, relative to the config file's folder", default: "workspace" }),
   data_file: cfgStr({ description: "shuttle.trn; null: ../shared/data/shuttle.trn beside the project root; relative to the config file's folder", nullable: true, default: null }),
   workflow: cfgObj("the continual-learning workflow", WORKFLOW_FIELDS),
+  endpoint: cfgObj("the inference endpoint", ENDPOINT_FIELDS),
   sagemaker: cfgObj("SageMaker mode", SAGEMAKER_FIELDS),
 });
 
@@ -225,6 +235,7 @@ export interface AlgorithmsParameters {
   epsilon: number;
   num_policies: number;
   num_arms: number;
+  num_features: number;
   cfa_type: (typeof CONFIG_CFA_TYPES)[number];
   cb_type: (typeof CONFIG_CB_TYPES)[number];
   feature_map: (typeof CONFIG_FEATURE_MAPS)[number];
@@ -243,7 +254,13 @@ export interface AlgorithmsParameters {
 export interface WorkflowSettings {
   join_ratio: number;
   deploy_gate: "ci" | "point" | "always";
+  min_reward: number;
+  max_reward: number;
   default_reward: number | null;
+}
+export interface EndpointSettings {
+  max_decisions_per_request: number;
+  request_timeout_seconds: number;
 }
 export interface SageMakerSettings {
   region: string | null;
@@ -282,6 +299,7 @@ export interface ConfigValues {
   workspace: string;
   data_file: string | null;
   workflow: WorkflowSettings;
+  endpoint: EndpointSettings;
   sagemaker: SageMakerSettings;
 }
 
