@@ -8,9 +8,12 @@
  *   output/failure                      the reason, when the job fails
  *
  * The root comes from `--root <dir>` or env `SM_ROOT`, default `/opt/ml`.
+ *
+ * The serving container's request limits (SERVING_LIMITS) are at the end of this file.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { EndpointSettings } from "../config/schema";
 
 export type Channel = "training" | "evaluation" | "pretrained_model";
 
@@ -106,4 +109,33 @@ export function runAsMain(job: (paths: JobPaths, log: JobLog) => Promise<unknown
       }
     },
   );
+}
+
+// ------------------------------------------------------------------ serving container
+
+/**
+ * The serving container's request limits (read by serve.ts): each has a config key, an env var
+ * (what local hosting and SageMaker CreateModel set) and an argv flag (which wins over the env).
+ */
+export const SERVING_LIMITS = {
+  maxDecisionsPerRequest: {
+    configKey: "endpoint.max_decisions_per_request",
+    env: "MAX_DECISIONS_PER_REQUEST",
+    flag: "max-decisions-per-request",
+    default: 10000,
+  },
+  requestTimeoutSeconds: {
+    configKey: "endpoint.request_timeout_seconds",
+    env: "REQUEST_TIMEOUT_SECONDS",
+    flag: "request-timeout-seconds",
+    default: 30,
+  },
+} as const;
+
+/** The env vars that carry the `endpoint` config section to a serving container. */
+export function servingLimitsEnvironment(endpoint: EndpointSettings): Record<string, string> {
+  return {
+    [SERVING_LIMITS.maxDecisionsPerRequest.env]: String(endpoint.max_decisions_per_request),
+    [SERVING_LIMITS.requestTimeoutSeconds.env]: String(endpoint.request_timeout_seconds),
+  };
 }

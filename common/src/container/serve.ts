@@ -4,13 +4,18 @@
  * AWS SDK's `SageMakerRuntimeClient` talks to it directly (endpoint override) in local mode.
  *
  * Request (application/json): `{"observation": [..], "event_id"?: "..."}` (`request_type`
- * "observation" by default, or "model_id"); the event id may also come in the
- * `X-Amzn-SageMaker-Inference-Id` header, else one is generated. A batch is
- * `application/jsonlines`: one such object per line, answered line by line (all lines are
- * validated first; one bad line rejects the batch, naming the line). Response: action (1-based),
- * action_prob, action_probs (the pmf), event_id, model_id, sample_prob (= the split hash of the
- * event id), timestamp (epoch seconds). The action is drawn from the pmf with u = hash(event id,
- * seed), so the same event id and model give the same action.
+ * "observation" by default, or "model_id"). A batch is `application/jsonlines`: one such object
+ * per line, answered line by line (all lines are validated first; one bad line rejects the batch,
+ * naming the line). Response: action (1-based), action_prob, action_probs (the pmf), event_id,
+ * model_id, sample_prob (= the split hash of the event id), timestamp (epoch seconds). The action
+ * is drawn from the pmf with u = hash(event id, seed), so the same event id and model give the
+ * same action.
+ *
+ * Event ids: `event_id` in the body (SageMaker forwards the body as is). For a single request the
+ * `X-Amzn-SageMaker-Inference-Id` header is a fallback; when both are present and differ, the
+ * body wins. A batch line without `event_id` gets a generated one (the header names one decision,
+ * not a batch). Either way the id must be 1–64 printable ASCII characters, not starting with a
+ * space (SageMaker's InferenceId rule, so data capture can carry it); none given: a UUID.
  *
  * Guarantees:
  * - every answered decision is in the decision log (`fs.writeSync` before the response is sent),
@@ -18,24 +23,42 @@
  * - blue/green: `POST /admin/deploy` (local admin token) loads the new model completely, then swaps
  *   one reference; a request reads that reference once, so it is served wholly by one model, and
  *   its response names it;
- * - bad requests (malformed JSON, wrong feature count, non-numbers, body > 6 MB, unknown route)
- *   get a 4xx JSON error naming the problem; the server stays up.
+ * - bounded work per request: a body over 6 MB gets a 413 as soon as that is known (Content-Length
+ *   or the bytes so far), nothing more is kept, and after 6 MB more of discarded bytes the
+ *   connection is cut; a batch of more than `max decisions` lines gets a 413 after counting its
+ *   newlines, before any line is parsed; a client that has not sent its whole request (headers and
+ *   body) within the request time-out gets a 408 while others are served meanwhile;
+ * - every refusal is a 4xx JSON body `{error, message, ...}` whose message names the field or the
+ *   limit and the fix (limits also as fields: `limit`, `count`, `config_key`, ...); the server
+ *   stays up. A wrong feature count names the count the model expects.
  *
- * Options (argv or env): --port/PORT (default 8080; 0 = any free port), --host/HOST (default
- * 127.0.0.1), --model-dir/MODEL_DIR (default /opt/ml/model), --endpoint-name/ENDPOINT_NAME,
- * --seed/SEED, --decision-log-dir/DECISION_LOG_DIR (none: no log, e.g. SageMaker data capture),
- * --state-file/STATE_FILE (written once listening: pid, port, model id), env CBKIT_ADMIN_TOKEN
- * (enables /admin/deploy).
+ * Options (argv wins over env): --port/PORT (default 8080; 0 = any free port), --host/HOST
+ * (default 127.0.0.1), --model-dir/MODEL_DIR (default /opt/ml/model),
+ * --endpoint-name/ENDPOINT_NAME, --seed/SEED, --decision-log-dir/DECISION_LOG_DIR (none: no log,
+ * e.g. SageMaker data capture), --state-file/STATE_FILE (written once listening: pid, port, model
+ * id), --max-decisions-per-request/MAX_DECISIONS_PER_REQUEST (config
+ * endpoint.max_decisions_per_request, default 10000), --request-timeout-seconds/
+ * REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds, default 30), env
+ * CBKIT_ADMIN_TOKEN (enables /admin/deploy).
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
+import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { splitValueOf } from "../data/split";
+import { checkEventId } from "../experiment/ids";
 import { CbLearner, loadModel } from "../learner";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
+import { SERVING_LIMITS } from "./contract";
 
+/** InvokeEndpoint's payload limit, kept in local mode too. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/**
+ * After refusing an oversize body, up to this many bytes in all are read and thrown away (never
+ * kept), so a client still sending can read the 413; a client that goes on is cut off.
+ */
+export const MAX_READ_BYTES = 2 * MAX_BODY_BYTES;
 
 export interface ServeOptions {
   port: number;
@@ -46,6 +69,10 @@ export interface ServeOptions {
   decisionLogDir?: string;
   stateFile?: string;
   adminToken?: string;
+  /** Most decisions (JSON lines) one request may carry; default SERVING_LIMITS' 10000. */
+  maxDecisionsPerRequest?: number;
+  /** Seconds a client has to send its whole request (headers and body); default 30. */
+  requestTimeoutSeconds?: number;
 }
 
 interface LoadedModel {
@@ -70,18 +97,27 @@ export interface EndpointState {
   adminToken?: string;
 }
 
+/** A refusal: status, error code (also the SDK's error name) and a message naming the field and the fix. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra fields of the JSON body (the limit, the count, the config key). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
+const validation = (message: string) => new HttpError(400, "ValidationError", message);
+
 async function loadServingModel(dir: string): Promise<LoadedModel> {
   const { learner, metadata } = await loadModel(dir);
+  if (learner.numFeatures === null) {
+    // Models saved before num_features was fixed at creation: nothing to check the count against.
+    process.stderr.write(`warning: model ${metadata.modelId} does not fix its feature count; any count is accepted (train it again to fix it from num_features)\n`);
+  }
   return { learner, modelId: metadata.modelId, numFeatures: learner.numFeatures, loadedAt: new Date().toISOString() };
 }
 
@@ -115,6 +151,10 @@ class DecisionLog {
   }
 }
 
+function errorBody(err: HttpError): Record<string, unknown> {
+  return { error: err.code, message: err.message, ...err.details };
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...extra });
@@ -123,51 +163,136 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, extra
 
 function sendError(res: http.ServerResponse, err: HttpError): void {
   // The SDK maps `x-amzn-ErrorType` to the thrown error's name and `message` to its message.
-  sendJson(res, err.status, { error: err.code, message: err.message }, { "x-amzn-ErrorType": err.code });
+  sendJson(res, err.status, errorBody(err), { "x-amzn-ErrorType": err.code });
 }
 
+/** An error written straight to a socket (no request object: time-outs and malformed HTTP). */
+function rawErrorResponse(err: HttpError): string {
+  const text = JSON.stringify(errorBody(err));
+  return (
+    `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ""}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\nx-amzn-ErrorType: ${err.code}\r\nConnection: close\r\n\r\n${text}`
+  );
+}
+
+function bodyTooLarge(size: string): HttpError {
+  return new HttpError(
+    413,
+    "PayloadTooLarge",
+    `request body ${size} exceeds the 6 MB limit (${MAX_BODY_BYTES} bytes, InvokeEndpoint's limit): split the batch into smaller requests`,
+    { limit_bytes: MAX_BODY_BYTES },
+  );
+}
+
+/**
+ * The body, at most MAX_BODY_BYTES. Oversize (by Content-Length, or once the bytes read pass the
+ * limit) rejects at once and keeps nothing; the rest is read and dropped up to MAX_READ_BYTES in
+ * all, then the connection is cut.
+ */
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > MAX_BODY_BYTES) {
-      req.resume();
-      reject(new HttpError(413, "PayloadTooLarge", `request body of ${declared} bytes exceeds the 6 MB limit`));
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let refused = false;
+    const refuse = (err: HttpError) => {
+      refused = true;
+      chunks.length = 0;
+      reject(err);
+    };
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) refuse(bodyTooLarge(`of ${declared} bytes (Content-Length)`));
     req.on("data", (c: Buffer) => {
-      if (failed) return;
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        failed = true;
-        reject(new HttpError(413, "PayloadTooLarge", `request body exceeds the 6 MB limit`));
-        return;
+      if (refused) {
+        if (size > MAX_READ_BYTES) req.socket.destroy();
+      } else if (size > MAX_BODY_BYTES) {
+        refuse(bodyTooLarge(`of more than ${MAX_BODY_BYTES} bytes`));
+      } else {
+        chunks.push(c);
       }
-      chunks.push(c);
     });
     req.on("end", () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      if (!refused) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     });
-    req.on("error", reject);
+    req.on("error", (err) => {
+      if (!refused) reject(err);
+    });
   });
 }
 
+/** JSON whitespace other than the newline: a line of only these is blank. */
+const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x09 || byte === 0x0d;
+
+/** Non-blank lines of a JSON-lines body, counted on the bytes (nothing decoded or parsed). */
+export function countJsonLines(body: Buffer): number {
+  let count = 0;
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(0x0a, start);
+    if (end < 0) end = body.length;
+    for (let i = start; i < end; i++) {
+      if (!isJsonSpace(body[i])) {
+        count++;
+        break;
+      }
+    }
+    start = end + 1;
+  }
+  return count;
+}
+
+/** The non-blank lines of a JSON-lines body with their 1-based line numbers. */
+function jsonLines(body: Buffer): { text: string; lineNo: number }[] {
+  const out: { text: string; lineNo: number }[] = [];
+  body.toString("utf8").split("\n").forEach((text, i) => {
+    for (let c = 0; c < text.length; c++) {
+      if (!isJsonSpace(text.charCodeAt(c))) {
+        out.push({ text, lineNo: i + 1 });
+        return;
+      }
+    }
+  });
+  return out;
+}
+
 function checkObservation(obs: unknown, numFeatures: number | null): number[] {
-  if (obs === undefined) throw new HttpError(400, "ValidationError", "field 'observation' is missing: send {\"observation\": [numbers]}");
-  if (!Array.isArray(obs)) throw new HttpError(400, "ValidationError", `field 'observation' must be an array of numbers, got ${obs === null ? "null" : typeof obs}`);
-  if (obs.length === 0) throw new HttpError(400, "ValidationError", "field 'observation' is empty");
+  const expected = numFeatures === null ? "numbers" : `${numFeatures} numbers`;
+  if (obs === undefined) throw validation(`field 'observation' is missing: send {"observation": [${expected}]}`);
+  if (!Array.isArray(obs)) throw validation(`field 'observation' must be an array of ${expected}, got ${obs === null ? "null" : typeof obs}`);
+  if (obs.length === 0) throw validation(`field 'observation' is empty: send an array of ${expected}`);
   if (numFeatures !== null && obs.length !== numFeatures) {
-    throw new HttpError(400, "ValidationError", `field 'observation' has ${obs.length} features, the model expects ${numFeatures}`);
+    throw validation(
+      `field 'observation' has ${obs.length} features, the model expects ${numFeatures} (num_features in config.yaml, algor.algorithms_parameters): send ${numFeatures} numbers`,
+    );
   }
   for (let i = 0; i < obs.length; i++) {
     const v = obs[i];
     if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new HttpError(400, "ValidationError", `observation[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
+      throw validation(`observation[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
     }
   }
   return obs as number[];
+}
+
+/** The event id of one request: the body's `event_id`, else the header's, else a new UUID; checked. */
+function eventIdOf(bodyId: unknown, headerId: string | undefined, line: string): string {
+  const check = (id: unknown, field: string) => {
+    try {
+      return checkEventId(id, field);
+    } catch (err) {
+      throw validation(`${line}${(err as Error).message} (or leave it out and the endpoint makes one)`);
+    }
+  };
+  if (bodyId !== undefined && bodyId !== null) return check(bodyId, "event_id");
+  if (headerId !== undefined && headerId !== "") return check(headerId, "X-Amzn-SageMaker-Inference-Id");
+  return randomUUID();
+}
+
+function positiveLimit(value: number, integer: boolean, key: { flag: string; configKey: string }): number {
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${key.flag} must be a positive ${integer ? "integer" : "number"}, got ${String(value)} (config key ${key.configKey})`);
+  }
+  return value;
 }
 
 export interface RunningServer {
@@ -179,6 +304,10 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const decisionsLimit = SERVING_LIMITS.maxDecisionsPerRequest;
+  const timeoutLimit = SERVING_LIMITS.requestTimeoutSeconds;
+  const maxDecisions = positiveLimit(options.maxDecisionsPerRequest ?? decisionsLimit.default, true, decisionsLimit);
+  const timeoutSeconds = positiveLimit(options.requestTimeoutSeconds ?? timeoutLimit.default, false, timeoutLimit);
   let current = await loadServingModel(options.modelDir);
   let currentDir = options.modelDir;
   const actionSeed = hash32(`action/${options.seed}`, 0x5eed);
@@ -188,6 +317,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let served = 0;
   let swapping: Promise<string> = Promise.resolve("");
   const invokePath = `/endpoints/${options.endpointName}/invocations`;
+  /** Sockets whose current request was answered before it was fully received (e.g. a 413). */
+  const answeredEarly = new WeakSet<object>();
 
   const swap = (modelDir: string): Promise<string> => {
     const next = swapping.then(async () => {
@@ -230,29 +361,25 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 
   /** One decision: validated, drawn, not yet logged. `line` names the batch line in errors. */
-  const decide = (msg: unknown, model: LoadedModel, headerEventId: unknown, now: number, line: string) => {
+  const decide = (msg: unknown, model: LoadedModel, headerEventId: string | undefined, now: number, line: string) => {
     if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      throw new HttpError(400, "ValidationError", `${line}must be a JSON object like {"observation": [numbers]}`);
+      throw validation(`${line}must be a JSON object like {"observation": [numbers]}`);
     }
     const m = msg as Record<string, unknown>;
     const type = m.request_type ?? "observation";
-    if (type !== "observation") throw new HttpError(400, "ValidationError", `${line}request_type '${String(type)}' is not supported: use "observation" or "model_id"`);
+    if (type !== "observation") throw validation(`${line}request_type '${String(type)}' is not supported: use "observation" or "model_id"`);
     let obs: number[];
     try {
       obs = checkObservation(m.observation, model.numFeatures);
     } catch (err) {
-      throw new HttpError(400, "ValidationError", line + (err as Error).message);
+      throw validation(line + (err as Error).message);
     }
-    let eventId: string;
-    const given = m.event_id ?? headerEventId;
-    if (given === undefined || given === null || given === "") eventId = randomUUID();
-    else if ((typeof given === "string" || typeof given === "number") && String(given).length <= 256) eventId = String(given);
-    else throw new HttpError(400, "ValidationError", `${line}field 'event_id' must be a string of at most 256 characters`);
+    const eventId = eventIdOf(m.event_id, headerEventId, line);
     let pmf: Float64Array;
     try {
       pmf = model.learner.predictPmf(obs);
     } catch (err) {
-      throw new HttpError(400, "ValidationError", line + (err as Error).message);
+      throw validation(line + (err as Error).message);
     }
     const a = sampleIndex(pmf, hashUnit(eventId, actionSeed));
     return {
@@ -282,22 +409,34 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     try {
       return JSON.parse(text);
     } catch (err) {
-      throw new HttpError(400, "ValidationError", `${what} is not valid JSON: ${(err as Error).message}`);
+      throw validation(`${what} is not valid JSON: ${(err as Error).message}`);
     }
   };
+
+  const tooManyDecisions = (count: number) =>
+    new HttpError(
+      413,
+      "TooManyDecisions",
+      `the batch has ${count} decisions; at most ${maxDecisions} are allowed per request (${decisionsLimit.configKey} in config.yaml, ` +
+        `env ${decisionsLimit.env}): split it into requests of at most ${maxDecisions} lines`,
+      { limit: maxDecisions, count, config_key: decisionsLimit.configKey },
+    );
 
   const invoke = (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): void => {
     const ct = String(req.headers["content-type"] ?? "application/json").split(";")[0].trim().toLowerCase();
     if (ct !== "application/json" && ct !== "application/jsonlines") {
       throw new HttpError(415, "UnsupportedMediaType", `content type '${ct}' is not supported: send application/json (or application/jsonlines for a batch)`);
     }
-    if (body.length === 0) throw new HttpError(400, "ValidationError", "request body is empty: send {\"observation\": [numbers]}");
+    if (body.length === 0) throw validation(`request body is empty: send {"observation": [numbers]}`);
     const model = current; // one read: the whole request is served by this model
     const now = Date.now();
     if (ct === "application/jsonlines") {
-      // A batch: one request object per line, all validated before any is logged or answered.
-      const lines = body.toString("utf8").split("\n").filter((l) => l.trim() !== "");
-      const decisions = lines.map((l, i) => decide(parse(l, `line ${i + 1}`), model, undefined, now, `line ${i + 1}: `));
+      // A batch: counted on the bytes first, then one request object per line, all validated
+      // before any is logged or answered.
+      const count = countJsonLines(body);
+      if (count > maxDecisions) throw tooManyDecisions(count);
+      if (count === 0) throw validation(`the batch has no lines: send one {"observation": [numbers]} object per line`);
+      const decisions = jsonLines(body).map(({ text, lineNo }) => decide(parse(text, `line ${lineNo}`), model, undefined, now, `line ${lineNo}: `));
       if (log) log.append(decisions.map((d) => JSON.stringify(d)).join("\n") + "\n", now);
       served += decisions.length;
       const text = decisions.map((d) => JSON.stringify(answer(d))).join("\n") + "\n";
@@ -310,7 +449,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       sendJson(res, 200, { model_id: model.modelId });
       return;
     }
-    const d = decide(msg, model, req.headers["x-amzn-sagemaker-inference-id"], now, "");
+    const header = req.headers["x-amzn-sagemaker-inference-id"];
+    const d = decide(msg, model, typeof header === "string" ? header : undefined, now, "");
     if (log) log.append(JSON.stringify(d) + "\n", now);
     served++;
     sendJson(res, 200, answer(d));
@@ -318,15 +458,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const admin = async (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     if (!options.adminToken || req.headers["x-cbkit-admin-token"] !== options.adminToken) {
-      throw new HttpError(403, "Forbidden", "admin routes need the endpoint's admin token");
+      throw new HttpError(403, "Forbidden", "admin routes need the endpoint's admin token (header x-cbkit-admin-token)");
     }
-    let msg: { model_dir?: unknown };
-    try {
-      msg = JSON.parse(body.toString("utf8")) as { model_dir?: unknown };
-    } catch (err) {
-      throw new HttpError(400, "ValidationError", `request body is not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof msg.model_dir !== "string") throw new HttpError(400, "ValidationError", "field 'model_dir' must be a folder path");
+    const msg = parse(body.toString("utf8"), "request body") as { model_dir?: unknown } | null;
+    if (typeof msg?.model_dir !== "string") throw validation(`field 'model_dir' must be a folder path: send {"model_dir": "/path/to/model"}`);
     try {
       const modelId = await swap(msg.model_dir);
       sendJson(res, 200, { model_id: modelId });
@@ -335,49 +470,88 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
   };
 
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? "/";
-    const route = url.split("?")[0];
-    const fail = (err: unknown) => {
-      if (res.headersSent) return;
-      if (err instanceof HttpError) sendError(res, err);
-      else sendError(res, new HttpError(500, "InternalFailure", (err as Error)?.message ?? String(err)));
-    };
-    if (req.method === "GET" && route === "/ping") {
-      sendJson(res, 200, { status: "Healthy", model_id: current.modelId });
-      req.resume();
-      return;
-    }
-    if (req.method === "GET" && route === "/health") {
-      const cpu = process.cpuUsage();
-      sendJson(res, 200, {
-        status: "Healthy",
-        model_id: current.modelId,
-        served,
-        started_at: startedAt,
-        updated_at: updatedAt,
-        pid: process.pid,
-        cpu_ms: (cpu.user + cpu.system) / 1000,
+  // Node enforces the time-out (headers and body both within it) and reports it as a clientError.
+  const timeoutMs = Math.max(1, Math.round(timeoutSeconds * 1000));
+  const server = http.createServer(
+    { requestTimeout: timeoutMs, headersTimeout: timeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4))) },
+    (req, res) => {
+      const url = req.url ?? "/";
+      const route = url.split("?")[0];
+      res.on("finish", () => {
+        if (!req.complete) answeredEarly.add(req.socket);
       });
-      req.resume();
-      return;
-    }
-    const isInvoke = route === "/invocations" || route === invokePath;
-    const isAdmin = route === "/admin/deploy";
-    if (!isInvoke && !isAdmin) {
-      req.resume();
-      const hint = route.startsWith("/endpoints/") ? ` (this endpoint is '${options.endpointName}')` : "";
-      fail(new HttpError(404, "NotFound", `unknown route ${req.method} ${route}${hint}: use POST /invocations or POST ${invokePath}`));
-      return;
-    }
-    if (req.method !== "POST") {
-      req.resume();
-      fail(new HttpError(405, "MethodNotAllowed", `${route} accepts POST only`));
-      return;
-    }
-    readBody(req).then((body) => (isInvoke ? invoke(body, req, res) : admin(body, req, res))).catch(fail);
-  });
+      req.on("end", () => answeredEarly.delete(req.socket));
+      const fail = (err: unknown) => {
+        if (res.headersSent) return;
+        if (err instanceof HttpError) sendError(res, err);
+        else sendError(res, new HttpError(500, "InternalFailure", (err as Error)?.message ?? String(err)));
+      };
+      if (req.method === "GET" && route === "/ping") {
+        sendJson(res, 200, { status: "Healthy", model_id: current.modelId });
+        req.resume();
+        return;
+      }
+      if (req.method === "GET" && route === "/health") {
+        const cpu = process.cpuUsage();
+        sendJson(res, 200, {
+          status: "Healthy",
+          model_id: current.modelId,
+          num_features: current.numFeatures,
+          served,
+          started_at: startedAt,
+          updated_at: updatedAt,
+          pid: process.pid,
+          cpu_ms: (cpu.user + cpu.system) / 1000,
+          rss_bytes: process.memoryUsage.rss(),
+          max_decisions_per_request: maxDecisions,
+          request_timeout_seconds: timeoutSeconds,
+        });
+        req.resume();
+        return;
+      }
+      const isInvoke = route === "/invocations" || route === invokePath;
+      const isAdmin = route === "/admin/deploy";
+      if (!isInvoke && !isAdmin) {
+        req.resume();
+        const hint = route.startsWith("/endpoints/") ? ` (this endpoint is '${options.endpointName}')` : "";
+        fail(new HttpError(404, "NotFound", `unknown route ${req.method} ${route}${hint}: use POST /invocations or POST ${invokePath}`));
+        return;
+      }
+      if (req.method !== "POST") {
+        req.resume();
+        fail(new HttpError(405, "MethodNotAllowed", `${route} accepts POST only`));
+        return;
+      }
+      readBody(req)
+        .then((body) => (isInvoke ? invoke(body, req, res) : admin(body, req, res)))
+        .catch(fail);
+    },
+  );
   server.keepAliveTimeout = 65000;
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Already answered (e.g. a 413 while the body still arrives), reset or gone: just close.
+    if (answeredEarly.has(socket) || !socket.writable || err.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    let refusal: HttpError;
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      refusal = new HttpError(
+        408,
+        "RequestTimeout",
+        `the request was not received completely within ${timeoutSeconds} s (${timeoutLimit.configKey} in config.yaml, env ${timeoutLimit.env}): ` +
+          `send the whole request within the limit, or raise it`,
+        { limit_seconds: timeoutSeconds, config_key: timeoutLimit.configKey },
+      );
+    } else if (err.code === "HPE_HEADER_OVERFLOW") {
+      refusal = new HttpError(431, "RequestHeaderFieldsTooLarge", `the request headers exceed ${http.maxHeaderSize} bytes: send smaller headers`, {
+        limit_bytes: http.maxHeaderSize,
+      });
+    } else {
+      refusal = new HttpError(400, "BadRequest", `malformed HTTP request (${err.code ?? err.message}): send a well-formed HTTP/1.1 request`);
+    }
+    socket.end(rawErrorResponse(refusal), () => socket.destroy());
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -402,6 +576,19 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+/** A serving limit from argv (wins) or env, else its default; the error names the flag or the env var and the config key. */
+function limitFromArgs(argv: string[], env: NodeJS.ProcessEnv, limit: { flag: string; env: string; configKey: string; default: number }, integer: boolean): number {
+  const fromArgv = arg(argv, limit.flag);
+  const raw = fromArgv ?? env[limit.env];
+  if (raw === undefined || raw.trim() === "") return limit.default;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    const source = fromArgv !== undefined ? `--${limit.flag}` : `env ${limit.env}`;
+    throw new Error(`${source} must be a positive ${integer ? "integer" : "number"}, got '${raw}' (set ${limit.configKey} in config.yaml; default ${limit.default})`);
+  }
+  return value;
+}
+
 export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServeOptions {
   const port = Number(arg(argv, "port") ?? env.PORT ?? env.SAGEMAKER_BIND_TO_PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in 0..65535, got ${arg(argv, "port") ?? env.PORT}`);
@@ -416,11 +603,22 @@ export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env
     decisionLogDir: arg(argv, "decision-log-dir") ?? env.DECISION_LOG_DIR,
     stateFile: arg(argv, "state-file") ?? env.STATE_FILE,
     adminToken: env.CBKIT_ADMIN_TOKEN,
+    maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest, true),
+    requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds, false),
   };
 }
 
 if (require.main === module) {
-  const options = serveOptionsFromArgs();
+  const cannotStart = (err: unknown): never => {
+    process.stderr.write(`cannot start the endpoint: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  };
+  let options: ServeOptions;
+  try {
+    options = serveOptionsFromArgs();
+  } catch (err) {
+    options = cannotStart(err);
+  }
   startServer(options).then(
     (running) => {
       const st = running.state();
@@ -441,9 +639,6 @@ if (require.main === module) {
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
     },
-    (err: unknown) => {
-      process.stderr.write(`cannot start the endpoint: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
+    cannotStart,
   );
 }
