@@ -1,0 +1,177 @@
+/**
+ * Request limits of a real serve process: decisions per batch (413 before parsing), slow clients
+ * (a JSON 408 while others are served), oversize bodies (413 without keeping the body), and where
+ * the limits come from (argv, env, defaults; bad values refused at start naming the key).
+ */
+import { test, before, after } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { serveOptionsFromArgs, countJsonLines } from "@cbkit/common/dist/container/serve";
+import { servingLimitsEnvironment } from "@cbkit/common/dist/container/contract";
+import { OBS, batchOf, post, rawConnection, rawJson, serveRefusal, startServe, tempDir, trainedModel, type Serving } from "./helpers";
+
+const tmp = tempDir("endpoint-limits");
+let modelDir = "";
+let ep: Serving;
+
+before(async () => {
+  modelDir = await trainedModel(path.join(tmp, "model"), "limits-model-1");
+  ep = await startServe(modelDir, ["--max-decisions-per-request", "50", "--request-timeout-seconds", "1"]);
+});
+
+after(async () => {
+  await ep?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("a batch at the cap is answered; one line more gets a 413 naming the limit, the count and the config key, before any line is parsed", async () => {
+  const ok = await post(ep.url, batchOf(50), "application/jsonlines");
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.text.trim().split("\n").length, 50);
+
+  // Blank lines are not decisions: 50 objects among blank lines still pass.
+  const spaced = await post(ep.url, "\n" + batchOf(50).replace(/\n/g, "\n \r\n"), "application/jsonlines");
+  assert.equal(spaced.status, 200, spaced.text);
+
+  // Line 51 is not even JSON: the count refuses the batch before parsing reaches it.
+  const over = await post(ep.url, batchOf(50) + "{not json\n", "application/jsonlines");
+  assert.equal(over.status, 413, over.text);
+  assert.equal(over.json.error, "TooManyDecisions");
+  assert.equal(over.json.limit, 50);
+  assert.equal(over.json.count, 51);
+  assert.equal(over.json.config_key, "endpoint.max_decisions_per_request");
+  assert.match(String(over.json.message), /51 decisions; at most 50 .*endpoint\.max_decisions_per_request.*MAX_DECISIONS_PER_REQUEST.*split/);
+  assert.equal(over.headers["x-amzn-errortype"], "TooManyDecisions");
+
+  // Under the cap, the same bad line is found by parsing and named by its line number (blank lines counted).
+  const bad = await post(ep.url, `${JSON.stringify({ observation: OBS })}\n\n{not json\n`, "application/jsonlines");
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.json.message), /^line 3 is not valid JSON/);
+
+  const empty = await post(ep.url, "\n \n", "application/jsonlines");
+  assert.equal(empty.status, 400);
+  assert.match(String(empty.json.message), /no lines/);
+});
+
+test("countJsonLines counts non-blank lines on the bytes", () => {
+  assert.equal(countJsonLines(Buffer.from("")), 0);
+  assert.equal(countJsonLines(Buffer.from("{}")), 1);
+  assert.equal(countJsonLines(Buffer.from("{}\n{}\n")), 2);
+  assert.equal(countJsonLines(Buffer.from("\n \t\r\n{}\r\n  {}  \n\n")), 2);
+});
+
+test("a client that does not send its whole request in time gets a JSON 408; others are served meanwhile", async () => {
+  // Body promised, a tenth sent, then nothing.
+  const slowBody = rawConnection(ep.port);
+  slowBody.socket.write(`POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"observ`);
+  // Headers never finished.
+  const slowHeaders = rawConnection(ep.port);
+  slowHeaders.socket.write(`POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty`);
+  const t0 = Date.now();
+
+  // While both hang, other clients are answered at once.
+  for (let i = 0; i < 5; i++) {
+    const r = await post(ep.url, JSON.stringify({ observation: OBS }));
+    assert.equal(r.status, 200);
+  }
+  assert.ok(Date.now() - t0 < 900, `others waited ${Date.now() - t0} ms`);
+  assert.equal(slowBody.received(), "", "no answer before the time-out");
+
+  await Promise.all([slowBody.closed, slowHeaders.closed]);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 900 && waited < 4000, `time-out after ${waited} ms, expected about 1 s`);
+  for (const c of [slowBody, slowHeaders]) {
+    const response = c.received();
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    const body = rawJson(response);
+    assert.equal(body.error, "RequestTimeout");
+    assert.equal(body.limit_seconds, 1);
+    assert.equal(body.config_key, "endpoint.request_timeout_seconds");
+    assert.match(String(body.message), /within 1 s .*endpoint\.request_timeout_seconds.*REQUEST_TIMEOUT_SECONDS/);
+  }
+  const after = await post(ep.url, JSON.stringify({ observation: OBS }));
+  assert.equal(after.status, 200);
+});
+
+test("malformed HTTP gets a JSON 400, not a bare status line", async () => {
+  const c = rawConnection(ep.port);
+  c.socket.write("NOT-A-METHOD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await c.closed;
+  assert.match(c.received(), /^HTTP\/1\.1 400 /);
+  assert.match(String(rawJson(c.received()).message), /malformed HTTP request.*well-formed/);
+});
+
+test("an oversize body is refused without being kept: at once by Content-Length, else as soon as 6 MB have arrived, and the connection is cut", async () => {
+  // Declared 1 GB, nothing sent: the 413 comes before any body byte.
+  const declared = rawConnection(ep.port);
+  declared.socket.write(`POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n`);
+  for (let i = 0; i < 100 && !declared.received().includes("}"); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.match(declared.received(), /^HTTP\/1\.1 413 /);
+  const body = rawJson(declared.received());
+  assert.equal(body.limit_bytes, 6 * 1024 * 1024);
+  assert.match(String(body.message), /1000000000 bytes .*6 MB limit.*split the batch/);
+  declared.socket.destroy();
+
+  // Chunked (no length): the client streams 1 MB chunks; the 413 arrives after about 6 MB, and the
+  // server cuts the connection once 12 MB in all were read, long before the client's 200 MB.
+  const streamed = rawConnection(ep.port);
+  streamed.socket.write(`POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/jsonlines\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  let sent = 0;
+  let cut = false;
+  streamed.closed.then(() => (cut = true));
+  while (!cut && sent < 200 * chunk.length) {
+    streamed.socket.write(`${chunk.length.toString(16)}\r\n`);
+    streamed.socket.write(chunk);
+    const ok = streamed.socket.write("\r\n");
+    sent += chunk.length;
+    if (!ok) await Promise.race([new Promise((r) => streamed.socket.once("drain", r)), streamed.closed]);
+  }
+  await streamed.closed;
+  assert.ok(sent < 60 * chunk.length, `the server read ${sent / chunk.length} MB before cutting the connection`);
+  assert.match(streamed.received(), /^HTTP\/1\.1 413 /);
+  assert.match(String(rawJson(streamed.received()).message), /more than 6291456 bytes/);
+
+  // A body just over the limit with its length declared is drained, so the client reads the 413 cleanly.
+  const r = await post(ep.url, " ".repeat(6 * 1024 * 1024 + 10));
+  assert.equal(r.status, 413);
+  const health = await fetch(`${ep.url}/health`);
+  assert.equal(health.status, 200, "the server is still up");
+});
+
+test("the limits come from argv (which wins), env, or the defaults; bad values stop the start naming the key", async () => {
+  const base = ["--model-dir", "/m"];
+  const defaults = serveOptionsFromArgs(base, {});
+  assert.equal(defaults.maxDecisionsPerRequest, 10000);
+  assert.equal(defaults.requestTimeoutSeconds, 30);
+  const fromEnv = serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "7", REQUEST_TIMEOUT_SECONDS: "2.5" });
+  assert.equal(fromEnv.maxDecisionsPerRequest, 7);
+  assert.equal(fromEnv.requestTimeoutSeconds, 2.5);
+  const argvWins = serveOptionsFromArgs([...base, "--max-decisions-per-request", "9"], { MAX_DECISIONS_PER_REQUEST: "7" });
+  assert.equal(argvWins.maxDecisionsPerRequest, 9);
+  assert.throws(() => serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "1.5" }), /env MAX_DECISIONS_PER_REQUEST must be a positive integer, got '1.5'.*endpoint\.max_decisions_per_request/);
+  assert.throws(() => serveOptionsFromArgs([...base, "--request-timeout-seconds", "0"], {}), /--request-timeout-seconds must be a positive number.*endpoint\.request_timeout_seconds/);
+  // What hosting passes from config.yaml's endpoint section.
+  assert.deepEqual(servingLimitsEnvironment({ max_decisions_per_request: 10000, request_timeout_seconds: 30 }), {
+    MAX_DECISIONS_PER_REQUEST: "10000",
+    REQUEST_TIMEOUT_SECONDS: "30",
+  });
+
+  // The real process: a bad env value is refused at start; a good one is applied.
+  const refused = await serveRefusal(["--model-dir", modelDir], { MAX_DECISIONS_PER_REQUEST: "many" });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /cannot start the endpoint: env MAX_DECISIONS_PER_REQUEST must be a positive integer, got 'many'/);
+  const small = await startServe(modelDir, [], { MAX_DECISIONS_PER_REQUEST: "3" });
+  try {
+    assert.equal((await post(small.url, batchOf(3), "application/jsonlines")).status, 200);
+    const over = await post(small.url, batchOf(4), "application/jsonlines");
+    assert.equal(over.status, 413);
+    assert.equal(over.json.limit, 3);
+    const health = (await (await fetch(`${small.url}/health`)).json()) as Record<string, unknown>;
+    assert.equal(health.max_decisions_per_request, 3);
+    assert.equal(health.request_timeout_seconds, 30);
+  } finally {
+    await small.stop();
+  }
+});
