@@ -2,14 +2,19 @@
  * Endpoint benchmark (loopback, the load generator on the same 2 cores):
  *  1. autocannon (its own process) against POST /invocations: requests/s, p99 latency, errors;
  *  2. the Predictor (SageMaker Runtime client) from one process: requests/s;
- *  3. 20 deploys during load: failed requests (autocannon + SDK) and the model ids seen.
- * Medians of `--runs` (default 3) runs of `--seconds` (default 4) each.
+ *  3. 20 deploys during load: failed requests (autocannon + SDK) and the model ids seen;
+ *  4. batch limits (serve started directly, one process per case): the latency of the largest
+ *     batch a request may carry, the longest /ping wait during it, and the endpoint's peak RSS
+ *     under four such requests at once, with the default cap (10000 decisions) beside a cap set
+ *     out of reach (the "before": a 6 MB body of ~110k decisions is accepted), and what four
+ *     6 MB batches cost the capped endpoint (refused with 413 after counting lines).
+ * Medians of `--runs` (default 3) runs of `--seconds` (default 4) each. `--batches-only` runs 4 only.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ExperimentManager, loadConfig } from "@cbkit/common";
+import { CbLearner, ExperimentManager, loadConfig, saveModel, type JoinedRecord } from "@cbkit/common";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -72,6 +77,11 @@ async function sdkLoad(m: ExperimentManager, seconds: number, concurrency = 32, 
 }
 
 async function main() {
+  if (!process.argv.includes("--batches-only")) await loadScenarios();
+  await batchLimits();
+}
+
+async function loadScenarios() {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-endpoint-"));
   const config = loadConfig();
   config.workspace = ws;
@@ -146,6 +156,135 @@ async function main() {
     await m.cleanResource();
     await m.close();
     fs.rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------ 4. batch limits
+
+const SERVE_SCRIPT = path.join(path.dirname(require.resolve("@cbkit/common")), "container", "serve.js");
+const DEFAULT_CAP = 10000;
+const ONE_LINE = JSON.stringify({ observation: OBS }) + "\n";
+/** As many decisions as fit a 6 MB body (the issue's 110k). */
+const FULL_BODY_LINES = Math.floor((6 * 1024 * 1024) / Buffer.byteLength(ONE_LINE));
+
+interface Serve {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function startServe(modelDir: string, cap: number): Promise<Serve> {
+  const child = spawn(process.execPath, [SERVE_SCRIPT, "--port", "0", "--model-dir", modelDir, "--max-decisions-per-request", String(cap)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /on (http:\/\/\S+) /.exec(out);
+      if (m) {
+        resolve({
+          url: m[1],
+          pid: child.pid as number,
+          stop: () => new Promise<void>((r) => (child.once("exit", () => r()), child.kill("SIGTERM"))),
+        });
+      }
+    });
+  });
+}
+
+/** Peak resident memory of a process so far (Linux), in MB; NaN elsewhere. */
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function postBatch(url: string, body: string): Promise<{ status: number; ms: number }> {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/invocations`, { method: "POST", body, headers: { "Content-Type": "application/jsonlines" } });
+  await r.arrayBuffer();
+  return { status: r.status, ms: performance.now() - t0 };
+}
+
+/** The longest /ping round trip (pings one after another) while `work` runs: how long the endpoint stalls. */
+async function longestPingDuring(url: string, work: Promise<unknown>): Promise<number> {
+  let done = false;
+  void work.finally(() => (done = true));
+  let longest = 0;
+  while (!done) {
+    const t0 = performance.now();
+    await (await fetch(`${url}/ping`)).arrayBuffer();
+    longest = Math.max(longest, performance.now() - t0);
+  }
+  return longest;
+}
+
+interface BatchCase {
+  decisions: number;
+  status: number;
+  latencyMs: number;
+  /** Endpoint CPU time per request (less dependent on the machine's other load than latency). */
+  cpuMs: number;
+  pingMs: number;
+  peakMb: number;
+}
+
+/** One fresh endpoint: the median latency of `decisions`-line batches, then four at once for the peak RSS. */
+async function batchCase(modelDir: string, cap: number, decisions: number): Promise<BatchCase> {
+  const body = ONE_LINE.repeat(decisions);
+  const serve = await startServe(modelDir, cap);
+  try {
+    const cpuMs = async () => ((await (await fetch(`${serve.url}/health`)).json()) as { cpu_ms: number }).cpu_ms;
+    const latencies: number[] = [];
+    let status = 0;
+    const cpu0 = await cpuMs();
+    for (let i = 0; i < 5; i++) {
+      const r = await postBatch(serve.url, body);
+      status = r.status;
+      latencies.push(r.ms);
+    }
+    const cpuPerRequest = ((await cpuMs()) - cpu0) / 5;
+    const pingMs = await longestPingDuring(serve.url, postBatch(serve.url, body));
+    const four = await Promise.all(Array.from({ length: 4 }, () => postBatch(serve.url, body)));
+    if (four.some((r) => r.status !== status)) throw new Error(`four at once answered ${four.map((r) => r.status).join(", ")}`);
+    return { decisions, status, latencyMs: median(latencies), cpuMs: cpuPerRequest, pingMs, peakMb: peakRssMb(serve.pid) };
+  } finally {
+    await serve.stop();
+  }
+}
+
+async function batchLimits() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-batches-"));
+  try {
+    const learner = CbLearner.create({ numArms: 7, explorationPolicy: "egreedy", epsilon: 0.1, seed: 1 });
+    const rows: JoinedRecord[] = Array.from({ length: 300 }, (_, i) => ({
+      reward: i % 3 === 0 ? 1 : 0, event_id: `w${i}`, action: (i % 7) + 1, action_prob: 1 / 7, model_id: "w",
+      observation: OBS.map((v, j) => v * ((i + j) % 5)), sample_prob: (i % 100) / 100,
+    }));
+    await learner.train(rows);
+    await saveModel(learner, dir, { modelId: "bench-batches-model-1", parentModelId: null });
+
+    const before = await batchCase(dir, 1e9, FULL_BODY_LINES); // no effective cap: a 6 MB body is one batch
+    const after = await batchCase(dir, DEFAULT_CAP, DEFAULT_CAP);
+    const refused = await batchCase(dir, DEFAULT_CAP, FULL_BODY_LINES);
+
+    const col = (x: string) => x.padStart(18);
+    const row = (what: string, a: string, b: string, c: string) => console.log(`${what.padEnd(46)}${col(a)}${col(b)}${col(c)}`);
+    console.log(`\nbatch limits (one endpoint process per column; a 6 MB body holds ${FULL_BODY_LINES} decisions; load avg ${os.loadavg()[0].toFixed(1)})`);
+    row("", "before: no cap", `cap ${DEFAULT_CAP}`, `cap ${DEFAULT_CAP}, 6 MB`);
+    row("decisions per request", String(before.decisions), String(after.decisions), String(refused.decisions));
+    row("answer", String(before.status), String(after.status), String(refused.status));
+    row("latency of one request (ms, median of 5)", before.latencyMs.toFixed(0), after.latencyMs.toFixed(0), refused.latencyMs.toFixed(0));
+    row("endpoint CPU per request (ms, mean of 5)", before.cpuMs.toFixed(0), after.cpuMs.toFixed(0), refused.cpuMs.toFixed(0));
+    row("longest /ping wait during it (ms)", before.pingMs.toFixed(0), after.pingMs.toFixed(0), refused.pingMs.toFixed(0));
+    row("peak RSS with 4 such requests at once (MB)", before.peakMb.toFixed(0), after.peakMb.toFixed(0), refused.peakMb.toFixed(0));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
