@@ -94,12 +94,20 @@ test("a client that does not send its whole request in time gets a JSON 408; oth
   assert.equal(after.status, 200);
 });
 
-test("malformed HTTP gets a JSON 400, not a bare status line", async () => {
+test("malformed HTTP and oversize headers get a JSON error, not a bare status line", async () => {
   const c = rawConnection(ep.port);
   c.socket.write("NOT-A-METHOD / HTTP/1.1\r\nHost: x\r\n\r\n");
   await c.closed;
   assert.match(c.received(), /^HTTP\/1\.1 400 /);
   assert.match(String(rawJson(c.received()).message), /malformed HTTP request.*well-formed/);
+
+  const big = rawConnection(ep.port);
+  big.socket.write(`POST /invocations HTTP/1.1\r\nHost: x\r\nX-Padding: ${"p".repeat(64 * 1024)}\r\n\r\n`);
+  await big.closed;
+  assert.match(big.received(), /^HTTP\/1\.1 431 /);
+  const body = rawJson(big.received());
+  assert.match(String(body.message), /request headers exceed \d+ bytes: send smaller headers/);
+  assert.equal(typeof body.limit_bytes, "number");
 });
 
 test("an oversize body is refused without being kept: at once by Content-Length, else as soon as 6 MB have arrived, and the connection is cut", async () => {
@@ -132,6 +140,12 @@ test("an oversize body is refused without being kept: at once by Content-Length,
   assert.ok(sent < 60 * chunk.length, `the server read ${sent / chunk.length} MB before cutting the connection`);
   assert.match(streamed.received(), /^HTTP\/1\.1 413 /);
   assert.match(String(rawJson(streamed.received()).message), /more than 6291456 bytes/);
+
+  // Exactly 6 MB is allowed.
+  const request = JSON.stringify({ observation: OBS, event_id: "exactly-6-mb" });
+  const full = await post(ep.url, request + " ".repeat(6 * 1024 * 1024 - request.length));
+  assert.equal(full.status, 200, full.text);
+  assert.equal(full.json.event_id, "exactly-6-mb");
 
   // A body just over the limit with its length declared is drained, so the client reads the 413 cleanly.
   const r = await post(ep.url, " ".repeat(6 * 1024 * 1024 + 10));

@@ -117,3 +117,22 @@ test("a trained model refuses other feature counts the same way, and every error
   const empty = await post(ep.url, JSON.stringify({ observation: [] }));
   assert.match(String(empty.json.message), /field 'observation' is empty: send an array of 9 numbers/);
 });
+
+test("a model saved without a feature count (older models) is served with a warning that names the model and the fix", async () => {
+  const dir = path.join(tmp, "legacy");
+  await untrainedModel(dir, "requests-model-legacy", 9);
+  const file = path.join(dir, "model.json");
+  const meta = JSON.parse(fs.readFileSync(file, "utf8")) as { featureMap: { numFeatures: number | null } };
+  meta.featureMap.numFeatures = null;
+  fs.writeFileSync(file, JSON.stringify(meta, null, 2));
+  const legacy = await startServe(dir);
+  try {
+    assert.equal((await post(legacy.url, JSON.stringify({ observation: OBS }))).status, 200);
+    const health = (await (await fetch(`${legacy.url}/health`)).json()) as Record<string, unknown>;
+    assert.equal(health.num_features, null);
+    for (let i = 0; i < 50 && !legacy.stderr().includes("warning"); i++) await new Promise((r) => setTimeout(r, 20)); // stderr is its own pipe
+    assert.match(legacy.stderr(), /model requests-model-legacy does not fix its feature count; any count is accepted \(train it again/);
+  } finally {
+    await legacy.stop();
+  }
+});
