@@ -96,7 +96,7 @@ test("a model made with num_features and no data refuses other feature counts wi
     for (const count of [1, 8, 10]) {
       const r = await post(fresh.url, JSON.stringify({ observation: Array.from({ length: count }, () => 0.5) }));
       assert.equal(r.status, 400, `${count} features: ${r.text}`);
-      assert.match(String(r.json.message), new RegExp(`field 'observation' has ${count} features, the model expects 9 \\(num_features in config.yaml.*send 9 numbers`));
+      assert.match(String(r.json.message), new RegExp(`field 'observation' has ${count} features, the model expects 9 \\(algor\\.algorithms_parameters\\.num_features in config\\.yaml\\): send 9 numbers`));
     }
     const batch = await post(fresh.url, `${JSON.stringify({ observation: OBS })}\n${JSON.stringify({ observation: [1, 2] })}\n`, "application/jsonlines");
     assert.equal(batch.status, 400);

@@ -179,7 +179,7 @@ function bodyTooLarge(size: string): HttpError {
   return new HttpError(
     413,
     "PayloadTooLarge",
-    `request body ${size} exceeds the 6 MB limit (${MAX_BODY_BYTES} bytes, InvokeEndpoint's limit): split the batch into smaller requests`,
+    `request body ${size} exceeds the 6 MB limit (${MAX_BODY_BYTES} bytes, InvokeEndpoint's limit): send smaller requests (split a JSON-lines batch into several)`,
     { limit_bytes: MAX_BODY_BYTES },
   );
 }
@@ -262,7 +262,7 @@ function checkObservation(obs: unknown, numFeatures: number | null): number[] {
   if (obs.length === 0) throw validation(`field 'observation' is empty: send an array of ${expected}`);
   if (numFeatures !== null && obs.length !== numFeatures) {
     throw validation(
-      `field 'observation' has ${obs.length} features, the model expects ${numFeatures} (num_features in config.yaml, algor.algorithms_parameters): send ${numFeatures} numbers`,
+      `field 'observation' has ${obs.length} features, the model expects ${numFeatures} (algor.algorithms_parameters.num_features in config.yaml): send ${numFeatures} numbers`,
     );
   }
   for (let i = 0; i < obs.length; i++) {
