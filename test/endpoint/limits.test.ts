@@ -7,9 +7,12 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { serveOptionsFromArgs, countJsonLines } from "@cbkit/common/dist/container/serve";
 import { servingLimitsEnvironment } from "@cbkit/common/dist/container/contract";
 import { OBS, batchOf, post, rawConnection, rawJson, serveRefusal, startServe, tempDir, trainedModel, type Serving } from "./helpers";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 const tmp = tempDir("endpoint-limits");
 let modelDir = "";
@@ -53,6 +56,18 @@ test("a batch at the cap is answered; one line more gets a 413 naming the limit,
   const empty = await post(ep.url, "\n \n", "application/jsonlines");
   assert.equal(empty.status, 400);
   assert.match(String(empty.json.message), /no lines/);
+});
+
+test("through the SDK, an over-cap batch fails with the error name TooManyDecisions and the server's message", async () => {
+  const client = new SageMakerRuntimeClient({ region: "us-east-1", endpoint: ep.url, credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+  try {
+    await assert.rejects(
+      client.send(new InvokeEndpointCommand({ EndpointName: "ep-test", ContentType: "application/jsonlines", Body: batchOf(51) })),
+      (err: Error) => err.name === "TooManyDecisions" && /51 decisions; at most 50 .*endpoint\.max_decisions_per_request/.test(err.message),
+    );
+  } finally {
+    client.destroy();
+  }
 });
 
 test("countJsonLines counts non-blank lines on the bytes", () => {
