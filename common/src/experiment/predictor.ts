@@ -98,6 +98,7 @@ function toResult(r: Record<string, unknown>): ActionResult {
 
 export class Predictor {
   private client: SageMakerRuntimeClient | null = null;
+  private clientReady: Promise<SageMakerRuntimeClient> | null = null;
   private endpointUrl: string | null = null;
 
   constructor(
@@ -107,10 +108,19 @@ export class Predictor {
     private readonly maxSockets = 64,
   ) {}
 
-  private async getClient(): Promise<SageMakerRuntimeClient> {
-    if (this.client) return this.client;
-    this.client = this.makeClient(await this.hosting.runtimeClientSettings(this.endpointName));
-    return this.client;
+  /**
+   * The client, made once: concurrent first calls share one lookup, so they share one client and
+   * its connection pool (maxSockets holds for the Predictor, not per call).
+   */
+  private getClient(): Promise<SageMakerRuntimeClient> {
+    if (this.client) return Promise.resolve(this.client);
+    this.clientReady ??= this.hosting
+      .runtimeClientSettings(this.endpointName)
+      .then((s) => (this.client = this.makeClient(s)))
+      .finally(() => {
+        this.clientReady = null;
+      });
+    return this.clientReady;
   }
 
   private makeClient(s: RuntimeClientSettings): SageMakerRuntimeClient {
