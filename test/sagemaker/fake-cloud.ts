@@ -327,6 +327,9 @@ export class FakeCloud {
   /** One data-capture record, in the layout SageMaker documents. */
   private capture(req: http.IncomingMessage, body: Buffer, up: http.IncomingMessage, response: Buffer, inferenceId: string | undefined): void {
     const config = this.configs.get(this.endpoint!.config)!;
+    // Sampling below 100 % would make the fake nondeterministic: the tests capture everything.
+    if (config.DataCaptureConfig?.EnableCapture === false) return;
+    if (config.DataCaptureConfig?.InitialSamplingPercentage !== 100) throw new Error("the fake cloud captures 100 % or nothing");
     const header = config.DataCaptureConfig?.CaptureContentTypeHeader;
     this.captured.push(
       JSON.stringify({
