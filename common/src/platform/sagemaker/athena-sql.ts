@@ -143,7 +143,7 @@ export function decisionsRelationSql(o: { database: string; table: string; windo
     SELECT a.body, element_at(c.requests, a.n) AS request, c.is_batch, c.inference_id, c.inference_time, c.source
     FROM (
       SELECT ${bodyLines("endpointoutput")} AS bodies, ${bodyLines("endpointinput")} AS requests,
-             lower(capturedata.endpointoutput.observedcontenttype) LIKE 'application/jsonlines%' AS is_batch,
+             COALESCE(lower(capturedata.endpointoutput.observedcontenttype) LIKE 'application/jsonlines%', false) AS is_batch,
              eventmetadata.inferenceid AS inference_id, eventmetadata.inferencetime AS inference_time, "$path" AS source
       FROM ${qualified(o.database, o.table)}${hours}
     ) c
