@@ -204,7 +204,7 @@ export class SageMakerJobRunner implements JobRunner {
       outcome = `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
     } catch (error) {
       // A job that ended between the last poll and the stop can not be stopped; anything else is reported.
-      outcome = /not in a stoppable state|already|Completed|Failed|Stopped/i.test((error as Error).message ?? "")
+      outcome = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "")
         ? `Training job ${jobName} ended on its own just after the timeout.`
         : `Stopping training job ${jobName} failed too (${(error as Error).message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`;
     }
