@@ -51,8 +51,8 @@ export function makeRewards(decisions: DecisionRecord[]): RewardRecord[] {
 
 export interface CaptureLine {
   captureData: {
-    endpointInput: { observedContentType: string; mode: "INPUT"; data: string; encoding: "JSON" | "BASE64" };
-    endpointOutput: { observedContentType: string; mode: "OUTPUT"; data: string; encoding: "JSON" | "BASE64" };
+    endpointInput: { observedContentType: string; mode: "INPUT"; data: string; encoding: "JSON" | "CSV" | "BASE64" };
+    endpointOutput: { observedContentType: string; mode: "OUTPUT"; data: string; encoding: "JSON" | "CSV" | "BASE64" };
   };
   eventMetadata: { eventId: string; inferenceId?: string; inferenceTime: string };
   eventVersion: "0";
@@ -78,6 +78,37 @@ export function captureLine(d: DecisionRecord, options: { base64?: boolean } = {
       endpointOutput: { observedContentType: "application/json", mode: "OUTPUT", data: enc(response), encoding },
     },
     eventMetadata: { eventId: `uuid-${d.event_id}-${d.timestamp}`, inferenceId: d.event_id, inferenceTime: new Date(d.timestamp * 1000).toISOString() },
+    eventVersion: "0",
+  };
+}
+
+/** The endpoint's answer to one decision request (a JSON object, as serve.ts writes it). */
+const answerOf = (d: DecisionRecord) => ({
+  action: d.action,
+  action_prob: d.action_prob,
+  action_probs: d.action_probs,
+  event_id: d.event_id,
+  model_id: d.model_id,
+  sample_prob: d.sample_prob,
+  timestamp: d.timestamp,
+});
+
+/**
+ * What SageMaker data capture writes for one `getActions` call: ONE record for the whole
+ * `application/jsonlines` request, the bodies as text when jsonlines is listed in
+ * CaptureContentTypeHeader, base64 otherwise, and no inferenceId (a batch has none).
+ */
+export function batchCaptureLine(ds: DecisionRecord[], options: { base64?: boolean } = {}): CaptureLine {
+  const request = ds.map((d) => JSON.stringify({ observation: d.observation, event_id: d.event_id })).join("\n") + "\n";
+  const response = ds.map((d) => JSON.stringify(answerOf(d))).join("\n") + "\n";
+  const enc = (s: string) => (options.base64 ? Buffer.from(s).toString("base64") : s);
+  const encoding = options.base64 ? ("BASE64" as const) : ("JSON" as const);
+  return {
+    captureData: {
+      endpointInput: { observedContentType: "application/jsonlines", mode: "INPUT", data: enc(request), encoding },
+      endpointOutput: { observedContentType: "application/jsonlines", mode: "OUTPUT", data: enc(response), encoding },
+    },
+    eventMetadata: { eventId: `uuid-batch-${ds[0].event_id}`, inferenceTime: new Date(ds[0].timestamp * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") },
     eventVersion: "0",
   };
 }

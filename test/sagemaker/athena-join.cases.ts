@@ -18,7 +18,7 @@ import {
   captureHour,
 } from "@cbkit/common/dist/platform/sagemaker";
 import type { JoinRequest } from "@cbkit/common";
-import { captureLine, makeDecisions } from "./athena-fixtures";
+import { batchCaptureLine, captureLine, makeDecisions } from "./athena-fixtures";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, testSettings, type S3Emulator } from "./helpers";
 
 const EXP = "exp-aj";
@@ -139,6 +139,21 @@ describe("AthenaJoiner (Athena mocked, S3 on s3rver)", () => {
     await j.join(request("j2", "batch-2"), rewardsLocation());
     assert.ok(sleeps >= 2, "polled until the late decision arrived");
     assert.ok(clock.sleeps.every((ms) => ms <= 30_000));
+  });
+
+  it("counts every decision of a JSON-lines batch captured as one record, text or base64", async () => {
+    fakeAthena();
+    const batch = makeDecisions(40, 9).slice(0, 40).map((d) => ({ ...d, event_id: `jl-${d.event_id}` }));
+    await store.put(store.uriOf(captureKey("batch-text.jsonl")), JSON.stringify(batchCaptureLine(batch.slice(0, 20))) + "\n");
+    await store.put(store.uriOf(captureKey("batch-b64.jsonl")), JSON.stringify(batchCaptureLine(batch.slice(20), { base64: true })) + "\n");
+    await store.put(store.uriOf(`${EXP}/rewards_data/batch-jl/rewards.jsonl`), batch.map((d) => JSON.stringify({ event_id: d.event_id, reward: 1 })).join("\n") + "\n");
+    const clock = fakeClock();
+    const j = joiner(clock);
+    const r = request("j-jl", "batch-jl");
+    const waited = await j.waitForDecisions(j.captureLocation(r.decisionsUri, EXP), r.rewardsUri);
+    assert.equal(waited.expected, 40);
+    assert.deepEqual(clock.sleeps, [], "all 40 decisions were found in the 2 records on the first look");
+    await j.join(r, rewardsLocation());
   });
 
   it("fails with the missing event ids when decisions never show up, before any query", async () => {

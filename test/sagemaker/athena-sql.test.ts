@@ -18,7 +18,7 @@ import {
   decisionsRelationSql,
   rewardsRelationSql,
 } from "@cbkit/common/dist/platform/sagemaker";
-import { T0, captureLine, hourOf, makeDecisions, makeRewards, probeLine } from "./athena-fixtures";
+import { T0, batchCaptureLine, captureLine, hourOf, makeDecisions, makeRewards, probeLine } from "./athena-fixtures";
 
 const EXP = "exp-athena";
 const BUCKET = "cbkit-athena-bucket";
@@ -52,15 +52,23 @@ describe("Athena join SQL on DuckDB equals the local join", () => {
     await store.put(store.uriOf(`${EXP}/rewards_data/batch-1/rewards-1.jsonl`), jsonl(rewards));
     await store.put(store.uriOf(`${EXP}/rewards_data/batch-0/rewards-0.jsonl`), jsonl(otherBatch));
 
-    // SageMaker side: data-capture files per hour folder, one base64 body, a model-id probe.
+    // SageMaker side: data-capture files per hour folder, one base64 body, a model-id probe, and
+    // two getActions calls of 10 decisions each captured as ONE record per call: one as JSON text
+    // (jsonlines listed in CaptureContentTypeHeader), one base64 (not listed).
     const capture = path.join(tmp, "s3", EXP, "inference_data", EXP, "AllTraffic");
     const byHour = new Map<string, string[]>();
+    const add = (t: number, record: unknown) => byHour.set(hourOf(t), [...(byHour.get(hourOf(t)) ?? []), JSON.stringify(record)]);
+    const batches = [
+      { from: 30, base64: false },
+      { from: 50, base64: true },
+    ];
     decisions.forEach((d, i) => {
-      const lines = byHour.get(hourOf(d.timestamp)) ?? [];
-      lines.push(JSON.stringify(captureLine(d, { base64: i === 7 })));
-      if (i === 20) lines.push(JSON.stringify(probeLine(d.timestamp)));
-      byHour.set(hourOf(d.timestamp), lines);
+      const batch = batches.find((b) => i >= b.from && i < b.from + 10);
+      if (batch && i === batch.from) add(d.timestamp, batchCaptureLine(decisions.slice(i, i + 10), { base64: batch.base64 }));
+      if (!batch) add(d.timestamp, captureLine(d, { base64: i === 7 }));
+      if (i === 20) add(d.timestamp, probeLine(d.timestamp));
     });
+    assert.equal([...byHour.values()].flat().length, 81 - 20 + 2 + 1, "one capture record per call: 61 single calls, 2 batch calls, 1 probe");
     for (const [hour, lines] of byHour) {
       fs.mkdirSync(path.join(capture, hour), { recursive: true });
       fs.writeFileSync(path.join(capture, hour, `${EXP}-capture.jsonl`), lines.join("\n") + "\n");
@@ -156,7 +164,7 @@ describe("Athena join SQL on DuckDB equals the local join", () => {
 
   it("joins all history, dropping decisions without a reward", async () => {
     const counts = await compare(undefined, "drop");
-    assert.equal(counts.decisions, 81, "80 decisions + 1 duplicate delivery; the model-id probe is not a decision");
+    assert.equal(counts.decisions, 81, "80 decisions (20 of them in two JSON-lines records) + 1 duplicate delivery; the model-id probe is not a decision");
     assert.equal(counts.duplicateDecisions, 1);
     assert.equal(counts.duplicateRewards, 3);
     assert.equal(counts.unmatchedRewards, 1);

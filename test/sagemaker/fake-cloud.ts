@@ -27,6 +27,7 @@ import {
   DescribeTrainingJobCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
+  StopTrainingJobCommand,
   UpdateEndpointCommand,
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
@@ -44,7 +45,7 @@ type Input = Record<string, any>;
 type Running = Awaited<ReturnType<typeof startServer>>;
 
 interface Job {
-  status: "InProgress" | "Completed" | "Failed";
+  status: "InProgress" | "Stopping" | "Completed" | "Failed" | "Stopped";
   failure?: string;
   artifact?: string;
   input: Input;
@@ -53,6 +54,49 @@ interface Job {
 const hourFolder = (d: Date) =>
   `${d.getUTCFullYear()}/${String(d.getUTCMonth() + 1).padStart(2, "0")}/${String(d.getUTCDate()).padStart(2, "0")}/${String(d.getUTCHours()).padStart(2, "0")}`;
 
+/**
+ * The request checks SageMaker's CreateTrainingJob makes before it starts anything (the documented
+ * field constraints our requests could break), with its error wording.
+ */
+export function checkCreateTrainingJob(input: Input): void {
+  const channels = input.InputDataConfig;
+  if (channels !== undefined && (!Array.isArray(channels) || channels.length < 1 || channels.length > 20))
+    throw validationError(
+      `1 validation error detected: Value '${JSON.stringify(channels)}' at 'inputDataConfig' failed to satisfy constraint: ` +
+        "Member must have length less than or equal to 20 and greater than or equal to 1",
+    );
+  const count = input.ResourceConfig?.InstanceCount;
+  if (!Number.isInteger(count) || count < 1)
+    throw validationError(`1 validation error detected: Value '${count}' at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must have value greater than or equal to 1`);
+  for (const [k, v] of Object.entries((input.HyperParameters ?? {}) as Record<string, unknown>))
+    if (typeof v !== "string" || v.length > 2500 || k.length > 256)
+      throw validationError(`1 validation error detected: Value at 'hyperParameters' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 2500]`);
+}
+
+/** SageMaker Runtime's rule for InvokeEndpoint's InferenceId: 1-64 characters, `\A\S[\p{Print}]*\z`. */
+export const INFERENCE_ID = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
+
+/**
+ * One captured body as SageMaker data capture stores it: as text (encoding JSON or CSV) when the
+ * observed Content-Type is listed in the endpoint config's CaptureContentTypeHeader, otherwise
+ * base64 (the documented default when no header matches).
+ */
+export function capturedBody(
+  mode: "INPUT" | "OUTPUT",
+  contentType: string,
+  body: Buffer,
+  header: { JsonContentTypes?: string[]; CsvContentTypes?: string[] } | undefined,
+): { observedContentType: string; mode: string; data: string; encoding: "JSON" | "CSV" | "BASE64" } {
+  const encoding = header?.JsonContentTypes?.includes(contentType) ? "JSON" : header?.CsvContentTypes?.includes(contentType) ? "CSV" : "BASE64";
+  return { observedContentType: contentType, mode, data: encoding === "BASE64" ? body.toString("base64") : body.toString("utf8"), encoding };
+}
+
+/** SageMaker's inferenceTime: ISO 8601 UTC to the second. */
+const inferenceTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Headers SageMaker passes from InvokeEndpoint to the container (the inference id is not among them). */
+const FORWARDED_HEADERS = ["content-type", "accept", "content-length", "x-amzn-sagemaker-custom-attributes"];
+
 export class FakeCloud {
   readonly jobs = new Map<string, Job>();
   readonly models = new Map<string, Input>();
@@ -60,6 +104,8 @@ export class FakeCloud {
   endpoint: { name: string; config: string; status: string; server: Running | null } | null = null;
   private proxy: http.Server | null = null;
   private captured: string[] = [];
+  /** Every InvokeEndpoint that reached the runtime (also the refused ones). */
+  invocations = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly tables = new Map<string, { location: string; kind: "decisions" | "rewards" }>();
   private readonly queries = new Map<string, { state: string; error?: string; output: string; columns: string[]; rows: string[][] }>();
@@ -107,6 +153,7 @@ export class FakeCloud {
 
   private installSageMaker(): void {
     this.sm.on(CreateTrainingJobCommand).callsFake(async (input: Input) => {
+      checkCreateTrainingJob(input);
       if (this.jobs.has(input.TrainingJobName)) throw validationError("Training job names must be unique within an AWS account and region");
       const job: Job = { status: "InProgress", input };
       this.jobs.set(input.TrainingJobName, job);
@@ -124,6 +171,13 @@ export class FakeCloud {
         TrainingStartTime: new Date(),
         TrainingEndTime: job.status === "InProgress" ? undefined : new Date(),
       };
+    });
+    this.sm.on(StopTrainingJobCommand).callsFake(async ({ TrainingJobName }: Input) => {
+      const job = this.jobs.get(TrainingJobName);
+      if (!job) throw validationError(`Requested resource not found: ${TrainingJobName}`);
+      if (job.status !== "InProgress") throw validationError(`The request was rejected because the training job is in status ${job.status}.`);
+      job.status = "Stopping";
+      return {};
     });
     this.sm.on(DescribeModelCommand).callsFake(async ({ ModelName }: Input) => {
       if (!this.models.has(ModelName)) throw validationError(`Could not find model "${ModelName}".`);
@@ -194,11 +248,11 @@ export class FakeCloud {
       execFileSync("tar", ["-czf", archive, "-C", paths.modelDir, ...fs.readdirSync(paths.modelDir)]);
       job.artifact = `${input.OutputDataConfig.S3OutputPath}/${input.TrainingJobName}/output/model.tar.gz`;
       await this.store.put(job.artifact, fs.readFileSync(archive));
-      job.status = "Completed";
+      job.status = job.status === "Stopping" ? "Stopped" : "Completed";
     } catch (error) {
       writeFailure(paths, error);
       job.failure = fs.readFileSync(paths.failureFile, "utf8").trim();
-      job.status = "Failed";
+      job.status = job.status === "Stopping" ? "Stopped" : "Failed";
     }
   }
 
@@ -232,41 +286,69 @@ export class FakeCloud {
     await this.store.put(key, lines.join("\n") + "\n");
   }
 
+  /**
+   * The runtime side of InvokeEndpoint: checks the InferenceId as SageMaker Runtime does, passes the
+   * request to the model server with only the headers SageMaker forwards, and captures one record
+   * per call (input and output bodies, encoded per the endpoint config's CaptureContentTypeHeader).
+   */
   private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
+      this.invocations++;
+      const body = Buffer.concat(chunks);
+      const inferenceId = req.headers["x-amzn-sagemaker-inference-id"] as string | undefined;
+      if (inferenceId !== undefined && !INFERENCE_ID.test(inferenceId)) {
+        const message = `1 validation error detected: Value '${inferenceId}' at 'inferenceId' failed to satisfy constraint: Member must have length less than or equal to 64 and match pattern \\A\\S[\\p{Print}]*\\z`;
+        res.writeHead(400, { "Content-Type": "application/json", "x-amzn-errortype": "ValidationError" }).end(JSON.stringify({ message }));
+        return;
+      }
       const target = this.endpoint?.server?.state();
       if (!target || this.endpoint?.status === "Creating") {
         res.writeHead(503).end();
         return;
       }
-      const upstream = http.request(
-        { host: "127.0.0.1", port: target.port, path: req.url, method: req.method, headers: req.headers },
-        (up) => {
-          const out: Buffer[] = [];
-          up.on("data", (c: Buffer) => out.push(c));
-          up.on("end", () => {
-            const response = Buffer.concat(out).toString("utf8");
-            if (req.method === "POST" && (up.statusCode ?? 500) < 400)
-              this.captured.push(
-                JSON.stringify({
-                  captureData: {
-                    endpointInput: { observedContentType: req.headers["content-type"], mode: "INPUT", data: body, encoding: "JSON" },
-                    endpointOutput: { observedContentType: up.headers["content-type"], mode: "OUTPUT", data: response, encoding: "JSON" },
-                  },
-                  eventMetadata: { eventId: randomUUID(), inferenceId: req.headers["x-amzn-sagemaker-inference-id"], inferenceTime: new Date().toISOString() },
-                  eventVersion: "0",
-                }),
-              );
-            res.writeHead(up.statusCode ?? 500, up.headers).end(response);
-          });
-        },
-      );
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const name of FORWARDED_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
+      const upstream = http.request({ host: "127.0.0.1", port: target.port, path: req.url, method: req.method, headers }, (up) => {
+        const out: Buffer[] = [];
+        up.on("data", (c: Buffer) => out.push(c));
+        up.on("end", () => {
+          const response = Buffer.concat(out);
+          if (req.method === "POST" && (up.statusCode ?? 500) < 400) this.capture(req, body, up, response, inferenceId);
+          res.writeHead(up.statusCode ?? 500, up.headers).end(response);
+        });
+      });
       upstream.on("error", () => res.writeHead(502).end());
       upstream.end(body);
     });
+  }
+
+  /** One data-capture record, in the layout SageMaker documents. */
+  private capture(req: http.IncomingMessage, body: Buffer, up: http.IncomingMessage, response: Buffer, inferenceId: string | undefined): void {
+    const config = this.configs.get(this.endpoint!.config)!;
+    // Sampling below 100 % would make the fake nondeterministic: the tests capture everything.
+    if (config.DataCaptureConfig?.EnableCapture === false) return;
+    if (config.DataCaptureConfig?.InitialSamplingPercentage !== 100) throw new Error("the fake cloud captures 100 % or nothing");
+    const header = config.DataCaptureConfig?.CaptureContentTypeHeader;
+    this.captured.push(
+      JSON.stringify({
+        captureData: {
+          endpointInput: capturedBody("INPUT", String(req.headers["content-type"] ?? ""), body, header),
+          endpointOutput: capturedBody("OUTPUT", String(up.headers["content-type"] ?? ""), response, header),
+        },
+        eventMetadata: { eventId: randomUUID(), ...(inferenceId !== undefined ? { inferenceId } : {}), inferenceTime: inferenceTime(new Date()) },
+        eventVersion: "0",
+      }),
+    );
+  }
+
+  /** Every capture record written to S3 so far, parsed. */
+  async captureRecords(destination: string): Promise<Record<string, any>[]> {
+    const records: Record<string, any>[] = [];
+    for (const object of await this.store.list(destination))
+      for (const line of (await this.store.get(object.uri)).toString("utf8").split("\n")) if (line.trim()) records.push(JSON.parse(line));
+    return records;
   }
 
   // ------------------------------------------------------------------ Athena

@@ -1,9 +1,10 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mockClient } from "aws-sdk-client-mock";
-import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/dist/platform/sagemaker";
 import { JobFailedError } from "@cbkit/common";
+import { checkCreateTrainingJob } from "./fake-cloud";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, type S3Emulator } from "./helpers";
 
 const EXP = "exp-jobs";
@@ -94,13 +95,20 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     assert.deepEqual(clock.sleeps, [1000, 1500], "bounded, growing poll intervals");
   });
 
-  it("trains a first model without channels", async () => {
-    sm.on(CreateTrainingJobCommand).resolves({});
+  it("trains a first model without data: no InputDataConfig at all, which the API takes (an empty list it refuses)", async () => {
+    // SageMaker's own request checks: InputDataConfig holds 1-20 channels when present.
+    sm.on(CreateTrainingJobCommand).callsFake(async (input) => {
+      checkCreateTrainingJob(input);
+      return {};
+    });
     const first = `${EXP}-model-000000000009`;
     await store.put(uri(`${EXP}/training_jobs/${first}/output/model.tar.gz`), tarGz({ "model.json": "{}" }));
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "Completed" });
-    await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${first}/output/model`) });
-    assert.deepEqual(sm.commandCalls(CreateTrainingJobCommand)[0].args[0].input.InputDataConfig, []);
+    const result = await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${first}/output/model`) });
+    const input = sm.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
+    assert.ok(!("InputDataConfig" in input), `no InputDataConfig key, got ${JSON.stringify(input.InputDataConfig)}`);
+    assert.equal(result.modelArtifactUri, uri(`${EXP}/training_jobs/${first}/output/model`));
+    assert.throws(() => checkCreateTrainingJob({ ...input, InputDataConfig: [] }), /inputDataConfig.*greater than or equal to 1/, "the fake refuses what SageMaker refuses");
   });
 
   it("surfaces DescribeTrainingJob's FailureReason as a JobFailedError", async () => {
@@ -130,9 +138,49 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     sm.reset();
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Downloading" });
+    sm.on(StopTrainingJobCommand).resolves({});
     const clock = fakeClock();
-    await assert.rejects(runner(clock).runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /InProgress\/Downloading/.test(e.message));
+    await assert.rejects(
+      runner(clock).runTraining(request),
+      (e: Error) => e instanceof WaitTimeoutError && /InProgress\/Downloading/.test(e.message) && /was stopped \(StopTrainingJob\)/.test(e.message),
+    );
     assert.ok(clock.now() - fakeClock().now() >= 60_000 && clock.now() - fakeClock().now() < 61_000, "stopped at the 60 s bound");
+    // The job would bill until MaxRuntimeInSeconds: the timed-out wait stops it.
+    assert.deepEqual(sm.commandCalls(StopTrainingJobCommand).map((c) => c.args[0].input), [{ TrainingJobName: request.jobName }]);
+  });
+
+  it("says so when stopping a timed-out job fails, and when the job ended meanwhile", async () => {
+    const request = { experimentId: EXP, jobName: `${EXP}-model-000000000006`, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000006/output/model`) };
+    sm.on(CreateTrainingJobCommand).resolves({});
+    sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Training" });
+    sm.on(StopTrainingJobCommand).rejects(
+      Object.assign(new Error("User: arn:aws:iam::1:user/x is not authorized to perform: sagemaker:StopTrainingJob"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } }),
+    );
+    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /Stopping training job .* failed too/.test(e.message) && /stop it in the SageMaker console/.test(e.message));
+    sm.reset();
+    sm.on(CreateTrainingJobCommand).resolves({});
+    sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Uploading" });
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Completed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
+    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /ended on its own just after the timeout/.test(e.message));
+  });
+
+  it("stops a timed-out evaluation job too", async () => {
+    const job = `${MODEL}-eval-000000000008`;
+    sm.on(CreateTrainingJobCommand).resolves({});
+    sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Training" });
+    sm.on(StopTrainingJobCommand).resolves({});
+    await assert.rejects(
+      runner().runEvaluation({
+        experimentId: EXP,
+        jobName: job,
+        hyperparameters: {},
+        evaluationDataUri: uri(`${EXP}/joined_data/j1/eval`),
+        modelUri: uri(`${EXP}/training_jobs/${MODEL}/output/model`),
+        outputUri: uri(`${EXP}/evaluation_jobs/${job}`),
+      }),
+      WaitTimeoutError,
+    );
+    assert.deepEqual(sm.commandCalls(StopTrainingJobCommand).map((c) => c.args[0].input.TrainingJobName), [job]);
   });
 
   it("refuses empty channels and bad names before submitting", async () => {

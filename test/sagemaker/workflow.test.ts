@@ -96,20 +96,66 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.equal(deployed.modelId, first.model_id);
     assert.equal(cloud.sm.commandCalls(CreateEndpointCommand).length, 1);
 
+    // 100 decisions in 5 batched calls (getActions, application/jsonlines: the workshop's way),
+    // 20 single calls, 10 of them with the caller's event id.
     const rng = new Rng(12);
+    const observe = () => Array.from({ length: 4 }, () => Math.round(rng.next() * 1000) / 1000);
     const rewards: { event_id: string; reward: number }[] = [];
-    for (let i = 0; i < 120; i++) {
-      const observation = Array.from({ length: 4 }, () => Math.round(rng.next() * 1000) / 1000);
-      const r = await manager.predictor.getAction(observation);
-      assert.equal(r.modelId, first.model_id);
+    const callsBefore = cloud.invocations;
+    for (let b = 0; b < 5; b++) {
+      const observations = Array.from({ length: 20 }, observe);
+      const results = await manager.predictor.getActions(observations, b === 0 ? { eventIds: observations.map((_, i) => `batch-0-${i}`) } : {});
+      assert.equal(results.length, 20);
+      results.forEach((r, i) => {
+        assert.equal(r.modelId, first.model_id);
+        rewards.push({ event_id: r.eventId, reward: r.action === best(observations[i]) ? 1 : 0 });
+      });
+      if (b === 0) assert.deepEqual(results.map((r) => r.eventId), observations.map((_, i) => `batch-0-${i}`));
+    }
+    for (let i = 0; i < 20; i++) {
+      const observation = observe();
+      const eventId = i % 2 === 0 ? `caller-${i}-${"x".repeat(50)}` : undefined; // 60 characters: within InferenceId's 64
+      const r = await manager.predictor.getAction(observation, eventId ? { eventId } : {});
+      // SageMaker does not pass InferenceId to the container: the id arrives through the body.
+      if (eventId) assert.equal(r.eventId, eventId);
       rewards.push({ event_id: r.eventId, reward: r.action === best(observation) ? 1 : 0 });
     }
+    assert.equal(cloud.invocations - callsBefore, 25, "one InvokeEndpoint per getActions batch");
+    // An event id SageMaker would refuse as InferenceId is refused before any call, naming the field.
+    await assert.rejects(manager.predictor.getAction(observe(), { eventId: "e".repeat(65) }), /field 'eventId' has 65 characters; at most 64/);
+    await assert.rejects(manager.predictor.getActions([observe()], { eventIds: [" leading-space"] }), /field 'eventIds\[0\]'/);
+    assert.equal(cloud.invocations - callsBefore, 25, "refused ids never reach the endpoint");
+
     const rewardsUri = await manager.ingestRewards(rewards);
     const join = await manager.join(rewardsUri);
     assert.equal(join.current_state, "SUCCEEDED");
-    assert.equal(join.counts?.decisions, 120);
+    assert.equal(join.counts?.decisions, 120, "every line of every batch is a decision");
     assert.equal(join.counts?.unmatchedRewards, 0);
     assert.equal((join.counts?.train ?? 0) + (join.counts?.eval ?? 0), 120);
+    const joinedIds = new Set(
+      (await Promise.all((await platform.objects.list(join.output_joined_train_data_s3_path)).concat(await platform.objects.list(join.output_joined_eval_data_s3_path)).map((o) => platform.objects.get(o.uri))))
+        .flatMap((b) => b.toString("utf8").split("\n").slice(1))
+        .filter((l) => l.trim())
+        .map((l) => l.split(",")[1].replace(/"/g, "")),
+    );
+    assert.equal(joinedIds.size, 120);
+    assert.ok(joinedIds.has("batch-0-19") && joinedIds.has(`caller-0-${"x".repeat(50)}`), "caller ids survive capture and join");
+
+    // What data capture wrote: one record per call; a body is text only when its content type is
+    // listed in the endpoint config's CaptureContentTypeHeader, base64 otherwise.
+    const endpointConfig = [...cloud.configs.values()][0];
+    const textTypes: string[] = endpointConfig.DataCaptureConfig.CaptureContentTypeHeader?.JsonContentTypes ?? [];
+    const records = await cloud.captureRecords(endpointConfig.DataCaptureConfig.DestinationS3Uri);
+    const batches = records.filter((r) => r.captureData.endpointInput.observedContentType === "application/jsonlines");
+    assert.equal(batches.length, 5);
+    for (const r of batches) {
+      assert.equal(r.captureData.endpointInput.encoding, textTypes.includes("application/jsonlines") ? "JSON" : "BASE64");
+      const text = r.captureData.endpointOutput.encoding === "BASE64" ? Buffer.from(r.captureData.endpointOutput.data, "base64").toString() : r.captureData.endpointOutput.data;
+      assert.equal(text.trim().split("\n").length, 20);
+      assert.match(r.eventMetadata.inferenceTime, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+      assert.equal(r.eventMetadata.inferenceId, undefined);
+    }
+    assert.equal(records.filter((r) => r.eventMetadata.inferenceId?.startsWith("caller-")).length, 10, "single calls keep InferenceId for capture");
     assert.equal(join.join_query_ids.length, 4);
     assert.deepEqual((await platform.objects.list(join.output_joined_train_data_s3_path)).map((o) => o.key.endsWith(".csv")), [true], "only Athena's CSV");
 
@@ -117,6 +163,9 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.equal(second.input_model_id, first.model_id);
     const warmStartJob = cloud.sm.commandCalls(CreateTrainingJobCommand).map((c) => c.args[0].input).find((i) => i.TrainingJobName === second.model_id)!;
     assert.deepEqual(warmStartJob.InputDataConfig?.map((c) => c.ChannelName), ["training", "pretrained_model"]);
+    const seen = async (m: { s3_model_output_path: string | null }) =>
+      (JSON.parse((await platform.objects.get(`${m.s3_model_output_path}/model.json`)).toString("utf8")) as { examplesSeen: number }).examplesSeen;
+    assert.equal(await seen(second), (await seen(first)) + (join.counts?.train ?? 0), "the second model learned every joined train row, batched ones included");
     await manager.evaluateModel({ inputDataUri: manager.lastJoinedJobEvalData });
 
     await manager.deployModel({ modelId: second.model_id });
@@ -141,8 +190,26 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.equal(cloud.models.size, 0);
     assert.equal(cloud.configs.size, 0);
     assert.deepEqual(await platform.objects.list(platform.objects.uriOf(EXP)), []);
-    const records = await manager.cleanTableRecords();
-    assert.equal(records.experiments, 1);
-    assert.equal(records.models, 2);
+    const tableRecords = await manager.cleanTableRecords();
+    assert.equal(tableRecords.experiments, 1);
+    assert.equal(tableRecords.models, 2);
+  });
+
+  it("trains the first model without any data: a training job with no channels, which SageMaker accepts", async () => {
+    const fresh = await ExperimentManager.create(config(), "exp-e2e-nodata", { platform, log: () => undefined });
+    try {
+      const first = await fresh.initializeFirstModel();
+      assert.equal(first.train_state, "Completed");
+      const job = cloud.sm.commandCalls(CreateTrainingJobCommand).map((c) => c.args[0].input).find((i) => i.TrainingJobName === first.model_id)!;
+      assert.equal(job.InputDataConfig, undefined);
+      assert.ok(await platform.objects.exists(`${first.s3_model_output_path}.tar.gz`), "the uniform model's packed artifact");
+      const model = JSON.parse((await platform.objects.get(`${first.s3_model_output_path}/model.json`)).toString("utf8")) as { modelId: string; examplesSeen: number };
+      assert.equal(model.modelId, first.model_id);
+      assert.equal(model.examplesSeen, 0, "a fresh, untrained model");
+    } finally {
+      await fresh.cleanResource({ deleteData: true });
+      await fresh.cleanTableRecords();
+      await fresh.close();
+    }
   });
 });

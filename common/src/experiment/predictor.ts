@@ -4,8 +4,11 @@
  * local endpoint process (endpoint override, dummy credentials).
  */
 import * as http from "node:http";
+import * as https from "node:https";
 import { InvokeEndpointCommand, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from "@aws-sdk/client-sagemaker-runtime";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Hosting, RuntimeClientSettings } from "../platform/types";
+import { checkEventId } from "./ids";
 
 export interface ActionResult {
   /** 1-based action. */
@@ -95,6 +98,7 @@ function toResult(r: Record<string, unknown>): ActionResult {
 
 export class Predictor {
   private client: SageMakerRuntimeClient | null = null;
+  private clientReady: Promise<SageMakerRuntimeClient> | null = null;
   private endpointUrl: string | null = null;
 
   constructor(
@@ -104,10 +108,19 @@ export class Predictor {
     private readonly maxSockets = 64,
   ) {}
 
-  private async getClient(): Promise<SageMakerRuntimeClient> {
-    if (this.client) return this.client;
-    this.client = this.makeClient(await this.hosting.runtimeClientSettings(this.endpointName));
-    return this.client;
+  /**
+   * The client, made once: concurrent first calls share one lookup, so they share one client and
+   * its connection pool (maxSockets holds for the Predictor, not per call).
+   */
+  private getClient(): Promise<SageMakerRuntimeClient> {
+    if (this.client) return Promise.resolve(this.client);
+    this.clientReady ??= this.hosting
+      .runtimeClientSettings(this.endpointName)
+      .then((s) => (this.client = this.makeClient(s)))
+      .finally(() => {
+        this.clientReady = null;
+      });
+    return this.clientReady;
   }
 
   private makeClient(s: RuntimeClientSettings): SageMakerRuntimeClient {
@@ -129,9 +142,14 @@ export class Predictor {
             ] as unknown as SageMakerRuntimeClientConfig["httpAuthSchemes"],
           }
         : {}),
+      // SageMaker Runtime is https: the keep-alive pool must be the https agent (an http agent alone
+      // is ignored there); the http one serves plain-http endpoint overrides.
       requestHandler: s.unsigned
         ? (new LoopbackHttpHandler(this.maxSockets) as unknown as SageMakerRuntimeClientConfig["requestHandler"])
-        : { httpAgent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }) },
+        : new NodeHttpHandler({
+            httpsAgent: new https.Agent({ keepAlive: true, maxSockets: this.maxSockets }),
+            httpAgent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }),
+          }),
     });
   }
 
@@ -179,24 +197,31 @@ export class Predictor {
     return JSON.parse(await this.send(JSON.stringify(body), "application/json", eventId)) as Record<string, unknown>;
   }
 
-  /** The endpoint's action for an observation; `eventId` lets the caller choose the event id. */
+  /**
+   * The endpoint's action for an observation; `eventId` lets the caller choose the event id (1-64
+   * printable ASCII characters). It travels in the request body as `event_id`, which the container
+   * reads, and as InvokeEndpoint's InferenceId, which data capture records next to the request.
+   */
   async getAction(observation: ArrayLike<number>, options: { eventId?: string } = {}): Promise<ActionResult> {
-    return toResult(await this.invoke({ request_type: "observation", observation: Array.from(observation) }, options.eventId));
+    const eventId = options.eventId === undefined ? undefined : checkEventId(options.eventId, "eventId");
+    return toResult(
+      await this.invoke({ request_type: "observation", observation: Array.from(observation), ...(eventId !== undefined ? { event_id: eventId } : {}) }, eventId),
+    );
   }
 
   /**
    * Actions for several observations in one InvokeEndpoint call (`application/jsonlines`, one
-   * decision per line, each logged by the endpoint like a single request).
+   * decision per line with its `event_id` when given, each logged by the endpoint like a single
+   * request; data capture keeps the call as one record, which the join splits into lines).
    */
   async getActions(observations: ArrayLike<number>[], options: { eventIds?: string[] } = {}): Promise<ActionResult[]> {
     if (observations.length === 0) return [];
     if (options.eventIds && options.eventIds.length !== observations.length) {
       throw new RangeError(`eventIds has ${options.eventIds.length} entries for ${observations.length} observations`);
     }
+    const eventIds = options.eventIds?.map((id, i) => checkEventId(id, `eventIds[${i}]`));
     const body =
-      observations
-        .map((o, i) => JSON.stringify({ observation: Array.from(o), ...(options.eventIds ? { event_id: options.eventIds[i] } : {}) }))
-        .join("\n") + "\n";
+      observations.map((o, i) => JSON.stringify({ observation: Array.from(o), ...(eventIds ? { event_id: eventIds[i] } : {}) })).join("\n") + "\n";
     const text = await this.send(body, "application/jsonlines");
     return text
       .split("\n")

@@ -64,6 +64,52 @@ export class AthenaQueryError extends Error {
 
 const folder = (uri: string) => (uri.endsWith("/") ? uri : `${uri}/`);
 
+interface CapturedBody {
+  observedContentType?: string;
+  data?: string;
+  encoding?: string;
+}
+
+/** A captured body as text (base64 when its content type was not listed for text capture). */
+function capturedText(body: CapturedBody | undefined): string {
+  if (!body?.data) return "";
+  return body.encoding === "BASE64" ? Buffer.from(body.data, "base64").toString("utf8") : body.data;
+}
+
+/**
+ * The event ids of the decisions in a data-capture file (one record per InvokeEndpoint call): every
+ * line of a JSON-lines response, or the one response of a single request (falling back on the
+ * call's InferenceId), as the decisions relation of the join reads them. Lines that are not
+ * decisions or not JSON are skipped, as the join skips them.
+ */
+export function capturedEventIds(file: string): string[] {
+  const ids: string[] = [];
+  for (const line of file.split("\n")) {
+    if (!line.trim()) continue;
+    let record: { captureData?: { endpointOutput?: CapturedBody }; eventMetadata?: { inferenceId?: string } };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    const output = record.captureData?.endpointOutput;
+    const batch = /^application\/jsonlines/i.test(output?.observedContentType ?? "");
+    const text = capturedText(output);
+    const answers = batch ? text.split("\n").filter((l) => l.trim() !== "") : [text];
+    for (const answer of answers) {
+      let id: unknown;
+      try {
+        id = answer ? (JSON.parse(answer) as { event_id?: unknown }).event_id : undefined;
+      } catch {
+        id = undefined;
+      }
+      if (id === undefined || id === null) id = batch ? undefined : record.eventMetadata?.inferenceId;
+      if (id !== undefined && id !== null && id !== "") ids.push(String(id));
+    }
+  }
+  return ids;
+}
+
 export class AthenaJoiner {
   private readonly tablesReady = new Map<string, Promise<void>>();
 
@@ -208,21 +254,7 @@ export class AthenaJoiner {
           for (const object of await this.store.listFrom(captureUri, startAfter)) {
             if (read.has(object.key)) continue;
             read.add(object.key);
-            for (const line of (await this.store.get(object.uri)).toString("utf8").split("\n")) {
-              if (!line.trim()) continue;
-              try {
-                const event = JSON.parse(line) as {
-                  captureData?: { endpointOutput?: { data?: string; encoding?: string } };
-                  eventMetadata?: { inferenceId?: string };
-                };
-                const out = event.captureData?.endpointOutput;
-                const body = out?.data ? (out.encoding === "BASE64" ? Buffer.from(out.data, "base64").toString("utf8") : out.data) : "";
-                const id = body ? (JSON.parse(body) as { event_id?: unknown }).event_id : undefined;
-                missing.delete(String(id ?? event.eventMetadata?.inferenceId ?? ""));
-              } catch {
-                /* not a capture line of ours */
-              }
-            }
+            for (const id of capturedEventIds((await this.store.get(object.uri)).toString("utf8"))) missing.delete(id);
           }
           return missing.size === 0 ? { done: true, value: undefined } : { done: false, status: `${missing.size} of ${ids.size} decisions not captured yet` };
         },

@@ -103,36 +103,52 @@ export function dropTableSql(database: string, table: string): string {
 const qualified = (database: string, table: string) =>
   `"${athenaIdentifier(database, "database")}"."${athenaIdentifier(table, "table")}"`;
 
-/** A captured body as text: JSON bodies are stored as text, others base64. */
+/** A captured body as text: bodies of content types listed in CaptureContentTypeHeader are stored as text, others base64. */
 const bodyText = (side: "endpointinput" | "endpointoutput") =>
   `CASE WHEN capturedata.${side}.encoding = 'BASE64' THEN from_utf8(from_base64(capturedata.${side}.data)) ELSE capturedata.${side}.data END`;
 
 /**
+ * A captured body as an array of JSON texts: the non-blank lines of an `application/jsonlines`
+ * body (one decision each, a batch), or the whole body of any other content type.
+ */
+const bodyLines = (side: "endpointinput" | "endpointoutput") =>
+  `CASE WHEN lower(capturedata.${side}.observedcontenttype) LIKE 'application/jsonlines%' ` +
+  `THEN filter(split(${bodyText(side)}, chr(10)), l -> trim(l) <> '') ELSE ARRAY[${bodyText(side)}] END`;
+
+/**
  * The `decisions` relation of the shared join (a parenthesised subquery without alias: the shared
- * SQL adds its own): one row per captured request, columns event_id,
- * action, action_prob, model_id, observation (JSON text), sample_prob, "timestamp", source. The
- * response carries everything but the observation, which comes from the request. With a window,
- * only the hour folders around it are read (one hour of slack each side for clock skew).
+ * SQL adds its own): one row per decision, columns event_id, action, action_prob, model_id,
+ * observation (JSON text), sample_prob, "timestamp", source. SageMaker captures one record per
+ * InvokeEndpoint call, so a JSON-lines batch is split into its lines: response line n is the
+ * decision for request line n. The response carries everything but the observation, which comes
+ * from the request. The capture's InferenceId stands in for a missing event_id only for a single
+ * (non-batch) request. With a window, only the hour folders around it are read (one hour of slack
+ * each side for clock skew).
  */
 export function decisionsRelationSql(o: { database: string; table: string; window?: { start: number; end: number } }): string {
   const hours = o.window
-    ? `\n    WHERE dt >= ${sqlString(captureHour(new Date((o.window.start - 3600) * 1000)))} AND dt <= ${sqlString(captureHour(new Date((o.window.end + 3600) * 1000)))}`
+    ? `\n      WHERE dt >= ${sqlString(captureHour(new Date((o.window.start - 3600) * 1000)))} AND dt <= ${sqlString(captureHour(new Date((o.window.end + 3600) * 1000)))}`
     : "";
   return `(SELECT * FROM (
   SELECT
-    COALESCE(json_extract_scalar(c.body, '$.event_id'), NULLIF(c.inference_id, '')) AS event_id,
-    CAST(json_extract_scalar(c.body, '$.action') AS INTEGER) AS action,
-    CAST(json_extract_scalar(c.body, '$.action_prob') AS DOUBLE) AS action_prob,
-    json_extract_scalar(c.body, '$.model_id') AS model_id,
-    COALESCE(json_format(json_extract(c.request, '$.observation')), json_format(json_extract(c.body, '$.observation'))) AS observation,
-    CAST(json_extract_scalar(c.body, '$.sample_prob') AS DOUBLE) AS sample_prob,
-    COALESCE(CAST(json_extract_scalar(c.body, '$.timestamp') AS DOUBLE), to_unixtime(from_iso8601_timestamp(c.inference_time))) AS "timestamp",
-    c.source
+    COALESCE(json_extract_scalar(x.body, '$.event_id'), CASE WHEN NOT x.is_batch THEN NULLIF(x.inference_id, '') END) AS event_id,
+    CAST(json_extract_scalar(x.body, '$.action') AS INTEGER) AS action,
+    CAST(json_extract_scalar(x.body, '$.action_prob') AS DOUBLE) AS action_prob,
+    json_extract_scalar(x.body, '$.model_id') AS model_id,
+    COALESCE(json_format(json_extract(x.request, '$.observation')), json_format(json_extract(x.body, '$.observation'))) AS observation,
+    CAST(json_extract_scalar(x.body, '$.sample_prob') AS DOUBLE) AS sample_prob,
+    COALESCE(CAST(json_extract_scalar(x.body, '$.timestamp') AS DOUBLE), to_unixtime(from_iso8601_timestamp(x.inference_time))) AS "timestamp",
+    x.source
   FROM (
-    SELECT ${bodyText("endpointoutput")} AS body, ${bodyText("endpointinput")} AS request,
-           eventmetadata.inferenceid AS inference_id, eventmetadata.inferencetime AS inference_time, "$path" AS source
-    FROM ${qualified(o.database, o.table)}${hours}
-  ) c
+    SELECT a.body, element_at(c.requests, a.n) AS request, c.is_batch, c.inference_id, c.inference_time, c.source
+    FROM (
+      SELECT ${bodyLines("endpointoutput")} AS bodies, ${bodyLines("endpointinput")} AS requests,
+             COALESCE(lower(capturedata.endpointoutput.observedcontenttype) LIKE 'application/jsonlines%', false) AS is_batch,
+             eventmetadata.inferenceid AS inference_id, eventmetadata.inferencetime AS inference_time, "$path" AS source
+      FROM ${qualified(o.database, o.table)}${hours}
+    ) c
+    CROSS JOIN UNNEST(c.bodies) WITH ORDINALITY AS a(body, n)
+  ) x
 ) captured WHERE event_id IS NOT NULL AND action IS NOT NULL)`;
 }
 
@@ -175,4 +191,6 @@ export const DUCKDB_TRINO_SHIMS: string[] = [
   "CREATE OR REPLACE MACRO from_utf8(b) AS decode(b)",
   "CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
   "CREATE OR REPLACE MACRO to_unixtime(t) AS epoch(t)",
+  // Trino's element_at on arrays (NULL past the end); DuckDB's own element_at takes maps only.
+  "CREATE OR REPLACE MACRO element_at(a, i) AS list_extract(a, i)",
 ];

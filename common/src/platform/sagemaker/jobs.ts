@@ -8,6 +8,7 @@
 import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
+  StopTrainingJobCommand,
   type Channel,
   type DescribeTrainingJobCommandOutput,
   type SageMakerClient,
@@ -26,7 +27,7 @@ import { awsCall } from "./iam";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
 import { readTar } from "./tar";
-import { pollUntil, type PollOptions } from "./waiter";
+import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
 export const SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
@@ -146,7 +147,9 @@ export class SageMakerJobRunner implements JobRunner {
             RoleArn: this.settings.roleArn,
             HyperParameters: { ...hyperparameters, cbkit_job: job },
             Environment: { CBKIT_JOB: job },
-            InputDataConfig: channels,
+            // No channels (the first model, trained on nothing): the field is left out, as the API
+            // takes 1-20 channels or none at all, never an empty list.
+            ...(channels.length > 0 ? { InputDataConfig: channels } : {}),
             OutputDataConfig: { S3OutputPath: this.outputPathFor(outputUri, jobName) },
             ResourceConfig: {
               InstanceType: instanceType as TrainingInstanceType,
@@ -164,23 +167,50 @@ export class SageMakerJobRunner implements JobRunner {
     }
   }
 
-  /** Waits for the job to end; Completed -> its description, Failed/Stopped -> JobFailedError. */
+  /**
+   * Waits for the job to end; Completed -> its description, Failed/Stopped -> JobFailedError. A job
+   * still running at the timeout is stopped (it would bill until MaxRuntimeInSeconds otherwise)
+   * before the WaitTimeoutError is thrown.
+   */
   async waitForJob(jobName: string): Promise<DescribeTrainingJobCommandOutput> {
-    const done = await pollUntil(
-      async () => {
-        const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
-        const status = d.TrainingJobStatus ?? "Unknown";
-        if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
-        return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
-      },
-      { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock },
-    );
+    let done: DescribeTrainingJobCommandOutput;
+    try {
+      done = await pollUntil(
+        async () => {
+          const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
+          const status = d.TrainingJobStatus ?? "Unknown";
+          if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
+          return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
+        },
+        { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock },
+      );
+    } catch (error) {
+      if (error instanceof WaitTimeoutError) throw await this.stopAfterTimeout(jobName, error);
+      throw error;
+    }
     if (done.TrainingJobStatus !== "Completed") {
       const reason =
         done.FailureReason ?? (done.TrainingJobStatus === "Stopped" ? "stopped (MaxRuntimeInSeconds reached or StopTrainingJob)" : "no reason given");
       throw new JobFailedError(jobName, `${done.TrainingJobStatus}: ${reason}`, trainingJobLogsPointer(this.settings.region, jobName));
     }
     return done;
+  }
+
+  /** Stops a job whose wait timed out; the returned error says whether the stop went through. */
+  private async stopAfterTimeout(jobName: string, timeout: WaitTimeoutError): Promise<WaitTimeoutError> {
+    let outcome: string;
+    try {
+      await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
+      outcome = `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
+    } catch (error) {
+      // A job that ended between the last poll and the stop can not be stopped; anything else is reported.
+      outcome = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "")
+        ? `Training job ${jobName} ended on its own just after the timeout.`
+        : `Stopping training job ${jobName} failed too (${(error as Error).message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`;
+    }
+    const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
+    stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
+    return stopped;
   }
 
   private result(d: DescribeTrainingJobCommandOutput, jobName: string) {
