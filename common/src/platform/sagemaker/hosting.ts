@@ -21,7 +21,7 @@ import {
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import type { DeployRequest, EndpointDescription, EndpointStatus, Hosting, RuntimeClientSettings } from "../types";
-import { awsCall } from "./iam";
+import { awsCall, EXPERIMENT_TAG } from "./iam";
 import { checkSageMakerName, packedArtifactUri } from "./jobs";
 import type { S3ObjectStore } from "./s3-store";
 import { DEFAULT_SERVING_LIMITS, type ServingLimits, type SageMakerSettings } from "./settings";
@@ -129,7 +129,7 @@ export class SageMakerHosting implements Hosting {
             ModelDataUrl: artifact,
             Environment: servingEnvironment(request, this.settings.region, this.settings.servingLimits),
           },
-          Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+          Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
         }),
       ),
     );
@@ -165,7 +165,7 @@ export class SageMakerHosting implements Hosting {
             // directly: single requests (JSON) and batches (JSON lines, the workshop's default).
             CaptureContentTypeHeader: { JsonContentTypes: ["application/json", "application/jsonlines"] },
           },
-          Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+          Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
         }),
       ),
     );
@@ -197,7 +197,7 @@ export class SageMakerHosting implements Hosting {
           new CreateEndpointCommand({
             EndpointName: request.endpointName,
             EndpointConfigName: configName,
-            Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+            Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
           }),
         ),
       );
@@ -249,22 +249,18 @@ export class SageMakerHosting implements Hosting {
     );
   }
 
-  /** Deletes an endpoint that failed to come up and returns the error to throw, saying so. */
+  /** Deletes an endpoint that failed to come up; returns the cause (same class), its message saying so. */
   private async removeEndpointThatNeverCameUp(endpointName: string, cause: Error): Promise<Error> {
     const why = cause instanceof WaitTimeoutError ? "did not come up in time" : "failed";
     try {
       await this.delete(endpointName);
+      cause.message += `\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`;
     } catch (error) {
-      return new Error(
-        `${cause.message}\nThe endpoint ${why}, and deleting it failed too: ${(error as Error).message}. ` +
-          `It may still bill: delete endpoint ${endpointName} in the SageMaker console or with cleanup().`,
-      );
+      cause.message +=
+        `\nThe endpoint ${endpointName} ${why}, and deleting it failed too: ${(error as Error).message}. ` +
+        `It may still bill: delete it in the SageMaker console or with the experiment's clean-up.`;
     }
-    const error = new Error(
-      `${cause.message}\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`,
-    );
-    error.name = cause.name;
-    return error;
+    return cause;
   }
 
   /**
