@@ -20,7 +20,7 @@ const M1 = `${EXP}-model-000000000001`;
 const M2 = `${EXP}-model-000000000002`;
 const ARN = `arn:aws:sagemaker:${REGION}:123456789012:endpoint/${EXP}`;
 
-type UpdateOutcome = "ok" | "failed" | "rollback" | "quick-rollback" | "rolling-back" | "rollback-failed" | "stuck";
+type UpdateOutcome = "ok" | "baking" | "failed" | "rollback" | "quick-rollback" | "rolling-back" | "rollback-failed" | "stuck";
 type Endpoint = { name: string; config: string; status: string; pending: string[]; previous?: string; reason?: string };
 
 /**
@@ -78,6 +78,8 @@ function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOu
     const previous = e.config;
     e.status = "Updating";
     if (outcome === "ok") Object.assign(e, { config: input.EndpointConfigName, pending: ["Updating", "InService"] });
+    // Updating for longer than the endpoint timeout (120 s in the tests): the baking period.
+    if (outcome === "baking") Object.assign(e, { config: input.EndpointConfigName, pending: [...Array(12).fill("Updating"), "InService"] });
     if (outcome === "failed") Object.assign(e, { pending: ["Updating", "Failed"], reason: "image pull failed" });
     if (outcome === "rollback") Object.assign(e, { previous, pending: ["Updating", "Rollback"] });
     // Rolled back before the first DescribeEndpoint: never seen Updating.
@@ -225,11 +227,14 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
     }
   });
 
-  it("passes the rollback alarms and the baking period to UpdateEndpoint (issue 9.7)", async () => {
-    fakeControlPlane(sm);
-    const h = new SageMakerHosting(client, store, testSettings({ rollbackAlarms: ["cbkit-5xx", "cbkit-latency"], bakingPeriodSeconds: 900 }), (exp) => store.uriOf(`${exp}/inference_data`), fakeClock());
+  it("passes the rollback alarms and the baking period to UpdateEndpoint, and waits through the baking (issue 9.7)", async () => {
+    fakeControlPlane(sm, { updateOutcome: "baking" });
+    const clock = fakeClock();
+    const h = new SageMakerHosting(client, store, testSettings({ rollbackAlarms: ["cbkit-5xx", "cbkit-latency"], bakingPeriodSeconds: 900 }), (exp) => store.uriOf(`${exp}/inference_data`), clock);
     await h.deploy(request(M1));
-    await h.deploy(request(M2));
+    const start = clock.now();
+    assert.equal((await h.deploy(request(M2))).modelId, M2);
+    assert.ok(clock.now() - start > 120_000, "the update took longer than endpoint_timeout_seconds alone allows");
     assert.deepEqual(sm.commandCalls(UpdateEndpointCommand)[0].args[0].input.DeploymentConfig, {
       BlueGreenUpdatePolicy: {
         TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE", WaitIntervalInSeconds: 900 },

@@ -291,7 +291,14 @@ export class SageMakerHosting implements Hosting {
         }
         return { done: false, status };
       },
-      { what: `endpoint ${endpointName} to serve ${configName}`, timeoutMs: this.settings.timeouts.endpoint, intervalMs: this.settings.intervals.endpoint, maxIntervalMs: 60_000, ...this.clock },
+      {
+        what: `endpoint ${endpointName} to serve ${configName}`,
+        // An update stays Updating through the baking period: wait for that too.
+        timeoutMs: this.settings.timeouts.endpoint + (afterUpdate ? (this.settings.bakingPeriodSeconds ?? 0) * 1000 : 0),
+        intervalMs: this.settings.intervals.endpoint,
+        maxIntervalMs: 60_000,
+        ...this.clock,
+      },
     );
   }
 
