@@ -262,7 +262,7 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
   local_mode: cfgBool({ description: "true: everything runs on this machine; false: Amazon SageMaker", default: true }),
   soft_deployment: cfgBool({
     description:
-      "local mode: deploy a new model by hot-swapping it into the running endpoint (true) or by replacing the endpoint process (false). " +
+      "local mode: deploy a new model by hot-swapping it into the running endpoint (true) or blue/green, by starting a new endpoint process and switching to it once it answers (false). " +
       "SageMaker mode has no hot swap: every deploy is a blue/green UpdateEndpoint, and true gives a warning",
     default: false,
   }),

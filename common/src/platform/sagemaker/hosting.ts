@@ -253,8 +253,9 @@ export class SageMakerHosting implements Hosting {
   private async removeEndpointThatNeverCameUp(endpointName: string, cause: Error): Promise<Error> {
     const why = cause instanceof WaitTimeoutError ? "did not come up in time" : "failed";
     try {
-      await this.delete(endpointName);
-      cause.message += `\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`;
+      cause.message += (await this.delete(endpointName))
+        ? `\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`
+        : `\nThe endpoint ${endpointName} ${why} and no longer exists.`;
     } catch (error) {
       cause.message +=
         `\nThe endpoint ${endpointName} ${why}, and deleting it failed too: ${(error as Error).message}. ` +
