@@ -11,6 +11,7 @@ import {
   DeleteModelCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
+  DescribeModelCommand,
   DescribeTrainingJobCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
@@ -368,6 +369,19 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     assert.ok(deleted >= 0 && firstConfigDelete > deleted);
     const describesBetween = order.slice(deleted + 1, firstConfigDelete).filter((c) => c === "DescribeEndpoint").length;
     assert.equal(describesBetween, 3, "Deleting, Deleting, then 'Could not find endpoint': only then the config and model go");
+  });
+
+  it("leaves configs and models alone that SageMaker knows in other letter cases: another experiment's (issue 9.9)", async () => {
+    cleanupMocks();
+    const other = `${EXP}-model-000000000004`.toUpperCase();
+    sm.on(DescribeModelCommand, { ModelName: `${EXP}-model-000000000004` }).resolves({ ModelName: other });
+    sm.on(DescribeEndpointConfigCommand, { EndpointConfigName: `${EXP}-model-000000000004-cfg` }).resolves({ EndpointConfigName: `${other}-CFG` });
+    await platform.cleanup(EXP);
+    const models = sm.commandCalls(DeleteModelCommand).map((c) => c.args[0].input.ModelName);
+    const configs = sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName);
+    assert.ok(!models.includes(`${EXP}-model-000000000004`), "the other-case model is not deleted");
+    assert.ok(!configs.includes(`${EXP}-model-000000000004-cfg`), "the other-case config is not deleted");
+    assert.ok(models.includes(`${EXP}-model-000000000003`), "the experiment's own model still is");
   });
 
   it("removes endpoint, configs, models, tables, dashboard and, when asked, the data (D-15)", async () => {
