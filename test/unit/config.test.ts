@@ -248,7 +248,7 @@ test("rcu and wcu go together; jobs refuse more than one instance, saying why", 
   assert.deepEqual([c.resource.shared_resource.join_db.rcu, c.resource.shared_resource.join_db.wcu], [2, 3]);
   const half = shipped.replace(/^(\s*)table_name: BanditsJoinTable$/m, "$1table_name: BanditsJoinTable\n$1rcu: 2");
   const i = issueAt(issuesOf(half), "resource.shared_resource.join_db.wcu");
-  assert.match(i.found, /null while rcu is 2/);
+  assert.match(i.found, /not set, while rcu is 2/);
   assert.match(i.expected, /needs both rcu and wcu/);
   const two = shipped.replace(/^(\s*)instance_type: ml.c5.4xlarge$/m, "$1instance_type: ml.c5.4xlarge\n$1instance_count: 2");
   const j = issueAt(issuesOf(two), "resource.private_resource.training_fleet.instance_count");

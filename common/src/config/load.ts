@@ -128,7 +128,7 @@ function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: stri
     const at = ["resource", "shared_resource", table];
     issues.push({
       path: [...at, missing].join("."),
-      found: `null while ${given} is ${t[given as "rcu" | "wcu"]}`,
+      found: `not set, while ${given} is ${t[given as "rcu" | "wcu"]}`,
       expected: `an integer >= 1 as well (a provisioned table needs both rcu and wcu), or no ${given} for on-demand billing`,
       line: lineOf([...at, given]),
     });
