@@ -143,3 +143,17 @@ describe("container entry points over a temporary /opt/ml tree", () => {
     }
   });
 });
+
+describe("the image's base (issue 9.9)", () => {
+  it("is a supported Node.js LTS (22 or 24), pinned by digest, and docs/sagemaker.md names the same one", () => {
+    const dockerfile = fs.readFileSync(path.join(PROJECT, "docker", "Dockerfile"), "utf8");
+    const froms = dockerfile.split("\n").filter((l) => /^FROM\s/i.test(l));
+    assert.equal(froms.length, 1, "one stage");
+    const base = /^FROM\s+(node:(\d+)-slim@sha256:[0-9a-f]{64})\s*$/.exec(froms[0]);
+    assert.ok(base, `FROM pins node:<version>-slim by digest: ${froms[0]}`);
+    assert.ok(["22", "24"].includes(base[2]), `Node ${base[2]} is an LTS line still supported (20 ends April 2026)`);
+    const docs = fs.readFileSync(path.join(PROJECT, "docs", "sagemaker.md"), "utf8");
+    assert.ok(docs.includes(base[1]), "docs/sagemaker.md names the pinned image");
+    assert.match(docs, /docker buildx imagetools inspect node:\d+-slim/, "docs say how to refresh the digest");
+  });
+});

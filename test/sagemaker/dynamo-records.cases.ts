@@ -1,8 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
-import { DynamoRecordStore } from "@cbkit/common/dist/platform/sagemaker";
-import { ConflictError, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/dist/platform/sagemaker";
+import { ConflictError, parseConfig, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
 import { startDynamo, type DynamoEmulator } from "./helpers";
 
 const tables = { experiment: "CbkitExperiments", model: "CbkitModels", join: "CbkitJoins" };
@@ -129,5 +131,20 @@ describe("DynamoRecordStore on dynalite", () => {
     );
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
     assert.ok(results.filter((r) => r.status === "rejected").every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError));
+  });
+
+  it("creates provisioned tables with the config's rcu/wcu, on-demand ones without (issue 9.6)", async () => {
+    const shipped = fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "config.yaml"), "utf8");
+    const text = shipped.replace(/^(\s*)table_name: BanditsModelTable$/m, "$1table_name: CapModels\n$1rcu: 3\n$1wcu: 4").replace(/BanditsExperimentTable/, "CapExperiments");
+    const settings = sageMakerSettingsFromConfig(parseConfig(text, "capacity.yaml"));
+    assert.deepEqual(settings.tableCapacity, { experiment: null, model: { read: 3, write: 4 }, join: null });
+    const capacityStore = new DynamoRecordStore(ddb.client, { tables: settings.tables, capacity: settings.tableCapacity, tableIntervalMs: 20, tableTimeoutMs: 10_000 });
+    await capacityStore.create("model", "exp-h", "exp-h-model-1", model("exp-h", "exp-h-model-1"));
+    await capacityStore.create("experiment", "exp-h", "exp-h", experiment("exp-h"));
+    const models = (await ddb.client.send(new DescribeTableCommand({ TableName: "CapModels" }))).Table!;
+    assert.equal(models.BillingModeSummary?.BillingMode ?? "PROVISIONED", "PROVISIONED");
+    assert.deepEqual([models.ProvisionedThroughput?.ReadCapacityUnits, models.ProvisionedThroughput?.WriteCapacityUnits], [3, 4]);
+    const experiments = (await ddb.client.send(new DescribeTableCommand({ TableName: "CapExperiments" }))).Table!;
+    assert.equal(experiments.BillingModeSummary?.BillingMode, "PAY_PER_REQUEST");
   });
 });

@@ -12,7 +12,7 @@ import {
   SageMakerClient,
   UpdateEndpointCommand,
 } from "@aws-sdk/client-sagemaker";
-import { S3ObjectStore, SageMakerHosting, WaitTimeoutError } from "@cbkit/common/dist/platform/sagemaker";
+import { S3ObjectStore, SageMakerHosting, SageMakerNameCollisionError, WaitTimeoutError } from "@cbkit/common/dist/platform/sagemaker";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, validationError, type S3Emulator } from "./helpers";
 
 const EXP = "exp-host";
@@ -20,58 +20,82 @@ const M1 = `${EXP}-model-000000000001`;
 const M2 = `${EXP}-model-000000000002`;
 const ARN = `arn:aws:sagemaker:${REGION}:123456789012:endpoint/${EXP}`;
 
-/** A stateful fake of the SageMaker control plane: endpoints move through their states on each describe. */
-function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOutcome?: "ok" | "failed" | "rollback" | "stuck" } = {}) {
+type UpdateOutcome = "ok" | "baking" | "failed" | "rollback" | "quick-rollback" | "rolling-back" | "rollback-failed" | "stuck";
+type Endpoint = { name: string; config: string; status: string; pending: string[]; previous?: string; reason?: string };
+
+/**
+ * A stateful fake of the SageMaker control plane: endpoints move through their states on each
+ * describe. Names are looked up ignoring letter case and answered with the stored spelling, as
+ * SageMaker does.
+ */
+function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOutcome?: UpdateOutcome; createOutcome?: "ok" | "failed" | "stuck" } = {}) {
   const models = new Set<string>();
   const configs = new Map<string, string>(); // config -> model
-  let endpoint: { config: string; status: string; pending: string[]; previous?: string; reason?: string } | null = null;
+  const find = <T>(names: Iterable<T>, key: (t: T) => string, name: string) => [...names].find((n) => key(n).toLowerCase() === name.toLowerCase());
+  let endpoint: Endpoint | null = null;
   sm.on(DescribeModelCommand).callsFake(async (input: { ModelName: string }) => {
-    if (!models.has(input.ModelName)) throw validationError(`Could not find model "${input.ModelName}".`);
-    return { ModelName: input.ModelName };
+    const found = find(models, (m) => m, input.ModelName);
+    if (!found) throw validationError(`Could not find model "${input.ModelName}".`);
+    return { ModelName: found };
   });
   sm.on(CreateModelCommand).callsFake(async (input: { ModelName: string }) => {
     models.add(input.ModelName);
     return {};
   });
   sm.on(DescribeEndpointConfigCommand).callsFake(async (input: { EndpointConfigName: string }) => {
-    const model = configs.get(input.EndpointConfigName);
-    if (!model) throw validationError(`Could not find endpoint configuration "${input.EndpointConfigName}".`);
-    return { EndpointConfigName: input.EndpointConfigName, ProductionVariants: [{ VariantName: "AllTraffic", ModelName: model }] };
+    const found = find(configs.entries(), ([c]) => c, input.EndpointConfigName);
+    if (!found) throw validationError(`Could not find endpoint configuration "${input.EndpointConfigName}".`);
+    return { EndpointConfigName: found[0], ProductionVariants: [{ VariantName: "AllTraffic", ModelName: found[1] }] };
   });
   sm.on(CreateEndpointConfigCommand).callsFake(async (input: { EndpointConfigName: string; ProductionVariants: { ModelName: string }[] }) => {
     configs.set(input.EndpointConfigName, input.ProductionVariants[0].ModelName);
     return {};
   });
-  sm.on(DescribeEndpointCommand).callsFake(async () => {
-    if (!endpoint) throw validationError(`Could not find endpoint "${EXP}".`);
-    const next = endpoint.pending.shift();
+  const matching = (name: string) => (endpoint && endpoint.name.toLowerCase() === name.toLowerCase() ? endpoint : null);
+  sm.on(DescribeEndpointCommand).callsFake(async (input: { EndpointName: string }) => {
+    const e = matching(input.EndpointName);
+    if (!e) throw validationError(`Could not find endpoint "${input.EndpointName}".`);
+    const next = e.pending.shift();
     if (next === "Rollback") {
-      endpoint.config = endpoint.previous!;
-      endpoint.status = "InService";
-      endpoint.reason = "health check of the new variant failed";
-    } else if (next) endpoint.status = next;
-    return { EndpointName: EXP, EndpointArn: ARN, EndpointConfigName: endpoint.config, EndpointStatus: endpoint.status, FailureReason: endpoint.reason };
+      e.config = e.previous!;
+      e.status = "InService";
+      e.reason = "health check of the new variant failed";
+    } else if (next === "Gone") {
+      endpoint = null;
+      throw validationError(`Could not find endpoint "${input.EndpointName}".`);
+    } else if (next) e.status = next;
+    return { EndpointName: e.name, EndpointArn: ARN, EndpointConfigName: e.config, EndpointStatus: e.status, FailureReason: e.reason };
   });
-  sm.on(CreateEndpointCommand).callsFake(async (input: { EndpointConfigName: string }) => {
-    endpoint = { config: input.EndpointConfigName, status: "Creating", pending: ["Creating", "InService"] };
+  sm.on(CreateEndpointCommand).callsFake(async (input: { EndpointName: string; EndpointConfigName: string }) => {
+    const outcome = options.createOutcome ?? "ok";
+    const pending = outcome === "ok" ? ["Creating", "InService"] : outcome === "failed" ? ["Creating", "Failed"] : [];
+    endpoint = { name: input.EndpointName, config: input.EndpointConfigName, status: "Creating", pending, reason: outcome === "failed" ? "the container did not answer /ping" : undefined };
     return { EndpointArn: ARN };
   });
   sm.on(UpdateEndpointCommand).callsFake(async (input: { EndpointConfigName: string }) => {
     const outcome = options.updateOutcome ?? "ok";
-    const previous = endpoint!.config;
-    endpoint!.status = "Updating";
-    if (outcome === "ok") endpoint = { ...endpoint!, config: input.EndpointConfigName, pending: ["Updating", "InService"] };
-    if (outcome === "failed") endpoint = { ...endpoint!, pending: ["Updating", "Failed"], reason: "image pull failed" };
-    if (outcome === "rollback") endpoint = { ...endpoint!, previous, pending: ["Updating", "Rollback"] };
-    if (outcome === "stuck") endpoint = { ...endpoint!, pending: [] };
+    const e = endpoint!;
+    const previous = e.config;
+    e.status = "Updating";
+    if (outcome === "ok") Object.assign(e, { config: input.EndpointConfigName, pending: ["Updating", "InService"] });
+    // Updating for longer than the endpoint timeout (120 s in the tests): the baking period.
+    if (outcome === "baking") Object.assign(e, { config: input.EndpointConfigName, pending: [...Array(12).fill("Updating"), "InService"] });
+    if (outcome === "failed") Object.assign(e, { pending: ["Updating", "Failed"], reason: "image pull failed" });
+    if (outcome === "rollback") Object.assign(e, { previous, pending: ["Updating", "Rollback"] });
+    // Rolled back before the first DescribeEndpoint: never seen Updating.
+    if (outcome === "quick-rollback") Object.assign(e, { status: "InService", pending: [], reason: "alarm cbkit-errors went to ALARM" });
+    if (outcome === "rolling-back") Object.assign(e, { previous, pending: ["RollingBack", "RollingBack", "Rollback"] });
+    if (outcome === "rollback-failed") Object.assign(e, { pending: ["UpdateRollbackFailed"], reason: "rollback could not restore capacity" });
+    if (outcome === "stuck") Object.assign(e, { pending: [] });
     return { EndpointArn: ARN };
   });
-  sm.on(DeleteEndpointCommand).callsFake(async () => {
-    if (!endpoint) throw validationError(`Could not find endpoint "${EXP}".`);
-    endpoint = null;
+  sm.on(DeleteEndpointCommand).callsFake(async (input: { EndpointName: string }) => {
+    const e = matching(input.EndpointName);
+    if (!e) throw validationError(`Could not find endpoint "${input.EndpointName}".`);
+    Object.assign(e, { status: "Deleting", pending: ["Deleting", "Gone"] });
     return {};
   });
-  return { models, configs, endpoint: () => endpoint, setEndpoint: (e: typeof endpoint) => (endpoint = e) };
+  return { models, configs, endpoint: () => endpoint, setEndpoint: (e: Endpoint | null) => (endpoint = e) };
 }
 
 describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
@@ -110,6 +134,8 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
           MODEL_DIR: "/opt/ml/model",
           HOST: "0.0.0.0",
           PORT: "8080",
+          MAX_DECISIONS_PER_REQUEST: "10000",
+          REQUEST_TIMEOUT_SECONDS: "30",
         },
       },
       Tags: [{ Key: "cbkit:experiment", Value: EXP }],
@@ -122,7 +148,7 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
         InitialSamplingPercentage: 100,
         DestinationS3Uri: `s3://${BUCKET}/${EXP}/inference_data`,
         CaptureOptions: [{ CaptureMode: "Input" }, { CaptureMode: "Output" }],
-        CaptureContentTypeHeader: { JsonContentTypes: ["application/json"] },
+        CaptureContentTypeHeader: { JsonContentTypes: ["application/json", "application/jsonlines"] },
       },
       Tags: [{ Key: "cbkit:experiment", Value: EXP }],
     });
@@ -169,44 +195,98 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
     assert.equal(sm.commandCalls(CreateModelCommand).length, 2);
   });
 
-  it("reports a failed update with SageMaker's reason, and a rolled-back one", async () => {
-    fakeControlPlane(sm, { updateOutcome: "failed" });
+  it("reports a failed update with SageMaker's reason and deletes the failed endpoint; reports a rolled-back one", async () => {
+    const plane = fakeControlPlane(sm, { updateOutcome: "failed" });
     const h = hosting();
     await h.deploy(request(M1));
-    await assert.rejects(h.deploy(request(M2)), /failed: image pull failed .*\/aws\/sagemaker\/Endpoints\/exp-host/);
+    await assert.rejects(h.deploy(request(M2)), /failed: image pull failed .*\/aws\/sagemaker\/Endpoints\/exp-host[\s\S]*was deleted, so it does not keep billing/);
+    assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 1, "a Failed endpoint serves nothing: deleted");
+    assert.equal(plane.endpoint()?.status, "Deleting");
     sm.reset();
     fakeControlPlane(sm, { updateOutcome: "rollback" });
     const h2 = hosting();
     await h2.deploy(request(M1));
-    await assert.rejects(h2.deploy(request(M2)), /rolled back; the previous model still serves.*health check/);
+    await assert.rejects(h2.deploy(request(M2)), /rolled back; exp-host-model-000000000001-cfg still serves \(the previous model\).*health check/);
+    assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 0, "a rolled-back endpoint still serves: kept");
   });
 
-  it("bounds the wait for a stuck update, and refuses to deploy during another deployment", async () => {
-    fakeControlPlane(sm, { updateOutcome: "stuck" });
+  it("sees a rollback that finished before the first check, a RollingBack endpoint and a failed rollback (issue 9.7)", async () => {
+    for (const [outcome, expected] of [
+      ["quick-rollback", /rolled back; exp-host-model-000000000001-cfg still serves.*alarm cbkit-errors went to ALARM/],
+      ["rolling-back", /rolled back; exp-host-model-000000000001-cfg still serves/],
+      ["rollback-failed", /failed and so did its rollback: the endpoint serves a mix.*rollback could not restore capacity/],
+    ] as const) {
+      sm.reset();
+      fakeControlPlane(sm, { updateOutcome: outcome });
+      const clock = fakeClock();
+      const h = hosting(clock);
+      await h.deploy(request(M1));
+      const start = clock.now();
+      await assert.rejects(h.deploy(request(M2)), (e: Error) => !(e instanceof WaitTimeoutError) && expected.test(e.message), outcome);
+      assert.ok(clock.now() - start < 10_000, `${outcome}: reported at once, not after the endpoint time-out`);
+    }
+  });
+
+  it("passes the rollback alarms and the baking period to UpdateEndpoint, and waits through the baking (issue 9.7)", async () => {
+    fakeControlPlane(sm, { updateOutcome: "baking" });
     const clock = fakeClock();
-    const h = hosting(clock);
+    const h = new SageMakerHosting(client, store, testSettings({ rollbackAlarms: ["cbkit-5xx", "cbkit-latency"], bakingPeriodSeconds: 900 }), (exp) => store.uriOf(`${exp}/inference_data`), clock);
     await h.deploy(request(M1));
-    const before = clock.now();
-    await assert.rejects(h.deploy(request(M2)), (e: Error) => e instanceof WaitTimeoutError && /Updating/.test(e.message));
-    assert.ok(clock.now() - before <= 120_000 + 1, "gave up at the endpoint timeout");
-    await assert.rejects(h.deploy(request(M1)), /is Updating; a deployment is already in progress/);
+    const start = clock.now();
+    assert.equal((await h.deploy(request(M2))).modelId, M2);
+    assert.ok(clock.now() - start > 120_000, "the update took longer than endpoint_timeout_seconds alone allows");
+    assert.deepEqual(sm.commandCalls(UpdateEndpointCommand)[0].args[0].input.DeploymentConfig, {
+      BlueGreenUpdatePolicy: {
+        TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE", WaitIntervalInSeconds: 900 },
+        TerminationWaitInSeconds: 0,
+        MaximumExecutionTimeoutInSeconds: 1500,
+      },
+      AutoRollbackConfiguration: { Alarms: [{ AlarmName: "cbkit-5xx" }, { AlarmName: "cbkit-latency" }] },
+    });
   });
 
-  it("replaces a failed endpoint, describes and deletes", async () => {
+  it("deletes an endpoint that fails to come up or times out while creating, and says so (issue 9.5)", async () => {
+    const plane = fakeControlPlane(sm, { createOutcome: "failed" });
+    await assert.rejects(hosting().deploy(request(M1)), /failed: the container did not answer \/ping[\s\S]*exp-host failed and was deleted, so it does not keep billing/);
+    assert.deepEqual(sm.commandCalls(DeleteEndpointCommand).map((c) => c.args[0].input), [{ EndpointName: EXP }]);
+    assert.equal(plane.endpoint()?.status, "Deleting");
+
+    sm.reset();
+    const stuck = fakeControlPlane(sm, { createOutcome: "stuck" });
+    await assert.rejects(
+      hosting().deploy(request(M1)),
+      (e: Error) => e instanceof WaitTimeoutError && /Creating[\s\S]*did not come up in time and was deleted/.test(e.message),
+    );
+    assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 1);
+    assert.equal(stuck.endpoint()?.status, "Deleting");
+  });
+
+  it("passes the endpoint limits to the serving container (issue 9.6)", async () => {
+    fakeControlPlane(sm);
+    const h = new SageMakerHosting(client, store, testSettings({ servingLimits: { maxDecisionsPerRequest: 50, requestTimeoutSeconds: 7.5 } }), (exp) => store.uriOf(`${exp}/inference_data`), fakeClock());
+    await h.deploy(request(M1));
+    const env = sm.commandCalls(CreateModelCommand)[0].args[0].input.PrimaryContainer!.Environment!;
+    assert.equal(env.MAX_DECISIONS_PER_REQUEST, "50");
+    assert.equal(env.REQUEST_TIMEOUT_SECONDS, "7.5");
+  });
+
+  it("refuses names that exist in other letter cases: SageMaker names ignore case (issue 9.9)", async () => {
     const plane = fakeControlPlane(sm);
     plane.models.add(M1);
     plane.configs.set(`${M1}-cfg`, M1);
-    plane.setEndpoint({ config: `${M1}-cfg`, status: "Failed", pending: [], reason: "out of capacity" });
+    plane.setEndpoint({ name: "Exp-Host", config: `${M1}-cfg`, status: "InService", pending: [] });
     const h = hosting();
-    const described = await h.deploy(request(M2));
-    assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 1);
-    assert.equal(sm.commandCalls(CreateEndpointCommand).length, 1);
-    assert.equal(described.modelId, M2);
-    assert.equal((await h.describe(EXP))?.status, "InService");
-    assert.equal(await h.delete(EXP), true);
-    assert.equal(await h.describe(EXP), null);
-    assert.equal(await h.delete(EXP), false);
-    assert.deepEqual(await h.runtimeClientSettings(), { region: REGION });
+    await assert.rejects(h.deploy(request(M2)), (e: Error) => e instanceof SageMakerNameCollisionError && /endpoint name 'exp-host' collides with the existing endpoint 'Exp-Host'/.test(e.message));
+    await assert.rejects(h.describe(EXP), SageMakerNameCollisionError);
+    await assert.rejects(h.delete(EXP), SageMakerNameCollisionError);
+    assert.equal(sm.commandCalls(UpdateEndpointCommand).length + sm.commandCalls(DeleteEndpointCommand).length, 0, "the other experiment's endpoint is untouched");
+
+    // A model of another experiment whose id differs only in case is not reused.
+    sm.reset();
+    const other = fakeControlPlane(sm);
+    other.models.add(M1.toUpperCase());
+    await assert.rejects(hosting().deploy(request(M1)), /model name 'exp-host-model-000000000001' collides with the existing model 'EXP-HOST-MODEL-000000000001'/);
+    assert.equal(sm.commandCalls(CreateEndpointCommand).length, 0);
   });
 
   it("refuses a model without a packed artifact before creating anything", async () => {

@@ -11,6 +11,7 @@ import {
   DeleteModelCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
+  DescribeModelCommand,
   DescribeTrainingJobCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
@@ -21,8 +22,10 @@ import { CloudWatchClient, DeleteDashboardsCommand, GetMetricDataCommand, PutDas
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import {
   SageMakerConfigError,
+  EXPERIMENT_TAG,
   callerPolicyDocument,
   createSageMakerPlatform,
+  policyScopeOf,
   executionRolePolicyDocument,
   requiredIamPermissions,
   resolveSageMakerSettings,
@@ -30,7 +33,7 @@ import {
   type SageMakerPlatform,
 } from "@cbkit/common/dist/platform/sagemaker";
 import { parseConfig, type ModelRecord } from "@cbkit/common";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, type DynamoEmulator, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator } from "./helpers";
 
 /** The shipped config.yaml switched to SageMaker mode. */
 function sageMakerConfigText(): string {
@@ -82,18 +85,119 @@ describe("SageMaker settings, IAM help and config", () => {
     }
   });
 
-  it("lists every IAM permission, including iam:PassRole (D-31), as policy JSON", () => {
+  it("builds the role ARN from iam_role.role_name when role_arn is null, in the caller's partition (issue 9.6)", async () => {
+    const doc = YAML.parse(CONFIG) as Record<string, any>;
+    doc.sagemaker.role_arn = null;
+    doc.sagemaker.bucket = "my-bucket";
+    doc.resource.shared_resource.iam_role = { role_name: "CbKitExecution" };
+    const sts = new STSClient({ region: "cn-north-1", credentials: DUMMY_CREDENTIALS });
+    mockClient(sts).on(GetCallerIdentityCommand).resolves({ Account: "210987654321", Arn: "arn:aws-cn:iam::210987654321:user/alice" });
+    const settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(parseConfig(YAML.stringify(doc))), { sts });
+    assert.equal(settings.roleArn, "arn:aws-cn:iam::210987654321:role/CbKitExecution");
+    assert.equal(settings.bucket, "my-bucket");
+    // role_arn wins when both are set; a bad name is named.
+    const both = await resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleName: "Other", bucket: "b" });
+    assert.equal(both.roleArn, "arn:aws:iam::123456789012:role/CbKitExecution");
+    await assert.rejects(
+      resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleArn: null, roleName: "no spaces allowed" }),
+      (e: Error) => e instanceof SageMakerConfigError && e.field === "resource.shared_resource.iam_role.role_name",
+    );
+    await assert.rejects(
+      resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleArn: null, roleName: null }),
+      /sagemaker\.role_arn: missing \(and resource\.shared_resource\.iam_role\.role_name is null\)/,
+    );
+  });
+
+  it("reads rollback alarms, the baking period and the endpoint limits from the config (issues 9.6, 9.7)", () => {
+    const doc = YAML.parse(CONFIG) as Record<string, any>;
+    doc.sagemaker.rollback_alarms = " cbkit-5xx , cbkit-latency,";
+    doc.sagemaker.baking_period_seconds = 300;
+    doc.endpoint = { max_decisions_per_request: 64, request_timeout_seconds: 12 };
+    const config = parseConfig(YAML.stringify(doc));
+    const input = sageMakerSettingsFromConfig(config);
+    assert.deepEqual(input.rollbackAlarms, ["cbkit-5xx", "cbkit-latency"]);
+    assert.equal(input.bakingPeriodSeconds, 300);
+    assert.deepEqual(input.servingLimits, { maxDecisionsPerRequest: 64, requestTimeoutSeconds: 12 });
+    doc.sagemaker.rollback_alarms = Array.from({ length: 11 }, (_, i) => `a${i}`).join(",");
+    assert.throws(() => sageMakerSettingsFromConfig(parseConfig(YAML.stringify(doc))), (e: Error) => e instanceof SageMakerConfigError && e.field === "sagemaker.rollback_alarms");
+    // SageMaker mode has no hot swap: soft_deployment true is accepted with a warning.
+    assert.ok(config.soft_deployment);
+    assert.ok(config.warnings.some((w) => /soft_deployment is true but local_mode is false: SageMaker endpoints have no hot swap/.test(w)));
+  });
+
+  it("lists every IAM permission, including iam:PassRole (D-31) and StopTrainingJob, as policy JSON", () => {
     const actions = new Set(requiredIamPermissions().map((p) => p.action));
-    for (const a of ["iam:PassRole", "cloudwatch:PutMetricData", "sagemaker:CreateTrainingJob", "sagemaker:UpdateEndpoint", "athena:StartQueryExecution", "glue:CreateTable", "s3:PutObject", "dynamodb:PutItem", "ecr:BatchGetImage"])
+    for (const a of ["iam:PassRole", "cloudwatch:PutMetricData", "sagemaker:CreateTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:UpdateEndpoint", "athena:StartQueryExecution", "glue:CreateTable", "s3:PutObject", "dynamodb:PutItem", "ecr:BatchGetImage"])
       assert.ok(actions.has(a), a);
-    const caller = JSON.parse(callerPolicyDocument({ bucket: BUCKET, roleArn: "arn:aws:iam::123456789012:role/R" })) as { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] };
+    const caller = JSON.parse(callerPolicyDocument({ bucket: BUCKET, roleArn: "arn:aws:iam::123456789012:role/R" })) as Policy;
     const pass = caller.Statement.find((s) => s.Action === "iam:PassRole");
     assert.deepEqual(pass?.Resource, "arn:aws:iam::123456789012:role/R");
     assert.deepEqual(pass?.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });
-    const role = JSON.parse(executionRolePolicyDocument({ bucket: BUCKET })) as { Statement: { Resource: unknown }[] };
-    assert.deepEqual(role.Statement[0].Resource, [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`]);
+    const role = JSON.parse(executionRolePolicyDocument({ bucket: BUCKET })) as Policy;
+    assert.deepEqual(role.Statement.find((s) => s.Sid === "Objects")?.Resource, `arn:aws:s3:::${BUCKET}/*`);
+    assert.deepEqual(role.Statement.find((s) => s.Sid === "Bucket")?.Resource, `arn:aws:s3:::${BUCKET}`);
+  });
+
+  it("scopes the caller policy to the kit's resources: least privilege (issue 9.8)", () => {
+    const scope = policyScopeOf({ ...testSettings(), athenaDatabase: "cbkit_db", athenaWorkgroup: "cbkit" });
+    const policy = JSON.parse(callerPolicyDocument(scope)) as Policy;
+    const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+    const statementsOf = (action: string) => policy.Statement.filter((s) => list(s.Action).includes(action));
+    // Every caller action is granted somewhere, and only where this list says "*" is unavoidable.
+    const callerActions = new Set(requiredIamPermissions().filter((p) => p.principal === "caller").map((p) => p.action));
+    for (const action of callerActions) assert.ok(statementsOf(action).length > 0, `${action} is granted`);
+    const anyResource = new Set(policy.Statement.filter((s) => list(s.Resource).includes("*")).flatMap((s) => list(s.Action)));
+    assert.deepEqual([...anyResource].sort(), ["cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sts:GetCallerIdentity"]);
+    assert.deepEqual(statementsOf("cloudwatch:PutMetricData")[0].Condition, { StringEquals: { "cloudwatch:namespace": "ContextualBandits" } });
+    // The three record tables, nothing else.
+    assert.deepEqual(statementsOf("dynamodb:PutItem")[0].Resource, ["TestExperiments", "TestModels", "TestJoins"].map((t) => `arn:aws:dynamodb:${REGION}:123456789012:table/${t}`));
+    // The Glue database and the kit's cbkit_* tables.
+    assert.deepEqual(statementsOf("glue:CreateTable")[0].Resource, [
+      `arn:aws:glue:${REGION}:123456789012:catalog`,
+      `arn:aws:glue:${REGION}:123456789012:database/cbkit_db`,
+      `arn:aws:glue:${REGION}:123456789012:table/cbkit_db/cbkit_*`,
+    ]);
+    assert.deepEqual(statementsOf("athena:StartQueryExecution")[0].Resource, `arn:aws:athena:${REGION}:123456789012:workgroup/cbkit`);
+    // Athena's multipart result uploads, on the bucket only.
+    assert.deepEqual(statementsOf("s3:ListBucketMultipartUploads")[0].Resource, `arn:aws:s3:::${BUCKET}`);
+    for (const a of ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]) assert.deepEqual(statementsOf(a)[0].Resource, `arn:aws:s3:::${BUCKET}/*`, a);
+    // Tagged resources: created with the kit's tag, changed only when they carry it.
+    assert.deepEqual(statementsOf("sagemaker:CreateEndpoint")[0].Condition, { Null: { "aws:RequestTag/cbkit:experiment": "false" } });
+    assert.deepEqual(statementsOf("sagemaker:CreateTrainingJob")[0].Condition, { Null: { "aws:RequestTag/cbkit:job": "false" } });
+    for (const a of ["sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig", "sagemaker:InvokeEndpoint"])
+      assert.deepEqual(statementsOf(a)[0].Condition, { Null: { "aws:ResourceTag/cbkit:experiment": "false" } }, a);
+    assert.deepEqual(statementsOf("sagemaker:StopTrainingJob")[0].Condition, { Null: { "aws:ResourceTag/cbkit:job": "false" } });
+    // Describe calls stay unconditioned: a missing name must read "not found", not "access denied".
+    assert.equal(statementsOf("sagemaker:DescribeEndpoint")[0].Condition, undefined);
+    for (const s of policy.Statement) for (const r of list(s.Resource)) assert.doesNotMatch(r, /<account>|<region>|<bucket>/, `${s.Sid} is fully scoped`);
+    // The tags the policy requires are the ones the kit puts on what it creates.
+    assert.equal(EXPERIMENT_TAG, "cbkit:experiment");
   });
 });
+
+describe("the policies in docs/sagemaker.md", () => {
+  it("the caller policy in docs/sagemaker.md is the generated one (and the role policy too)", () => {
+    const docs = fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "docs", "sagemaker.md"), "utf8");
+    const jsonAfter = (heading: string) => {
+      const at = docs.indexOf(heading);
+      assert.ok(at >= 0, heading);
+      const block = /```json\n([\s\S]*?)\n```/.exec(docs.slice(at));
+      return JSON.parse(block![1]) as unknown;
+    };
+    const example = {
+      bucket: "sagemaker-us-west-2-123456789012",
+      roleArn: "arn:aws:iam::123456789012:role/CbKitExecution",
+      region: "us-west-2",
+      tables: { experiment: "BanditsExperimentTable", model: "BanditsModelTable", join: "BanditsJoinTable" },
+      athenaDatabase: "default",
+      athenaWorkgroup: "primary",
+    };
+    assert.deepEqual(jsonAfter("### 2.2 Your own permissions"), JSON.parse(callerPolicyDocument(example)));
+    assert.deepEqual(jsonAfter("and give it this permissions policy"), JSON.parse(executionRolePolicyDocument(example)));
+  });
+});
+
+type Policy = { Statement: { Sid: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[] };
 
 describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoDB on dynalite, the rest mocked)", () => {
   let s3: S3Emulator;
@@ -211,17 +315,28 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     );
   });
 
-  function cleanupMocks(failModel?: string) {
-    sm.on(DescribeEndpointCommand).resolvesOnce({ EndpointName: EXP, EndpointStatus: "InService", EndpointConfigName: `${EXP}-model-000000000003-cfg` });
+  /** SageMaker for clean-up: the endpoint answers Deleting twice after DeleteEndpoint, then "Could not find endpoint". */
+  function cleanupMocks(options: { failModel?: string; failEndpoint?: boolean } = {}) {
+    let endpoint: "InService" | "Deleting" | null = "InService";
+    let describesWhileDeleting = 0;
+    sm.on(DescribeEndpointCommand).callsFake(async () => {
+      if (endpoint === "Deleting" && ++describesWhileDeleting > 2) endpoint = null;
+      if (!endpoint) throw validationError(`Could not find endpoint "${EXP}".`);
+      return { EndpointName: EXP, EndpointStatus: endpoint, EndpointConfigName: `${EXP}-model-000000000003-cfg` };
+    });
     sm.on(DescribeEndpointConfigCommand).resolves({ ProductionVariants: [{ VariantName: "AllTraffic", ModelName: `${EXP}-model-000000000003` }] });
-    sm.on(DeleteEndpointCommand).resolves({});
+    sm.on(DeleteEndpointCommand).callsFake(async () => {
+      if (options.failEndpoint) throw Object.assign(new Error("User is not authorized to perform: sagemaker:DeleteEndpoint"), { name: "AccessDeniedException" });
+      endpoint = "Deleting";
+      return {};
+    });
     sm.on(ListModelsCommand).resolves({
       Models: [`${EXP}-model-000000000004`, `${EXP}-model-x-model-000000000001`, "unrelated"].map((ModelName) => ({ ModelName, ModelArn: "arn", CreationTime: new Date() })),
     });
     sm.on(ListEndpointConfigsCommand).resolves({ EndpointConfigs: [{ EndpointConfigName: `${EXP}-model-000000000005-cfg`, EndpointConfigArn: "arn", CreationTime: new Date() }] });
     sm.on(DeleteEndpointConfigCommand).resolves({});
     sm.on(DeleteModelCommand).callsFake(async (input: { ModelName: string }) => {
-      if (input.ModelName === failModel)
+      if (input.ModelName === options.failModel)
         throw Object.assign(new Error(`User is not authorized to perform: sagemaker:DeleteModel`), { name: "AccessDeniedException" });
       return {};
     });
@@ -229,6 +344,45 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     ath.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: "SUCCEEDED" } } });
     cw.on(DeleteDashboardsCommand).resolves({});
   }
+
+  /** The SageMaker calls in the order they were made, by command name. */
+  const callOrder = () => sm.calls().map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, ""));
+
+  it("stops when DeleteEndpoint fails and removes nothing else (issue 9.4)", async () => {
+    cleanupMocks({ failEndpoint: true });
+    await assert.rejects(
+      platform.cleanup(EXP, { deleteData: true }),
+      (e: Error) => /clean-up of exp-plat stopped: the endpoint exp-plat could not be deleted: AWS denied sagemaker:DeleteEndpoint/.test(e.message) && /Nothing else was removed/.test(e.message),
+    );
+    assert.equal(sm.commandCalls(DeleteEndpointConfigCommand).length, 0, "the endpoint's config stays");
+    assert.equal(sm.commandCalls(DeleteModelCommand).length, 0, "the endpoint's model stays");
+    assert.equal(ath.commandCalls(StartQueryExecutionCommand).length, 0);
+    assert.equal(cw.commandCalls(DeleteDashboardsCommand).length, 0);
+  });
+
+  it("waits until the endpoint is gone before deleting its config and model (issue 9.4)", async () => {
+    cleanupMocks();
+    await platform.cleanup(EXP);
+    const order = callOrder();
+    const deleted = order.indexOf("DeleteEndpoint");
+    const firstConfigDelete = order.indexOf("DeleteEndpointConfig");
+    assert.ok(deleted >= 0 && firstConfigDelete > deleted);
+    const describesBetween = order.slice(deleted + 1, firstConfigDelete).filter((c) => c === "DescribeEndpoint").length;
+    assert.equal(describesBetween, 3, "Deleting, Deleting, then 'Could not find endpoint': only then the config and model go");
+  });
+
+  it("leaves configs and models alone that SageMaker knows in other letter cases: another experiment's (issue 9.9)", async () => {
+    cleanupMocks();
+    const other = `${EXP}-model-000000000004`.toUpperCase();
+    sm.on(DescribeModelCommand, { ModelName: `${EXP}-model-000000000004` }).resolves({ ModelName: other });
+    sm.on(DescribeEndpointConfigCommand, { EndpointConfigName: `${EXP}-model-000000000004-cfg` }).resolves({ EndpointConfigName: `${other}-CFG` });
+    await platform.cleanup(EXP);
+    const models = sm.commandCalls(DeleteModelCommand).map((c) => c.args[0].input.ModelName);
+    const configs = sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName);
+    assert.ok(!models.includes(`${EXP}-model-000000000004`), "the other-case model is not deleted");
+    assert.ok(!configs.includes(`${EXP}-model-000000000004-cfg`), "the other-case config is not deleted");
+    assert.ok(models.includes(`${EXP}-model-000000000003`), "the experiment's own model still is");
+  });
 
   it("removes endpoint, configs, models, tables, dashboard and, when asked, the data (D-15)", async () => {
     await platform.records.create("model", EXP, `${EXP}-model-000000000001`, model(`${EXP}-model-000000000001`));
@@ -256,7 +410,7 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
   });
 
   it("keeps going after a failed step and reports every failure at the end", async () => {
-    cleanupMocks(`${EXP}-model-000000000001`);
+    cleanupMocks({ failModel: `${EXP}-model-000000000001` });
     await assert.rejects(platform.cleanup(EXP), (e: Error) => /failed on:\n  model exp-plat-model-000000000001: AWS denied sagemaker:DeleteModel/.test(e.message) && /CloudWatch dashboard exp-plat/.test(e.message));
     assert.equal(sm.commandCalls(DeleteModelCommand).length, 4, "the other models were still deleted");
     assert.equal(cw.commandCalls(DeleteDashboardsCommand).length, 1);

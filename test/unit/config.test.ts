@@ -63,7 +63,7 @@ test("the shipped config.yaml loads clean, local mode by default", () => {
   const p = c.algor.algorithms_parameters;
   assert.deepEqual([p.exploration_policy, p.epsilon, p.num_policies, p.num_arms, p.cfa_type], ["egreedy", 0.001, 3, 7, "dr"]);
   assert.equal(c.resource.shared_resource.experiment_db.table_name, "BanditsExperimentTable");
-  assert.equal(c.resource.shared_resource.experiment_db.rcu, 5, "default applied");
+  assert.equal(c.resource.shared_resource.experiment_db.rcu, null, "default applied: on-demand");
   assert.equal(c.resource.private_resource.training_fleet.instance_count, 1, "default applied");
   assert.equal(resolveWorkspaceDir(c), path.join(root, "workspace"));
 });
@@ -214,4 +214,63 @@ test("the reference and the settings rows cover every leaf key", () => {
   const rows = configSettingsRows(loadConfig());
   assert.deepEqual(rows.map((r) => r.key), keys);
   assert.equal(rows.find((r) => r.key === "local_mode")?.value, "true");
+});
+
+// ---------------------------------------------------------------- issue 9.6: every key does what it says
+
+test("a removed key is a warning naming the key and why, not an error", () => {
+  const text = shipped.replace(/^  shared_resource:\n/m, "  shared_resource:\n    resources_cf_stack_name: BanditsSharedResourceStack\n");
+  const c = parseConfig(text, "old.yaml");
+  assert.equal(c.warnings.length, 1);
+  const line = text.split("\n").findIndex((l) => l.includes("resources_cf_stack_name")) + 1;
+  assert.match(c.warnings[0], new RegExp(`^resource\\.shared_resource\\.resources_cf_stack_name \\(line ${line}\\) is no longer used and was ignored: nothing creates a CloudFormation stack`));
+  assert.equal((c.resource.shared_resource as Record<string, unknown>).resources_cf_stack_name, undefined);
+  assert.ok(!configReference().some((r) => r.key.endsWith("resources_cf_stack_name")), "not in the reference");
+  // A removed key is only recognised where it used to be: elsewhere it is an unknown key.
+  issueAt(issuesOf(shipped + "\nresources_cf_stack_name: x\n"), "resources_cf_stack_name");
+});
+
+test("workflow.min_reward must be below workflow.max_reward; the issue names both keys", () => {
+  for (const [min, max] of [["1", "1"], ["2", "1"]]) {
+    const text = edit("min_reward", `min_reward: ${min}`).replace(/^(\s*)max_reward: 1$/m, `$1max_reward: ${max}`);
+    const i = issueAt(issuesOf(text), "workflow.max_reward");
+    assert.match(i.found, new RegExp(`^${max}, not above workflow\\.min_reward \\(${min}\\)`));
+    assert.match(i.expected, /workflow\.min_reward < workflow\.max_reward/);
+    assert.equal(i.line, text.split("\n").findIndex((l) => /^\s*max_reward:/.test(l)) + 1);
+  }
+  const ok = parseConfig(edit("min_reward", "min_reward: -1"), "t");
+  assert.deepEqual([ok.workflow.min_reward, ok.workflow.max_reward], [-1, 1]);
+});
+
+test("rcu and wcu go together; jobs refuse more than one instance, saying why", () => {
+  const provisioned = shipped.replace(/^(\s*)table_name: BanditsJoinTable$/m, "$1table_name: BanditsJoinTable\n$1rcu: 2\n$1wcu: 3");
+  const c = parseConfig(provisioned, "t");
+  assert.deepEqual([c.resource.shared_resource.join_db.rcu, c.resource.shared_resource.join_db.wcu], [2, 3]);
+  const half = shipped.replace(/^(\s*)table_name: BanditsJoinTable$/m, "$1table_name: BanditsJoinTable\n$1rcu: 2");
+  const i = issueAt(issuesOf(half), "resource.shared_resource.join_db.wcu");
+  assert.match(i.found, /not set, while rcu is 2/);
+  assert.match(i.expected, /needs both rcu and wcu/);
+  const two = shipped.replace(/^(\s*)instance_type: ml.c5.4xlarge$/m, "$1instance_type: ml.c5.4xlarge\n$1instance_count: 2");
+  const j = issueAt(issuesOf(two), "resource.private_resource.training_fleet.instance_count");
+  assert.equal(j.expected, "exactly 1 (the learner is single-node: a job on more instances would bill them all and use one)");
+  const hosting = parseConfig(shipped.replace(/^(\s*)instance_count: 1$/m, "$1instance_count: 3"), "t");
+  assert.equal(hosting.resource.private_resource.hosting_fleet.instance_count, 3, "the endpoint may run several instances");
+});
+
+test("soft_deployment in SageMaker mode is accepted with a warning: there is no hot swap there", () => {
+  const sagemaker = parseConfig(edit("local_mode", "local_mode: false"), "t");
+  assert.equal(sagemaker.soft_deployment, true);
+  assert.equal(sagemaker.warnings.length, 1);
+  assert.match(sagemaker.warnings[0], /soft_deployment is true but local_mode is false: SageMaker endpoints have no hot swap.*blue\/green UpdateEndpoint/);
+  assert.deepEqual(parseConfig(edit("local_mode", "local_mode: false").replace(/^soft_deployment:.*$/m, "soft_deployment: false"), "t").warnings, []);
+  assert.match(configReference().find((r) => r.key === "soft_deployment")!.description, /SageMaker mode has no hot swap/);
+});
+
+test("iam_role.role_name and the blue/green keys are in the reference with their defaults", () => {
+  const ref = Object.fromEntries(configReference().map((r) => [r.key, r]));
+  assert.equal(ref["resource.shared_resource.iam_role.role_name"].default, "null");
+  assert.match(ref["resource.shared_resource.iam_role.role_name"].description, /used when sagemaker\.role_arn is null/);
+  assert.equal(ref["sagemaker.rollback_alarms"].default, "null");
+  assert.equal(ref["sagemaker.baking_period_seconds"].allowed, "an integer in [0, 3600]");
+  assert.equal(loadConfig().resource.shared_resource.iam_role.role_name, null);
 });

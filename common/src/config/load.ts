@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
-import { CONFIG_SCHEMA, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
+import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
 import { findProjectRoot } from "./paths";
 
 /** One problem in a config file. */
@@ -88,6 +88,7 @@ export function parseConfig(text: string, sourceName = "config.yaml", file: stri
   const warnings: string[] = [];
   const lineOf = (keys: string[], ofKey = false): number | undefined => lineInDoc(doc, lineCounter, keys, ofKey);
   const value = validateObject(CONFIG_SCHEMA, raw ?? undefined, [], issues, warnings, lineOf, raw === null || raw === undefined);
+  if (value) crossFieldChecks(value as unknown as ConfigValues, issues, warnings, lineOf);
   if (issues.length > 0) {
     // In file order; issues without a line (missing top-level keys) last.
     const order = issues.map((issue, i) => ({ issue, i }));
@@ -105,6 +106,39 @@ export function parseConfig(text: string, sourceName = "config.yaml", file: stri
 }
 
 type LineOf = (keys: string[], ofKey?: boolean) => number | undefined;
+
+/**
+ * Rules between keys, checked after each key is valid on its own (a key that failed its own
+ * check is undefined here and skipped).
+ */
+function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: string[], lineOf: LineOf): void {
+  const min = c.workflow?.min_reward;
+  const max = c.workflow?.max_reward;
+  if (typeof min === "number" && typeof max === "number" && !(min < max))
+    issues.push({
+      path: "workflow.max_reward",
+      found: `${max}, not above workflow.min_reward (${min})`,
+      expected: "workflow.min_reward < workflow.max_reward (the reward range must not be empty)",
+      line: lineOf(["workflow", "max_reward"]) ?? lineOf(["workflow", "min_reward"]),
+    });
+  for (const table of ["experiment_db", "model_db", "join_db"] as const) {
+    const t = c.resource?.shared_resource?.[table];
+    if (!t || t.rcu === undefined || t.wcu === undefined || (t.rcu === null) === (t.wcu === null)) continue;
+    const [missing, given] = t.rcu === null ? ["rcu", "wcu"] : ["wcu", "rcu"];
+    const at = ["resource", "shared_resource", table];
+    issues.push({
+      path: [...at, missing].join("."),
+      found: `not set, while ${given} is ${t[given as "rcu" | "wcu"]}`,
+      expected: `an integer >= 1 as well (a provisioned table needs both rcu and wcu), or no ${given} for on-demand billing`,
+      line: lineOf([...at, given]),
+    });
+  }
+  if (c.local_mode === false && c.soft_deployment === true)
+    warnings.push(
+      "soft_deployment is true but local_mode is false: SageMaker endpoints have no hot swap, so every deploy is a blue/green UpdateEndpoint " +
+        "(the old fleet serves until the new one is healthy). Set soft_deployment: false to silence this warning.",
+    );
+}
 
 function lineInDoc(doc: Document, lc: LineCounter, keys: string[], ofKey: boolean): number | undefined {
   // Walk the YAML tree to the key's pair; report the key's line (or the value's).
@@ -150,6 +184,7 @@ export function describeConfigAllowed(node: ConfigSchemaNode): string {
     case "number": {
       const what = node.integer ? "an integer" : "a number";
       const parts: string[] = [];
+      if (node.min !== undefined && node.min === node.max) return `exactly ${node.min}${orNull}`;
       if (node.min !== undefined && node.max !== undefined) parts.push(`in [${node.min}, ${node.max}]`);
       else if (node.min !== undefined) parts.push(`>= ${node.min}`);
       else if (node.max !== undefined) parts.push(`<= ${node.max}`);
@@ -212,6 +247,12 @@ function validateObject(
   const out: Record<string, unknown> = {};
   const known = Object.keys(node.fields);
   for (const key of Object.keys(input)) {
+    const removed = REMOVED_CONFIG_KEYS[[...at, key].join(".")];
+    if (removed !== undefined && !(key in node.fields)) {
+      const line = lineOf([...at, key], true);
+      warnings.push(`${[...at, key].join(".")}${line ? ` (line ${line})` : ""} is no longer used and was ignored: ${removed}.`);
+      continue;
+    }
     if (!(key in node.fields)) {
       issues.push({
         path: [...at, key].join("."),
@@ -252,7 +293,7 @@ function validateLeaf(
     issues.push({
       path: p,
       found: show(v),
-      expected: describeConfigAllowed(node),
+      expected: describeConfigAllowed(node) + (node.reason && v !== undefined && v !== null ? ` (${node.reason})` : ""),
       line: v !== undefined ? lineOf(keys) : parent.length ? lineOf(parent, true) : undefined,
     });
     return undefined;

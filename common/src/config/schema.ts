@@ -16,6 +16,8 @@ interface NodeBase {
   nullable?: boolean;
   /** Returns a warning for an accepted but questionable value (called with the validated value). */
   warn?: (value: never) => string | undefined;
+  /** Why the allowed values are limited; added to the error's "expected" text. */
+  reason?: string;
 }
 
 export interface ConfigStringNode<T extends string = string> extends NodeBase {
@@ -94,17 +96,42 @@ export const CONFIG_CB_TYPES = ["dr", "ips", "mtr"] as const;
 export const CONFIG_FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
 export const CONFIG_BINNINGS = ["gaussian", "quantile"] as const;
 
+const capacity = (what: "read" | "write") =>
+  cfgNum({
+    description:
+      `provisioned ${what} capacity units of the table when SageMaker mode creates it (set rcu and wcu together); ` +
+      "null: on-demand billing (pay per request). An existing table keeps its billing mode",
+    integer: true,
+    min: 1,
+    nullable: true,
+    default: null,
+  });
+
 const table = (name: string, what: string) =>
   cfgObj(`the ${what} table`, {
     table_name: cfgStr({ description: `name of the ${what} table`, required: true, default: name }),
-    rcu: cfgNum({ description: "provisioned read capacity (SageMaker mode)", integer: true, min: 1, default: 5 }),
-    wcu: cfgNum({ description: "provisioned write capacity (SageMaker mode)", integer: true, min: 1, default: 5 }),
+    rcu: capacity("read"),
+    wcu: capacity("write"),
   }, true);
 
 const fleet = (what: string, type: string) =>
   cfgObj(`instances for ${what}`, {
     instance_type: cfgStr({ description: `instance type for ${what} (SageMaker mode)`, required: true, default: type }),
-    instance_count: cfgNum({ description: `number of instances for ${what}`, integer: true, min: 1, default: 1 }),
+    instance_count: cfgNum({ description: `number of instances for ${what} (SageMaker mode; during a blue/green update the new fleet runs beside the old one, so twice as many)`, integer: true, min: 1, default: 1 }),
+  }, true);
+
+/** Training and evaluation run the single-node learner: one instance, always. */
+const jobFleet = (what: string, type: string) =>
+  cfgObj(`instances for ${what}`, {
+    instance_type: cfgStr({ description: `instance type for ${what} (SageMaker mode)`, required: true, default: type }),
+    instance_count: cfgNum({
+      description: `number of instances for ${what}: must be 1 (the learner trains and evaluates on one instance)`,
+      integer: true,
+      min: 1,
+      max: 1,
+      default: 1,
+      reason: "the learner is single-node: a job on more instances would bill them all and use one",
+    }),
   }, true);
 
 /** The learner's settings (passed unchanged as hyperparameters to training and evaluation). */
@@ -178,23 +205,50 @@ export const SAGEMAKER_FIELDS = {
   query_timeout_seconds: cfgNum({ description: "how long to wait for one Athena query", min: 1, default: 600 }),
   decision_wait_seconds: cfgNum({ description: "how long a join waits for the batch's decisions to reach the data-capture log", min: 1, default: 600 }),
   decision_lookback_hours: cfgNum({ description: "how far back the join looks for the batch's decisions in the data-capture log", min: 0, default: 24 }),
+  rollback_alarms: cfgStr({
+    description:
+      "CloudWatch alarm names, comma-separated, that SageMaker watches during a blue/green update; one in ALARM rolls the update back (null: none)",
+    nullable: true,
+    default: null,
+  }),
+  baking_period_seconds: cfgNum({
+    description:
+      "after traffic moves to the new fleet, the old fleet is kept this long (and the rollback alarms watched) before it is terminated; both fleets bill meanwhile",
+    integer: true,
+    min: 0,
+    max: 3600,
+    default: 0,
+  }),
+};
+
+/**
+ * Keys the kit used to read and no longer does: found in a config file, each gives a warning
+ * with the reason (not an error, so older config files keep loading).
+ */
+export const REMOVED_CONFIG_KEYS: Readonly<Record<string, string>> = {
+  "resource.shared_resource.resources_cf_stack_name":
+    "nothing creates a CloudFormation stack: SageMaker mode creates the bucket and tables on first use, and the execution role is yours (sagemaker.role_arn or resource.shared_resource.iam_role.role_name). Delete the key",
 };
 
 export const CONFIG_SCHEMA = cfgObj("config.yaml", {
   resource: cfgObj("names and sizes of the cloud resources", {
     shared_resource: cfgObj("resources shared by all experiments", {
-      resources_cf_stack_name: cfgStr({ description: "CloudFormation stack of the shared resources", required: true, default: "BanditsSharedResourceStack" }),
       experiment_db: table("BanditsExperimentTable", "experiment"),
       model_db: table("BanditsModelTable", "model"),
       join_db: table("BanditsJoinTable", "join-job"),
-      iam_role: cfgObj("the role the stack creates", {
-        role_name: cfgStr({ description: "name of the IAM role the jobs and endpoints run as", required: true, default: "BanditsIAMRole" }),
-      }, true),
+      iam_role: cfgObj("the execution role", {
+        role_name: cfgStr({
+          description:
+            "name of the IAM role SageMaker jobs and endpoints run as; used when sagemaker.role_arn is null (the ARN is built with your account from STS)",
+          nullable: true,
+          default: null,
+        }),
+      }),
     }, true),
     private_resource: cfgObj("per-experiment compute", {
       hosting_fleet: fleet("the endpoint", "ml.t2.medium"),
-      training_fleet: fleet("training jobs", "ml.c5.4xlarge"),
-      evaluation_fleet: fleet("evaluation jobs", "ml.c5.4xlarge"),
+      training_fleet: jobFleet("training jobs", "ml.c5.4xlarge"),
+      evaluation_fleet: jobFleet("evaluation jobs", "ml.c5.4xlarge"),
     }, true),
   }, true),
   image: cfgStr({
@@ -206,7 +260,12 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
     algorithms_parameters: cfgObj("learner and evaluation settings", ALGORITHM_FIELDS, true),
   }, true),
   local_mode: cfgBool({ description: "true: everything runs on this machine; false: Amazon SageMaker", default: true }),
-  soft_deployment: cfgBool({ description: "deploy a new model by hot-swapping it into the running endpoint (true) or by a blue/green endpoint update (false)", default: false }),
+  soft_deployment: cfgBool({
+    description:
+      "local mode: deploy a new model by hot-swapping it into the running endpoint (true) or blue/green, by starting a new endpoint process and switching to it once it answers (false). " +
+      "SageMaker mode has no hot swap: every deploy is a blue/green UpdateEndpoint, and true gives a warning",
+    default: false,
+  }),
   seed: cfgNum({ description: "seed of every random choice (users, exploration, splits, bootstrap)", integer: true, default: 1 }),
   workspace: cfgStr({ description: "local-mode folder for data, models and records, relative to the config file's folder", default: "workspace" }),
   data_file: cfgStr({ description: "shuttle.trn; null: ../shared/data/shuttle.trn beside the project root; relative to the config file's folder", nullable: true, default: null }),
@@ -223,8 +282,8 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
  */
 export interface TableSettings {
   table_name: string;
-  rcu: number;
-  wcu: number;
+  rcu: number | null;
+  wcu: number | null;
 }
 export interface FleetSettings {
   instance_type: string;
@@ -275,15 +334,16 @@ export interface SageMakerSettings {
   query_timeout_seconds: number;
   decision_wait_seconds: number;
   decision_lookback_hours: number;
+  rollback_alarms: string | null;
+  baking_period_seconds: number;
 }
 export interface ConfigValues {
   resource: {
     shared_resource: {
-      resources_cf_stack_name: string;
       experiment_db: TableSettings;
       model_db: TableSettings;
       join_db: TableSettings;
-      iam_role: { role_name: string };
+      iam_role: { role_name: string | null };
     };
     private_resource: {
       hosting_fleet: FleetSettings;

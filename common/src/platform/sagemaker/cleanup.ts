@@ -1,12 +1,20 @@
 /**
  * Clean-up of everything SageMaker mode created for an experiment (D-15): the endpoint, every
  * endpoint config and Model of the experiment's models, the Athena tables, the dashboard and, when
- * asked, the experiment's S3 data. Each step runs even when an earlier one fails; failures are
- * collected and thrown together at the end, after the rest was removed.
+ * asked, the experiment's S3 data.
+ *
+ * The endpoint goes first, and the rest waits until SageMaker says it is gone: an endpoint whose
+ * config and model were deleted still bills and can no longer be inspected. When the endpoint can
+ * not be deleted, the clean-up stops there and removes nothing else. After that, each step runs
+ * even when an earlier one fails; failures are collected and thrown together at the end.
+ * SageMaker names ignore letter case: a config or model found under another spelling belongs to
+ * another experiment and is left alone.
  */
 import {
   DeleteEndpointConfigCommand,
   DeleteModelCommand,
+  DescribeEndpointConfigCommand,
+  DescribeModelCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
   type SageMakerClient,
@@ -52,6 +60,31 @@ async function listedNames(sm: SageMakerClient, experimentId: string, kind: "mod
   return names.filter((n) => pattern.test(n));
 }
 
+/** The name SageMaker knows for a config or model, or null when there is none. */
+async function existingName(sm: SageMakerClient, kind: "config" | "model", name: string): Promise<string | null> {
+  try {
+    if (kind === "config") {
+      const out = await awsCall("sagemaker:DescribeEndpointConfig", () => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })));
+      return out?.EndpointConfigName ?? name;
+    }
+    const out = await awsCall("sagemaker:DescribeModel", () => sm.send(new DescribeModelCommand({ ModelName: name })));
+    return out?.ModelName ?? name;
+  } catch (error) {
+    if (notFound(error)) return null;
+    throw error;
+  }
+}
+
+/** Deletes the experiment's endpoint and waits until it is gone; false when there was none. */
+async function deleteEndpoint(parts: CleanupParts, experimentId: string, modelIds: Set<string>): Promise<boolean> {
+  const current = await parts.hosting.describe(experimentId);
+  if (!current) return false;
+  if (current.modelId) modelIds.add(current.modelId);
+  const deleted = await parts.hosting.delete(experimentId);
+  if (deleted) await parts.hosting.waitUntilDeleted(experimentId);
+  return deleted;
+}
+
 export async function cleanupExperiment(parts: CleanupParts, experimentId: string, options: { deleteData?: boolean } = {}): Promise<CleanupReport> {
   const removed: string[] = [];
   const failures: string[] = [];
@@ -63,15 +96,19 @@ export async function cleanupExperiment(parts: CleanupParts, experimentId: strin
     }
   };
 
-  let endpointDeleted = false;
   const modelIds = new Set<string>();
   const configNames = new Set<string>();
-  await step("endpoint", async () => {
-    const current = await parts.hosting.describe(experimentId);
-    if (current?.modelId) modelIds.add(current.modelId);
-    endpointDeleted = await parts.hosting.delete(experimentId);
-    if (endpointDeleted) removed.push(`endpoint ${experimentId}`);
-  });
+  let endpointDeleted: boolean;
+  try {
+    endpointDeleted = await deleteEndpoint(parts, experimentId, modelIds);
+  } catch (error) {
+    throw new Error(
+      `clean-up of ${experimentId} stopped: the endpoint ${experimentId} could not be deleted: ${(error as Error).message}\n` +
+        "Nothing else was removed, so the endpoint keeps its config and model (deleting them under it would leave an endpoint that bills " +
+        "and can not be inspected). Fix the cause (often a missing permission) and run the clean-up again.",
+    );
+  }
+  if (endpointDeleted) removed.push(`endpoint ${experimentId}`);
   await step("model records", async () => {
     for (const model of await parts.records.list("model", experimentId)) modelIds.add(model.value.model_id);
   });
@@ -84,6 +121,7 @@ export async function cleanupExperiment(parts: CleanupParts, experimentId: strin
   for (const id of modelIds) configNames.add(endpointConfigName(id));
   for (const name of [...configNames].sort())
     await step(`endpoint config ${name}`, async () => {
+      if ((await existingName(parts.sm, "config", name)) !== name) return; // gone, or another experiment's
       try {
         await awsCall("sagemaker:DeleteEndpointConfig", () => parts.sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name })));
         removed.push(`endpoint config ${name}`);
@@ -93,6 +131,7 @@ export async function cleanupExperiment(parts: CleanupParts, experimentId: strin
     });
   for (const id of [...modelIds].sort())
     await step(`model ${id}`, async () => {
+      if ((await existingName(parts.sm, "model", id)) !== id) return; // gone, or another experiment's
       try {
         await awsCall("sagemaker:DeleteModel", () => parts.sm.send(new DeleteModelCommand({ ModelName: id })));
         removed.push(`model ${id}`);

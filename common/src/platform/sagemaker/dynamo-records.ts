@@ -1,6 +1,7 @@
 /**
  * Durable records in DynamoDB, as in the original: three tables (experiments; models and join
- * jobs keyed by experiment id + their own id), created on first use with on-demand billing.
+ * jobs keyed by experiment id + their own id), created on first use with on-demand billing, or with
+ * provisioned capacity when the config gives rcu and wcu for the table.
  * Optimistic concurrency: each item carries a `version` number and every write is conditional on
  * the version the writer read, so two managers on one experiment can not overwrite each other.
  * The record itself is kept as its exact JSON text in `record` (field order and number formats
@@ -25,10 +26,14 @@ interface TableSpec {
   name: string;
   /** Range key attribute, absent for the experiment table. */
   rangeKey?: "model_id" | "join_job_id";
+  /** Provisioned capacity; null: on-demand. */
+  capacity: { read: number; write: number } | null;
 }
 
 export interface DynamoRecordStoreOptions {
   tables: { experiment: string; model: string; join: string };
+  /** Provisioned read/write capacity per table, used when the table is created; absent or null: on-demand. */
+  capacity?: Partial<Record<"experiment" | "model" | "join", { read: number; write: number } | null>>;
   tableTimeoutMs?: number;
   tableIntervalMs?: number;
 }
@@ -43,10 +48,11 @@ export class DynamoRecordStore implements RecordStore {
     private readonly ddb: DynamoDBClient,
     private readonly options: DynamoRecordStoreOptions,
   ) {
+    const capacity = options.capacity ?? {};
     this.specs = {
-      experiment: { name: options.tables.experiment },
-      model: { name: options.tables.model, rangeKey: "model_id" },
-      join_job: { name: options.tables.join, rangeKey: "join_job_id" },
+      experiment: { name: options.tables.experiment, capacity: capacity.experiment ?? null },
+      model: { name: options.tables.model, rangeKey: "model_id", capacity: capacity.model ?? null },
+      join_job: { name: options.tables.join, rangeKey: "join_job_id", capacity: capacity.join ?? null },
     };
   }
 
@@ -93,11 +99,12 @@ export class DynamoRecordStore implements RecordStore {
       attributes.push({ AttributeName: spec.rangeKey, AttributeType: "S" });
       keys.push({ AttributeName: spec.rangeKey, KeyType: "RANGE" as never });
     }
+    const billing = spec.capacity
+      ? { BillingMode: "PROVISIONED" as const, ProvisionedThroughput: { ReadCapacityUnits: spec.capacity.read, WriteCapacityUnits: spec.capacity.write } }
+      : { BillingMode: "PAY_PER_REQUEST" as const };
     try {
       await awsCall("dynamodb:CreateTable", () =>
-        this.ddb.send(
-          new CreateTableCommand({ TableName: spec.name, AttributeDefinitions: attributes, KeySchema: keys, BillingMode: "PAY_PER_REQUEST" }),
-        ),
+        this.ddb.send(new CreateTableCommand({ TableName: spec.name, AttributeDefinitions: attributes, KeySchema: keys, ...billing })),
       );
     } catch (error) {
       if (awsErrorName(error) !== "ResourceInUseException") throw error; // created concurrently

@@ -4,7 +4,8 @@
  * The first deploy creates the endpoint; later deploys call UpdateEndpoint with a blue/green
  * policy, so the old fleet serves until the new one passes its health checks (the original lost
  * this, D-1). Every wait is bounded; a failed or rolled-back update is an error with SageMaker's
- * reason.
+ * reason. An endpoint that never came up is deleted, so it does not bill. SageMaker names ignore
+ * case, so every name found is compared exactly with the one asked for.
  */
 import {
   CreateEndpointCommand,
@@ -20,11 +21,11 @@ import {
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import type { DeployRequest, EndpointDescription, EndpointStatus, Hosting, RuntimeClientSettings } from "../types";
-import { awsCall } from "./iam";
+import { awsCall, EXPERIMENT_TAG } from "./iam";
 import { checkSageMakerName, packedArtifactUri } from "./jobs";
 import type { S3ObjectStore } from "./s3-store";
-import type { SageMakerSettings } from "./settings";
-import { pollUntil, type PollOptions } from "./waiter";
+import { DEFAULT_SERVING_LIMITS, type ServingLimits, type SageMakerSettings } from "./settings";
+import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** The one production variant; the data-capture path contains it, so it never changes. */
 export const VARIANT_NAME = "AllTraffic";
@@ -36,7 +37,7 @@ export const endpointConfigName = (modelId: string): string => `${modelId}-cfg`;
  * The environment of the serving container (read by common/src/container/serve.ts). No
  * DECISION_LOG_DIR: SageMaker's data capture is the decision log in this mode.
  */
-export function servingEnvironment(request: DeployRequest, region: string): Record<string, string> {
+export function servingEnvironment(request: DeployRequest, region: string, limits: ServingLimits = DEFAULT_SERVING_LIMITS): Record<string, string> {
   return {
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
@@ -47,13 +48,47 @@ export function servingEnvironment(request: DeployRequest, region: string): Reco
     MODEL_DIR: "/opt/ml/model",
     HOST: "0.0.0.0",
     PORT: "8080",
+    MAX_DECISIONS_PER_REQUEST: String(limits.maxDecisionsPerRequest),
+    REQUEST_TIMEOUT_SECONDS: String(limits.requestTimeoutSeconds),
   };
+}
+
+/**
+ * Raised when a name the kit asks for exists in SageMaker spelled with other letter cases:
+ * SageMaker names ignore case, so the resource belongs to another experiment.
+ */
+export class SageMakerNameCollisionError extends Error {
+  constructor(kind: string, asked: string, found: string) {
+    super(
+      `${kind} name '${asked}' collides with the existing ${kind} '${found}': SageMaker names ignore letter case, ` +
+        `so they are the same resource, which belongs to another experiment. Use an experiment id that differs from '${found}' in more than letter case.`,
+    );
+    this.name = "SageMakerNameCollisionError";
+  }
+}
+
+/** Throws when SageMaker found `found` for the name `asked` and the two differ in letter case. */
+export function checkSameName(kind: string, asked: string, found: string | undefined): void {
+  if (found !== undefined && found !== asked) throw new SageMakerNameCollisionError(kind, asked, found);
+}
+
+/** MaximumExecutionTimeoutInSeconds of a blue/green update: SageMaker allows 600..28800 s. */
+function updateTimeoutSeconds(endpointTimeoutMs: number, bakingSeconds: number): number {
+  return Math.min(28_800, Math.max(600, Math.round(endpointTimeoutMs / 1000), bakingSeconds + 600));
 }
 
 const notFound = (error: unknown) => /could not find|does not exist|not found/i.test((error as Error)?.message ?? "");
 const BUSY = new Set(["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed"]);
 
 type Clock = Pick<PollOptions, "sleep" | "now">;
+
+/** The endpoint reached status Failed (it serves nothing; DeleteEndpoint is all it allows). */
+class EndpointFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EndpointFailedError";
+  }
+}
 
 export class SageMakerHosting implements Hosting {
   constructor(
@@ -75,7 +110,8 @@ export class SageMakerHosting implements Hosting {
 
   private async ensureModel(request: DeployRequest): Promise<void> {
     try {
-      await awsCall("sagemaker:DescribeModel", () => this.sm.send(new DescribeModelCommand({ ModelName: request.modelId })));
+      const found = await awsCall("sagemaker:DescribeModel", () => this.sm.send(new DescribeModelCommand({ ModelName: request.modelId })));
+      checkSameName("model", request.modelId, found?.ModelName);
       return; // model objects are immutable per model id: reuse
     } catch (error) {
       if (!notFound(error)) throw error;
@@ -88,8 +124,12 @@ export class SageMakerHosting implements Hosting {
         new CreateModelCommand({
           ModelName: request.modelId,
           ExecutionRoleArn: this.settings.roleArn,
-          PrimaryContainer: { Image: this.settings.image, ModelDataUrl: artifact, Environment: servingEnvironment(request, this.settings.region) },
-          Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+          PrimaryContainer: {
+            Image: this.settings.image,
+            ModelDataUrl: artifact,
+            Environment: servingEnvironment(request, this.settings.region, this.settings.servingLimits),
+          },
+          Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
         }),
       ),
     );
@@ -97,7 +137,8 @@ export class SageMakerHosting implements Hosting {
 
   private async ensureEndpointConfig(request: DeployRequest, name: string): Promise<void> {
     try {
-      await awsCall("sagemaker:DescribeEndpointConfig", () => this.sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })));
+      const found = await awsCall("sagemaker:DescribeEndpointConfig", () => this.sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })));
+      checkSameName("endpoint config", name, found?.EndpointConfigName);
       return;
     } catch (error) {
       if (!notFound(error)) throw error;
@@ -120,10 +161,11 @@ export class SageMakerHosting implements Hosting {
             InitialSamplingPercentage: this.settings.captureSamplingPercent,
             DestinationS3Uri: this.decisionLogUri(request.experimentId),
             CaptureOptions: [{ CaptureMode: "Input" }, { CaptureMode: "Output" }],
-            // JSON bodies are captured as text (not base64), so Athena can read them directly.
-            CaptureContentTypeHeader: { JsonContentTypes: ["application/json"] },
+            // Bodies of these types are captured as text (others as base64), so Athena reads them
+            // directly: single requests (JSON) and batches (JSON lines, the workshop's default).
+            CaptureContentTypeHeader: { JsonContentTypes: ["application/json", "application/jsonlines"] },
           },
-          Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+          Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
         }),
       ),
     );
@@ -137,6 +179,7 @@ export class SageMakerHosting implements Hosting {
     await this.ensureEndpointConfig(request, configName);
 
     let current = await this.describeRaw(request.endpointName);
+    checkSameName("endpoint", request.endpointName, current?.EndpointName);
     const status = current?.EndpointStatus ?? "";
     if (current && BUSY.has(status))
       throw new Error(
@@ -145,74 +188,123 @@ export class SageMakerHosting implements Hosting {
     if (current && status === "Failed") {
       // A failed endpoint can not be updated: replace it.
       await this.delete(request.endpointName);
-      await this.waitGone(request.endpointName);
+      await this.waitUntilDeleted(request.endpointName);
       current = null;
     }
-    let previousConfig: string | undefined;
     if (!current) {
       await awsCall("sagemaker:CreateEndpoint", () =>
         this.sm.send(
           new CreateEndpointCommand({
             EndpointName: request.endpointName,
             EndpointConfigName: configName,
-            Tags: [{ Key: "cbkit:experiment", Value: request.experimentId }],
+            Tags: [{ Key: EXPERIMENT_TAG, Value: request.experimentId }],
           }),
         ),
       );
+      try {
+        await this.waitInService(request.endpointName, configName);
+      } catch (error) {
+        throw await this.removeEndpointThatNeverCameUp(request.endpointName, error as Error);
+      }
     } else if (current.EndpointConfigName !== configName) {
-      previousConfig = current.EndpointConfigName;
-      const maxSeconds = Math.min(14_400, Math.max(600, Math.round(this.settings.timeouts.endpoint / 1000)));
-      await awsCall("sagemaker:UpdateEndpoint", () =>
-        this.sm.send(
-          new UpdateEndpointCommand({
-            EndpointName: request.endpointName,
-            EndpointConfigName: configName,
-            // Blue/green: the new fleet is provisioned and checked while the old one serves; all
-            // traffic moves at once, and the old fleet goes right after.
-            DeploymentConfig: {
-              BlueGreenUpdatePolicy: {
-                TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE", WaitIntervalInSeconds: 0 },
-                TerminationWaitInSeconds: 0,
-                MaximumExecutionTimeoutInSeconds: maxSeconds,
-              },
-            },
-          }),
-        ),
-      );
+      await this.update(request.endpointName, configName);
+      try {
+        await this.waitInService(request.endpointName, configName, { afterUpdate: true });
+      } catch (error) {
+        // A failed update leaves a Failed endpoint that serves nothing (DeleteEndpoint is all it
+        // allows): delete it. A time-out is not: the old fleet still serves, and SageMaker rolls
+        // the update back itself at MaximumExecutionTimeoutInSeconds.
+        if (error instanceof EndpointFailedError) throw await this.removeEndpointThatNeverCameUp(request.endpointName, error);
+        throw error;
+      }
     }
-    await this.waitInService(request.endpointName, configName, previousConfig);
     const described = await this.describe(request.endpointName);
     if (!described) throw new Error(`endpoint ${request.endpointName} disappeared right after deployment`);
     return described;
   }
 
-  /** Waits until the endpoint serves `configName`; a failure or roll-back is an error. */
-  private async waitInService(endpointName: string, configName: string, previousConfig?: string): Promise<void> {
-    let sawUpdate = false;
+  /**
+   * UpdateEndpoint, blue/green: the new fleet is provisioned and checked while the old one serves
+   * (so for a while the endpoint runs twice its instances), all traffic moves at once, then the
+   * old fleet is kept for the baking period while the rollback alarms are watched.
+   */
+  private async update(endpointName: string, configName: string): Promise<void> {
+    const baking = this.settings.bakingPeriodSeconds ?? 0;
+    const alarms = this.settings.rollbackAlarms ?? [];
+    await awsCall("sagemaker:UpdateEndpoint", () =>
+      this.sm.send(
+        new UpdateEndpointCommand({
+          EndpointName: endpointName,
+          EndpointConfigName: configName,
+          DeploymentConfig: {
+            BlueGreenUpdatePolicy: {
+              TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE", WaitIntervalInSeconds: baking },
+              TerminationWaitInSeconds: 0,
+              MaximumExecutionTimeoutInSeconds: updateTimeoutSeconds(this.settings.timeouts.endpoint, baking),
+            },
+            ...(alarms.length ? { AutoRollbackConfiguration: { Alarms: alarms.map((AlarmName) => ({ AlarmName })) } } : {}),
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Deletes an endpoint that failed to come up; returns the cause (same class), its message saying so. */
+  private async removeEndpointThatNeverCameUp(endpointName: string, cause: Error): Promise<Error> {
+    const why = cause instanceof WaitTimeoutError ? "did not come up in time" : "failed";
+    try {
+      cause.message += (await this.delete(endpointName))
+        ? `\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`
+        : `\nThe endpoint ${endpointName} ${why} and no longer exists.`;
+    } catch (error) {
+      cause.message +=
+        `\nThe endpoint ${endpointName} ${why}, and deleting it failed too: ${(error as Error).message}. ` +
+        `It may still bill: delete it in the SageMaker console or with the experiment's clean-up.`;
+    }
+    return cause;
+  }
+
+  /**
+   * Waits until the endpoint serves `configName`. After an UpdateEndpoint (`afterUpdate`)
+   * SageMaker sets the status to Updating before it answers, so InService with any other config
+   * means the update was rolled back, however quickly that happened.
+   */
+  private async waitInService(endpointName: string, configName: string, { afterUpdate = false } = {}): Promise<void> {
+    const logs = `see CloudWatch log group /aws/sagemaker/Endpoints/${endpointName}`;
     await pollUntil<void>(
       async () => {
         const d = await this.describeRaw(endpointName);
         if (!d) throw new Error(`endpoint ${endpointName} vanished while deploying (deleted by someone else?)`);
-        if (BUSY.has(d.EndpointStatus ?? "")) sawUpdate = true;
         const status = d.EndpointStatus ?? "Unknown";
-        if (status === "Failed")
-          throw new Error(`endpoint ${endpointName} failed: ${d.FailureReason ?? "no reason given"} (see CloudWatch log group /aws/sagemaker/Endpoints/${endpointName})`);
+        if (status === "Failed") throw new EndpointFailedError(`endpoint ${endpointName} failed: ${d.FailureReason ?? "no reason given"} (${logs})`);
+        if (status === "UpdateRollbackFailed")
+          throw new Error(
+            `the blue/green update of ${endpointName} to ${configName} failed and so did its rollback: the endpoint serves a mix of old and new instances. ` +
+              `Reason: ${d.FailureReason ?? "none given"} (${logs}). Deploy again to replace both, or delete the endpoint.`,
+          );
         if (status === "InService") {
           if (d.EndpointConfigName === configName) return { done: true, value: undefined };
-          // Back in service on the old config after the update ran: SageMaker rolled it back.
-          if (previousConfig !== undefined && sawUpdate && d.EndpointConfigName === previousConfig)
+          if (afterUpdate)
             throw new Error(
-              `the blue/green update of ${endpointName} to ${configName} was rolled back; the previous model still serves. ` +
-                `Reason: ${d.FailureReason ?? "none given"} (see CloudWatch log group /aws/sagemaker/Endpoints/${endpointName})`,
+              `the blue/green update of ${endpointName} to ${configName} was rolled back; ${d.EndpointConfigName ?? "the previous config"} still serves (the previous model). ` +
+                `Reason: ${d.FailureReason ?? "none given (a rollback alarm may have fired)"} (${logs})`,
             );
         }
         return { done: false, status };
       },
-      { what: `endpoint ${endpointName} to serve ${configName}`, timeoutMs: this.settings.timeouts.endpoint, intervalMs: this.settings.intervals.endpoint, maxIntervalMs: 60_000, ...this.clock },
+      {
+        what: `endpoint ${endpointName} to serve ${configName}`,
+        // An update stays Updating through the baking period: wait for that too.
+        timeoutMs: this.settings.timeouts.endpoint + (afterUpdate ? (this.settings.bakingPeriodSeconds ?? 0) * 1000 : 0),
+        intervalMs: this.settings.intervals.endpoint,
+        maxIntervalMs: 60_000,
+        ...this.clock,
+      },
     );
   }
 
-  private async waitGone(endpointName: string): Promise<void> {
+  /** Waits until DescribeEndpoint says the endpoint does not exist (after DeleteEndpoint). */
+  async waitUntilDeleted(endpointName: string): Promise<void> {
     await pollUntil<void>(
       async () => {
         const d = await this.describeRaw(endpointName);
@@ -225,6 +317,7 @@ export class SageMakerHosting implements Hosting {
   async describe(endpointName: string): Promise<EndpointDescription | null> {
     const d = await this.describeRaw(endpointName);
     if (!d) return null;
+    checkSameName("endpoint", endpointName, d.EndpointName);
     let modelId = "";
     if (d.EndpointConfigName) {
       try {
@@ -248,7 +341,15 @@ export class SageMakerHosting implements Hosting {
     };
   }
 
+  /**
+   * Starts deleting the endpoint (DeleteEndpoint returns at once; `waitUntilDeleted` waits). False
+   * when there is none; an endpoint of the same name in other letter cases is another
+   * experiment's and is refused.
+   */
   async delete(endpointName: string): Promise<boolean> {
+    const found = await this.describeRaw(endpointName);
+    if (!found) return false;
+    checkSameName("endpoint", endpointName, found.EndpointName);
     try {
       await awsCall("sagemaker:DeleteEndpoint", () => this.sm.send(new DeleteEndpointCommand({ EndpointName: endpointName })));
       return true;

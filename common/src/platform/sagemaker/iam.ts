@@ -2,7 +2,11 @@
  * The IAM permissions SageMaker mode needs, and the errors that name them. The original's help
  * text missed `iam:PassRole`, `cloudwatch:PutMetricData`, S3 and Glue actions (D-31); this list is
  * derived from the calls this module actually makes, so a user can paste it into a policy.
+ * The policy documents are least-privilege: each statement names the resources the kit uses
+ * (bucket, tables, Glue database and `cbkit_*` tables, the role, the metric namespace), and the
+ * SageMaker resources the kit changes must carry its tags.
  */
+import { METRIC_NAMESPACE } from "./metrics";
 
 export interface IamPermission {
   /** IAM action, e.g. `sagemaker:CreateTrainingJob`. */
@@ -29,7 +33,12 @@ const PERMISSIONS: IamPermission[] = [
     "s3:GetObject",
     "s3:PutObject",
     "s3:DeleteObject",
+  ),
+  ...caller(
+    "Athena writes query results to the bucket in parts (multipart uploads)",
     "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "s3:ListBucketMultipartUploads",
   ),
   ...caller(
     "experiment, model and join records (tables created on first use)",
@@ -44,6 +53,7 @@ const PERMISSIONS: IamPermission[] = [
     "training and evaluation jobs",
     "sagemaker:CreateTrainingJob",
     "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
     "sagemaker:AddTags",
   ),
   ...caller(
@@ -124,61 +134,176 @@ export function requiredIamPermissions(): IamPermission[] {
   return PERMISSIONS.map((p) => ({ ...p }));
 }
 
-interface PolicyScope {
+/** What the policy documents are scoped to; a missing part becomes a `<placeholder>`. */
+export interface PolicyScope {
   bucket?: string;
   roleArn?: string | null;
+  region?: string;
+  /** 12-digit account id; taken from `roleArn` when absent. */
+  account?: string;
+  /** DynamoDB table names (`resource.shared_resource.*_db.table_name`). */
+  tables?: { experiment: string; model: string; join: string };
+  athenaDatabase?: string;
+  athenaWorkgroup?: string;
 }
 
-/** An IAM policy document (JSON text) for the notebook user, scoped where the names are known. */
+/** Tags the kit puts on what it creates (hosting: the experiment; jobs: the job kind). */
+export const EXPERIMENT_TAG = "cbkit:experiment";
+export const JOB_TAG = "cbkit:job";
+
+type Statement = { Sid: string; Effect: "Allow"; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, unknown>> };
+
+function arns(scope: PolicyScope) {
+  const partition = /^arn:([^:]+):/.exec(scope.roleArn ?? "")?.[1] ?? "aws";
+  const account = scope.account ?? /^arn:[^:]+:iam::(\d{12}):/.exec(scope.roleArn ?? "")?.[1] ?? "<account>";
+  const region = scope.region ?? "<region>";
+  const bucket = scope.bucket ?? "<bucket>";
+  const db = scope.athenaDatabase ?? "default";
+  const tables = scope.tables ?? { experiment: "BanditsExperimentTable", model: "BanditsModelTable", join: "BanditsJoinTable" };
+  const sm = (type: string) => `arn:${partition}:sagemaker:${region}:${account}:${type}/*`;
+  return {
+    bucket: `arn:${partition}:s3:::${bucket}`,
+    objects: `arn:${partition}:s3:::${bucket}/*`,
+    tables: Object.values(tables).map((t) => `arn:${partition}:dynamodb:${region}:${account}:table/${t}`),
+    trainingJobs: sm("training-job"),
+    hosting: [sm("model"), sm("endpoint-config"), sm("endpoint")],
+    glue: [
+      `arn:${partition}:glue:${region}:${account}:catalog`,
+      `arn:${partition}:glue:${region}:${account}:database/${db}`,
+      `arn:${partition}:glue:${region}:${account}:table/${db}/cbkit_*`,
+    ],
+    workgroup: `arn:${partition}:athena:${region}:${account}:workgroup/${scope.athenaWorkgroup ?? "primary"}`,
+    role: scope.roleArn ?? `arn:${partition}:iam::${account}:role/<the role in sagemaker.role_arn>`,
+    repositories: `arn:${partition}:ecr:${region}:${account}:repository/*`,
+    dashboards: `arn:${partition}:cloudwatch::${account}:dashboard/*`,
+    logGroups: `arn:${partition}:logs:${region}:${account}:log-group:/aws/sagemaker/*`,
+  };
+}
+
+/** The scope of the policy documents for resolved SageMaker settings. */
+export function policyScopeOf(settings: {
+  bucket: string;
+  roleArn: string;
+  region: string;
+  tables: { experiment: string; model: string; join: string };
+  athenaDatabase: string;
+  athenaWorkgroup: string;
+}): PolicyScope {
+  const { bucket, roleArn, region, tables, athenaDatabase, athenaWorkgroup } = settings;
+  return { bucket, roleArn, region, tables, athenaDatabase, athenaWorkgroup };
+}
+
+const tagged = (key: string, where: "RequestTag" | "ResourceTag") => ({ Null: { [`aws:${where}/${key}`]: "false" } });
+
+/**
+ * The IAM policy (JSON text) for the notebook user, least-privilege: every statement is scoped to
+ * the kit's resources, and `every caller action of requiredIamPermissions()` appears in one.
+ * Creating SageMaker resources requires the kit's tag on the request; changing or deleting them
+ * requires it on the resource. Describe calls are not tag-conditioned: for a missing name they
+ * must answer "not found", not "access denied".
+ */
 export function callerPolicyDocument(scope: PolicyScope = {}): string {
-  const actions = (prefix: string) =>
-    [...new Set(PERMISSIONS.filter((p) => p.principal === "caller" && p.action.startsWith(prefix)).map((p) => p.action))];
-  const all = [...new Set(PERMISSIONS.filter((p) => p.principal === "caller").map((p) => p.action))];
-  const scoped = new Set(["iam:PassRole", ...actions("s3:")]);
-  const statements: Record<string, unknown>[] = [
-    { Sid: "CbKitServices", Effect: "Allow", Action: all.filter((a) => !scoped.has(a)), Resource: "*" },
+  const a = arns(scope);
+  const statements: Statement[] = [
+    { Sid: "CbKitIdentity", Effect: "Allow", Action: "sts:GetCallerIdentity", Resource: "*" },
+    { Sid: "CbKitBucket", Effect: "Allow", Action: ["s3:CreateBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"], Resource: a.bucket },
     {
-      Sid: "CbKitBucket",
+      Sid: "CbKitObjects",
       Effect: "Allow",
-      Action: actions("s3:"),
-      Resource: scope.bucket ? [`arn:aws:s3:::${scope.bucket}`, `arn:aws:s3:::${scope.bucket}/*`] : "*",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      Resource: a.objects,
     },
+    {
+      Sid: "CbKitRecordTables",
+      Effect: "Allow",
+      Action: ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+      Resource: a.tables,
+    },
+    { Sid: "CbKitCreateJobs", Effect: "Allow", Action: "sagemaker:CreateTrainingJob", Resource: a.trainingJobs, Condition: tagged(JOB_TAG, "RequestTag") },
+    { Sid: "CbKitStopOwnJobs", Effect: "Allow", Action: "sagemaker:StopTrainingJob", Resource: a.trainingJobs, Condition: tagged(JOB_TAG, "ResourceTag") },
+    {
+      Sid: "CbKitCreateHosting",
+      Effect: "Allow",
+      Action: ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"],
+      Resource: a.hosting,
+      Condition: tagged(EXPERIMENT_TAG, "RequestTag"),
+    },
+    {
+      Sid: "CbKitTagOnCreate",
+      Effect: "Allow",
+      Action: "sagemaker:AddTags",
+      Resource: [a.trainingJobs, ...a.hosting],
+      Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": [EXPERIMENT_TAG, JOB_TAG] } },
+    },
+    {
+      Sid: "CbKitChangeOwnHosting",
+      Effect: "Allow",
+      Action: ["sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:InvokeEndpoint"],
+      Resource: a.hosting,
+      Condition: tagged(EXPERIMENT_TAG, "ResourceTag"),
+    },
+    {
+      Sid: "CbKitDescribeSageMaker",
+      Effect: "Allow",
+      Action: ["sagemaker:DescribeTrainingJob", "sagemaker:DescribeModel", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeEndpoint"],
+      Resource: [a.trainingJobs, ...a.hosting],
+    },
+    // List calls take no resource: IAM only allows "*" for them.
+    { Sid: "CbKitListSageMaker", Effect: "Allow", Action: ["sagemaker:ListModels", "sagemaker:ListEndpointConfigs"], Resource: "*" },
     {
       Sid: "CbKitPassExecutionRole",
       Effect: "Allow",
       Action: "iam:PassRole",
-      Resource: scope.roleArn ?? "arn:aws:iam::<account>:role/<the role in sagemaker.role_arn>",
+      Resource: a.role,
       Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
     },
+    {
+      Sid: "CbKitAthena",
+      Effect: "Allow",
+      Action: ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
+      Resource: a.workgroup,
+    },
+    {
+      Sid: "CbKitGlueTables",
+      Effect: "Allow",
+      Action: ["glue:CreateDatabase", "glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:DeleteTable", "glue:GetPartitions"],
+      Resource: a.glue,
+    },
+    { Sid: "CbKitSetupCheckRole", Effect: "Allow", Action: "iam:GetRole", Resource: a.role },
+    { Sid: "CbKitSetupCheckImage", Effect: "Allow", Action: "ecr:DescribeImages", Resource: a.repositories },
+    {
+      Sid: "CbKitMetrics",
+      Effect: "Allow",
+      Action: "cloudwatch:PutMetricData",
+      Resource: "*",
+      Condition: { StringEquals: { "cloudwatch:namespace": METRIC_NAMESPACE } },
+    },
+    // GetMetricData takes no resource either.
+    { Sid: "CbKitReadMetrics", Effect: "Allow", Action: "cloudwatch:GetMetricData", Resource: "*" },
+    { Sid: "CbKitDashboards", Effect: "Allow", Action: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"], Resource: a.dashboards },
   ];
   return JSON.stringify({ Version: "2012-10-17", Statement: statements }, null, 2);
 }
 
 /** The permissions policy (JSON text) of the execution role SageMaker assumes. */
 export function executionRolePolicyDocument(scope: PolicyScope = {}): string {
-  const roleActions = (prefix: string) =>
-    [...new Set(PERMISSIONS.filter((p) => p.principal === "role" && p.action.startsWith(prefix)).map((p) => p.action))];
-  return JSON.stringify(
+  const a = arns(scope);
+  const statements: Statement[] = [
+    { Sid: "Bucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: a.bucket },
+    { Sid: "Objects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: a.objects },
+    // GetAuthorizationToken takes no resource.
+    { Sid: "RegistryLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    { Sid: "PullImage", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"], Resource: a.repositories },
+    { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], Resource: [a.logGroups, `${a.logGroups}:*`] },
     {
-      Version: "2012-10-17",
-      Statement: [
-        {
-          Sid: "Bucket",
-          Effect: "Allow",
-          Action: roleActions("s3:"),
-          Resource: scope.bucket ? [`arn:aws:s3:::${scope.bucket}`, `arn:aws:s3:::${scope.bucket}/*`] : "*",
-        },
-        {
-          Sid: "ImageLogsMetrics",
-          Effect: "Allow",
-          Action: [...roleActions("ecr:"), ...roleActions("logs:"), ...roleActions("cloudwatch:")],
-          Resource: "*",
-        },
-      ],
+      Sid: "SageMakerMetrics",
+      Effect: "Allow",
+      Action: "cloudwatch:PutMetricData",
+      Resource: "*",
+      Condition: { StringLike: { "cloudwatch:namespace": "/aws/sagemaker/*" } },
     },
-    null,
-    2,
-  );
+  ];
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements }, null, 2);
 }
 
 /** The trust policy letting SageMaker assume the execution role. */

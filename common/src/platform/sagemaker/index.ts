@@ -3,7 +3,7 @@ export { createSageMakerPlatform, SageMakerPlatform, type SageMakerClients, type
 export { S3ObjectStore, parseS3Uri } from "./s3-store";
 export { DynamoRecordStore, type DynamoRecordStoreOptions } from "./dynamo-records";
 export { SageMakerJobRunner, checkSageMakerName, packedArtifactUri, parseEvaluationScore, trainingJobLogsPointer } from "./jobs";
-export { SageMakerHosting, endpointConfigName, servingEnvironment, VARIANT_NAME } from "./hosting";
+export { SageMakerHosting, SageMakerNameCollisionError, checkSameName, endpointConfigName, servingEnvironment, VARIANT_NAME } from "./hosting";
 export { AthenaJoiner, AthenaQueryError, DecisionsNotVisibleError } from "./athena-join";
 export {
   athenaJoinQueries,
@@ -23,11 +23,25 @@ export {
   callerPolicyDocument,
   executionRolePolicyDocument,
   executionRoleTrustDocument,
+  policyScopeOf,
+  EXPERIMENT_TAG,
+  JOB_TAG,
+  type PolicyScope,
   AwsPermissionError,
   SageMakerConfigError,
   isAccessDenied,
   type IamPermission,
 } from "./iam";
-export { sageMakerSettingsFromConfig, resolveSageMakerSettings, resolveImage, type SageMakerSettings, type SageMakerSettingsInput } from "./settings";
+export {
+  sageMakerSettingsFromConfig,
+  resolveSageMakerSettings,
+  resolveImage,
+  parseRollbackAlarms,
+  DEFAULT_SERVING_LIMITS,
+  type SageMakerSettings,
+  type SageMakerSettingsInput,
+  type ServingLimits,
+  type TableCapacity,
+} from "./settings";
 export { readTar, type TarEntry } from "./tar";
 export { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";

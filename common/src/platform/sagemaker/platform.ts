@@ -84,6 +84,7 @@ export class SageMakerPlatform implements Platform {
     this.objects = new S3ObjectStore(clients.s3, settings.bucket, settings.region);
     this.records = new DynamoRecordStore(clients.dynamodb, {
       tables: settings.tables,
+      capacity: settings.tableCapacity,
       tableTimeoutMs: settings.timeouts.table,
       tableIntervalMs: settings.intervals.table,
     });

@@ -31,13 +31,39 @@ export interface SageMakerSettings {
   decisionLookbackMs: number;
   /** Data-capture sampling percentage (100 = every decision is logged). */
   captureSamplingPercent: number;
+  /** Provisioned capacity per table (`resource.shared_resource.*_db.rcu/wcu`); absent or null: on-demand. */
+  tableCapacity?: Partial<Record<TableKind, TableCapacity | null>>;
+  /** Limits of the serving container (`endpoint.*`), passed to it as environment variables. */
+  servingLimits?: ServingLimits;
+  /** CloudWatch alarms that roll a blue/green update back (`sagemaker.rollback_alarms`). */
+  rollbackAlarms?: string[];
+  /** How long the old fleet is kept after traffic moved (`sagemaker.baking_period_seconds`). */
+  bakingPeriodSeconds?: number;
 }
+
+export type TableKind = "experiment" | "model" | "join";
+export interface TableCapacity {
+  read: number;
+  write: number;
+}
+export interface ServingLimits {
+  maxDecisionsPerRequest: number;
+  requestTimeoutSeconds: number;
+}
+
+/** The serving limits when the config does not give them (the defaults of `endpoint.*`). */
+export const DEFAULT_SERVING_LIMITS: ServingLimits = { maxDecisionsPerRequest: 10_000, requestTimeoutSeconds: 30 };
+
+/** SageMaker takes at most this many alarms in AutoRollbackConfiguration. */
+const MAX_ROLLBACK_ALARMS = 10;
 
 /** Settings as they come from config.yaml, before the region and account are known. */
 export type SageMakerSettingsInput = Omit<SageMakerSettings, "region" | "bucket" | "roleArn" | "image"> & {
   region: string | null;
   bucket: string | null;
   roleArn: string | null;
+  /** `resource.shared_resource.iam_role.role_name`: builds the role ARN when `roleArn` is null. */
+  roleName?: string | null;
   image: string | null;
 };
 
@@ -61,6 +87,29 @@ function num(root: unknown, path: string, fallback: number, min = 0): number {
   return v;
 }
 
+/** Provisioned capacity of a table, or null (on-demand) when neither rcu nor wcu is set. */
+function capacity(config: unknown, table: string): TableCapacity | null {
+  const prefix = `resource.shared_resource.${table}`;
+  const unset = (v: unknown) => v === undefined || v === null;
+  if (unset(at(config, `${prefix}.rcu`)) && unset(at(config, `${prefix}.wcu`))) return null;
+  const need = (key: string) => {
+    if (unset(at(config, `${prefix}.${key}`)))
+      throw new SageMakerConfigError(`${prefix}.${key}`, "missing while the other capacity is set", "Set both rcu and wcu (provisioned), or neither (on-demand).");
+    return num(config, `${prefix}.${key}`, 1, 1);
+  };
+  return { read: need("rcu"), write: need("wcu") };
+}
+
+/** `sagemaker.rollback_alarms`: comma-separated CloudWatch alarm names. */
+export function parseRollbackAlarms(text: string | null): string[] {
+  const names = (text ?? "").split(",").map((n) => n.trim()).filter((n) => n.length > 0);
+  if (names.length > MAX_ROLLBACK_ALARMS)
+    throw new SageMakerConfigError("sagemaker.rollback_alarms", `${names.length} alarms given; SageMaker watches at most ${MAX_ROLLBACK_ALARMS}`, "Combine them into a composite alarm, or list fewer.");
+  const tooLong = names.find((n) => n.length > 255);
+  if (tooLong) throw new SageMakerConfigError("sagemaker.rollback_alarms", `'${tooLong.slice(0, 40)}...' is longer than 255 characters`, "Use the alarm's name, not its ARN or description.");
+  return names;
+}
+
 /** Reads the SageMaker settings from a loaded config (the `Config` object or the raw YAML object). */
 export function sageMakerSettingsFromConfig(config: unknown): SageMakerSettingsInput {
   const s = (key: string) => `sagemaker.${key}`;
@@ -69,6 +118,7 @@ export function sageMakerSettingsFromConfig(config: unknown): SageMakerSettingsI
     region: str(config, s("region"), null),
     bucket: str(config, s("bucket"), null),
     roleArn: str(config, s("role_arn"), null),
+    roleName: str(config, "resource.shared_resource.iam_role.role_name", null),
     image: str(config, "image", null),
     trainingInstanceType: str(config, "resource.private_resource.training_fleet.instance_type", "ml.c5.4xlarge")!,
     evaluationInstanceType: str(config, "resource.private_resource.evaluation_fleet.instance_type", "ml.c5.4xlarge")!,
@@ -93,6 +143,13 @@ export function sageMakerSettingsFromConfig(config: unknown): SageMakerSettingsI
     intervals: { job: 15_000, endpoint: 15_000, query: 1_000, decisions: 5_000, table: 1_000 },
     decisionLookbackMs: num(config, s("decision_lookback_hours"), 24, 0) * 3_600_000,
     captureSamplingPercent: 100,
+    tableCapacity: { experiment: capacity(config, "experiment_db"), model: capacity(config, "model_db"), join: capacity(config, "join_db") },
+    servingLimits: {
+      maxDecisionsPerRequest: num(config, "endpoint.max_decisions_per_request", DEFAULT_SERVING_LIMITS.maxDecisionsPerRequest, 1),
+      requestTimeoutSeconds: num(config, "endpoint.request_timeout_seconds", DEFAULT_SERVING_LIMITS.requestTimeoutSeconds, 0),
+    },
+    rollbackAlarms: parseRollbackAlarms(str(config, s("rollback_alarms"), null)),
+    bakingPeriodSeconds: num(config, s("baking_period_seconds"), 0, 0),
   };
 }
 
@@ -108,6 +165,7 @@ export function resolveImage(image: string | null, region: string): string {
 }
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /**
  * Fills in region (config, else the SDK's provider chain: AWS_REGION / profile), bucket (config,
@@ -131,25 +189,36 @@ export async function resolveSageMakerSettings(
       "no AWS region found (config, AWS_REGION, AWS_DEFAULT_REGION or the profile)",
       "Set sagemaker.region in config.yaml, e.g. us-west-2.",
     );
-  if (!input.roleArn)
+  const roleName = input.roleName ?? null;
+  if (!input.roleArn && !roleName)
     throw new SageMakerConfigError(
       "sagemaker.role_arn",
-      "missing: SageMaker needs an execution role for jobs and endpoints",
+      "missing (and resource.shared_resource.iam_role.role_name is null): SageMaker needs an execution role for jobs and endpoints",
       "Create a role trusted by sagemaker.amazonaws.com (docs/sagemaker.md gives the policy JSON; " +
-        "requiredIamPermissions() lists every action) and put its ARN into config.yaml",
+        "requiredIamPermissions() lists every action) and put its ARN into sagemaker.role_arn, or its name into resource.shared_resource.iam_role.role_name",
     );
-  if (!ROLE_ARN.test(input.roleArn))
+  if (input.roleArn && !ROLE_ARN.test(input.roleArn))
     throw new SageMakerConfigError(
       "sagemaker.role_arn",
       `'${input.roleArn}' is not an IAM role ARN`,
       "Use the form arn:aws:iam::123456789012:role/NAME",
     );
+  if (!input.roleArn && !ROLE_NAME.test(roleName!))
+    throw new SageMakerConfigError(
+      "resource.shared_resource.iam_role.role_name",
+      `'${roleName}' is not an IAM role name`,
+      "Use the role's name only (letters, digits and +=,.@_-, at most 64 characters), or its full ARN in sagemaker.role_arn",
+    );
   const image = resolveImage(input.image, region);
   let bucket = input.bucket;
-  if (!bucket) {
+  let roleArn = input.roleArn;
+  if (!bucket || !roleArn) {
     const sts = clients.sts ?? new STSClient({ region });
     const identity = await awsCall("sts:GetCallerIdentity", () => sts.send(new GetCallerIdentityCommand({})));
-    bucket = `sagemaker-${region}-${identity.Account}`;
+    bucket ??= `sagemaker-${region}-${identity.Account}`;
+    // The caller's ARN carries the partition (aws, aws-cn, aws-us-gov).
+    const partition = /^arn:([^:]+):/.exec(identity.Arn ?? "")?.[1] ?? "aws";
+    roleArn ??= `arn:${partition}:iam::${identity.Account}:role/${roleName}`;
   }
-  return { ...input, region, bucket, roleArn: input.roleArn, image };
+  return { ...input, region, bucket, roleArn, image };
 }
