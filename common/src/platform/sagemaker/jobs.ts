@@ -23,7 +23,7 @@ import {
   type TrainingJobRequest,
   type TrainingJobResult,
 } from "../types";
-import { awsCall } from "./iam";
+import { awsCall, JOB_TAG } from "./iam";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
 import { readTar } from "./tar";
@@ -157,7 +157,7 @@ export class SageMakerJobRunner implements JobRunner {
               VolumeSizeInGB: this.settings.volumeSizeGb,
             },
             StoppingCondition: { MaxRuntimeInSeconds: this.settings.maxJobSeconds },
-            Tags: [{ Key: "cbkit:job", Value: job }],
+            Tags: [{ Key: JOB_TAG, Value: job }],
           }),
         ),
       );
