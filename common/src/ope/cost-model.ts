@@ -14,9 +14,9 @@
  * the overall mean. Predictions are clipped to the range of costs seen in training.
  *
  * Cross-fitting (`crossFitCostPredictions`): rows are split into folds by a hash of the row's
- * key, and each row's predictions come from a model fitted on the other folds, so a row never
- * scores itself — the condition under which DR keeps its guarantees with a flexible model.
- * Everything is deterministic: no randomness beyond the fixed fold hash.
+ * key and a seed, and each row's predictions come from a model fitted on the other folds, so a
+ * row never scores itself — the condition under which DR keeps its guarantees with a flexible
+ * model. Everything is deterministic: the same keys and seed give the same folds.
  */
 import { fmix32, hash32 } from "../util/random";
 import { OpeInputError } from "./errors";
@@ -320,6 +320,11 @@ export interface CrossFitOptions extends RidgeCostModelOptions {
   folds?: number;
   /** Per-row keys deciding the folds (default: the row index); numbers are used as 32-bit hashes. */
   keys?: readonly (string | number)[];
+  /**
+   * Seed of the fold assignment (default 1): a row's fold is a hash of (its key, the seed), so
+   * another seed gives another cross-fitting split (see docs/ope.md for how much DR moves).
+   */
+  seed?: number | string;
 }
 
 /**
@@ -336,9 +341,10 @@ export function crossFitCostPredictions(rows: readonly CostRow[], options: Cross
     return rows.map((r) => model.predictCosts(r.observation));
   }
   const o = resolveRidgeOptions(options);
+  const seedWord = hash32(String(options.seed ?? 1), 0x5eed);
   const fold = rows.map((_r, i) => {
     const k = options.keys?.[i] ?? String(i);
-    return (typeof k === "number" ? fmix32((k ^ 0x5eed) >>> 0) : hash32(k, 0x5eed)) % folds;
+    return (typeof k === "number" ? fmix32((k ^ seedWord) >>> 0) : hash32(k, seedWord)) % folds;
   });
   const d = rows[0].observation.length;
   const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
