@@ -14,7 +14,9 @@
  *     renaming every event id (`--seeds` renamings); the spread (standard deviation) of each set
  *     of values divided by DR's standard error.
  *
- * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--json]
+ * `--repeats R` averages R fold assignments (the cost model's `repeats` option).
+ *
+ * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--repeats 1] [--json]
  */
 import { CbLearner, Rng, evaluatePolicy } from "@cbkit/common";
 import type { JoinedRecord } from "@cbkit/common";
@@ -36,7 +38,8 @@ function quantile(v: number[], q: number): number {
 }
 
 async function main(): Promise<void> {
-  const sets = arg("sets", 20), rows = arg("rows", 500), seeds = arg("seeds", 20);
+  const sets = arg("sets", 20), rows = arg("rows", 500), seeds = arg("seeds", 20), repeats = arg("repeats", 1);
+  const ridge = { repeats };
   const data = loadStatlogData();
   const d = data.numFeatures, K = data.numActions, n = data.numRows;
   const ctx = (i: number) => Array.from(data.contexts.subarray(i * d, (i + 1) * d));
@@ -65,18 +68,18 @@ async function main(): Promise<void> {
     const bySeed: number[] = [], byName: number[] = [];
     let se = 0;
     for (let seed = 1; seed <= seeds; seed++) {
-      const e = (await evaluatePolicy(log, target, { estimators: ["dr"], seed, bootstrapSamples: 0 })).dr;
+      const e = (await evaluatePolicy(log, target, { estimators: ["dr"], seed, bootstrapSamples: 0, ridge })).dr;
       bySeed.push(e.value);
       se = e.standardError;
       const renamed = log.map((x) => ({ ...x, event_id: `renamed-${seed}-${x.event_id}` }));
-      byName.push((await evaluatePolicy(renamed, target, { estimators: ["dr"], seed: 1, bootstrapSamples: 0 })).dr.value);
+      byName.push((await evaluatePolicy(renamed, target, { estimators: ["dr"], seed: 1, bootstrapSamples: 0, ridge })).dr.value);
     }
     ses.push(se);
     seedRatios.push(sd(bySeed) / se);
     renameRatios.push(sd(byName) / se);
   }
   const summary = {
-    sets, rows, seeds,
+    sets, rows, seeds, repeats,
     medianSe: quantile(ses, 0.5),
     seed: { median: quantile(seedRatios, 0.5), p90: quantile(seedRatios, 0.9), max: Math.max(...seedRatios) },
     rename: { median: quantile(renameRatios, 0.5), p90: quantile(renameRatios, 0.9), max: Math.max(...renameRatios) },
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
     return;
   }
   const f = (x: number) => x.toFixed(3);
-  console.log(`DR on ${sets} uniform-logged shuttle samples of ${rows} rows; median standard error ${f(summary.medianSe)}`);
+  console.log(`DR on ${sets} uniform-logged shuttle samples of ${rows} rows, ${repeats} fold assignment(s) averaged; median standard error ${f(summary.medianSe)}`);
   console.log(`spread (sd) of DR / its standard error, over ${seeds} values per sample:`);
   console.log(`  fold seeds 1..${seeds}:      median ${f(summary.seed.median)}, 90th percentile ${f(summary.seed.p90)}, max ${f(summary.seed.max)}`);
   console.log(`  renamed event ids (seed 1): median ${f(summary.rename.median)}, 90th percentile ${f(summary.rename.p90)}, max ${f(summary.rename.max)}`);
