@@ -150,7 +150,7 @@ test("numberAt (the byte parser of the fast path) equals Number() exactly", () =
 
 test("bins fitted from a file equal bins fitted from the same records in memory", async () => {
   const recs = Array.from({ length: 300 }, (_, i) => ({ ...rec(i), observation: [Math.sin(i) * 4, Math.cos(i), (i % 7) - 3] }));
-  recs[10] = { ...recs[10], action: 99 }; // skipped by both paths, not used for the bins
+  recs[10] = { ...recs[10], action_prob: 0 }; // skipped by both paths, not used for the bins
   const f = path.join(tmp, "bins.csv");
   await writeJoinedCsv(f, recs);
   const o = { numArms: 7, explorationPolicy: "egreedy" as const, featureMap: "bins" as const, numBins: 8 };

@@ -68,7 +68,7 @@ test("bandits train then evaluate a logged file against the model and per-row ac
   const data = path.join(tmp, "logged.csv");
   await writeJoinedCsv(data, recs);
   const c = capture();
-  assert.equal(await main(["train", "--data", data, "--out", path.join(tmp, "m1"), "--num-arms", "3", "--json"], c.o, c.e), 0, c.err.join("\n"));
+  assert.equal(await main(["train", "--data", data, "--out", path.join(tmp, "m1"), "--num-arms", "3", "--num-features", "2", "--json"], c.o, c.e), 0, c.err.join("\n"));
   assert.equal(JSON.parse(c.out.join("\n")).used, 400);
   const w = capture();
   assert.equal(await main(["train", "--data", data, "--model", path.join(tmp, "m1"), "--out", path.join(tmp, "m2"), "--json"], w.o, w.e), 0, w.err.join("\n"));

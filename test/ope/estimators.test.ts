@@ -54,7 +54,8 @@ test("per-row actions: a deterministic target", async () => {
 test("the normal interval of IPS is the hand-computed delta-method one", async () => {
   // w·c = [0, 0.4, 2, 0]: mean 0.6, sample variance ((0.36 + 0.04 + 1.96 + 0.36) / 3) = 0.906666…,
   // se = sqrt(0.906666… / 4) = 0.476095…, z(0.975) = 1.959964 -> 0.6 ± 0.933128…
-  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["ips"], bootstrapSamples: 0 });
+  // A wide reward range, so the interval is not clipped to the possible costs [0, 1].
+  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["ips"], bootstrapSamples: 0, minReward: -10, maxReward: 10 });
   const se = Math.sqrt(2.72 / 3 / 4);
   close(r.ips.standardError, se, 1e-12);
   close(r.ips.normalCi.lower, 0.6 - 1.959963984540054 * se, 1e-8);
@@ -121,7 +122,15 @@ test("a model target uses its full pmf, so the value is deterministic (defect D-
   const log = syntheticLog(500);
   const a = await evaluatePolicy(log, SYNTH_MODEL, { seed: 1, bootstrapSamples: 20 });
   const b = await evaluatePolicy(log, SYNTH_MODEL, { seed: 2, bootstrapSamples: 20 });
-  for (const e of ESTIMATOR_NAMES) assert.equal(a[e].value, b[e].value);
+  const a2 = await evaluatePolicy(log, SYNTH_MODEL, { seed: 1, bootstrapSamples: 20 });
+  for (const e of ESTIMATOR_NAMES) assert.equal(a[e].value, a2[e].value, `${e}: the same seed gives the same value`);
+  // IPS and SNIPS use no cost model: the seed moves only their intervals. DM, DR and SNDR use the
+  // cross-fitted cost model, whose folds are seeded: another seed, another (close) value.
+  for (const e of ["ips", "snips"] as const) assert.equal(a[e].value, b[e].value);
+  for (const e of ["dm", "dr", "sndr"] as const) {
+    assert.notEqual(a[e].value, b[e].value, `${e}: the folds depend on the seed`);
+    assert.ok(Math.abs(a[e].value - b[e].value) < a[e].standardError, `${e}: the fold choice moves the value by less than its standard error`);
+  }
   // IPS by hand on the log: mean of π(a|x)/(1/3)·cost.
   let s = 0;
   for (const r of log) s += (SYNTH_MODEL.predictPmf(r.observation)[r.action - 1] * 3) * (1 - r.reward);

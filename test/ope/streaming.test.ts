@@ -45,7 +45,8 @@ test("the bootstrap is deterministic by seed and changes with it", async () => {
   for (const e of ESTIMATOR_NAMES) {
     assert.deepEqual(a[e], b[e]);
     assert.notDeepEqual(a[e].ci, c[e].ci);
-    assert.equal(a[e].value, c[e].value);
+    // The cross-fitting folds are seeded too: only the estimators without a cost model keep their value.
+    if (e === "ips" || e === "snips") assert.equal(a[e].value, c[e].value);
   }
   // Rows without keys use the accumulator's own seeded stream: still deterministic.
   const run = () => {

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { isAscii } from "node:buffer";
 import { StringDecoder } from "node:string_decoder";
-import { JOINED_RECORD_COLUMNS, JoinedRecord } from "./records";
+import { DataFileError, JOINED_RECORD_COLUMNS, JoinedRecord, ReadOptions, joinedRecordProblem } from "./records";
 
 /** File name endings read by readJoinedRecords. */
 export const JOINED_FILE_EXTENSIONS = [".csv", ".jsonl", ".ndjson", ".json"];
@@ -20,15 +20,48 @@ const CHUNK = 1 << 22;
 
 /**
  * An async iterable of the records of a file or of every joined-data file under a folder (sorted
- * by path). Rows that cannot be parsed yield nothing; they are counted in `malformed`, and the
- * first few reasons kept in `malformedReasons` (CbLearner.train adds both to its report).
+ * by path). Rows that cannot be parsed or fail `joinedRecordProblem` yield nothing; they are
+ * counted in `malformed`, and the first few reasons (`file:line: why`) kept in `malformedReasons`
+ * (CbLearner.train adds both to its report). With `strict`, the first such row throws a
+ * DataFileError instead. A CSV header without the needed columns always throws.
  */
 export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
   malformed = 0;
   readonly malformedReasons: string[] = [];
   /** Rows yielded so far. */
   rows = 0;
-  constructor(readonly source: string) {}
+  readonly strict: boolean;
+  /** Data lines (records, good or bad; no header, no blank line) met per file. */
+  private readonly dataLines = new Map<string, number>();
+  constructor(readonly source: string, options: ReadOptions = {}) {
+    this.strict = options.strict === true;
+  }
+
+  /**
+   * Why the reader gave no record, in words naming the file(s): no data file, an empty file, a
+   * header without rows, or every row skipped (with the first reasons). Call after reading.
+   */
+  whyNoRecords(): string {
+    let files: string[];
+    try {
+      files = this.files();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (files.length === 0) return `${this.source} holds no joined-data file (${JOINED_FILE_EXTENSIONS.join(", ")})`;
+    const parts = files.map((f) => {
+      const n = this.dataLines.get(f) ?? 0;
+      if (n > 0) return `${f}: all ${n} row(s) skipped`;
+      if (fs.readFileSync(f, "utf8").trim() === "") return `${f} is empty`;
+      return f.toLowerCase().endsWith(".csv") ? `${f} has a header but no rows` : `${f} has no records`;
+    });
+    const reasons = this.malformedReasons.length > 0 ? ` (first reasons: ${this.malformedReasons.join("; ")})` : "";
+    return `no usable record: ${parts.join("; ")}${reasons}`;
+  }
+
+  private countLine(file: string): void {
+    this.dataLines.set(file, (this.dataLines.get(file) ?? 0) + 1);
+  }
 
   /** The files that will be read, in order. */
   files(): string[] {
@@ -52,6 +85,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
   }
 
   private bad(file: string, line: number, reason: string): void {
+    if (this.strict) throw new DataFileError(file, line, `${reason} (strict mode fails on any skipped row)`);
     this.malformed++;
     if (this.malformedReasons.length < MAX_MALFORMED_REASONS) this.malformedReasons.push(`${file}:${line}: ${reason}`);
   }
@@ -101,6 +135,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
           }
           continue;
         }
+        this.countLine(file);
         const r = this.csvRecord(file, at, fields, cols);
         if (r !== null) batch.push(r);
       }
@@ -143,6 +178,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       let lineNo = 0;
       let first = true;
       let eof = false;
+      let fastRows = 0;
       while (!eof) {
         if (work.length - restLen < CHUNK + 1) {
           const bigger = Buffer.allocUnsafe(restLen + CHUNK * 2);
@@ -173,7 +209,10 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
           if (cols !== null && pending === null) {
             const k = scanCsvBytes(view, at, le, starts, ends);
             if (k === -2) continue; // an empty line
-            if (k === cols.count && this.fastRowBytes(view, starts, ends, cols, out, lineNo)) continue;
+            if (k === cols.count && this.fastRowBytes(view, starts, ends, cols, out, lineNo)) {
+              fastRows++;
+              continue;
+            }
           }
           // General path: the header, escaped quotes, quoted line breaks, malformed rows.
           let line = view.toString("utf8", at, le);
@@ -196,9 +235,12 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
             if (cols.count > starts.length) throw new Error(`${file}: more than ${starts.length} columns`);
             continue;
           }
+          this.countLine(file);
           const r = this.csvRecord(file, n, fields, cols);
           if (r !== null) out.push(r.reward, r.action, r.action_prob, r.observation, n);
         }
+        if (fastRows > 0) this.dataLines.set(file, (this.dataLines.get(file) ?? 0) + fastRows);
+        fastRows = 0;
         restLen = total - ls;
         work.copy(work, 0, ls, total);
         this.rows += out.n;
@@ -216,6 +258,8 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     const action = numberAt(b, starts[c.action], ends[c.action]);
     const prob = numberAt(b, starts[c.actionProb], ends[c.actionProb]);
     if (reward - reward !== 0 || action - action !== 0 || prob - prob !== 0) return false;
+    // Anything joinedRecordProblem would refuse goes to the general path, which reports it.
+    if (!(prob > 0 && prob <= 1) || !(action >= 1) || Math.floor(action) !== action) return false;
     if (c.sampleProb >= 0) {
       const sp = numberAt(b, starts[c.sampleProb], ends[c.sampleProb]);
       if (sp - sp !== 0) return false;
@@ -229,7 +273,8 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     let i = s + 1;
     let empty = true;
     for (let j = i; j < e; j++) if (b[j] !== 32) { empty = false; break; }
-    if (!empty) {
+    if (empty) return false; // an empty observation: reported by the general path
+    {
       for (;;) {
         let comma = i;
         while (comma < e && b[comma] !== 44) comma++;
@@ -261,6 +306,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
           return;
         }
         first = false;
+        this.countLine(file);
         const r = this.parseJsonLine(file, line, chunk.firstLine + li);
         if (r) batch.push(r);
       }
@@ -273,8 +319,8 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     const names = header.map((h) => h.trim());
     const missing = ["observation", "action", "action_prob", "reward"].filter((c) => !names.includes(c));
     if (missing.length > 0) {
-      this.bad(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${names.join(", ")})`);
-      return null;
+      // The whole file is unusable: never skipped quietly.
+      throw new DataFileError(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${names.join(", ")}); joined data needs ${JOINED_RECORD_COLUMNS.join(", ")}`);
     }
     const at = (c: string) => names.indexOf(c);
     return { count: names.length, reward: at("reward"), eventId: at("event_id"), action: at("action"), actionProb: at("action_prob"), modelId: at("model_id"), observation: at("observation"), sampleProb: at("sample_prob") };
@@ -302,7 +348,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       this.bad(file, n, `observation is not a list of numbers: ${JSON.stringify(f[c.observation].slice(0, 60))}`);
       return null;
     }
-    return {
+    const r: JoinedRecord = {
       reward,
       event_id: c.eventId >= 0 ? f[c.eventId] : "",
       action,
@@ -311,6 +357,15 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       observation,
       sample_prob: sampleProb,
     };
+    return this.checked(file, n, r);
+  }
+
+  /** The record, or null after reporting why joinedRecordProblem refuses it. */
+  private checked(file: string, n: number, r: JoinedRecord): JoinedRecord | null {
+    const problem = joinedRecordProblem(r);
+    if (problem === null) return r;
+    this.bad(file, n, problem);
+    return null;
   }
 
   private badField(file: string, n: number, k: string, v: string): null {
@@ -328,6 +383,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
     if (!Array.isArray(arr)) return;
     for (let i = 0; i < arr.length; i++) {
+      this.countLine(file);
       const r = this.fromObject(file, i + 1, arr[i]);
       if (r) { this.rows++; yield r; }
     }
@@ -386,7 +442,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
     const ev = get("event_id");
     const mid = get("model_id");
-    return {
+    return this.checked(file, n, {
       reward,
       event_id: ev === undefined ? "" : String(ev),
       action,
@@ -394,13 +450,13 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       model_id: mid === undefined ? "" : String(mid),
       observation,
       sample_prob: sampleProb,
-    };
+    });
   }
 }
 
 /** Reads joined records from a file or a folder (see JoinedRecordReader). */
-export function readJoinedRecords(pathOrDir: string): JoinedRecordReader {
-  return new JoinedRecordReader(pathOrDir);
+export function readJoinedRecords(pathOrDir: string, options: ReadOptions = {}): JoinedRecordReader {
+  return new JoinedRecordReader(pathOrDir, options);
 }
 
 

@@ -33,3 +33,35 @@ export const JOINED_RECORD_COLUMNS = [
 
 /** The model id the original writes on warm-start rows that no model produced. */
 export const WARM_START_MODEL_ID = "not-apply-to-warm-start";
+
+/**
+ * A data file that can not be used (strict mode, a CSV header without the needed columns, no
+ * records at all): names the file, the line when there is one, and the problem.
+ */
+export class DataFileError extends Error {
+  constructor(readonly file: string, readonly line: number | null, readonly problem: string) {
+    super(`${file}${line === null ? "" : `:${line}`}: ${problem}`);
+    this.name = "DataFileError";
+  }
+}
+
+/** Options of the joined-record and VW-text readers. */
+export interface ReadOptions {
+  /** Any row that would be skipped throws a DataFileError instead (CLI --strict, hyperparameter strict). */
+  strict?: boolean;
+}
+
+/**
+ * The one row check both readers apply (CSV / JSON lines and VW text skip the same rows): why a
+ * parsed record can not be learned from or evaluated on, or null. Config-dependent checks (the
+ * number of actions and features, the reward range) belong to the learner and the estimators.
+ */
+export function joinedRecordProblem(r: { reward: number; action: number; action_prob: number; observation: ArrayLike<number> }): string | null {
+  if (!Number.isFinite(r.reward)) return `reward is not a finite number: ${r.reward}`;
+  if (!Number.isInteger(r.action) || r.action < 1) return `action must be a 1-based integer, got ${r.action}`;
+  if (!(r.action_prob > 0 && r.action_prob <= 1)) return `action_prob must be in (0, 1] (the probability the action was logged with), got ${r.action_prob}`;
+  const o = r.observation;
+  if (o.length === 0) return "observation is empty: give at least one feature";
+  for (let j = 0; j < o.length; j++) if (!Number.isFinite(o[j])) return `observation[${j}] is not a finite number: ${o[j]}`;
+  return null;
+}

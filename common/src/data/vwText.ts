@@ -9,7 +9,7 @@
  * has value 1. Namespaces other than the default are read as `namespace^feature`.
  */
 import * as fs from "node:fs";
-import { JoinedRecord } from "./records";
+import { DataFileError, JoinedRecord, ReadOptions, joinedRecordProblem } from "./records";
 
 export interface VwLabel {
   action: number;
@@ -120,26 +120,42 @@ export function parseVwExample(line: string): VwExample {
   return { label, evalAction, features };
 }
 
+/** What readVwTextRecords returns. */
+export interface VwTextRecords {
+  records: JoinedRecord[];
+  /** The evaluated action of `--cb --eval` lines (null on other lines), aligned with records. */
+  evalActions: (number | null)[];
+  /** Non-blank lines read (used or skipped). */
+  lines: number;
+  skipped: number;
+  /** The first few reasons, `file:line: why`. */
+  reasons: string[];
+}
+
 /**
  * Reads a VW text file of labelled bandit examples as joined records (reward = 1 − cost, event id
- * `<prefix><line>`). Lines without a label or that fail to parse are counted in `skipped` with the
- * first few reasons; vector features are required (the joined-record shape).
+ * `<prefix><line>`). The same policy as the joined-record reader: lines that fail to parse, lack
+ * a label or fail `joinedRecordProblem` are skipped and counted with the first few reasons
+ * (`file:line: why`); with `strict` the first one throws a DataFileError. Vector features are
+ * required (the joined-record shape).
  */
-export function readVwTextRecords(file: string, eventIdPrefix = "vw-"): { records: JoinedRecord[]; evalActions: (number | null)[]; skipped: number; reasons: string[] } {
+export function readVwTextRecords(file: string, eventIdPrefix = "vw-", options: ReadOptions = {}): VwTextRecords {
   const text = fs.readFileSync(file, "utf8");
   const records: JoinedRecord[] = [];
   const evalActions: (number | null)[] = [];
   const reasons: string[] = [];
   let skipped = 0;
+  let read = 0;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line.trim() === "") continue;
+    read++;
     try {
       const ex = parseVwExample(line);
       if (!ex.label) throw new VwTextError("label", "missing (expected action:cost:probability before '|')");
       if (!Array.isArray(ex.features)) throw new VwTextError("features", "must be named 1..d in order to form an observation vector");
-      records.push({
+      const r: JoinedRecord = {
         reward: 1 - ex.label.cost,
         event_id: `${eventIdPrefix}${i + 1}`,
         action: ex.label.action,
@@ -147,14 +163,19 @@ export function readVwTextRecords(file: string, eventIdPrefix = "vw-"): { record
         model_id: "",
         observation: ex.features,
         sample_prob: 0,
-      });
+      };
+      const problem = joinedRecordProblem(r);
+      if (problem !== null) throw new VwTextError("record", problem);
+      records.push(r);
       evalActions.push(ex.evalAction);
     } catch (e) {
+      if (!(e instanceof VwTextError)) throw e;
+      if (options.strict) throw new DataFileError(file, i + 1, `${e.message} (strict mode fails on any skipped row)`);
       skipped++;
-      if (reasons.length < 5) reasons.push(`${file}:${i + 1}: ${(e as Error).message}`);
+      if (reasons.length < 5) reasons.push(`${file}:${i + 1}: ${e.message}`);
     }
   }
-  return { records, evalActions, skipped, reasons };
+  return { records, evalActions, lines: read, skipped, reasons };
 }
 
 /** Writes records as VW text lines; returns the count. */

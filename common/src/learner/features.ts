@@ -11,7 +11,7 @@
  * bin or pair) are looked up once per dimension and reused.
  */
 import { hash32 } from "../util/random";
-import { BinningKind, Context, FeatureMapKind, LearnerError } from "./options";
+import { BinningKind, ConfigMismatchError, Context, FeatureMapKind, LearnerError, NUM_FEATURES_KEY } from "./options";
 
 /** Seed of the feature-name hash (fixed: it is part of the model's meaning). */
 export const FEATURE_HASH_SEED = 0;
@@ -51,7 +51,7 @@ export interface FeatureMapState {
   binning: BinningKind;
   /** bins: sorted inner bin edges per feature name (value v falls in bin #edges below or equal v). */
   binEdges: Record<string, number[]> | null;
-  /** Vector contexts: the dimension fixed by the first example (null until then). */
+  /** Vector contexts: the feature count, from the numFeatures option or else the first example (null until then). */
   numFeatures: number | null;
 }
 
@@ -255,13 +255,13 @@ export function forEachFeature(c: Context, fn: (name: string, v: number) => void
 
 /**
  * Validates a context: a vector of `expectedDim` finite numbers (when known) or a record of finite
- * numbers. Throws LearnerError naming the field.
+ * numbers. Throws LearnerError naming the field (ConfigMismatchError for another feature count).
  */
 export function checkContext(c: Context, expectedDim: number | null, field = "context"): void {
   if (c === null || typeof c !== "object") throw new LearnerError(field, `must be an array of numbers or an object of named numbers, got ${c === null ? "null" : typeof c}`);
   if (isVector(c)) {
     if (expectedDim !== null && c.length !== expectedDim) {
-      throw new LearnerError(field, `has ${c.length} features, the model expects ${expectedDim}`);
+      throw new ConfigMismatchError(field, `has ${c.length} features, the model expects ${expectedDim} (num_features: config.yaml ${NUM_FEATURES_KEY})`);
     }
     if (c.length === 0) throw new LearnerError(field, "is empty: give at least one feature");
     for (let i = 0; i < c.length; i++) {

@@ -17,7 +17,7 @@ import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { argmin, egreedyPmf, floorPmf, normalizePmf, poisson1FromUniform, softmaxPmf, squarecbPmf } from "./explore";
 import { EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
 import { GdLearner, GdState, WeightStore } from "./gd";
-import { Context, LearnerError, LearnerOptions, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
+import { ConfigMismatchError, Context, LearnerError, LearnerOptions, NUM_ARMS_KEY, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
 
 export interface TrainReport {
   /** Rows learned from. */
@@ -38,6 +38,23 @@ export interface ChosenAction {
 
 /** How many reasons a TrainReport keeps. */
 export const MAX_REASONS = 5;
+
+/** Where the reward range comes from in config.yaml. */
+export const REWARD_RANGE_KEYS = "workflow.min_reward / workflow.max_reward";
+
+export interface TrainOptions {
+  /**
+   * Any skipped row fails training (a LearnerError naming the row) instead of being counted in
+   * the report. Rows that do not fit the configuration fail training in any case.
+   */
+  strict?: boolean;
+  /**
+   * The possible rewards (config workflow.min_reward / max_reward, hyperparameters
+   * `min_reward` / `max_reward`); a reward outside fails training. Unchecked when absent.
+   */
+  minReward?: number;
+  maxReward?: number;
+}
 
 /** Everything besides the options that a saved model must restore. */
 export interface LearnerState {
@@ -85,8 +102,14 @@ export class CbLearner {
       numBins: options.numBins,
       binning: options.binning,
       binEdges: null,
-      numFeatures: null,
+      numFeatures: options.numFeatures,
     };
+    if (options.numFeatures !== null) {
+      if (fm.numFeatures === null) fm.numFeatures = options.numFeatures;
+      else if (fm.numFeatures !== options.numFeatures) {
+        throw new ConfigMismatchError("numFeatures", `is ${options.numFeatures} in the options but the saved feature map has ${fm.numFeatures} features`);
+      }
+    }
     this.featureMap = new FeatureMap(fm, st);
     if (state) {
       this.examplesSeen = state.examplesSeen;
@@ -116,26 +139,22 @@ export class CbLearner {
     };
   }
 
-  /** Number of features of vector contexts (fixed by the first example), or null. */
+  /** Number of features of vector contexts (the numFeatures option, else fixed by the first example), or null. */
   get numFeatures(): number | null {
     return this.featureMap.state.numFeatures;
   }
 
   /** VW command-line equivalent of the options (informational, stored in the model). */
   get vwArguments(): string {
-    const o = this.options;
-    const parts = [`--cb_explore ${o.numArms}`];
-    switch (o.explorationPolicy) {
-      case "egreedy": parts.push(`--epsilon ${o.epsilon}`); break;
-      case "bag": parts.push(`--bag ${o.numPolicies}`); break;
-      case "cover": parts.push(`--cover ${o.numPolicies} --psi ${o.psi}`); break;
-      case "first": parts.push(`--first ${o.tau}`); break;
-      case "softmax": parts.push(`--softmax --lambda ${o.lambda}`); break;
-      case "squarecb": parts.push(`--squarecb --gamma_scale ${o.gammaScale} --gamma_exponent ${o.gammaExponent}`); break;
-    }
-    parts.push(`--cb_type ${o.cbType}`, `-b ${o.bits}`, `-l ${o.learningRate}`, `--power_t ${o.powerT}`);
-    if (o.featureMap === "quadratic") parts.push("-q ::");
-    return parts.join(" ");
+    return vwArgumentsOf(this.options);
+  }
+
+  /**
+   * One line that says what this model is: the VW arguments plus what VW's arguments can not
+   * express (the feature map with its bins, the feature count, the probability floor).
+   */
+  get description(): string {
+    return describeLearner(this.options, this.featureMap.state, this.examplesSeen);
   }
 
   // ---------------------------------------------------------------- input checks
@@ -150,9 +169,10 @@ export class CbLearner {
 
   /** Throws LearnerError naming the field if (action, cost, probability) is not a valid label. */
   checkLabel(action: number, cost: number, probability: number): void {
-    if (typeof action !== "number" || !Number.isInteger(action) || action < 1 || action > this.k) {
+    if (typeof action !== "number" || !Number.isInteger(action) || action < 1) {
       throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${String(action)}`);
     }
+    if (action > this.k) throw this.actionMismatch("action", action);
     if (typeof cost !== "number" || !Number.isFinite(cost)) throw new LearnerError("cost", `must be a finite number, got ${String(cost)}`);
     if (typeof probability !== "number" || !(probability > 0 && probability <= 1)) {
       throw new LearnerError("probability", `must be in (0, 1], got ${String(probability)}`);
@@ -356,19 +376,26 @@ export class CbLearner {
     }
   }
 
+  private actionMismatch(field: string, action: number): ConfigMismatchError {
+    return new ConfigMismatchError(field, `is ${action}, beyond the model's ${this.k} actions (num_arms: config.yaml ${NUM_ARMS_KEY}); the data's actions must be the app's`);
+  }
+
   /**
-   * Trains on joined records (cost = 1 − reward). Invalid rows are skipped and counted; the
-   * report lists the first few reasons. With the bins feature map and no bins fitted yet, the
-   * bins are fitted on this first batch's contexts before learning (then frozen).
+   * Trains on joined records (cost = 1 − reward). Malformed rows (a non-finite number, a
+   * probability outside (0, 1], an action below 1, ...) are skipped and counted, the report lists
+   * the first few reasons, and `strict` turns any skip into an error. Rows that do not fit the
+   * configuration — an action beyond numArms, another feature count than the model's, a reward
+   * outside [minReward, maxReward] — throw a ConfigMismatchError naming the row and the config key.
+   * With the bins feature map and no bins fitted yet, the bins are fitted on this first batch's
+   * contexts before learning (then frozen).
    */
-  async train(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>): Promise<TrainReport> {
+  async train(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>, options: TrainOptions = {}): Promise<TrainReport> {
     const report: TrainReport = { used: 0, skipped: 0, reasons: [] };
+    this.rewardRange = checkRewardRange(options);
+    const strict = options.strict === true;
     const fail = (row: number, r: JoinedRecord | undefined, e: unknown) => {
-      report.skipped++;
-      if (report.reasons.length < MAX_REASONS) {
-        const id = r && typeof r === "object" && "event_id" in r ? ` (event_id ${String(r.event_id)})` : "";
-        report.reasons.push(`row ${row}${id}: ${e instanceof Error ? e.message : String(e)}`);
-      }
+      const id = r && typeof r === "object" && "event_id" in r ? ` (event_id ${String(r.event_id)})` : "";
+      rowFailure(report, `row ${row}${id}`, e, strict);
     };
     const buffer: JoinedRecord[] | null = this.featureMap.needsBins ? [] : null;
     let row = 0;
@@ -392,9 +419,9 @@ export class CbLearner {
         const all: JoinedColumns[] = [];
         for await (const cols of batched.columnBatches()) all.push(cols);
         this.featureMap.fitBinsByName(this.validColumnValues(all));
-        for (const c of all) this.trainColumns(c, report);
+        for (const c of all) this.trainColumns(c, report, strict);
       } else {
-        for await (const cols of batched.columnBatches()) this.trainColumns(cols, report);
+        for await (const cols of batched.columnBatches()) this.trainColumns(cols, report, strict);
       }
     } else if (typeof batched.batches === "function") {
       for await (const batch of batched.batches()) for (let i = 0; i < batch.length; i++) handle(batch[i]);
@@ -409,6 +436,7 @@ export class CbLearner {
     }
     const extra = records as unknown as { malformed?: number; malformedReasons?: string[] };
     if (typeof extra.malformed === "number" && extra.malformed > 0) {
+      if (strict) throw new LearnerError("data", `${extra.malformed} row(s) could not be read (${(extra.malformedReasons ?? []).join("; ")}); strict mode fails on any skipped row`);
       report.skipped += extra.malformed;
       for (const r of extra.malformedReasons ?? []) if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
     }
@@ -420,13 +448,29 @@ export class CbLearner {
     const action = c.action[i], prob = c.actionProb[i], reward = c.reward[i];
     try {
       checkContext(ctx, this.featureMap.state.numFeatures, "observation");
-      if (!Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${reward}`);
-      if (!Number.isInteger(action) || action < 1 || action > this.k) throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${action}`);
+      this.checkReward(reward);
+      if (!Number.isInteger(action) || action < 1) throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${action}`);
+      if (action > this.k) throw this.actionMismatch("action", action);
       if (!(prob > 0 && prob <= 1)) throw new LearnerError("action_prob", `must be in (0, 1], got ${prob}`);
     } catch (e) {
       return e as LearnerError;
     }
     return null;
+  }
+
+  /** The reward range of the current train() call (null: unchecked). */
+  private rewardRange: [number, number] | null = null;
+
+  private checkReward(reward: unknown): void {
+    if (typeof reward !== "number" || !Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${String(reward)}`);
+    const range = this.rewardRange;
+    if (range !== null && (reward < range[0] || reward > range[1])) {
+      throw new ConfigMismatchError(
+        "reward",
+        `is ${reward}, outside the possible rewards [${range[0]}, ${range[1]}] (min_reward / max_reward: config.yaml ${REWARD_RANGE_KEYS}); ` +
+          `its cost 1 − reward = ${1 - reward} would be impossible`,
+      );
+    }
   }
 
   private rowContext(c: JoinedColumns, i: number): Float64Array {
@@ -443,7 +487,9 @@ export class CbLearner {
     for (const c of all) {
       for (let i = 0; i < c.n; i++) {
         const ctx = this.rowContext(c, i);
-        if (this.columnRowError(c, i, ctx) !== null) continue;
+        const err = this.columnRowError(c, i, ctx);
+        if (err instanceof ConfigMismatchError) throw rowError(`${c.file ? `${c.file}:` : "row "}${c.line[i]}`, err);
+        if (err !== null) continue;
         this.fixDim(ctx);
         for (let j = 0; j < ctx.length; j++) (cols[j] ??= []).push(ctx[j]);
       }
@@ -452,13 +498,12 @@ export class CbLearner {
   }
 
   /** Learns from a column batch (no record objects); rows are checked like records. */
-  private trainColumns(c: JoinedColumns, report: TrainReport): void {
+  private trainColumns(c: JoinedColumns, report: TrainReport, strict: boolean): void {
     for (let i = 0; i < c.n; i++) {
       const ctx = this.rowContext(c, i);
       const err = this.columnRowError(c, i, ctx);
       if (err !== null) {
-        report.skipped++;
-        if (report.reasons.length < MAX_REASONS) report.reasons.push(`${c.file ? `${c.file}:` : "row "}${c.line[i]}: ${err.message}`);
+        rowFailure(report, `${c.file ? `${c.file}:` : "row "}${c.line[i]}`, err, strict);
         continue;
       }
       this.fixDim(ctx);
@@ -474,10 +519,11 @@ export class CbLearner {
       throw new LearnerError("observation", `must be an array of numbers, got ${typeof r.observation}`);
     }
     this.checkCtx(r.observation, "observation");
-    if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) throw new LearnerError("reward", `must be a finite number, got ${String(r.reward)}`);
-    if (typeof r.action !== "number" || !Number.isInteger(r.action) || r.action < 1 || r.action > this.k) {
+    this.checkReward(r.reward);
+    if (typeof r.action !== "number" || !Number.isInteger(r.action) || r.action < 1) {
       throw new LearnerError("action", `must be an integer 1..${this.k} (1-based), got ${String(r.action)}`);
     }
+    if (r.action > this.k) throw this.actionMismatch("action", r.action);
     if (typeof r.action_prob !== "number" || !(r.action_prob > 0 && r.action_prob <= 1)) {
       throw new LearnerError("action_prob", `must be in (0, 1], got ${String(r.action_prob)}`);
     }
@@ -487,4 +533,57 @@ export class CbLearner {
     this.featureMap.encode(r.observation, this.ex);
     this.learnEncoded(this.ex, r.action - 1, 1 - r.reward, r.action_prob);
   }
+}
+
+/** Checks a train() call's reward range; null when none was given. */
+function checkRewardRange(o: TrainOptions): [number, number] | null {
+  if (o.minReward === undefined && o.maxReward === undefined) return null;
+  const lo = o.minReward ?? 0, hi = o.maxReward ?? 1;
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) {
+    throw new LearnerError("min_reward", `and max_reward must be finite with min_reward <= max_reward, got [${lo}, ${hi}] (config.yaml ${REWARD_RANGE_KEYS})`);
+  }
+  return [lo, hi];
+}
+
+/** The error of a row, with where it is (`file:line` or `row n (event_id x)`) in front. */
+function rowError(where: string, e: unknown): LearnerError {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ConfigMismatchError) return new ConfigMismatchError(where, message);
+  return new LearnerError(where, `${message} (strict mode fails on any skipped row)`);
+}
+
+/** A bad row: rethrown when it does not fit the config or in strict mode, else counted in the report. */
+function rowFailure(report: TrainReport, where: string, e: unknown, strict: boolean): void {
+  if (e instanceof ConfigMismatchError || strict) throw rowError(where, e);
+  if (!(e instanceof LearnerError)) throw e;
+  report.skipped++;
+  if (report.reasons.length < MAX_REASONS) report.reasons.push(`${where}: ${e.message}`);
+}
+
+/** The model's one-line description (see CbLearner.description). */
+export function describeLearner(o: ResolvedLearnerOptions, fm: FeatureMapState, examplesSeen: number): string {
+  const parts = [vwArgumentsOf(o)];
+  const map = fm.kind === "bins"
+    ? `bins: ${fm.numBins} per feature, ${fm.binning} edges${fm.binEdges === null ? " (fitted on the first training batch)" : ""}`
+    : fm.kind === "quadratic" ? "quadratic (every feature pair)" : "linear";
+  parts.push(`features: ${fm.numFeatures ?? "any number of"} (${map})`);
+  parts.push(`probability floor ${o.minProbability > 0 ? o.minProbability : "off (0)"}`);
+  parts.push(`seed ${o.seed}`, `${examplesSeen} examples seen`);
+  return parts.join("; ");
+}
+
+/** VW command-line equivalent of the options. */
+export function vwArgumentsOf(o: ResolvedLearnerOptions): string {
+  const parts = [`--cb_explore ${o.numArms}`];
+  switch (o.explorationPolicy) {
+    case "egreedy": parts.push(`--epsilon ${o.epsilon}`); break;
+    case "bag": parts.push(`--bag ${o.numPolicies}`); break;
+    case "cover": parts.push(`--cover ${o.numPolicies} --psi ${o.psi}`); break;
+    case "first": parts.push(`--first ${o.tau}`); break;
+    case "softmax": parts.push(`--softmax --lambda ${o.lambda}`); break;
+    case "squarecb": parts.push(`--squarecb --gamma_scale ${o.gammaScale} --gamma_exponent ${o.gammaExponent}`); break;
+  }
+  parts.push(`--cb_type ${o.cbType}`, `-b ${o.bits}`, `-l ${o.learningRate}`, `--power_t ${o.powerT}`);
+  if (o.featureMap === "quadratic") parts.push("-q ::");
+  return parts.join(" ");
 }

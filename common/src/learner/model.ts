@@ -27,6 +27,8 @@ export interface ModelMetadata {
   createdAt: string;
   /** Exploration policy and every learner option (with defaults applied). */
   algorithm: { explorationPolicy: string; options: LearnerOptions; vwArguments: string };
+  /** One line: VW arguments, feature map with bins, feature count, probability floor (CbLearner.description). */
+  description?: string;
   featureMap: FeatureMapState;
   numArms: number;
   examplesSeen: number;
@@ -70,6 +72,7 @@ export async function saveModel(learner: CbLearner, dir: string, meta: { modelId
     parentModelId: meta.parentModelId,
     createdAt: new Date().toISOString(),
     algorithm: { explorationPolicy: learner.options.explorationPolicy, options: { ...learner.options }, vwArguments: learner.vwArguments },
+    description: learner.description,
     featureMap: state.featureMap,
     numArms: learner.numArms,
     examplesSeen: state.examplesSeen,

@@ -54,6 +54,12 @@ export interface LearnerOptions {
   seed?: number | string;
   /** Every action keeps at least this probability (0 = off); must be < 1/numArms. */
   minProbability?: number;
+  /**
+   * Number of features of vector contexts (config `algor.algorithms_parameters.num_features`).
+   * Fixed when the learner is created, so even a model that never saw data refuses other counts;
+   * null = fixed by the first vector context learned from (the library's default).
+   */
+  numFeatures?: number | null;
 }
 
 /** Options with every default applied. */
@@ -76,13 +82,34 @@ export const LEARNER_DEFAULTS: Omit<ResolvedLearnerOptions, "numArms" | "explora
   powerT: 0.5,
   seed: 1,
   minProbability: 0,
+  numFeatures: null,
 };
+
+/** Where the feature count comes from in config.yaml (named in every feature-count error). */
+export const NUM_FEATURES_KEY = "algor.algorithms_parameters.num_features";
+/** Where the action count comes from in config.yaml. */
+export const NUM_ARMS_KEY = "algor.algorithms_parameters.num_arms";
+/** The feature count `learnerOptionsFromParameters` uses when num_features is absent (the shuttle's). */
+export const DEFAULT_NUM_FEATURES = 9;
 
 /** Bad learner input or options; `field` names what is wrong. */
 export class LearnerError extends Error {
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = "LearnerError";
+  }
+}
+
+/**
+ * Data that does not fit the configuration (an action beyond num_arms, another feature count than
+ * num_features, a reward outside [min_reward, max_reward]): never skipped, because every row after
+ * it would likely be wrong too. The message names the field, the value, what was expected and the
+ * config.yaml key.
+ */
+export class ConfigMismatchError extends LearnerError {
+  constructor(field: string, message: string) {
+    super(field, message);
+    this.name = "ConfigMismatchError";
   }
 }
 
@@ -116,6 +143,7 @@ export function resolveLearnerOptions(o: LearnerOptions): ResolvedLearnerOptions
     "minProbability",
     `must be >= 0 and below 1/numArms (${(1 / r.numArms).toPrecision(3)}), got ${r.minProbability}`,
   );
+  req(r.numFeatures === null || (Number.isInteger(r.numFeatures) && r.numFeatures >= 1 && r.numFeatures <= 1000000), "numFeatures", `must be null or an integer 1..1000000, got ${r.numFeatures}`);
   return r;
 }
 
@@ -144,12 +172,17 @@ const PARAMS: Record<string, [keyof LearnerOptions, "int" | "number" | "policy" 
   learning_rate: ["learningRate", "number"],
   power_t: ["powerT", "number"],
   min_probability: ["minProbability", "number"],
+  num_features: ["numFeatures", "int"],
 };
+
+/** Every learner parameter (snake_case, as in config.yaml) and the option it sets. */
+export const LEARNER_PARAMETERS: Readonly<Record<string, keyof LearnerOptions>> = Object.fromEntries(Object.entries(PARAMS).map(([k, [n]]) => [k, n]));
 
 /**
  * Learner options from config.yaml's `algorithms_parameters` or SageMaker hyperparameters (where
  * every value is a string). Keys that belong to other parts (cfa_type, ...) are ignored. Throws
- * LearnerError naming the snake_case parameter.
+ * LearnerError naming the snake_case parameter. `num_features` defaults to 9 (the config's
+ * default, the shuttle's count), so a model made from parameters always has a fixed feature count.
  */
 export function learnerOptionsFromParameters(p: Record<string, unknown>, seed?: number | string): LearnerOptions {
   if (p === null || typeof p !== "object") throw new LearnerError("algorithms_parameters", "expected a mapping of parameters");
@@ -174,6 +207,7 @@ export function learnerOptionsFromParameters(p: Record<string, unknown>, seed?: 
     throw new LearnerError("num_arms", "is required: set a non-zero number of actions (7 for the shuttle task)");
   }
   o.explorationPolicy ??= "egreedy";
+  o.numFeatures ??= DEFAULT_NUM_FEATURES;
   if (seed !== undefined) o.seed = seed;
   else if (p.seed !== undefined && p.seed !== null && p.seed !== "") o.seed = typeof p.seed === "number" ? p.seed : String(p.seed);
   const out = o as unknown as LearnerOptions;

@@ -235,6 +235,8 @@ export class OpeAccumulator {
       maxWeight: this.maxWeight,
       biased: this.biased,
       warnings: n > 0 && this.estimator !== "dm" ? weightWarnings(n, ess, meanWeight) : [],
+      range: null,
+      clipped: [],
     };
   }
 

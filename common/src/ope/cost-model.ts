@@ -14,9 +14,9 @@
  * the overall mean. Predictions are clipped to the range of costs seen in training.
  *
  * Cross-fitting (`crossFitCostPredictions`): rows are split into folds by a hash of the row's
- * key, and each row's predictions come from a model fitted on the other folds, so a row never
- * scores itself — the condition under which DR keeps its guarantees with a flexible model.
- * Everything is deterministic: no randomness beyond the fixed fold hash.
+ * key and a seed, and each row's predictions come from a model fitted on the other folds, so a
+ * row never scores itself — the condition under which DR keeps its guarantees with a flexible
+ * model. Everything is deterministic: the same keys and seed give the same folds.
  */
 import { fmix32, hash32 } from "../util/random";
 import { OpeInputError } from "./errors";
@@ -320,28 +320,54 @@ export interface CrossFitOptions extends RidgeCostModelOptions {
   folds?: number;
   /** Per-row keys deciding the folds (default: the row index); numbers are used as 32-bit hashes. */
   keys?: readonly (string | number)[];
+  /**
+   * Seed of the fold assignment (default 1): a row's fold is a hash of (its key, the seed), so
+   * another seed gives another cross-fitting split (see docs/ope.md for how much DR moves).
+   */
+  seed?: number | string;
+  /**
+   * Number of independent fold assignments whose predictions are averaged (default 1). Each
+   * row's prediction still comes only from models that never saw it; averaging over R splits
+   * shrinks the estimate's dependence on the split by about √R.
+   */
+  repeats?: number;
 }
 
 /**
  * Cross-fitted cost predictions: for each row, the predicted cost of every action from a
- * RidgeCostModel fitted on the rows of the other folds. The feature map (standardisation and bin
- * edges) is fitted once on all rows' contexts — it never sees a cost, so sharing it leaks no
- * outcome — and each fold's regression statistics are (all rows) − (the fold).
+ * RidgeCostModel fitted on the rows of the other folds (averaged over `repeats` seeded fold
+ * assignments). The feature map (standardisation and bin edges) is fitted once on all rows'
+ * contexts — it never sees a cost, so sharing it leaks no outcome — and each fold's regression
+ * statistics are (all rows) − (the fold).
  */
 export function crossFitCostPredictions(rows: readonly CostRow[], options: CrossFitOptions): Float64Array[] {
   const folds = options.folds ?? 5;
   if (!Number.isInteger(folds) || folds < 1) throw new OpeInputError("folds", null, `must be a positive integer, got ${folds}`);
+  const repeats = options.repeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new OpeInputError("repeats", null, `must be an integer 1..100, got ${repeats}`);
   if (folds === 1 || rows.length < 2 * folds) {
     const model = RidgeCostModel.fit(rows, options);
     return rows.map((r) => model.predictCosts(r.observation));
   }
   const o = resolveRidgeOptions(options);
-  const fold = rows.map((_r, i) => {
-    const k = options.keys?.[i] ?? String(i);
-    return (typeof k === "number" ? fmix32((k ^ 0x5eed) >>> 0) : hash32(k, 0x5eed)) % folds;
-  });
   const d = rows[0].observation.length;
   const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
+  const out = crossFitOnce(rows, options, o, features, d, folds, String(options.seed ?? 1));
+  for (let r = 1; r < repeats; r++) {
+    const more = crossFitOnce(rows, options, o, features, d, folds, `${options.seed ?? 1}/${r}`);
+    for (let i = 0; i < rows.length; i++) for (let a = 0; a < out[i].length; a++) out[i][a] += more[i][a];
+  }
+  if (repeats > 1) for (const p of out) for (let a = 0; a < p.length; a++) p[a] /= repeats;
+  return out;
+}
+
+/** One seeded fold assignment's cross-fitted predictions. */
+function crossFitOnce(rows: readonly CostRow[], options: CrossFitOptions, o: ReturnType<typeof resolveRidgeOptions>, features: CostFeatures, d: number, folds: number, seed: string): Float64Array[] {
+  const seedWord = hash32(seed, 0x5eed);
+  const fold = rows.map((_r, i) => {
+    const k = options.keys?.[i] ?? String(i);
+    return (typeof k === "number" ? fmix32((k ^ seedWord) >>> 0) : hash32(k, seedWord)) % folds;
+  });
   const perFold = Array.from({ length: folds }, () => new RidgeStats(o.numArms, features));
   rows.forEach((r, i) => perFold[fold[i]].add(r));
   const total = new RidgeStats(o.numArms, features);

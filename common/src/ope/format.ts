@@ -8,7 +8,8 @@ function fmt(x: number, digits = 4): string {
 
 /**
  * One line per estimate: value (average cost, smaller is better), the primary interval and the
- * normal one, n, effective sample size, and a note for biased estimators.
+ * normal one, n, effective sample size, and a note for biased estimators and for estimates
+ * clipped to the possible range of costs.
  */
 export function formatEstimateTable(results: Partial<Record<EstimatorName, OpeEstimate>> | readonly OpeEstimate[]): string {
   const list: OpeEstimate[] = Array.isArray(results)
@@ -24,7 +25,11 @@ export function formatEstimateTable(results: Partial<Record<EstimatorName, OpeEs
       `[${fmt(r.normalCi.lower)}, ${fmt(r.normalCi.upper)}]`,
       String(r.n),
       fmt(r.effectiveSampleSize, 1),
-      [r.biased ? "biased (reward model only)" : "", r.warnings.length > 0 ? `see warning${r.warnings.length > 1 ? "s" : ""}` : ""].filter(Boolean).join("; "),
+      [
+        r.biased ? "biased (reward model only)" : "",
+        r.clipped.length > 0 && r.range ? `clipped to [${fmt(r.range.lower)}, ${fmt(r.range.upper)}]` : "",
+        r.warnings.length > 0 ? `see warning${r.warnings.length > 1 ? "s" : ""}` : "",
+      ].filter(Boolean).join("; "),
     ];
   });
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((row) => row[j].length)));
@@ -68,7 +73,7 @@ export function formatComparisonTable(c: ComparisonLike, names: { target?: strin
       fmt((c.target[e] as OpeEstimate).value),
       fmt((c.baseline[e] as OpeEstimate).value),
       `${d.value >= 0 ? "+" : ""}${fmt(d.value)} [${fmt(d.ci.lower)}, ${fmt(d.ci.upper)}] ${level}%`,
-      verdict + (d.biased ? " (biased estimator)" : ""),
+      verdict + (d.biased ? " (biased estimator)" : "") + (d.clipped.length > 0 ? " (clipped to the possible range)" : ""),
     ];
   });
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((row) => row[j].length)));

@@ -48,6 +48,42 @@ export interface OpeEstimate {
    * rarely tried).
    */
   warnings: string[];
+  /**
+   * The possible range of this estimate — average costs lie in [1 − maxReward, 1 − minReward]
+   * (a difference of two policies in ± the range's width) — when the caller gave or defaulted a
+   * reward range (evaluatePolicy, comparePolicies, PolicyEvaluationStream); null from a bare
+   * accumulator.
+   */
+  range: { lower: number; upper: number } | null;
+  /**
+   * What was clipped to `range`, empty when nothing: "value" (the point estimate, e.g. IPS with
+   * large weights), "ci.lower", "ci.upper", "normalCi.lower", ... .
+   */
+  clipped: string[];
+}
+
+/** The possible rewards (config workflow.min_reward / max_reward, hyperparameters min_reward / max_reward). */
+export interface RewardRange {
+  /** Smallest possible reward (default 0). */
+  minReward?: number;
+  /** Largest possible reward (default 1). */
+  maxReward?: number;
+}
+
+/** Clips an estimate (value and every interval end) to [lower, upper]; records what moved in `clipped`. */
+export function clipEstimate(e: OpeEstimate, lower: number, upper: number): OpeEstimate {
+  const clipped: string[] = [];
+  const clip = (x: number, name: string): number => {
+    if (x < lower) { clipped.push(name); return lower; }
+    if (x > upper) { clipped.push(name); return upper; }
+    return x;
+  };
+  const interval = (i: OpeInterval, name: string): OpeInterval => ({ lower: clip(i.lower, `${name}.lower`), upper: clip(i.upper, `${name}.upper`), method: i.method });
+  const value = clip(e.value, "value");
+  const normalCi = interval(e.normalCi, "normalCi");
+  const bootstrapCi = e.bootstrapCi ? interval(e.bootstrapCi, "bootstrapCi") : null;
+  const ci = interval(e.ci, "ci");
+  return { ...e, value, ci, normalCi, bootstrapCi, range: { lower, upper }, clipped };
 }
 
 /** The results of several estimators, keyed by name. */

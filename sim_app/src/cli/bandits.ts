@@ -4,15 +4,20 @@
  *   bandits simulate   the notebook's continual-learning protocol on shuttle (any learner settings)
  *   bandits evaluate   off-policy estimators on a logged file against a model or per-row actions
  *   bandits train      train (or warm-start) a model from joined-record files or VW text
+ *   bandits describe   what a saved model is: learner, feature map and bins, probability floor
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
   CbLearner,
+  Config,
+  DataFileError,
   ESTIMATOR_NAMES,
   EstimatorName,
   JoinedRecord,
+  LEARNER_DEFAULTS,
+  LEARNER_PARAMETERS,
   LearnerOptions,
   evaluatePolicy,
   formatEstimateTable,
@@ -31,24 +36,36 @@ export class CliUsageError extends Error {}
 
 type Spec = { type: "string" | "boolean"; short?: string; help: string; param?: string };
 
+/** Learner flags; the values in effect (config file, flag or default) are listed by --help. */
 const LEARNER_FLAGS: Record<string, Spec & { param: string }> = {
-  policy: { type: "string", help: "exploration policy: egreedy | bag | cover | first | softmax | squarecb (default egreedy)", param: "exploration_policy" },
-  epsilon: { type: "string", help: "egreedy exploration (default 0.05)", param: "epsilon" },
-  "num-policies": { type: "string", help: "bag / cover policies (default 3)", param: "num_policies" },
-  psi: { type: "string", help: "cover disagreement weight (default 1)", param: "psi" },
-  tau: { type: "string", help: "first: uniform decisions before greedy (default 0)", param: "tau" },
-  lambda: { type: "string", help: "softmax inverse temperature (default 1)", param: "lambda" },
-  "gamma-scale": { type: "string", help: "squarecb gamma scale (default 10)", param: "gamma_scale" },
-  "gamma-exponent": { type: "string", help: "squarecb gamma exponent (default 0.5)", param: "gamma_exponent" },
-  "cb-type": { type: "string", help: "cost estimator: mtr | dr | ips (default mtr)", param: "cb_type" },
-  "feature-map": { type: "string", help: "linear | quadratic | bins (default linear)", param: "feature_map" },
-  "num-bins": { type: "string", help: "bins per feature for --feature-map bins (default 16)", param: "num_bins" },
-  binning: { type: "string", help: "bin edges: gaussian | quantile (default gaussian)", param: "binning" },
-  bits: { type: "string", help: "hash bits b, 2^b weights (default 18)", param: "bits" },
-  "learning-rate": { type: "string", help: "learning rate (default 0.5)", param: "learning_rate" },
-  "power-t": { type: "string", help: "power_t (default 0.5)", param: "power_t" },
-  "min-probability": { type: "string", help: "probability floor for every action (default 0)", param: "min_probability" },
-  "num-arms": { type: "string", help: "number of actions (default 7 for shuttle)", param: "num_arms" },
+  policy: { type: "string", help: "exploration policy: egreedy | bag | cover | first | softmax | squarecb", param: "exploration_policy" },
+  epsilon: { type: "string", help: "egreedy exploration", param: "epsilon" },
+  "num-policies": { type: "string", help: "bag / cover policies", param: "num_policies" },
+  psi: { type: "string", help: "cover disagreement weight", param: "psi" },
+  tau: { type: "string", help: "first: uniform decisions before greedy", param: "tau" },
+  lambda: { type: "string", help: "softmax inverse temperature", param: "lambda" },
+  "gamma-scale": { type: "string", help: "squarecb gamma scale", param: "gamma_scale" },
+  "gamma-exponent": { type: "string", help: "squarecb gamma exponent", param: "gamma_exponent" },
+  "cb-type": { type: "string", help: "cost estimator: mtr | dr | ips", param: "cb_type" },
+  "feature-map": { type: "string", help: "linear | quadratic | bins", param: "feature_map" },
+  "num-bins": { type: "string", help: "bins per feature for --feature-map bins", param: "num_bins" },
+  binning: { type: "string", help: "bin edges: gaussian | quantile", param: "binning" },
+  bits: { type: "string", help: "hash bits b, 2^b weights", param: "bits" },
+  "learning-rate": { type: "string", help: "learning rate", param: "learning_rate" },
+  "power-t": { type: "string", help: "power_t", param: "power_t" },
+  "min-probability": { type: "string", help: "probability floor for every action", param: "min_probability" },
+  "num-arms": { type: "string", help: "number of actions (the shuttle app has 7)", param: "num_arms" },
+  "num-features": { type: "string", help: "number of context features (the shuttle app has 9); other counts are refused", param: "num_features" },
+};
+
+/** The CLI's own defaults where the learner has none (the shuttle app's shape). */
+const CLI_DEFAULTS: Record<string, unknown> = { num_arms: 7, num_features: 9, exploration_policy: "egreedy" };
+
+/** Data flags shared by train and evaluate. */
+const DATA_FLAGS: Record<string, Spec> = {
+  strict: { type: "boolean", help: "any row that would be skipped (unreadable, not a number, probability outside (0, 1], ...) is an error" },
+  "min-reward": { type: "string", help: "smallest possible reward (config workflow.min_reward, else 0)" },
+  "max-reward": { type: "string", help: "largest possible reward (config workflow.max_reward, else 1)" },
 };
 
 const COMMON: Record<string, Spec> = {
@@ -72,9 +89,12 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
   },
   evaluate: {
     summary: "estimate a policy's average cost on logged data (IPS, SNIPS, DM, DR, SNDR with 95% intervals)",
-    usage: "bandits evaluate --data <file|dir> (--model <dir> | --actions <file>) [--estimators dr,ips] [--json]",
+    usage: "bandits evaluate --data <file|dir> (--model <dir> | --actions <file>) [--estimators dr,ips] [--strict] [--json]",
     learner: false,
     flags: {
+      ...DATA_FLAGS,
+      config: { type: "string", help: "read the reward range from this config file (default: the project's config.yaml)" },
+      "no-config": { type: "boolean", help: "ignore config.yaml" },
       data: { type: "string", help: "logged data: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt)" },
       model: { type: "string", help: "a model folder saved by the kit: its full pmf is the target policy" },
       actions: { type: "string", help: "per-row target actions, 1-based: one per line or a JSON array (or 'vw' to use the evaluated actions of VW --eval lines)" },
@@ -83,21 +103,30 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
       bootstrap: { type: "string", help: "bootstrap samples (default 1000; 0 = normal intervals only)" },
     },
   },
+  describe: {
+    summary: "describe a saved model: learner, feature map with its bins, feature count, probability floor",
+    usage: "bandits describe --model <dir> [--json]",
+    learner: false,
+    flags: {
+      model: { type: "string", help: "a model folder saved by the kit" },
+    },
+  },
   train: {
     summary: "train a model on logged data, optionally warm-starting from a saved model",
-    usage: "bandits train --data <file|dir> --out <dir> [--model <dir>] [learner options] [--json]",
+    usage: "bandits train --data <file|dir> --out <dir> [--model <dir>] [learner options] [--strict] [--json]",
     learner: true,
     flags: {
+      ...DATA_FLAGS,
       data: { type: "string", help: "training data: joined-record CSV / JSON lines (file or folder), or VW text" },
       out: { type: "string", help: "folder to save the trained model in" },
       model: { type: "string", help: "warm-start from this saved model (learner options then come from it)" },
       "model-id": { type: "string", help: "id of the new model (default: the output folder's name)" },
-      seed: { type: "string", help: "learner seed (default 1)" },
+      seed: { type: "string", help: "learner seed (config seed, else 1)" },
     },
   },
 };
 
-function helpText(cmd?: string): string {
+function helpText(cmd?: string, values: Record<string, string | boolean | undefined> = {}): string {
   if (!cmd) {
     return [
       "bandits — the contextual-bandit workshop kit's command line",
@@ -117,14 +146,71 @@ function helpText(cmd?: string): string {
   if (c.learner) rows.push(["--no-config", "ignore config.yaml: start from the learner's own (VW-like) defaults"]);
   for (const [n, s] of Object.entries(COMMON)) rows.push([`--${n}`, s.help]);
   const w = Math.max(...rows.map((r) => r[0].length));
-  return [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)].join("\n");
+  const text = [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)];
+  if (c.learner) text.push("", ...effectiveSettingsText(values, cmd === "train"));
+  return text.join("\n");
+}
+
+/** A setting in effect and where its value comes from. */
+export interface EffectiveSetting {
+  name: string;
+  value: unknown;
+  /** "flag --x", "config <file>" or "default". */
+  source: string;
+}
+
+/**
+ * The learner settings a command would use, each with its source: the defaults (the learner's,
+ * and the shuttle app's shape for num_arms / num_features), then config.yaml's
+ * algor.algorithms_parameters (--config, else the project's config.yaml; --no-config skips it),
+ * then the learner flags, which win. With `withData`, also the seed and the reward range.
+ */
+export function effectiveSettings(values: Record<string, string | boolean | undefined>, withData = true): EffectiveSetting[] {
+  const configFile = configFileOf(values);
+  const config = configFile ? loadConfig(configFile) : null;
+  const fromConfig = (config?.algor.algorithms_parameters ?? {}) as Record<string, unknown>;
+  const out: EffectiveSetting[] = [];
+  const defaults = LEARNER_DEFAULTS as unknown as Record<string, unknown>;
+  for (const [param, option] of Object.entries(LEARNER_PARAMETERS)) {
+    const flag = Object.entries(LEARNER_FLAGS).find(([, f]) => f.param === param)?.[0];
+    if (flag && values[flag] !== undefined) out.push({ name: param, value: values[flag], source: `flag --${flag}` });
+    else if (fromConfig[param] !== undefined && fromConfig[param] !== null) out.push({ name: param, value: fromConfig[param], source: `config ${configFile}` });
+    else out.push({ name: param, value: CLI_DEFAULTS[param] ?? defaults[option], source: "default" });
+  }
+  if (withData) {
+    const seed = values.seed !== undefined ? { value: values.seed, source: "flag --seed" } : config ? { value: config.seed, source: `config ${configFile}` } : { value: 1, source: "default" };
+    out.push({ name: "seed", ...seed });
+    out.push(...rewardSettings(values, config, configFile));
+  }
+  return out;
+}
+
+function rewardSettings(values: Record<string, string | boolean | undefined>, config: Config | null, configFile: string | null): EffectiveSetting[] {
+  return (["min_reward", "max_reward"] as const).map((name) => {
+    const flag = name === "min_reward" ? "min-reward" : "max-reward";
+    if (values[flag] !== undefined) return { name, value: values[flag], source: `flag --${flag}` };
+    if (config) return { name, value: config.workflow[name], source: `config ${configFile} (workflow.${name})` };
+    return { name, value: name === "min_reward" ? 0 : 1, source: "default" };
+  });
+}
+
+function effectiveSettingsText(values: Record<string, string | boolean | undefined>, withData: boolean): string[] {
+  let settings: EffectiveSetting[];
+  try {
+    settings = effectiveSettings(values, withData);
+  } catch (e) {
+    return [`settings in effect: unavailable (${(e as Error).message})`];
+  }
+  const w = Math.max(...settings.map((s) => s.name.length));
+  const vw = Math.max(...settings.map((s) => String(s.value).length));
+  return ["settings in effect (value, where it comes from):", ...settings.map((s) => `  ${s.name.padEnd(w)}  ${String(s.value).padEnd(vw)}  ${s.source}`)];
 }
 
 function parse(cmd: string, argv: string[]): Record<string, string | boolean | undefined> {
   const c = COMMANDS[cmd];
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const [n, s] of Object.entries({ ...c.flags, ...COMMON, ...(c.learner ? LEARNER_FLAGS : {}) })) options[n] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
-  if (c.learner) {
+  if (c.learner || cmd === "evaluate") {
     options.config = { type: "string" };
     options["no-config"] = { type: "boolean" };
   }
@@ -135,8 +221,9 @@ function parse(cmd: string, argv: string[]): Record<string, string | boolean | u
   }
 }
 
-function num(v: string | boolean | undefined, flag: string, dflt: number, opts: { int?: boolean; min?: number } = {}): number {
+function num(v: string | number | boolean | undefined, flag: string, dflt: number, opts: { int?: boolean; min?: number } = {}): number {
   if (v === undefined) return dflt;
+  if (typeof v === "number") return v;
   const x = Number(v);
   if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(x) || (opts.int && !Number.isInteger(x)) || (opts.min !== undefined && x < opts.min)) {
     throw new CliUsageError(`--${flag} must be ${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got ${JSON.stringify(v)}`);
@@ -158,17 +245,21 @@ export function parseSeeds(v: string | undefined): number[] {
   return out;
 }
 
-/**
- * Learner parameters as snake_case: the defaults, then config.yaml's algor.algorithms_parameters
- * (--config, else the project's own config.yaml, so a bare command runs the shipped settings;
- * --no-config skips it), then the learner flags, which win.
- */
-function learnerParams(values: Record<string, string | boolean | undefined>, defaults: Record<string, unknown>): Record<string, unknown> {
-  let p: Record<string, unknown> = { ...defaults };
-  const configFile = configFileOf(values);
-  if (configFile) p = { ...p, ...loadConfig(configFile).algor.algorithms_parameters };
-  for (const [flag, s] of Object.entries(LEARNER_FLAGS)) if (values[flag] !== undefined) p[s.param] = values[flag];
+/** Learner parameters as snake_case, as effectiveSettings lists them. */
+function learnerParams(values: Record<string, string | boolean | undefined>): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  for (const s of effectiveSettings(values, false)) p[s.name] = s.value;
   return p;
+}
+
+/** The reward range in effect (flags, else the config's workflow.min_reward / max_reward, else [0, 1]). */
+function rewardRange(values: Record<string, string | boolean | undefined>): { minReward: number; maxReward: number } {
+  const configFile = configFileOf(values);
+  const [lo, hi] = rewardSettings(values, configFile ? loadConfig(configFile) : null, configFile);
+  const minReward = num(lo.value as string | undefined, "min-reward", 0);
+  const maxReward = num(hi.value as string | undefined, "max-reward", 1);
+  if (minReward > maxReward) throw new CliUsageError(`the reward range is empty: min_reward ${minReward} (${lo.source}) > max_reward ${maxReward} (${hi.source})`);
+  return { minReward, maxReward };
 }
 
 /** The config file the learner settings come from, or null with --no-config. */
@@ -193,16 +284,30 @@ function isVwFile(f: string): boolean {
   return /\.(vw|txt|dat)$/i.test(f);
 }
 
-async function loadRecords(data: string): Promise<{ records: JoinedRecord[]; evalActions: (number | null)[] | null; skipped: number; reasons: string[] }> {
+/** Why a VW text file gave no record: empty, or every line skipped (with the first reasons). */
+function vwNoRecords(file: string, r: { lines: number; reasons: string[] }): string {
+  if (r.lines === 0) return `no usable record: ${file} is empty`;
+  return `no usable record: ${file}: all ${r.lines} line(s) skipped (first reasons: ${r.reasons.join("; ")})`;
+}
+
+/** Reads the logged data (joined records or VW text); refuses data that gives no record, naming the file and why. */
+async function loadRecords(data: string, strict: boolean): Promise<{ records: JoinedRecord[]; evalActions: (number | null)[] | null; skipped: number; reasons: string[] }> {
   if (!fs.existsSync(data)) throw new CliUsageError(`--data: ${data} does not exist`);
   if (fs.statSync(data).isFile() && isVwFile(data)) {
-    const r = readVwTextRecords(data);
+    const r = readVwTextRecords(data, "vw-", { strict });
+    if (r.records.length === 0) throw new DataFileError(data, null, vwNoRecords(data, r));
     return { records: r.records, evalActions: r.evalActions, skipped: r.skipped, reasons: r.reasons };
   }
-  const reader = readJoinedRecords(data);
+  const reader = readJoinedRecords(data, { strict });
   const records: JoinedRecord[] = [];
   for await (const r of reader) records.push(r);
+  if (records.length === 0) throw new DataFileError(data, null, reader.whyNoRecords());
   return { records, evalActions: null, skipped: reader.malformed, reasons: reader.malformedReasons };
+}
+
+/** The loud report of skipped rows. */
+function skippedText(skipped: number, reasons: string[]): string {
+  return `WARNING: skipped ${skipped} row(s) (--strict makes this an error); the first: ${reasons.join("; ")}`;
 }
 
 async function cmdSimulate(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
@@ -210,7 +315,7 @@ async function cmdSimulate(v: Record<string, string | boolean | undefined>, out:
   const loops = num(v.loops, "loops", 15, { int: true, min: 1 });
   const batch = num(v["batch-size"], "batch-size", 500, { int: true, min: 1 });
   const warm = num(v["warm-start"], "warm-start", 100, { int: true, min: 0 });
-  const params = learnerParams(v, { num_arms: 7 });
+  const params = learnerParams(v);
   toOptions(params, 1); // validate before running
   const runs: SimulationResult[] = [];
   for (const seed of seeds) {
@@ -255,8 +360,8 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
   }
   const seed = v.seed === undefined ? 1 : (v.seed as string);
   const bootstrapSamples = num(v.bootstrap, "bootstrap", 1000, { int: true, min: 0 });
-  const data = await loadRecords(v.data);
-  if (data.records.length === 0) throw new CliUsageError(`--data: no usable records in ${v.data}${data.reasons.length ? ` (${data.reasons.join("; ")})` : ""}`);
+  const range = rewardRange(v);
+  const data = await loadRecords(v.data, v.strict === true);
   let target: Parameters<typeof evaluatePolicy>[1];
   let targetName: string;
   if (typeof v.model === "string") {
@@ -276,13 +381,14 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
     target = { actions };
     targetName = `per-row actions from ${v.actions}`;
   }
-  const res = await evaluatePolicy(data.records, target, { estimators, seed, bootstrapSamples });
+  const res = await evaluatePolicy(data.records, target, { estimators, seed, bootstrapSamples, ...range });
   if (v.json) {
     out(JSON.stringify({ target: targetName, data: v.data, rows: data.records.length, skipped: data.skipped, reasons: data.reasons, estimates: res }, null, 2));
     return;
   }
   out(`target: ${targetName}`);
-  out(`data: ${v.data}: ${data.records.length} rows${data.skipped ? `, ${data.skipped} skipped (${data.reasons.join("; ")})` : ""}`);
+  out(`data: ${v.data}: ${data.records.length} rows`);
+  if (data.skipped) out(skippedText(data.skipped, data.reasons));
   out("");
   out(formatEstimateTable(res).trimEnd());
 }
@@ -290,6 +396,9 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
 async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
   if (typeof v.data !== "string") throw new CliUsageError("--data is required: the joined records to train on");
   if (typeof v.out !== "string") throw new CliUsageError("--out is required: the folder to save the model in");
+  if (!fs.existsSync(v.data)) throw new CliUsageError(`--data: ${v.data} does not exist`);
+  const strict = v.strict === true;
+  const range = rewardRange(v);
   let learner: CbLearner;
   let parent: string | null = null;
   if (typeof v.model === "string") {
@@ -297,29 +406,74 @@ async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s
     learner = m.learner;
     parent = m.metadata.modelId;
   } else {
-    learner = CbLearner.create(toOptions(learnerParams(v, { num_arms: 7 }), (v.seed as string | undefined) ?? 1));
+    const settings = effectiveSettings(v);
+    const seed = settings.find((x) => x.name === "seed")?.value as string | number;
+    learner = CbLearner.create(toOptions(learnerParams(v), seed));
   }
   const t0 = process.hrtime.bigint();
   let report;
-  if (fs.existsSync(v.data) && fs.statSync(v.data).isFile() && isVwFile(v.data)) {
-    const r = readVwTextRecords(v.data);
-    report = await learner.train(r.records);
+  if (fs.statSync(v.data).isFile() && isVwFile(v.data)) {
+    const r = readVwTextRecords(v.data, "vw-", { strict });
+    if (r.records.length === 0) throw new DataFileError(v.data, null, vwNoRecords(v.data, r));
+    report = await learner.train(r.records, { strict, ...range });
     report.skipped += r.skipped;
     report.reasons.push(...r.reasons.slice(0, Math.max(0, 5 - report.reasons.length)));
   } else {
-    if (!fs.existsSync(v.data)) throw new CliUsageError(`--data: ${v.data} does not exist`);
-    report = await learner.train(readJoinedRecords(v.data));
+    const reader = readJoinedRecords(v.data, { strict });
+    report = await learner.train(reader, { strict, ...range });
+    if (report.used === 0) {
+      const why = reader.rows > 0 ? `all ${reader.rows} row(s) read were skipped (first reasons: ${report.reasons.join("; ")})` : reader.whyNoRecords();
+      throw new DataFileError(v.data, null, `${why}; no model saved`);
+    }
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const modelId = (v["model-id"] as string | undefined) ?? path.basename(path.resolve(v.out));
   await saveModel(learner, v.out, { modelId, parentModelId: parent });
-  const summary = { modelId, parentModelId: parent, out: v.out, used: report.used, skipped: report.skipped, reasons: report.reasons, examplesSeen: learner.examplesSeen, seconds, recordsPerSecond: report.used / seconds };
+  const summary = {
+    modelId, parentModelId: parent, out: v.out, description: learner.description,
+    used: report.used, skipped: report.skipped, reasons: report.reasons, examplesSeen: learner.examplesSeen, seconds, recordsPerSecond: report.used / seconds,
+  };
   if (v.json) out(JSON.stringify(summary, null, 2));
   else {
     out(`trained ${modelId} on ${report.used} records in ${seconds.toFixed(2)} s (${Math.round(summary.recordsPerSecond)} records/s), ${learner.examplesSeen} examples seen in total`);
-    if (report.skipped) out(`skipped ${report.skipped} rows: ${report.reasons.join("; ")}`);
+    out(`model: ${learner.description}`);
+    if (report.skipped) out(skippedText(report.skipped, report.reasons));
     out(`saved to ${v.out}${parent ? ` (warm-started from ${parent})` : ""}`);
   }
+}
+
+async function cmdDescribe(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
+  if (typeof v.model !== "string") throw new CliUsageError("--model is required: the model folder to describe");
+  const { learner, metadata } = await loadModel(v.model);
+  const o = learner.options;
+  const fm = learner.state.featureMap;
+  const info = {
+    modelId: metadata.modelId,
+    parentModelId: metadata.parentModelId,
+    createdAt: metadata.createdAt,
+    description: learner.description,
+    vwArguments: learner.vwArguments,
+    numArms: learner.numArms,
+    numFeatures: learner.numFeatures,
+    featureMap: fm.kind,
+    bins: fm.kind === "bins" ? { perFeature: fm.numBins, binning: fm.binning, edges: fm.binEdges } : null,
+    minProbability: o.minProbability,
+    examplesSeen: learner.examplesSeen,
+    options: o,
+  };
+  if (v.json) {
+    out(JSON.stringify(info, null, 2));
+    return;
+  }
+  out(`model ${info.modelId}${info.parentModelId ? ` (warm-started from ${info.parentModelId})` : ""}, created ${info.createdAt}`);
+  out(`learner: ${info.vwArguments}`);
+  out(`actions: ${info.numArms}; features: ${info.numFeatures ?? "not fixed yet"}`);
+  if (fm.kind === "bins") {
+    out(`feature map: bins, ${fm.numBins} per feature, ${fm.binning} edges${fm.binEdges === null ? " (not fitted yet)" : ""}`);
+    for (const [name, edges] of Object.entries(fm.binEdges ?? {})) out(`  feature ${name}: edges ${edges.map((e) => Number(e.toPrecision(4))).join(", ")}`);
+  } else out(`feature map: ${fm.kind}`);
+  out(`probability floor: ${o.minProbability > 0 ? `${o.minProbability} (every action keeps at least this probability)` : "off (0)"}`);
+  out(`examples seen: ${info.examplesSeen}; seed ${o.seed}`);
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -336,11 +490,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   try {
     const v = parse(cmd, rest);
     if (v.help) {
-      out(helpText(cmd));
+      out(helpText(cmd, v));
       return 0;
     }
     if (cmd === "simulate") await cmdSimulate(v, out);
     else if (cmd === "evaluate") await cmdEvaluate(v, out);
+    else if (cmd === "describe") await cmdDescribe(v, out);
     else await cmdTrain(v, out);
     return 0;
   } catch (e) {

@@ -5,11 +5,14 @@
 import * as fs from "node:fs";
 import { JoinedRecord, Rng, WARM_START_MODEL_ID, splitValueOf } from "@cbkit/common";
 import { loadStatlogData } from "./data";
+import { AppShapeConfig, checkAppMatchesConfig } from "./sim-app";
 
 export interface WarmStartOptions {
   dataFile?: string | null;
   batchSize: number;
   seed?: number | string;
+  /** A loaded config: refused (AppConfigMismatchError) when its num_arms / num_features are not the data's. */
+  config?: AppShapeConfig | null;
 }
 
 /**
@@ -37,6 +40,7 @@ export function prepareStatlogWarmStartData(
     throw new RangeError(`batchSize must be a non-negative integer, got ${batchSize}`);
   }
   const data = loadStatlogData(o.dataFile);
+  if (o.config) checkAppMatchesConfig(data, o.config);
   const rng = Rng.derive(seed, "warm-start");
   const nf = data.numFeatures;
   const k = data.numActions;

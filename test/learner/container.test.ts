@@ -1,0 +1,141 @@
+/**
+ * The training and evaluation containers with bad input (issue 10 items 5, 6, 7; issue 11 item 6):
+ * a fresh model fixes its feature count from num_features, data that does not fit the config
+ * fails the job naming config.yaml's key, 0 records never give a Completed job, and evaluation
+ * scores are clipped to the possible costs.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, writeJoinedCsv } from "@cbkit/common";
+import { jobPaths } from "@cbkit/common/dist/container/contract";
+import type { EvaluationScore } from "@cbkit/common";
+import { trainJob } from "@cbkit/common/dist/container/train";
+import { evaluateJob } from "@cbkit/common/dist/container/evaluate";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-container-"));
+process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
+let jobs = 0;
+
+const HP = { num_arms: "7", num_features: "9", exploration_policy: "egreedy", epsilon: "0.05", seed: "1" };
+
+function rec(i: number, dim = 9): JoinedRecord {
+  const rng = new Rng(i);
+  const observation = Array.from({ length: dim }, () => rng.normal());
+  const action = rng.int(7) + 1;
+  return { reward: observation[0] > 0 === action <= 3 ? 1 : 0, event_id: `e${i}`, action, action_prob: 1 / 7, model_id: "m", observation, sample_prob: 0.5 };
+}
+
+/** A job root with hyperparameters and channels (records written as CSV, or raw file text). */
+async function job(hp: Record<string, string>, channels: Partial<Record<"training" | "evaluation", JoinedRecord[] | string>>, pretrained?: string) {
+  const root = path.join(tmp, `job-${++jobs}`);
+  const paths = jobPaths(root);
+  fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
+  fs.writeFileSync(paths.hyperparameters, JSON.stringify({ model_id: `model-${jobs}`, ...hp }));
+  for (const [name, data] of Object.entries(channels)) {
+    const dir = paths.channel(name as "training");
+    fs.mkdirSync(dir, { recursive: true });
+    if (typeof data === "string") fs.writeFileSync(path.join(dir, "data.csv"), data);
+    else await writeJoinedCsv(path.join(dir, "data.csv"), data);
+  }
+  if (pretrained) fs.cpSync(pretrained, paths.channel("pretrained_model"), { recursive: true });
+  const lines: string[] = [];
+  return { paths, lines, log: (l: string) => lines.push(l) };
+}
+
+test("a fresh model without data fixes its feature count from num_features and refuses other counts", async () => {
+  const j = await job(HP, {});
+  await trainJob(j.paths, j.log);
+  const { learner } = await loadModel(j.paths.modelDir);
+  assert.equal(learner.numFeatures, 9);
+  assert.throws(() => learner.predictPmf([1, 2, 3]), /context: has 3 features, the model expects 9 \(num_features: config\.yaml algor\.algorithms_parameters\.num_features\)/);
+  // The next training (warm start from it) refuses rows with another count instead of dropping them.
+  const next = await job(HP, { training: [rec(1, 5), rec(2, 5)] }, j.paths.modelDir);
+  await assert.rejects(trainJob(next.paths, next.log), /data\.csv:2: observation: has 5 features, the model expects 9 \(num_features: config\.yaml algor\.algorithms_parameters\.num_features\)/);
+  assert.ok(!fs.existsSync(path.join(next.paths.modelDir, "model.json")), "no model saved");
+});
+
+test("a training file mixing feature counts fails the job instead of training on the first count", async () => {
+  const j = await job(HP, { training: [rec(1), rec(2), rec(3, 5)] });
+  await assert.rejects(trainJob(j.paths, j.log), /data\.csv:4: observation: has 5 features, the model expects 9/);
+});
+
+test("an action beyond num_arms fails the job naming config.yaml's num_arms", async () => {
+  const j = await job({ ...HP, num_arms: "5" }, { training: [rec(1), { ...rec(2), action: 7 }] });
+  await assert.rejects(trainJob(j.paths, j.log), /action: is 7, beyond the model's 5 actions \(num_arms: config\.yaml algor\.algorithms_parameters\.num_arms\)/);
+});
+
+test("a warm start whose parent model has another shape than the config fails naming the key", async () => {
+  const first = await job(HP, { training: Array.from({ length: 50 }, (_, i) => rec(i)) });
+  await trainJob(first.paths, first.log);
+  const arms = await job({ ...HP, num_arms: "6" }, { training: [rec(1)] }, first.paths.modelDir);
+  await assert.rejects(trainJob(arms.paths, arms.log), /parent model model-\d+ has 7 actions but num_arms is 6 \(config\.yaml algor\.algorithms_parameters\.num_arms\)/);
+  const feats = await job({ ...HP, num_features: "4" }, { training: [rec(1)] }, first.paths.modelDir);
+  await assert.rejects(trainJob(feats.paths, feats.log), /parent model model-\d+ has 9 features but num_features is 4 \(config\.yaml algor\.algorithms_parameters\.num_features\)/);
+});
+
+test("a reward outside [min_reward, max_reward] fails the job naming the record and the keys", async () => {
+  const j = await job(HP, { training: [rec(1), { ...rec(2), reward: 7 }] });
+  await assert.rejects(trainJob(j.paths, j.log), /data\.csv:3: reward: is 7, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\)/);
+  const wide = await job({ ...HP, min_reward: "-1", max_reward: "10" }, { training: [rec(1), { ...rec(2), reward: 7 }] });
+  assert.equal((await trainJob(wide.paths, wide.log)).used, 2);
+});
+
+test("0 records never give a model: empty channel, empty file, header only, every row skipped", async () => {
+  const cases: [string | undefined, RegExp][] = [
+    [undefined, /training channel .* is empty/],
+    ["", /gave 0 records to train on: no usable record: .*data\.csv is empty/],
+    [JOINED_CSV_HEADER + "\n", /data\.csv has a header but no rows/],
+    [JOINED_CSV_HEADER + '\n"1","e","2","0","m","[1,2,3,4,5,6,7,8,9]","0.5"\n', /all 1 row\(s\) skipped.*action_prob must be in \(0, 1\]/],
+  ];
+  for (const [text, re] of cases) {
+    const j = await job(HP, {});
+    fs.mkdirSync(j.paths.channel("training"), { recursive: true });
+    if (text !== undefined) fs.writeFileSync(path.join(j.paths.channel("training"), "data.csv"), text);
+    await assert.rejects(trainJob(j.paths, j.log), re);
+    assert.ok(!fs.existsSync(path.join(j.paths.modelDir, "model.json")));
+  }
+});
+
+test("skipped rows are logged loudly; hyperparameter strict=true fails on them", async () => {
+  const text = JOINED_CSV_HEADER + "\n" + '"1","e","2","0","m","[1,2,3,4,5,6,7,8,9]","0.5"\n';
+  const loose = await job(HP, { training: text });
+  await writeJoinedCsv(path.join(loose.paths.channel("training"), "more.csv"), [rec(1), rec(2)]);
+  const out = await trainJob(loose.paths, loose.log);
+  assert.equal(out.used, 2);
+  assert.equal(out.skipped, 1);
+  assert.ok(loose.lines.some((l) => /WARNING: skipped 1 malformed row/.test(l)), loose.lines.join("\n"));
+  assert.ok(loose.lines.some((l) => /skipped .*data\.csv:2: action_prob must be in \(0, 1\]/.test(l)));
+  const strict = await job({ ...HP, strict: "true" }, { training: text });
+  await assert.rejects(trainJob(strict.paths, strict.log), /data\.csv:2: action_prob must be in \(0, 1\].*strict mode/);
+  const bad = await job({ ...HP, strict: "maybe" }, { training: text });
+  await assert.rejects(trainJob(bad.paths, bad.log), /hyperparameter 'strict' must be true or false, got 'maybe'/);
+});
+
+test("the training process exits 1 and writes output/failure when the data does not fit (a real process)", async () => {
+  const j = await job({ ...HP, num_arms: "3" }, { training: [rec(1), { ...rec(2), action: 6 }] });
+  const script = path.join(findProjectRoot(), "common", "dist", "container", "train.js");
+  const r = spawnSync(process.execPath, [script, "--root", j.paths.root], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(fs.readFileSync(j.paths.failureFile, "utf8"), /ConfigMismatchError: .*action: is 6, beyond the model's 3 actions \(num_arms: config\.yaml algor\.algorithms_parameters\.num_arms\)/);
+});
+
+test("evaluation clips the score and its interval to the possible costs and says so", async () => {
+  // A target that always picks the action rarely logged: a few large weights push IPS's interval past 1.
+  const model = await job(HP, { training: Array.from({ length: 300 }, (_, i) => rec(i)) });
+  await trainJob(model.paths, model.log);
+  const logged = Array.from({ length: 60 }, (_, i) => ({ ...rec(1000 + i), reward: 0, action_prob: 0.02 }));
+  const j = await job({ cfa_type: "ips", seed: "1" }, { evaluation: logged }, model.paths.modelDir);
+  const score = (await evaluateJob(j.paths, j.log)) as EvaluationScore;
+  assert.ok(score.score <= 1 && score.ci.upper <= 1 && score.ci.lower >= 0, JSON.stringify(score));
+  const details = score.details as { clipped: string[]; range: { lower: number; upper: number } };
+  assert.deepEqual(details.range, { lower: 0, upper: 1 });
+  assert.ok(details.clipped.length > 0, "the result says what was clipped");
+  assert.ok(j.lines.some((l) => /clipped to the possible costs \[0, 1\]/.test(l)), j.lines.join("\n"));
+  // A reward outside the range is refused, naming the row and the keys.
+  const bad = await job({ cfa_type: "dr" }, { evaluation: [rec(1), { ...rec(2), reward: 3 }] }, model.paths.modelDir);
+  await assert.rejects(evaluateJob(bad.paths, bad.log), /row 1: reward is 3, outside the possible rewards \[0, 1\] \(minReward \/ maxReward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id e2\)/);
+});
