@@ -30,17 +30,11 @@ export async function trainedModel(dir: string, modelId: string, rows = 200): Pr
   return dir;
 }
 
-/**
- * A model with no training data, made from config-style parameters with `num_features: 9` (the
- * way the first model is made). Until the learner fixes its feature count from `num_features`,
- * the count is fixed here the way that change does it (in the feature map's state).
- */
-export async function untrainedModel(dir: string, modelId: string, numFeatures: number): Promise<{ dir: string; fixedByLearner: boolean }> {
+/** A model with no training data, made from config-style parameters (the way the first model is made). */
+export async function untrainedModel(dir: string, modelId: string, numFeatures: number): Promise<{ dir: string }> {
   const learner = CbLearner.create(learnerOptionsFromParameters({ num_arms: 7, exploration_policy: "egreedy", epsilon: 0.1, num_features: numFeatures }, 1));
-  const fixedByLearner = learner.numFeatures === numFeatures;
-  if (learner.numFeatures === null) learner.featureMap.state.numFeatures = numFeatures;
   await saveModel(learner, dir, { modelId, parentModelId: null });
-  return { dir, fixedByLearner };
+  return { dir };
 }
 
 export interface Serving {

@@ -122,8 +122,13 @@ test("a model saved without a feature count (older models) is served with a warn
   const dir = path.join(tmp, "legacy");
   await untrainedModel(dir, "requests-model-legacy", 9);
   const file = path.join(dir, "model.json");
-  const meta = JSON.parse(fs.readFileSync(file, "utf8")) as { featureMap: { numFeatures: number | null } };
+  // Models saved before num_features existed have neither the option nor a fixed count.
+  const meta = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    featureMap: { numFeatures: number | null };
+    algorithm: { options: { numFeatures?: number | null } };
+  };
   meta.featureMap.numFeatures = null;
+  delete meta.algorithm.options.numFeatures;
   fs.writeFileSync(file, JSON.stringify(meta, null, 2));
   const legacy = await startServe(dir);
   try {

@@ -46,7 +46,7 @@ describe("container entry points over a temporary /opt/ml tree", () => {
   let tmp: string;
   let app: string;
   let entry: string;
-  const hyperparameters = { num_arms: "3", exploration_policy: "egreedy", epsilon: "0.1", cfa_type: "dr", seed: "5" };
+  const hyperparameters = { num_arms: "3", num_features: "4", exploration_policy: "egreedy", epsilon: "0.1", cfa_type: "dr", seed: "5" };
 
   before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-container-"));

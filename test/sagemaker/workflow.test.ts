@@ -34,7 +34,7 @@ function config() {
   const doc = YAML.parse(fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "config.yaml"), "utf8")) as Record<string, any>;
   doc.local_mode = false;
   doc.image = "123456789012.dkr.ecr.{AWS_REGION}.amazonaws.com/cbkit:latest";
-  doc.algor.algorithms_parameters = { ...doc.algor.algorithms_parameters, num_arms: 3, exploration_policy: "egreedy", epsilon: 0.1 };
+  doc.algor.algorithms_parameters = { ...doc.algor.algorithms_parameters, num_arms: 3, num_features: 4, exploration_policy: "egreedy", epsilon: 0.1 };
   doc.sagemaker = { ...doc.sagemaker, region: REGION, bucket: BUCKET, role_arn: "arn:aws:iam::123456789012:role/CbKitExecution" };
   return parseConfig(YAML.stringify(doc));
 }

@@ -17,7 +17,7 @@ export {
 export type { AccumulatorState, EstimatorDefinition, PairedOpeSample } from "./accumulators";
 export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
 export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
-export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE } from "./evaluate";
+export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE, DEFAULT_FOLD_REPEATS } from "./evaluate";
 export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions, PolicyComparison } from "./evaluate";
 export { formatEstimateTable, formatComparisonTable } from "./format";
 export { normalQuantile } from "./stats";
