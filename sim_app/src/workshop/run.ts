@@ -88,7 +88,8 @@ export interface WorkshopResult {
   workspace: string | null;
 }
 
-function summary(modelId: string, s: EvaluationScore): ScoreSummary {
+/** An evaluation score as the loop reports it (with its model id). */
+export function scoreSummary(modelId: string, s: EvaluationScore): ScoreSummary {
   return { modelId, score: s.score, lower: s.ci.lower, upper: s.ci.upper, n: s.n };
 }
 
@@ -166,7 +167,7 @@ export async function startExperiment(
   const baseline = await manager.evaluateHistoricalData(manager.lastJoinedJobEvalData);
   await manager.initializeFirstModel({ inputDataUri: manager.lastJoinedJobTrainData });
   const firstId = manager.lastTrainedModelId as string;
-  const first = summary(firstId, await manager.evaluateModel());
+  const first = scoreSummary(firstId, await manager.evaluateModel());
   const endpointUrl = (await manager.deployModel({ modelId: firstId })).url;
   return { first, baselineCost: baseline.cost, endpointUrl };
 }
@@ -233,7 +234,7 @@ export async function runLoop(
   const challengerId = manager.lastTrainedModelId as string;
   const championId = manager.lastHostedModelId;
   const gateData = settings.gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
-  const score = async (modelId: string) => summary(modelId, await manager.evaluateModel({ modelId, inputDataUri: gateData }));
+  const score = async (modelId: string) => scoreSummary(modelId, await manager.evaluateModel({ modelId, inputDataUri: gateData }));
   const challenger = await score(challengerId);
   const champion = await score(championId);
   const deployed = gatePasses(settings.gate, challenger, champion);
