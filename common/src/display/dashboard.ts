@@ -11,7 +11,7 @@
  */
 import { plotlyHtml, showChart, showPlotlyLibrary, type PlotlyFigure } from "./chart";
 import { escapeHtml, inKernel, liveDisplay, type LiveDisplay } from "./kernel";
-import { clipInterval, compareCosts, distinctDecimals, formatScore } from "./figures";
+import { clipInterval, compareCosts, distinctDecimals, formatDifference, formatScore } from "./figures";
 import { tableHtml } from "./table";
 
 /** A score with its interval (an `EvaluationScore` of the experiment manager fits). */
@@ -185,7 +185,7 @@ export function loopSummaryRows(loops: readonly LoopResult[]): Record<string, un
       mean_reward: mean(l.rewards),
       challenger_cost: l.challenger ? formatScore(l.challenger, d) : "",
       champion_cost: l.champion ? formatScore(l.champion, d) : "",
-      difference: diff === null ? "" : `${diff >= 0 ? "+" : ""}${diff.toFixed(Math.max(d, distinctDecimals([diff, 0])))}`,
+      difference: diff === null ? "" : formatDifference(diff, d),
       decision: l.deployed ? "deployed" : "kept champion",
       served_by: l.servedModelId ?? "",
       seconds: l.seconds ?? null,

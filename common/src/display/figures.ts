@@ -29,7 +29,7 @@ export function distinctDecimals(values: readonly number[], minDigits = 3): numb
     const seen = new Map<string, number>();
     let clash = false;
     for (const v of values) {
-      const t = v.toFixed(d);
+      const t = (v === 0 ? 0 : v).toFixed(d).replace(/^-(0\.0*)$/, "$1");
       const other = seen.get(t);
       if (other !== undefined && other !== v) clash = true;
       seen.set(t, v);
@@ -46,14 +46,22 @@ export function formatScore(s: ScoreLike, decimals = 3): string {
 }
 
 /**
+ * A signed difference with at least `minDecimals` decimals, and more (up to 8) until a non-zero
+ * difference shows a non-zero digit: "+0.050", "-0.0004", never "-0.000".
+ */
+export function formatDifference(diff: number, minDecimals = 3): string {
+  let d = minDecimals;
+  while (d < 8 && diff !== 0 && Math.abs(diff) < 0.5 * 10 ** -d) d++;
+  return `${diff > 0 ? "+" : diff < 0 ? "-" : ""}${Math.abs(diff).toFixed(d)}`;
+}
+
+/**
  * Challenger against champion in words, with enough digits that the two costs differ when they
- * do, and their difference: "0.01234 vs 0.01251 (difference -0.00017)".
+ * do, and their difference: "0.0123 vs 0.0127 (difference -0.0004)".
  */
 export function compareCosts(challenger: number, champion: number): string {
   const d = distinctDecimals([challenger, champion]);
-  const diff = challenger - champion;
-  const dd = Math.max(d, distinctDecimals([diff, 0]));
-  return `${challenger.toFixed(d)} vs ${champion.toFixed(d)} (difference ${diff >= 0 ? "+" : ""}${diff.toFixed(dd)})`;
+  return `${challenger.toFixed(d)} vs ${champion.toFixed(d)} (difference ${formatDifference(challenger - champion, d)})`;
 }
 
 /** Bars, one group per series (a single series for one colour per bar). */

@@ -13,6 +13,8 @@
 import * as path from "node:path";
 import {
   ExperimentManager,
+  distinctDecimals,
+  formatDifference,
   loadConfig,
   sortableSuffix,
   type Config,
@@ -31,7 +33,7 @@ export interface WorkshopOptions {
   experimentId?: string;
   keepEndpoint?: boolean;
   gate?: GateRule;
-  /** Requests in flight at once (default 4); every decision still goes through the endpoint. */
+  /** Requests in flight at once (default 1: reproducible; see LoopSettings.concurrency). */
   concurrency?: number;
   /**
    * What the gate compares the models on: "holdout" (default; every eval split so far, including
@@ -95,14 +97,19 @@ export function scoreSummary(modelId: string, s: EvaluationScore): ScoreSummary 
 
 /** The gate's reason in words, with enough digits to tell two close costs apart. */
 export function gateReason(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): string {
-  const diff = challenger.score - champion.score;
-  const d = `difference ${diff >= 0 ? "+" : ""}${diff.toFixed(5)}`;
   if (rule === "always") return "gate always: every challenger is deployed";
+  const diff = challenger.score - champion.score;
   if (rule === "point") {
-    return `challenger cost ${challenger.score.toFixed(5)} ${diff <= 0 ? "<=" : ">"} champion ${champion.score.toFixed(5)} (${d})`;
+    const d = distinctDecimals([challenger.score, champion.score]);
+    const op = diff <= 0 ? "<=" : ">";
+    return `challenger cost ${challenger.score.toFixed(d)} ${op} champion ${champion.score.toFixed(d)} (difference ${formatDifference(diff, d)})`;
   }
-  const below = challenger.upper < champion.score;
-  return `challenger upper bound ${challenger.upper.toFixed(5)} ${below ? "<" : ">="} champion cost ${champion.score.toFixed(5)} (cost ${d})`;
+  const d = distinctDecimals([challenger.upper, champion.score]);
+  const op = challenger.upper < champion.score ? "<" : ">=";
+  return (
+    `challenger upper bound ${challenger.upper.toFixed(d)} ${op} champion cost ${champion.score.toFixed(d)}` +
+    ` (costs ${challenger.score.toFixed(d)} vs ${champion.score.toFixed(d)}, difference ${formatDifference(diff, d)})`
+  );
 }
 
 export function gatePasses(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): boolean {
@@ -119,7 +126,11 @@ export interface LoopSettings {
   /** Share of the joined records used for training (config workflow.join_ratio). */
   ratio: number;
   batchSize: number;
-  /** Requests in flight at once. */
+  /**
+   * Requests in flight at once (default 1). With more, the endpoint logs decisions in arrival
+   * order, the join keeps that order and the learner trains online in it: faster, but a seed no
+   * longer reproduces the models exactly.
+   */
   concurrency: number;
   /** Decisions per InvokeEndpoint call (JSON lines); 1 = one request per user. */
   requestBatch: number;
@@ -134,7 +145,7 @@ export function loopSettings(config: Config, overrides: Partial<LoopSettings> = 
     gateOn: "holdout",
     ratio: config.workflow.join_ratio,
     batchSize: 500,
-    concurrency: 4,
+    concurrency: 1,
     requestBatch: 50,
     eventIdPrefix: `s${config.seed}`,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
