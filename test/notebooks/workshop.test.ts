@@ -104,7 +104,7 @@ function checkCommon(nb: ExecutedNotebook, diagrams: string[]): void {
 }
 
 test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
-  await t.test("1_step_by_step: every step shows its table or chart, within 60 s", async (st) => {
+  await t.test("1_step_by_step: every step shows its table or chart and the seeded numbers its text states, within 90 s", async (st) => {
     // A fresh start, as on a new machine (an earlier run's models would make the create cell stop).
     const config = loadConfig();
     await (await openExperiment(config, "nb1-step-by-step", { startOver: true, log: () => undefined })).close();
