@@ -1,7 +1,9 @@
 /**
- * The whole workshop, headless: warm start, first model, evaluation, deploy, then `loops` rounds
- * of `batchSize` interactions through the endpoint, each followed by rewards -> join -> train ->
- * evaluate challenger and champion on the same eval split -> deploy when the gate says so.
+ * The whole workshop, headless: warm start, first model, evaluation, deploy (`startExperiment`),
+ * then `loops` rounds (`runLoop`) of `batchSize` interactions through the endpoint, each followed
+ * by rewards -> join -> train -> evaluate challenger and champion on the same data -> deploy when
+ * the gate says so. Notebook 3 calls the same two functions, so `npm start` and the notebook run
+ * the same loop with the same settings (config workflow.deploy_gate and workflow.join_ratio).
  *
  * The gate ("ci", the default) deploys the challenger only when the upper end of its confidence
  * interval is below the champion's estimated cost: the challenger must be better beyond its own
@@ -235,7 +237,9 @@ export async function runLoop(
   onProgress?: (done: number, total: number) => void,
 ): Promise<LoopRow> {
   const t0 = performance.now();
-  if (!manager.lastHostedModelId) throw new Error(`experiment ${manager.experimentId} has no deployed model: run startExperiment first`);
+  if (!manager.lastHostedModelId) {
+    throw new Error(`experiment ${manager.experimentId} has no deployed model yet: deploy one first (startExperiment, or deployModel)`);
+  }
   const served = await serveUsers(manager, sim, settings, loop, onProgress);
   const rewards = served.map((r) => r.reward);
   const meanReward = rewards.reduce((s, r) => s + r, 0) / rewards.length;
