@@ -50,10 +50,11 @@ const markdownOf = (nb: ExecutedNotebook) =>
 
 /** Each promised number is in its cell's output and in the notebook's text. */
 function checkPromises(nb: ExecutedNotebook, promises: typeof NB1_PROMISES): void {
-  const md = markdownOf(nb);
+  const flat = (t: string) => t.replace(/\s+/g, " ");
+  const md = flat(markdownOf(nb));
   for (const p of promises) {
     assert.match(nb.outputsText(p.tag), p.output, `${nb.name}: cell "${p.tag}" no longer shows ${p.output} (seeded; update the text too)`);
-    assert.ok(md.includes(p.markdown), `${nb.name}: the markdown no longer says "${p.markdown}"`);
+    assert.ok(md.includes(flat(p.markdown)), `${nb.name}: the markdown no longer says "${p.markdown}"`);
   }
 }
 
