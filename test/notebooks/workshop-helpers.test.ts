@@ -4,7 +4,28 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { InferenceMonitor, LoopDashboard, Progress, loopScoresFigure, loopSummaryRows, progressHtml, rewardChartFigure, rollingMean, type LoopResult } from "@cbkit/common";
+import {
+  InferenceMonitor,
+  LoopDashboard,
+  Progress,
+  barFigure,
+  clipInterval,
+  compareCosts,
+  costFigure,
+  distinctDecimals,
+  formatDifference,
+  formatScore,
+  linesFigure,
+  loadConfig,
+  loopScoresFigure,
+  loopSummaryRows,
+  pmfFigure,
+  progressHtml,
+  rewardChartFigure,
+  rollingMean,
+  type LoopResult,
+} from "@cbkit/common";
+import { gateReason, loopResult, loopSettings } from "@cbkit/sim_app/dist/workshop/notebook";
 
 /** Runs fn with console.log captured. */
 function quiet<T>(fn: () => T): { value: T; lines: string[] } {
@@ -43,7 +64,7 @@ test("LoopDashboard keeps every loop's rewards and reports means per loop range"
     return d;
   });
   assert.equal(lines.length, 3, "one text line per loop outside a kernel");
-  assert.match(lines[1], /loop 2: mean reward 1\.000, challenger 0\.3000 vs champion 0\.2500 -> not deployed/);
+  assert.match(lines[1], /loop 2: mean reward 1\.000, challenger 0\.300 vs 0\.250 \(difference \+0\.050\) -> not deployed/);
   assert.equal(d.rewards.length, 12);
   assert.equal(d.meanReward(), 8 / 12);
   assert.equal(d.meanReward(2, 3), 6 / 8);
@@ -53,6 +74,7 @@ test("LoopDashboard keeps every loop's rewards and reports means per loop range"
   const rows = loopSummaryRows(d.loops);
   assert.deepEqual(rows.map((r) => r.decision), ["deployed", "kept champion", "deployed"]);
   assert.equal(rows[0].challenger_cost, "0.200 [0.100, 0.300]");
+  assert.equal(rows[0].difference, "-0.050");
 });
 
 test("the reward chart has the bandit, oracle and majority lines and a marker per loop", () => {
@@ -107,4 +129,74 @@ test("Progress prints one line when it finishes outside a kernel; its HTML shows
   assert.match(html, /width:50%/);
   assert.match(html, /loop &lt;1&gt;/, "the label is escaped");
   assert.throws(() => new Progress(-1), /total must be a number >= 0/);
+});
+
+test("cost intervals are clipped to [0, 1] wherever they are shown", () => {
+  assert.deepEqual(clipInterval({ score: 0.24, ci: { lower: -0.11, upper: 0.56 } }), { score: 0.24, lower: 0, upper: 0.56 });
+  assert.deepEqual(clipInterval({ score: 0.9, ci: { lower: 0.7, upper: 1.2 } }), { score: 0.9, lower: 0.7, upper: 1 });
+  assert.deepEqual(clipInterval({ score: 0.5 }), { score: 0.5, lower: 0.5, upper: 0.5 }, "no interval: the point");
+  assert.equal(formatScore({ score: 0.2411, ci: { lower: -0.1109, upper: 0.5631 } }), "0.241 [0.000, 0.563]");
+  // The dashboard's table and chart and the cost figure, from an older score reaching below 0.
+  const l: LoopResult = { ...loop(1, [1, 1], true, 0.05), challenger: { score: 0.05, ci: { lower: -0.02, upper: 0.1 } } };
+  assert.equal(loopSummaryRows([l])[0].challenger_cost, "0.050 [0.000, 0.100]");
+  const bars = (loopScoresFigure([l]).data[0] as { error_y: { arrayminus: number[] } }).error_y.arrayminus;
+  assert.ok(Math.abs(bars[0] - 0.05) < 1e-12, `error bar reaches 0, not -0.02 (${bars[0]})`);
+  const fig = costFigure([{ label: "m", score: 0.1, ci: { lower: -0.3, upper: 1.4 } }], "t");
+  const e = (fig.data[0] as { error_y: { array: number[]; arrayminus: number[] } }).error_y;
+  assert.ok(Math.abs(e.arrayminus[0] - 0.1) < 1e-12 && Math.abs(e.array[0] - 0.9) < 1e-12, JSON.stringify(e));
+});
+
+test("two costs that round equal get more digits, and their difference never reads -0.000", () => {
+  assert.equal(distinctDecimals([0.0121, 0.0124]), 4);
+  assert.equal(distinctDecimals([0.0123, 0.0127]), 3, "0.012 vs 0.013 already differ");
+  assert.equal(distinctDecimals([0.051, 0.185]), 3);
+  assert.equal(distinctDecimals([0.2, 0.2]), 3, "equal numbers need no more digits");
+  assert.equal(distinctDecimals([0.0004, 0]), 4, "-0.000 and 0.000 count as equal");
+  assert.equal(formatDifference(-0.0004), "-0.0004");
+  assert.equal(formatDifference(0.05), "+0.050");
+  assert.equal(formatDifference(0), "0.000");
+  assert.equal(compareCosts(0.01214, 0.01236), "0.0121 vs 0.0124 (difference -0.0002)");
+  const rows = loopSummaryRows([
+    { ...loop(1, [1], false), challenger: { score: 0.01214, ci: { lower: 0.009, upper: 0.016 } }, champion: { score: 0.01236, ci: { lower: 0.009, upper: 0.017 } } },
+  ]);
+  assert.equal(rows[0].challenger_cost, "0.0121 [0.0090, 0.0160]");
+  assert.equal(rows[0].champion_cost, "0.0124 [0.0090, 0.0170]");
+  assert.equal(rows[0].difference, "-0.0002");
+});
+
+test("figures: bars with a log axis, a pmf with the chosen action marked, lines per series", () => {
+  const bars = barFigure(["a", "b"], [{ name: "x", values: [1, 10] }, { name: "y", values: [2, 20] }], { title: "T", yTitle: "n", logY: true });
+  assert.equal(bars.data.length, 2);
+  assert.deepEqual((bars.layout as { yaxis: { type: string } }).yaxis.type, "log");
+  const pmf = pmfFigure([0.994, 0.001, 0.005], 1);
+  assert.deepEqual((pmf.data[0] as { marker: { color: string[] } }).marker.color, ["#2e7d32", "#90a4ae", "#90a4ae"]);
+  const lines = linesFigure([{ name: "egreedy", y: [0.5, 0.9] }], { title: "t", xTitle: "loop", yTitle: "r" });
+  assert.deepEqual((lines.data[0] as { x: number[] }).x, [1, 2]);
+});
+
+test("loopSettings reads the gate and the join ratio from the config, and names a bad value", () => {
+  const config = loadConfig();
+  const s = loopSettings(config);
+  assert.equal(s.gate, config.workflow.deploy_gate);
+  assert.equal(s.ratio, config.workflow.join_ratio);
+  assert.equal(s.concurrency, 1, "requests in order by default, so a seed reproduces the run");
+  assert.equal(s.eventIdPrefix, `s${config.seed}`);
+  const point = loopSettings({ ...config, workflow: { ...config.workflow, deploy_gate: "point", join_ratio: 0.85 } });
+  assert.deepEqual([point.gate, point.ratio], ["point", 0.85]);
+  assert.throws(() => loopSettings(config, { batchSize: 0 }), /batchSize must be a positive integer, got 0/);
+  assert.throws(() => loopSettings(config, { gateOn: "all" as "latest" }), /gateOn must be holdout or latest/);
+});
+
+test("gateReason says why, with the digits that tell the costs apart; loopResult feeds the dashboard", () => {
+  const s = (score: number, lower: number, upper: number, modelId = "m") => ({ modelId, score, lower, upper, n: 100 });
+  assert.equal(gateReason("point", s(0.01214, 0, 1), s(0.01236, 0, 1)), "challenger cost 0.0121 <= champion 0.0124 (difference -0.0002)");
+  assert.match(gateReason("ci", s(0.070, 0.031, 0.130), s(0.074, 0.044, 0.104)), /^challenger upper bound 0\.130 >= champion cost 0\.074 \(costs 0\.070 vs 0\.074, difference -0\.004\)$/);
+  assert.match(gateReason("always", s(1, 1, 1), s(0, 0, 0)), /every challenger/);
+  const row = {
+    loop: 3, meanReward: 0.5, rewards: [1, 0], champion: s(0.2, 0.1, 0.3, "old"), challenger: s(0.1, 0.05, 0.15, "new"),
+    deployed: true, hostedModelId: "new", joined: { train: 1, eval: 1 }, seconds: 1,
+  };
+  const r = loopResult(row, "old");
+  assert.deepEqual([r.loop, r.servedModelId, r.trainedModelId, r.deployed], [3, "old", "new", true]);
+  assert.deepEqual(r.challenger, { score: 0.1, ci: { lower: 0.05, upper: 0.15 }, n: 100 });
 });

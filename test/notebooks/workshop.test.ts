@@ -8,6 +8,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
+import { ExperimentManager, loadConfig } from "@cbkit/common";
+import { openExperiment } from "@cbkit/sim_app/dist/workshop/notebook";
 import { executeNotebook, findJupyterPython, type ExecutedNotebook } from "./harness";
 import { assertRendersInBrowser, browserAvailable, launchBrowser } from "../browser/render";
 
@@ -20,7 +22,45 @@ const skip = !findJupyterPython() && !process.env.CI ? "Jupyter (python3-nbclien
  */
 export const END_TO_END_MIN_REWARD = Number(process.env.CBKIT_E2E_MIN_REWARD ?? 0.97);
 /** Time budgets (seconds, whole notebook including the kernel start). */
-const BUDGET = { step: 60, endToEnd: 120 };
+const BUDGET = { step: 90, endToEnd: 120 };
+
+/**
+ * What the notebooks' text promises, with seeded users and event ids: each number must be in the
+ * tagged cell's output and in the markdown. When a change to the learner or the join moves them,
+ * update the notebook's text and these lines together.
+ */
+const NB1_PROMISES: { tag: string; output: RegExp; markdown: string }[] = [
+  { tag: "warm-join", output: /78 train \/ 22 eval records/, markdown: "**78 train and 22 evaluate**" },
+  { tag: "first-evaluation", output: /first model 0\.241 \[0\.000, 0\.563\], random logger 0\.818/, markdown: "**0.241 [0.000, 0.563]** against the random logger's **0.818**" },
+  { tag: "batch", output: /mean reward of the batch: 0\.770 /, markdown: "This batch earns **0.770**" },
+  { tag: "join", output: /402 train \/ 98 eval records/, markdown: "**402 train, 98" },
+  { tag: "retrain", output: /challenger vs champion: 0\.051 vs 0\.185 \(difference -0\.134\)/, markdown: "**0.051 [0.028, 0.081]** and the champion **0.185 [0.115, 0.264]**" },
+  { tag: "redeploy", output: /upper bound 0\.081 < champion cost 0\.185[\s\S]*deployed the challenger/, markdown: "**the challenger is deployed**" },
+  { tag: "resume", output: /loop 2: mean reward 0\.914; challenger upper bound 0\.130 >= champion cost 0\.074 .* -> champion kept/, markdown: "it earns **0.914**" },
+];
+const NB3_PROMISES: { tag: string; output: RegExp; markdown: string }[] = [
+  { tag: "result", output: /models deployed: 3 of 15 \(loops 1, 4, 12; gate ci\)/, markdown: "**3 of 15** challengers (in loops 1, 4 and 12)" },
+  { tag: "result", output: /mean reward over loops 11-15: 0\.9828 /, markdown: "earns **0.983** on average over loops 11–15 (0.958 over all 15)" },
+  { tag: "result", output: /mean reward over all loops: 0\.9584/, markdown: "(0.958 over all 15)" },
+  { tag: "softmax", output: /lambda 1: a perfect model gives the right class 0\.3118/, markdown: "1 / (1 + 6/e) ≈ 0.31" },
+];
+
+const markdownOf = (nb: ExecutedNotebook) =>
+  nb.cells.filter((c) => c.cell_type === "markdown").map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
+
+/** Each promised number is in its cell's output and in the notebook's text. */
+function checkPromises(nb: ExecutedNotebook, promises: typeof NB1_PROMISES): void {
+  const flat = (t: string) => t.replace(/\s+/g, " ");
+  const md = flat(markdownOf(nb));
+  for (const p of promises) {
+    assert.match(nb.outputsText(p.tag), p.output, `${nb.name}: cell "${p.tag}" no longer shows ${p.output} (seeded; update the text too)`);
+    assert.ok(md.includes(flat(p.markdown)), `${nb.name}: the markdown no longer says "${p.markdown}"`);
+  }
+}
+
+/** The text of every HTML table row in the outputs, cells joined by "|". */
+const tableRowsText = (html: string[]) =>
+  [...html.join("").matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<t[dh][^>]*>(.*?)<\/t[dh]>/g)].map((c) => c[1]).join("|"));
 
 let browser: Browser | null = null;
 const noBrowser = browserAvailable();
@@ -65,7 +105,10 @@ function checkCommon(nb: ExecutedNotebook, diagrams: string[]): void {
 }
 
 test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
-  await t.test("1_step_by_step: every step shows its table or chart, within 60 s", async (st) => {
+  await t.test("1_step_by_step: every step shows its table or chart and the seeded numbers its text states, within 90 s", async (st) => {
+    // A fresh start, as on a new machine (an earlier run's models would make the create cell stop).
+    const config = loadConfig();
+    await (await openExperiment(config, "nb1-step-by-step", { startOver: true, log: () => undefined })).close();
     const nb = await executeNotebook("1_step_by_step.ipynb");
     st.diagnostic(`1_step_by_step: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds} s); slowest ${slowest(nb)}`);
     checkCommon(nb, ["workflow", "model-initialisation", "evaluation", "deployment", "inference", "reward", "join", "retraining"]);
@@ -86,6 +129,21 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
     assert.match(nb.htmlOutputs("retrain").join(""), /challenger[\s\S]*champion/);
     assert.match(nb.outputsText("redeploy"), /deployed the challenger|not deploying/);
     assert.match(nb.htmlOutputs("state").join(""), /DEPLOYED/);
+    checkPromises(nb, NB1_PROMISES);
+    assert.match(nb.outputsText("action-count"), /config and app agree: 7 actions, 9 features/);
+    assert.ok(tableRowsText(nb.htmlOutputs("action-count")).includes("num_arms|7|7|true"), "the action-count table");
+    assert.ok(tableRowsText(nb.htmlOutputs("one-decision")).some((r) => r.includes("|0.994|nb1-one-decision|")), "the seeded decision");
+    assert.match(tableRowsText(nb.htmlOutputs("resume")).join("\n"), /nb1-step-by-step\|2\|/, "re-opened with its 2 models");
+    // Run All again must not wipe it: the create step refuses, names both ways on, keeps the models.
+    const refused = await openExperiment(config, "nb1-step-by-step", { log: () => undefined }).then(
+      async (m) => (await m.close(), null),
+      (e: Error) => e,
+    );
+    assert.ok(refused, "opening nb1-step-by-step afresh again is refused");
+    assert.match(refused.message, /already has 3 model\(s\).*"Resume after a kernel restart".*set START_OVER = true/);
+    const kept = await ExperimentManager.create(config, "nb1-step-by-step", { log: () => undefined });
+    assert.equal((await kept.listModels()).length, 3, "its models are still there");
+    await kept.close();
     assert.ok(nb.seconds < BUDGET.step, `step by step took ${nb.seconds} s (budget ${BUDGET.step} s)`);
     const charts = await checkInBrowser(st, nb);
     if (charts >= 0) assert.equal(charts, plotCount(nb.htmlOutputs()), "every chart of the notebook is on the page");
@@ -125,6 +183,13 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, async (t) => {
     const loopSeconds = num(/Total time taken to complete 15 loops: ([\d.]+) s/, text, "loop time");
     const deployed = num(/models deployed: (\d+) of 15/, text, "deploys");
     st.diagnostic(`mean reward loops 11-15: ${lastFive}; loops took ${loopSeconds} s; deployed ${deployed} of 15`);
+    checkPromises(nb, NB3_PROMISES);
+    const config = loadConfig();
+    const settingsRow = tableRowsText(nb.htmlOutputs("settings"))[1] ?? "";
+    assert.ok(settingsRow.startsWith(`${config.workflow.deploy_gate}|holdout|${config.workflow.join_ratio}|500|`), `settings from config.yaml: ${settingsRow}`);
+    const policies = tableRowsText(nb.htmlOutputs("policies")).join("\n");
+    assert.match(policies, /softmax\|0\.4359\|0\.4836/, "softmax measured at about 0.44");
+    assert.match(policies, /softmax, lambda 10\|0\.968\|/, "and about 0.97 with lambda 10");
     assert.ok(lastFive >= END_TO_END_MIN_REWARD, `mean reward over loops 11-15 is ${lastFive}, below ${END_TO_END_MIN_REWARD}`);
     // The dashboard: one display redrawn in place, in its final state after loop 15.
     const dash = nb.htmlOutputs("loop").filter((h) => h.includes('class="cbkit-dashboard"'));

@@ -101,3 +101,11 @@ export function showChart(data: object[], layout: object = {}, options: ChartOpt
   showPlotlyLibrary();
   d.html(plotlyHtml({ data, layout, config: options.config }, options));
 }
+
+/** Shows a figure built by the helpers of figures.ts (or any `{ data, layout }`). */
+export function showFigure(figure: PlotlyFigure, options: ChartOptions = {}): void {
+  showChart(figure.data, figure.layout ?? {}, { ...options, config: figure.config });
+}
+
+// The ready-made figures and number formats (exported from here; display/index.ts lists files).
+export * from "./figures";

@@ -11,6 +11,7 @@
  */
 import { plotlyHtml, showChart, showPlotlyLibrary, type PlotlyFigure } from "./chart";
 import { escapeHtml, inKernel, liveDisplay, type LiveDisplay } from "./kernel";
+import { clipInterval, compareCosts, distinctDecimals, formatDifference, formatScore } from "./figures";
 import { tableHtml } from "./table";
 
 /** A score with its interval (an `EvaluationScore` of the experiment manager fits). */
@@ -134,15 +135,18 @@ export function rewardChartFigure(loops: readonly LoopResult[], options: LoopDas
 export function loopScoresFigure(loops: readonly LoopResult[], options: { title?: string } = {}): PlotlyFigure {
   const scored = (pick: (l: LoopResult) => ScoreWithInterval | null | undefined, name: string, color: string, offset: number) => {
     const ls = loops.filter((l) => pick(l));
+    // Intervals are clipped to the possible costs [0, 1] (older scores may reach beyond).
+    const c = ls.map((l) => clipInterval(pick(l)!));
+    const isChallenger = name.startsWith("challenger");
     return {
       type: "scatter",
       mode: "markers",
       name,
       x: ls.map((l) => l.loop + offset),
-      y: ls.map((l) => pick(l)!.score),
-      error_y: { type: "data", symmetric: false, array: ls.map((l) => pick(l)!.ci.upper - pick(l)!.score), arrayminus: ls.map((l) => pick(l)!.score - pick(l)!.ci.lower), color, thickness: 1.5, width: 4 },
-      marker: { color, size: 8, symbol: ls.map((l) => (name.startsWith("challenger") && l.deployed ? "circle" : name.startsWith("challenger") ? "circle-open" : "square")) },
-      text: ls.map((l) => `loop ${l.loop}: ${pick(l)!.score.toFixed(4)} [${pick(l)!.ci.lower.toFixed(4)}, ${pick(l)!.ci.upper.toFixed(4)}]${l.deployed ? " · deployed" : ""}`),
+      y: c.map((s) => s.score),
+      error_y: { type: "data", symmetric: false, array: c.map((s) => s.upper - s.score), arrayminus: c.map((s) => s.score - s.lower), color, thickness: 1.5, width: 4 },
+      marker: { color, size: 8, symbol: ls.map((l) => (isChallenger && l.deployed ? "circle" : isChallenger ? "circle-open" : "square")) },
+      text: ls.map((l) => `loop ${l.loop}: ${formatScore(pick(l)!, 4)}${l.deployed ? " · deployed" : ""}`),
       hoverinfo: "text",
     };
   };
@@ -167,18 +171,26 @@ export function loopScoresFigure(loops: readonly LoopResult[], options: { title?
   };
 }
 
-/** One row per loop: mean reward, scores, decision. */
+/**
+ * One row per loop: mean reward, scores (intervals clipped to [0, 1]), their difference and the
+ * decision. The costs get more digits when the challenger's and the champion's would print equal.
+ */
 export function loopSummaryRows(loops: readonly LoopResult[]): Record<string, unknown>[] {
-  const fmt = (s: ScoreWithInterval | null | undefined) => (s ? `${s.score.toFixed(3)} [${s.ci.lower.toFixed(3)}, ${s.ci.upper.toFixed(3)}]` : "");
-  return loops.map((l) => ({
-    loop: l.loop,
-    mean_reward: mean(l.rewards),
-    challenger_cost: fmt(l.challenger),
-    champion_cost: fmt(l.champion),
-    decision: l.deployed ? "deployed" : "kept champion",
-    served_by: l.servedModelId ?? "",
-    seconds: l.seconds ?? null,
-  }));
+  return loops.map((l) => {
+    const both = l.challenger && l.champion;
+    const d = both ? distinctDecimals([l.challenger!.score, l.champion!.score]) : 3;
+    const diff = both ? l.challenger!.score - l.champion!.score : null;
+    return {
+      loop: l.loop,
+      mean_reward: mean(l.rewards),
+      challenger_cost: l.challenger ? formatScore(l.challenger, d) : "",
+      champion_cost: l.champion ? formatScore(l.champion, d) : "",
+      difference: diff === null ? "" : formatDifference(diff, d),
+      decision: l.deployed ? "deployed" : "kept champion",
+      served_by: l.servedModelId ?? "",
+      seconds: l.seconds ?? null,
+    };
+  });
 }
 
 /**
@@ -237,8 +249,8 @@ export class LoopDashboard {
       this.renderStatus();
     } else {
       const l = this.loops[this.loops.length - 1];
-      const s = (x?: ScoreWithInterval | null) => (x ? x.score.toFixed(4) : "-");
-      console.log(`loop ${l.loop}: mean reward ${mean(l.rewards).toFixed(3)}, challenger ${s(l.challenger)} vs champion ${s(l.champion)} -> ${l.deployed ? "deployed" : "not deployed"}`);
+      const scores = l.challenger && l.champion ? `challenger ${compareCosts(l.challenger.score, l.champion.score)}` : "not evaluated";
+      console.log(`loop ${l.loop}: mean reward ${mean(l.rewards).toFixed(3)}, ${scores} -> ${l.deployed ? "deployed" : "not deployed"}`);
     }
   }
 

@@ -3,14 +3,14 @@
  * loop, a summary table and a self-contained HTML report.
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
- *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 4] [--request-batch 50]
+ *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 1] [--request-batch 50]
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { createLocalPlatform, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
+import { compareCosts, createLocalPlatform, distinctDecimals, formatScore, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
 import { writeReport } from "./report";
-import { runWorkshop, type GateRule, type LoopRow } from "./run";
+import { runWorkshop, type GateRule, type LoopRow, type ScoreSummary } from "./run";
 
 // The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -27,7 +27,8 @@ Options:
                          point: challenger cost <= champion cost (the original); always
   --gate-on <data>       holdout (default): compare on every eval split so far; latest: on the
                          newest join's eval split (the original)
-  --concurrency <n>      requests in flight (default 4)
+  --concurrency <n>      requests in flight (default 1; more is faster, but the training
+                         order then follows arrival order, so a seed no longer reproduces a run)
   --request-batch <n>    decisions per endpoint call (default 50, JSON lines; 1 = one request
                          per user, as the original client)
   --experiment-id <id>   experiment id (default workshop-<unique>)
@@ -50,13 +51,14 @@ function bar(done: number, total: number, width = 30): string {
 
 function table(rows: LoopRow[]): string {
   const head = ["loop", "reward", "train/eval", "champion cost [CI]", "challenger cost [CI]", "deployed", "s"];
-  const f = (x: number) => x.toFixed(3);
+  // Intervals clipped to [0, 1]; more digits when the two costs would print equal.
+  const cost = (s: ScoreSummary, d: number) => formatScore({ score: s.score, ci: s }, d);
   const body = rows.map((r) => [
     String(r.loop),
-    f(r.meanReward),
+    r.meanReward.toFixed(3),
     `${r.joined.train}/${r.joined.eval}`,
-    `${f(r.champion.score)} [${f(r.champion.lower)}, ${f(r.champion.upper)}]`,
-    `${f(r.challenger.score)} [${f(r.challenger.lower)}, ${f(r.challenger.upper)}]`,
+    cost(r.champion, distinctDecimals([r.champion.score, r.challenger.score])),
+    cost(r.challenger, distinctDecimals([r.champion.score, r.challenger.score])),
     r.deployed ? "yes" : "no",
     r.seconds.toFixed(2),
   ]);
@@ -129,7 +131,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     onLoop: (r) => {
       const text =
         `loop ${String(r.loop).padStart(2)}/${loops} ${bar(1, 1)} reward ${r.meanReward.toFixed(3)}  ` +
-        `challenger ${r.challenger.score.toFixed(3)} vs champion ${r.champion.score.toFixed(3)} -> ${r.deployed ? "deployed" : "kept champion"}`;
+        `challenger vs champion ${compareCosts(r.challenger.score, r.champion.score)} -> ${r.deployed ? "deployed" : "kept champion"}`;
       process.stdout.write(tty ? `\r${text}\n` : `${text}\n`);
     },
   });

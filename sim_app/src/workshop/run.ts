@@ -1,7 +1,9 @@
 /**
- * The whole workshop, headless: warm start, first model, evaluation, deploy, then `loops` rounds
- * of `batchSize` interactions through the endpoint, each followed by rewards -> join -> train ->
- * evaluate challenger and champion on the same eval split -> deploy when the gate says so.
+ * The whole workshop, headless: warm start, first model, evaluation, deploy (`startExperiment`),
+ * then `loops` rounds (`runLoop`) of `batchSize` interactions through the endpoint, each followed
+ * by rewards -> join -> train -> evaluate challenger and champion on the same data -> deploy when
+ * the gate says so. Notebook 3 calls the same two functions, so `npm start` and the notebook run
+ * the same loop with the same settings (config workflow.deploy_gate and workflow.join_ratio).
  *
  * The gate ("ci", the default) deploys the challenger only when the upper end of its confidence
  * interval is below the champion's estimated cost: the challenger must be better beyond its own
@@ -13,6 +15,8 @@
 import * as path from "node:path";
 import {
   ExperimentManager,
+  distinctDecimals,
+  formatDifference,
   loadConfig,
   sortableSuffix,
   type Config,
@@ -31,7 +35,7 @@ export interface WorkshopOptions {
   experimentId?: string;
   keepEndpoint?: boolean;
   gate?: GateRule;
-  /** Requests in flight at once (default 4); every decision still goes through the endpoint. */
+  /** Requests in flight at once (default 1: reproducible; see LoopSettings.concurrency). */
   concurrency?: number;
   /**
    * What the gate compares the models on: "holdout" (default; every eval split so far, including
@@ -58,6 +62,8 @@ export interface ScoreSummary {
 export interface LoopRow {
   loop: number;
   meanReward: number;
+  /** The 0/1 reward of each interaction of the loop, in order. */
+  rewards: number[];
   champion: ScoreSummary;
   challenger: ScoreSummary;
   deployed: boolean;
@@ -86,8 +92,26 @@ export interface WorkshopResult {
   workspace: string | null;
 }
 
-function summary(modelId: string, s: EvaluationScore): ScoreSummary {
+/** An evaluation score as the loop reports it (with its model id). */
+export function scoreSummary(modelId: string, s: EvaluationScore): ScoreSummary {
   return { modelId, score: s.score, lower: s.ci.lower, upper: s.ci.upper, n: s.n };
+}
+
+/** The gate's reason in words, with enough digits to tell two close costs apart. */
+export function gateReason(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): string {
+  if (rule === "always") return "gate always: every challenger is deployed";
+  const diff = challenger.score - champion.score;
+  if (rule === "point") {
+    const d = distinctDecimals([challenger.score, champion.score]);
+    const op = diff <= 0 ? "<=" : ">";
+    return `challenger cost ${challenger.score.toFixed(d)} ${op} champion ${champion.score.toFixed(d)} (difference ${formatDifference(diff, d)})`;
+  }
+  const d = distinctDecimals([challenger.upper, champion.score]);
+  const op = challenger.upper < champion.score ? "<" : ">=";
+  return (
+    `challenger upper bound ${challenger.upper.toFixed(d)} ${op} champion cost ${champion.score.toFixed(d)}` +
+    ` (costs ${challenger.score.toFixed(d)} vs ${champion.score.toFixed(d)}, difference ${formatDifference(diff, d)})`
+  );
 }
 
 export function gatePasses(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): boolean {
@@ -96,21 +120,169 @@ export function gatePasses(rule: GateRule, challenger: ScoreSummary, champion: S
   return challenger.upper < champion.score;
 }
 
+/** How each loop runs: the same for `npm start` (runWorkshop) and notebook 3. */
+export interface LoopSettings {
+  gate: GateRule;
+  /** "holdout": both models scored on every eval split so far; "latest": on the newest one. */
+  gateOn: "holdout" | "latest";
+  /** Share of the joined records used for training (config workflow.join_ratio). */
+  ratio: number;
+  batchSize: number;
+  /**
+   * Requests in flight at once (default 1). With more, the endpoint logs decisions in arrival
+   * order, the join keeps that order and the learner trains online in it: faster, but a seed no
+   * longer reproduces the models exactly.
+   */
+  concurrency: number;
+  /** Decisions per InvokeEndpoint call (JSON lines); 1 = one request per user. */
+  requestBatch: number;
+  /** Event ids are `<prefix>-l<loop>-<i>`; the default `s<seed>` makes a seed reproduce a run. */
+  eventIdPrefix: string;
+}
+
+/** The loop settings from the config (workflow.deploy_gate, workflow.join_ratio) and overrides. */
+export function loopSettings(config: Config, overrides: Partial<LoopSettings> = {}): LoopSettings {
+  const s: LoopSettings = {
+    gate: config.workflow.deploy_gate ?? "ci",
+    gateOn: "holdout",
+    ratio: config.workflow.join_ratio,
+    batchSize: 500,
+    concurrency: 1,
+    requestBatch: 50,
+    eventIdPrefix: `s${config.seed}`,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
+  if (!["ci", "point", "always"].includes(s.gate)) throw new RangeError(`gate must be ci, point or always, got '${s.gate}'`);
+  if (!["holdout", "latest"].includes(s.gateOn)) throw new RangeError(`gateOn must be holdout or latest, got '${s.gateOn}'`);
+  for (const [name, v] of [["batchSize", s.batchSize], ["concurrency", s.concurrency], ["requestBatch", s.requestBatch]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  }
+  return s;
+}
+
+/** What `startExperiment` did: the first model's score and the warm-start data's own cost. */
+export interface StartSummary {
+  first: ScoreSummary;
+  baselineCost: number;
+  endpointUrl: string;
+}
+
+/**
+ * Warm start (uniformly random logged decisions, joined on the client side), the first model,
+ * its counterfactual score and its deployment.
+ */
+export async function startExperiment(
+  manager: ExperimentManager,
+  options: { dataFile: string; warmStart: number; seed: number; ratio: number },
+): Promise<StartSummary> {
+  const warm = prepareStatlogWarmStartData({ dataFile: options.dataFile, batchSize: options.warmStart, seed: options.seed });
+  await manager.ingestJoinedData(warm, options.ratio);
+  const baseline = await manager.evaluateHistoricalData(manager.lastJoinedJobEvalData);
+  await manager.initializeFirstModel({ inputDataUri: manager.lastJoinedJobTrainData });
+  const firstId = manager.lastTrainedModelId as string;
+  const first = scoreSummary(firstId, await manager.evaluateModel());
+  const endpointUrl = (await manager.deployModel({ modelId: firstId })).url;
+  return { first, baselineCost: baseline.cost, endpointUrl };
+}
+
+/** Sends the users' requests in mini-batches, `concurrency` at a time; returns the rewards. */
+async function serveUsers(
+  manager: ExperimentManager,
+  sim: StatlogSimApp,
+  settings: LoopSettings,
+  loop: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ event_id: string; reward: number }[]> {
+  const n = settings.batchSize;
+  const users = Array.from({ length: n }, () => sim.chooseRandomUser());
+  const rewards: { event_id: string; reward: number }[] = new Array(n);
+  const chunks: number[][] = [];
+  for (let i = 0; i < n; i += settings.requestBatch) {
+    chunks.push(Array.from({ length: Math.min(settings.requestBatch, n - i) }, (_, k) => i + k));
+  }
+  const predictor = manager.predictor;
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const idx = chunks[next++];
+      // Event ids depend on the prefix (default: the seed) only, so a seed reproduces a run.
+      const eventIds = idx.map((i) => `${settings.eventIdPrefix}-l${loop}-${i}`);
+      const actions =
+        idx.length === 1
+          ? [await predictor.getAction(users[idx[0]].context, { eventId: eventIds[0] })]
+          : await predictor.getActions(idx.map((i) => users[i].context), { eventIds });
+      idx.forEach((i, k) => {
+        rewards[i] = { event_id: actions[k].eventId, reward: sim.rewardOf(users[i].userId, actions[k].action) };
+      });
+      done += idx.length;
+      onProgress?.(done, n);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(settings.concurrency, chunks.length) }, worker));
+  return rewards;
+}
+
+/**
+ * One loop: `batchSize` users through the endpoint -> publish the batch's mean reward -> ingest
+ * the rewards and join them with the endpoint's decision log -> train the challenger (from the
+ * last trained model) -> score challenger and champion on the same data -> deploy when the gate
+ * passes. The experiment needs a deployed model (`startExperiment`, or an earlier loop).
+ */
+export async function runLoop(
+  manager: ExperimentManager,
+  sim: StatlogSimApp,
+  settings: LoopSettings,
+  loop: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<LoopRow> {
+  const t0 = performance.now();
+  if (!manager.lastHostedModelId) {
+    throw new Error(`experiment ${manager.experimentId} has no deployed model yet: deploy one first (startExperiment, or deployModel)`);
+  }
+  const served = await serveUsers(manager, sim, settings, loop, onProgress);
+  const rewards = served.map((r) => r.reward);
+  const meanReward = rewards.reduce((s, r) => s + r, 0) / rewards.length;
+  await manager.publishRewards(meanReward);
+  const join = await manager.join(await manager.ingestRewards(served), { ratio: settings.ratio });
+  await manager.trainNextModel();
+  const challengerId = manager.lastTrainedModelId as string;
+  const championId = manager.lastHostedModelId;
+  const gateData = settings.gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
+  const score = async (modelId: string) => scoreSummary(modelId, await manager.evaluateModel({ modelId, inputDataUri: gateData }));
+  const challenger = await score(challengerId);
+  const champion = await score(championId);
+  const deployed = gatePasses(settings.gate, challenger, champion);
+  if (deployed) await manager.deployModel({ modelId: challengerId });
+  return {
+    loop,
+    meanReward,
+    rewards,
+    champion,
+    challenger,
+    deployed,
+    hostedModelId: manager.lastHostedModelId as string,
+    joined: { train: join.counts?.train ?? 0, eval: join.counts?.eval ?? 0 },
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
 export async function runWorkshop(options: WorkshopOptions = {}): Promise<WorkshopResult> {
   const t0 = performance.now();
   const config = typeof options.config === "object" ? options.config : loadConfig(options.config);
   if (options.seed !== undefined) config.seed = options.seed;
   const seed = config.seed;
   const loops = options.loops ?? 15;
-  const batchSize = options.batchSize ?? 500;
   const warmStart = options.warmStart ?? 500;
-  const gate = options.gate ?? config.workflow.deploy_gate ?? "ci";
-  const gateOn = options.gateOn ?? "holdout";
-  const concurrency = Math.max(1, options.concurrency ?? 4);
-  const requestBatch = Math.max(1, options.requestBatch ?? 50);
-  const ratio = config.workflow.join_ratio;
+  const settings = loopSettings(config, {
+    gate: options.gate,
+    gateOn: options.gateOn,
+    batchSize: options.batchSize,
+    concurrency: options.concurrency === undefined ? undefined : Math.max(1, options.concurrency),
+    requestBatch: options.requestBatch === undefined ? undefined : Math.max(1, options.requestBatch),
+  });
   const log = options.log ?? (() => undefined);
-  for (const [name, v] of [["loops", loops], ["batchSize", batchSize], ["warmStart", warmStart]] as const) {
+  for (const [name, v] of [["loops", loops], ["warmStart", warmStart]] as const) {
     if (!Number.isInteger(v) || v < (name === "loops" ? 0 : 1)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
   const experimentId = options.experimentId ?? `workshop-${sortableSuffix()}`;
@@ -120,72 +292,11 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
   let endpointUrl: string | null = null;
   let kept = false;
   try {
-    // Warm start: uniformly random logged decisions, joined on the client side.
-    const warm = prepareStatlogWarmStartData({ dataFile, batchSize: warmStart, seed });
-    await manager.ingestJoinedData(warm, ratio);
-    const baseline = await manager.evaluateHistoricalData(manager.lastJoinedJobEvalData);
-    await manager.initializeFirstModel({ inputDataUri: manager.lastJoinedJobTrainData });
-    const firstId = manager.lastTrainedModelId as string;
-    const first = summary(firstId, await manager.evaluateModel());
-    endpointUrl = (await manager.deployModel({ modelId: firstId })).url;
-    const predictor = manager.predictor;
-
+    const start = await startExperiment(manager, { dataFile, warmStart, seed, ratio: settings.ratio });
+    endpointUrl = start.endpointUrl;
     const rows: LoopRow[] = [];
-    const rewardsList: number[] = [];
     for (let loop = 1; loop <= loops; loop++) {
-      const tl = performance.now();
-      const users = Array.from({ length: batchSize }, () => sim.chooseRandomUser());
-      const rewards: { event_id: string; reward: number }[] = new Array(batchSize);
-      const batchRewards: number[] = new Array(batchSize);
-      // Requests go out in mini-batches (one InvokeEndpoint call with JSON lines, one decision per
-      // line); `requestBatch: 1` sends one request per user as the original client does.
-      const chunks: number[][] = [];
-      for (let i = 0; i < batchSize; i += requestBatch) chunks.push(Array.from({ length: Math.min(requestBatch, batchSize - i) }, (_, k) => i + k));
-      let nextChunk = 0;
-      let done = 0;
-      const worker = async () => {
-        while (nextChunk < chunks.length) {
-          const idx = chunks[nextChunk++];
-          // Event ids depend on the seed only (not the experiment id), so a seed reproduces a run.
-          const eventIds = idx.map((i) => `s${seed}-l${loop}-${i}`);
-          const actions =
-            idx.length === 1
-              ? [await predictor.getAction(users[idx[0]].context, { eventId: eventIds[0] })]
-              : await predictor.getActions(idx.map((i) => users[i].context), { eventIds });
-          idx.forEach((i, k) => {
-            const r = sim.rewardOf(users[i].userId, actions[k].action);
-            rewards[i] = { event_id: actions[k].eventId, reward: r };
-            batchRewards[i] = r;
-          });
-          done += idx.length;
-          options.onProgress?.(loop, done, batchSize);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
-      rewardsList.push(...batchRewards);
-      const meanReward = batchRewards.reduce((s, r) => s + r, 0) / batchSize;
-      await manager.publishRewards(meanReward);
-
-      const rewardsUri = await manager.ingestRewards(rewards);
-      const join = await manager.join(rewardsUri, { ratio });
-      await manager.trainNextModel();
-      const challengerId = manager.lastTrainedModelId as string;
-      const championId = manager.lastHostedModelId as string;
-      const gateData = gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
-      const challenger = summary(challengerId, await manager.evaluateModel({ modelId: challengerId, inputDataUri: gateData }));
-      const champion = summary(championId, await manager.evaluateModel({ modelId: championId, inputDataUri: gateData }));
-      const deployed = gatePasses(gate, challenger, champion);
-      if (deployed) await manager.deployModel({ modelId: challengerId });
-      const row: LoopRow = {
-        loop,
-        meanReward,
-        champion,
-        challenger,
-        deployed,
-        hostedModelId: manager.lastHostedModelId as string,
-        joined: { train: join.counts?.train ?? 0, eval: join.counts?.eval ?? 0 },
-        seconds: (performance.now() - tl) / 1000,
-      };
+      const row = await runLoop(manager, sim, settings, loop, (done, total) => options.onProgress?.(loop, done, total));
       rows.push(row);
       options.onLoop?.(row);
     }
@@ -193,17 +304,17 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
     return {
       experimentId,
       seed,
-      gate,
-      gateOn,
+      gate: settings.gate,
+      gateOn: settings.gateOn,
       loops: rows,
-      rewards: rewardsList,
-      first,
-      baselineCost: baseline.cost,
+      rewards: rows.flatMap((r) => r.rewards),
+      first: start.first,
+      baselineCost: start.baselineCost,
       oracleReward: sim.oracleReward,
       majorityReward: sim.majorityReward,
       randomReward: sim.randomReward,
       seconds: (performance.now() - t0) / 1000,
-      requestBatch,
+      requestBatch: settings.requestBatch,
       endpointKept: kept,
       endpointUrl,
       workspace: manager.localMode ? path.resolve(config.dir, config.workspace) : null,
