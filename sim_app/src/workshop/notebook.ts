@@ -122,7 +122,7 @@ export interface PolicyComparisonRow {
  * The notebooks' protocol in this process (`simulate`: no endpoint, no jobs) for each variant of
  * the configured algorithm parameters: the mean reward of every loop.
  */
-export async function comparePolicies(
+export async function compareExplorationPolicies(
   config: Config,
   variants: readonly PolicyVariant[],
   options: { loops: number; batchSize: number; warmStart: number; dataFile: string },

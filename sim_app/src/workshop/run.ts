@@ -287,7 +287,8 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
   }
   const experimentId = options.experimentId ?? `workshop-${sortableSuffix()}`;
   const dataFile = resolveShuttleDataFile(config);
-  const sim = new StatlogSimApp({ dataFile, seed });
+  // The app refuses a config whose num_arms or num_features differ from its own.
+  const sim = new StatlogSimApp({ dataFile, seed, config });
   const manager = await ExperimentManager.create(config, experimentId, { log });
   let endpointUrl: string | null = null;
   let kept = false;
