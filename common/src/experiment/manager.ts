@@ -560,7 +560,7 @@ export class ExperimentManager {
       owner: thisOwner(),
     };
     claim(joinJobId);
-    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
+    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: inputs.current_state, next_join_job_id: joinJobId }));
     await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
     return record;
   }
