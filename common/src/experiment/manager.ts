@@ -56,7 +56,23 @@ import {
 } from "./errors";
 import { Predictor } from "./predictor";
 import { checkExperimentUri, checkReward, normalizeJoinedRecord, taskBounds } from "./validation";
-import { pidAlive, processStartTimeMs } from "../util/process";
+import {
+  abandonOnJoin,
+  abandonOnModel,
+  abandonReason,
+  inProgress,
+  nowIso,
+  ownerGone,
+  ownerOf,
+  pendingStep,
+  runningHere,
+  thisOwner,
+  WORKFLOW_FIELDS,
+  WORKFLOWS,
+  type Owner,
+  type WithOwner,
+  type Workflow,
+} from "./steps";
 
 export { normalizeJoinedRecord, checkExperimentUri, taskBounds, type TaskBounds } from "./validation";
 
@@ -77,16 +93,6 @@ export interface ExperimentManagerOptions {
 }
 
 type Section = Exclude<keyof ExperimentRecord, "experiment_id">;
-type Workflow = "training" | "evaluation" | "hosting" | "joining";
-
-interface Owner {
-  host: string;
-  pid: number;
-  started_at: string;
-}
-
-/** Where a step was started, stored on model / join records to tell live owners from dead ones. */
-type WithOwner<T> = T & { owner?: Owner | null };
 
 function emptyExperiment(id: string): ExperimentRecord {
   return {
@@ -98,13 +104,9 @@ function emptyExperiment(id: string): ExperimentRecord {
   };
 }
 
-/** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
-const runningHere = new Set<string>();
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
-const nowIso = () => new Date().toISOString();
 
 /** Why a job failed, and its logs when the platform reported a job failure (null otherwise). */
 function jobFailure(err: unknown): { reason: string; logs: string | null } {
@@ -121,9 +123,6 @@ function checkEventIdAt(id: string, where: string): void {
   }
 }
 
-function thisOwner(): Owner {
-  return { host: os.hostname(), pid: process.pid, started_at: nowIso() };
-}
 
 export class ExperimentManager {
   readonly experimentId: string;
@@ -323,29 +322,12 @@ export class ExperimentManager {
     }
   }
 
-  /** The owner recorded on the model or join record of an in-progress step. */
-  private async ownerOf(what: Workflow, pendingId: string): Promise<Owner | null> {
-    if (what === "joining") {
-      return ((await this.platform.records.get("join_job", this.experimentId, pendingId))?.value as WithOwner<JoinJobRecord> | undefined)?.owner ?? null;
-    }
-    const modelId = what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId;
-    return ((await this.platform.records.get("model", this.experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined)?.owner ?? null;
+  private ownerOf(what: Workflow, pendingId: string): Promise<Owner | null> {
+    return ownerOf(this.platform.records, this.experimentId, what, pendingId);
   }
 
-  /**
-   * Whether the owner of a step is gone: no owner; this process but the step is not running here;
-   * on this host and its pid is dead or now belongs to a process started after the step; or the
-   * step is older than `staleJobMs` (owners on other hosts cannot be checked).
-   */
   private ownerGone(owner: Owner | null, pendingId: string): boolean {
-    if (!owner) return true;
-    if (owner.host === os.hostname()) {
-      if (owner.pid === process.pid) return !runningHere.has(`${this.experimentId}/${pendingId}`);
-      if (!pidAlive(owner.pid)) return true;
-      const started = processStartTimeMs(owner.pid);
-      if (started !== null && started > Date.parse(owner.started_at) + 1000) return true; // the pid was reused
-    }
-    return Date.now() - Date.parse(owner.started_at) > this.staleJobMs;
+    return ownerGone(owner, `${this.experimentId}/${pendingId}`, this.staleJobMs);
   }
 
   /** Refuses to start a step while another live manager runs the same step; closes it as ABANDONED when its owner is gone. */
@@ -362,76 +344,31 @@ export class ExperimentManager {
     );
   }
 
-  /** The in-progress step of a workflow (state and pending id), from the cached record. */
-  private pendingStep(what: Workflow): { state: string | null; pendingId: string | null } {
-    const r = this.cache.value;
-    if (what === "training") return { state: r.training_workflow_metadata.training_state, pendingId: r.training_workflow_metadata.next_model_to_train_id };
-    if (what === "evaluation") return { state: r.evaluation_workflow_metadata.evaluation_state, pendingId: r.evaluation_workflow_metadata.next_evaluation_job_id };
-    if (what === "hosting") return { state: r.hosting_workflow_metadata.hosting_state, pendingId: r.hosting_workflow_metadata.next_model_to_host_id };
-    return { state: r.joining_workflow_metadata.joining_state, pendingId: r.joining_workflow_metadata.next_join_job_id };
-  }
-
   /** Closes every in-progress step whose owner is gone as ABANDONED (on load: a killed kernel's steps). */
   private async closeAbandonedSteps(): Promise<void> {
-    for (const what of ["training", "evaluation", "hosting", "joining"] as const) {
-      const { state, pendingId } = this.pendingStep(what);
+    for (const what of WORKFLOWS) {
+      const { state, pendingId } = pendingStep(this.cache.value, what);
       if (!inProgress(state) || !pendingId) continue;
       const owner = await this.ownerOf(what, pendingId);
       if (this.ownerGone(owner, pendingId)) await this.abandonStep(what, pendingId, owner);
     }
   }
 
-  /**
-   * Marks a step whose owner is gone: its model or join record (`Abandoned` / `ABANDONED`, with the
-   * reason) and the workflow state (`ABANDONED`, unless another manager moved it on meanwhile).
-   */
+  /** Marks a step whose owner is gone, on its model or join record and in the workflow state. */
   private async abandonStep(what: Workflow, pendingId: string, owner: Owner | null): Promise<void> {
-    const reason = owner
-      ? `abandoned: its owner (pid ${owner.pid} on ${owner.host}, started ${owner.started_at}) is gone`
-      : "abandoned: no owner was recorded";
+    const reason = abandonReason(owner);
     this.log(`taking over: the ${what} step '${pendingId}' was ${reason}`);
-    const ended = nowIso();
-    const onModel = (id: string, fn: (r: ModelRecord) => void) =>
-      this.updateRecord("model", id, (r) => {
-        fn(r);
-        (r as WithOwner<ModelRecord>).owner = null;
-      });
-    const records: Record<Workflow, () => Promise<unknown>> = {
-      training: () =>
-        onModel(pendingId, (r) => {
-          if (r.train_state !== "InProgress" && r.train_state !== "Pending") return;
-          r.train_state = "Abandoned";
-          r.failure_reason = reason;
-          r.training_end_time = ended;
-        }),
-      evaluation: () =>
-        onModel(modelIdOfEvaluationJob(pendingId), (r) => {
-          if (r.evaluation_job_name === pendingId && (r.eval_state === "InProgress" || r.eval_state === "Pending")) r.eval_state = "Abandoned";
-        }),
-      hosting: () => onModel(pendingId, () => undefined),
-      joining: () =>
-        this.updateRecord("join_job", pendingId, (r) => {
-          if (r.current_state === "PENDING" || r.current_state === "RUNNING") {
-            r.current_state = "ABANDONED";
-            r.failure_reason = reason;
-          }
-          (r as WithOwner<JoinJobRecord>).owner = null;
-        }),
-    };
-    await records[what]().catch(() => undefined); // a record that is gone needs no closing
-    const still = (st: string | null, id: string | null) => inProgress(st) && id === pendingId;
-    const write =
-      what === "training"
-        ? this.writeSection("training_workflow_metadata", (x) => (still(x.training_state, x.next_model_to_train_id) ? { ...x, training_state: "ABANDONED" } : x))
-        : what === "evaluation"
-          ? this.writeSection("evaluation_workflow_metadata", (x) =>
-              still(x.evaluation_state, x.next_evaluation_job_id) ? { ...x, evaluation_state: "ABANDONED" } : x,
-            )
-          : what === "hosting"
-            ? this.writeSection("hosting_workflow_metadata", (x) => (still(x.hosting_state, x.next_model_to_host_id) ? { ...x, hosting_state: "ABANDONED" } : x))
-            : this.writeSection("joining_workflow_metadata", (x) => (still(x.joining_state, x.next_join_job_id) ? { ...x, joining_state: "ABANDONED" } : x));
-    // Losing this write to another manager means it took the workflow over first.
-    await write.catch((err) => {
+    const closing =
+      what === "joining"
+        ? this.updateRecord("join_job", pendingId, (r) => abandonOnJoin(r, reason))
+        : this.updateRecord("model", what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId, (r) => abandonOnModel(r, what, pendingId, reason));
+    await closing.catch(() => undefined); // a record that is gone needs no closing
+    const f = WORKFLOW_FIELDS[what];
+    // Unless another manager moved the workflow on meanwhile (then it took over first).
+    await this.writeSection(f.section, (x) => {
+      const fields = x as unknown as Record<string, string | null>;
+      return inProgress(fields[f.state]) && fields[f.pending] === pendingId ? ({ ...x, [f.state]: "ABANDONED" } as typeof x) : x;
+    }).catch((err) => {
       if (!(err instanceof ConflictError)) throw err;
     });
   }
@@ -1035,8 +972,8 @@ export class ExperimentManager {
     if (this.deleted) return;
     await this.refresh().catch(() => undefined);
     if (this.deleted) return;
-    for (const what of ["training", "evaluation", "hosting", "joining"] as const) {
-      const { state, pendingId } = this.pendingStep(what);
+    for (const what of WORKFLOWS) {
+      const { state, pendingId } = pendingStep(this.cache.value, what);
       if (!inProgress(state) || !pendingId) continue;
       const owner = await this.ownerOf(what, pendingId);
       if (!this.ownerGone(owner, pendingId)) {
