@@ -37,6 +37,12 @@ export function processStartToken(pid: number): string | null {
       return null;
     }
   }
+  return psStartToken(pid);
+}
+
+/** The start token from `ps -o lstart` (to the second): the form used where there is no /proc. */
+export function psStartToken(pid: number): string | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
   const lstart = psField(pid, "lstart");
   return lstart ? `ps:${lstart}` : null;
 }
