@@ -4,6 +4,7 @@
  *   <workspace>/bucket/<exp>/...         objects, laid out like the original's S3 bucket
  *   <workspace>/records.duckdb           experiment, model and join-job records, metrics
  *   <workspace>/endpoints/<name>.json    running endpoint (pid, port, model id) + <name>.log
+ *   <workspace>/endpoints/<name>.processes.json   start tokens of its server processes
  *   <workspace>/jobs/<job>/              job folders (`/opt/ml` layout), kept when a job fails
  *   <workspace>/tmp/                     DuckDB spill space of joins
  */
