@@ -111,6 +111,14 @@ test("a URI with '..' into another experiment is refused wherever a data URI com
   assert.equal(va.toJSON().training_workflow_metadata.training_state, "TRAINED", "no refused call started a step");
   assert.equal(va.lastTrainedModelId, (await va.listModels())[0].model_id);
 
+  // A model record whose artifact URI was edited to point at another experiment's model is refused too.
+  const vbModel = await vb.initializeFirstModel({ inputDataUri: vb.lastJoinedJobTrainData });
+  const records = va.platform.records;
+  const vaModel = (await records.get("model", "va", va.lastTrainedModelId as string))!;
+  await records.update("model", "va", vaModel.value.model_id, { ...vaModel.value, s3_model_output_path: vbModel.s3_model_output_path }, vaModel.version);
+  await assert.rejects(va.deployModel({ modelId: vaModel.value.model_id }), refused(/^the artifact URI of model va-model-\w+ ".*\/vb\/training_jobs\/.*" is outside this experiment's data/));
+  await records.update("model", "va", vaModel.value.model_id, vaModel.value, vaModel.version + 1);
+
   // Inside its own prefix a '..' or '.' resolves, and the canonical URI is what gets stored.
   const roundabout = va.lastJoinedJobTrainData.replace("/va/joined_data/", "/va/./uploads/../joined_data/");
   const next = await va.trainNextModel({ inputDataUri: roundabout });

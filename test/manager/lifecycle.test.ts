@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { LocalHosting, type ExperimentManager } from "@cbkit/common";
+import { createLocalPlatform, LocalHosting, type ExperimentManager, type JobRunner } from "@cbkit/common";
 import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
@@ -130,8 +130,14 @@ test("steps of a killed manager are closed as ABANDONED when the next manager lo
   child.kill("SIGKILL");
   await waitFor(() => !pidAlive(child.pid as number));
 
-  const later = await open("lc-abandon");
+  // The platform is asked to stop the orphaned job (SageMaker: StopTrainingJob); local jobs died with their process.
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const later = await manager(config, "lc-abandon", { platform });
+  opened.push(later);
   const s = later.toJSON();
+  assert.deepEqual(stopped, [s.training_workflow_metadata.next_model_to_train_id]);
   assert.equal(s.training_workflow_metadata.training_state, "ABANDONED");
   assert.equal(s.joining_workflow_metadata.joining_state, "ABANDONED");
   const model = await later.getModelRecord(s.training_workflow_metadata.next_model_to_train_id as string);

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { isSameProcess, pidAlive, processCommandLine, processStartTimeMs, processStartToken, psStartToken } from "@cbkit/common";
+import { isSameProcess, pidAlive, processCommandLine, processCommandText, processStartTimeMs, processStartToken, psStartToken } from "@cbkit/common";
 import { waitFor } from "./helpers";
 
 test("a process keeps its start token; another process, or the same pid after exit, does not match", async () => {
@@ -16,6 +16,7 @@ test("a process keeps its start token; another process, or the same pid after ex
   assert.equal(isSameProcess(pid, token as string, ["not-in-argv"]), false, "the command line must match too");
   assert.equal(isSameProcess(pid, `${token}0`), false);
   assert.ok(processCommandLine(pid)?.includes("marker-arg"));
+  assert.match(processCommandText(pid) ?? "", / -e setInterval.* -- marker-arg$/);
   const started = processStartTimeMs(pid) as number;
   assert.ok(Math.abs(started - Date.now()) < 5000, `start time ${new Date(started).toISOString()} is about now`);
   assert.match(psStartToken(pid) ?? "", /^ps:\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}$/, "the ps fallback reads lstart");

@@ -363,6 +363,9 @@ export class ExperimentManager {
         ? this.updateRecord("join_job", pendingId, (r) => abandonOnJoin(r, reason))
         : this.updateRecord("model", what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId, (r) => abandonOnModel(r, what, pendingId, reason));
     await closing.catch(() => undefined); // a record that is gone needs no closing
+    if ((what === "training" || what === "evaluation") && this.platform.jobs.stop) {
+      await this.platform.jobs.stop(pendingId).catch((err) => this.log(`could not stop the abandoned job ${pendingId}: ${(err as Error).message}`));
+    }
     const f = WORKFLOW_FIELDS[what];
     // Unless another manager moved the workflow on meanwhile (then it took over first).
     await this.writeSection(f.section, (x) => {

@@ -303,6 +303,12 @@ export interface JobRunner {
   /** Runs to completion; throws `JobFailedError` (reason + logs) on failure. */
   runTraining(request: TrainingJobRequest): Promise<TrainingJobResult>;
   runEvaluation(request: EvaluationJobRequest): Promise<EvaluationJobResult>;
+  /**
+   * Optional: stops a job that may still run although its manager is gone (called when a step is
+   * closed as ABANDONED; SageMaker: StopTrainingJob, so an orphaned job stops billing). Resolves
+   * when the stop was requested; a job that already ended is not an error.
+   */
+  stop?(jobName: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

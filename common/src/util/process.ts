@@ -58,9 +58,9 @@ export function processCommandLine(pid: number): string[] | null {
       return null;
     }
   }
-  // `ps` joins argv with spaces; good enough to look for an argument that has none.
+  // `ps` joins argv with spaces, which cannot be split back reliably: one string.
   const command = psField(pid, "command");
-  return command ? command.split(" ") : null;
+  return command ? [command] : null;
 }
 
 /**
@@ -93,14 +93,19 @@ function psField(pid: number, field: "lstart" | "command"): string | null {
   }
 }
 
+/** The command line as one string (arguments joined by spaces), or null when there is no such process. */
+export function processCommandText(pid: number): string | null {
+  return processCommandLine(pid)?.join(" ") ?? null;
+}
+
 /**
  * Whether the process `pid` is still the one recorded: it exists, its start token equals the
- * recorded one, and its command line contains every expected argument in order-free form.
+ * recorded one, and its command line (as one string) contains every expected text.
  */
-export function isSameProcess(pid: number, startToken: string, expectedArgs: readonly string[] = []): boolean {
+export function isSameProcess(pid: number, startToken: string, expectedText: readonly string[] = []): boolean {
   const now = processStartToken(pid);
   if (now === null || now !== startToken) return false;
-  if (expectedArgs.length === 0) return true;
-  const argv = processCommandLine(pid);
-  return argv !== null && expectedArgs.every((a) => argv.includes(a));
+  if (expectedText.length === 0) return true;
+  const command = processCommandText(pid);
+  return command !== null && expectedText.every((t) => command.includes(t));
 }

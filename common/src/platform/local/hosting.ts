@@ -23,7 +23,7 @@ import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { safeSegment } from "./layout";
 import type { LocalObjectStore } from "./objectStore";
-import { isSameProcess, pidAlive, processCommandLine, processStartTimeMs, processStartToken } from "../../util/process";
+import { isSameProcess, pidAlive, processCommandText, processStartTimeMs, processStartToken } from "../../util/process";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -133,9 +133,10 @@ export class LocalHosting implements Hosting {
    * recorded is accepted when it started no later than the `startedAt` it wrote into its state.)
    */
   isEndpointProcess(name: string, pid: number, stateStartedAt?: string): boolean {
-    const argv = processCommandLine(pid);
-    const runsServe = argv?.some((a) => a.endsWith(`${path.sep}container${path.sep}serve.js`));
-    if (!argv || !runsServe || !argv.includes(this.stateFile(name))) return false;
+    // As one string: `ps` (macOS) gives no argument boundaries, and paths may hold spaces.
+    const command = processCommandText(pid);
+    const runsServe = command?.includes(`${path.sep}container${path.sep}serve.js `);
+    if (!command || !runsServe || !command.includes(`--state-file ${this.stateFile(name)}`)) return false;
     const recorded = this.readProcesses(name)[String(pid)];
     if (recorded) return isSameProcess(pid, recorded.startToken);
     const started = processStartTimeMs(pid);
