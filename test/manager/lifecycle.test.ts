@@ -284,3 +284,33 @@ test("soft_deployment true hot-swaps into the running process: same pid and URL,
   assert.ok(load.count > 50, `only ${load.count} requests`);
   assert.ok(load.seen.size === 2);
 });
+
+test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
+  const { m } = await trained("lc-remote");
+  const records = m.platform.records;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  const stuckId = "lc-remote-model-000000000000";
+  await records.create("model", "lc-remote", stuckId, {
+    ...model,
+    model_id: stuckId,
+    train_state: "InProgress",
+    owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() },
+  } as never);
+  const exp = (await records.get("experiment", "lc-remote", "lc-remote"))!;
+  await records.update("experiment", "lc-remote", "lc-remote", {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
+  }, exp.version);
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const later = await manager(config, "lc-remote", { platform });
+  opened.push(later);
+  assert.equal(later.toJSON().training_workflow_metadata.training_state, "TRAINING", "may still run on the other host: not closed on load");
+  const next = await later.trainNextModel();
+  const closed = await later.getModelRecord(stuckId);
+  assert.equal(closed.train_state, "Abandoned");
+  assert.match(closed.failure_reason ?? "", /^abandoned: taken over after the step timed out; its owner \(pid 4242 on another-host, .*\) may still run$/);
+  assert.deepEqual(stopped, [], "its job is not stopped: the owner may still wait for it");
+  assert.equal(later.lastTrainedModelId, next.model_id);
+});

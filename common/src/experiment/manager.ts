@@ -62,7 +62,7 @@ import {
   abandonReason,
   inProgress,
   nowIso,
-  ownerGone,
+  ownerStatus,
   ownerOf,
   pendingStep,
   runningHere,
@@ -104,7 +104,6 @@ function emptyExperiment(id: string): ExperimentRecord {
   };
 }
 
-
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -122,7 +121,6 @@ function checkEventIdAt(id: string, where: string): void {
     throw new InvalidUsageError(`${where}: ${(err as Error).message}`);
   }
 }
-
 
 export class ExperimentManager {
   readonly experimentId: string;
@@ -326,16 +324,20 @@ export class ExperimentManager {
     return ownerOf(this.platform.records, this.experimentId, what, pendingId);
   }
 
-  private ownerGone(owner: Owner | null, pendingId: string): boolean {
-    return ownerGone(owner, `${this.experimentId}/${pendingId}`, this.staleJobMs);
+  private ownerStatus(owner: Owner | null, pendingId: string): "alive" | "dead" | "stale" {
+    return ownerStatus(owner, `${this.experimentId}/${pendingId}`, this.staleJobMs);
   }
 
-  /** Refuses to start a step while another live manager runs the same step; closes it as ABANDONED when its owner is gone. */
+  /**
+   * Refuses to start a step while another live manager runs the same step; takes it over (closed
+   * as ABANDONED) when its owner is gone or the step is older than `staleJobMs`.
+   */
   private async guardInProgress(what: Workflow, state: string | null, pendingId: string | null): Promise<void> {
     if (!inProgress(state) || !pendingId) return;
     const owner = await this.ownerOf(what, pendingId);
-    if (this.ownerGone(owner, pendingId)) {
-      await this.abandonStep(what, pendingId, owner);
+    const status = this.ownerStatus(owner, pendingId);
+    if (status !== "alive") {
+      await this.abandonStep(what, pendingId, owner, status);
       return;
     }
     throw new WorkflowInProgressError(
@@ -344,26 +346,30 @@ export class ExperimentManager {
     );
   }
 
-  /** Closes every in-progress step whose owner is gone as ABANDONED (on load: a killed kernel's steps). */
+  /**
+   * On load: closes as ABANDONED every in-progress step whose owner is provably dead (a killed
+   * kernel's steps). A merely old step is left to the owner, which may still run elsewhere.
+   */
   private async closeAbandonedSteps(): Promise<void> {
     for (const what of WORKFLOWS) {
       const { state, pendingId } = pendingStep(this.cache.value, what);
       if (!inProgress(state) || !pendingId) continue;
       const owner = await this.ownerOf(what, pendingId);
-      if (this.ownerGone(owner, pendingId)) await this.abandonStep(what, pendingId, owner);
+      if (this.ownerStatus(owner, pendingId) === "dead") await this.abandonStep(what, pendingId, owner, "dead");
     }
   }
 
-  /** Marks a step whose owner is gone, on its model or join record and in the workflow state. */
-  private async abandonStep(what: Workflow, pendingId: string, owner: Owner | null): Promise<void> {
-    const reason = abandonReason(owner);
+  /** Marks a step as abandoned, on its model or join record and in the workflow state. */
+  private async abandonStep(what: Workflow, pendingId: string, owner: Owner | null, status: "dead" | "stale"): Promise<void> {
+    const reason = abandonReason(owner, status);
     this.log(`taking over: the ${what} step '${pendingId}' was ${reason}`);
     const closing =
       what === "joining"
         ? this.updateRecord("join_job", pendingId, (r) => abandonOnJoin(r, reason))
         : this.updateRecord("model", what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId, (r) => abandonOnModel(r, what, pendingId, reason));
     await closing.catch(() => undefined); // a record that is gone needs no closing
-    if ((what === "training" || what === "evaluation") && this.platform.jobs.stop) {
+    // A job whose owner is dead runs for no one (SageMaker: it bills): stop it. A stale owner may still wait for it.
+    if (status === "dead" && (what === "training" || what === "evaluation") && this.platform.jobs.stop) {
       await this.platform.jobs.stop(pendingId).catch((err) => this.log(`could not stop the abandoned job ${pendingId}: ${(err as Error).message}`));
     }
     const f = WORKFLOW_FIELDS[what];
@@ -953,7 +959,11 @@ export class ExperimentManager {
 
   // ------------------------------------------------------------------ clean-up
 
-  /** Stops the endpoint (and, with `deleteData`, removes the experiment's stored objects). */
+  /**
+   * Stops the endpoint. With `deleteData` also removes the experiment's stored objects and what it
+   * left on this machine (local: endpoint log, failed or killed job folders; downloads, reports);
+   * refused while a live process runs one of its steps.
+   */
   async cleanResource(options: { deleteData?: boolean } = {}): Promise<{ endpointDeleted: boolean; removed: string[] }> {
     if (options.deleteData) await this.refuseWhileStepsRun();
     this.predictorInstance?.close();
@@ -979,7 +989,7 @@ export class ExperimentManager {
       const { state, pendingId } = pendingStep(this.cache.value, what);
       if (!inProgress(state) || !pendingId) continue;
       const owner = await this.ownerOf(what, pendingId);
-      if (!this.ownerGone(owner, pendingId)) {
+      if (this.ownerStatus(owner, pendingId) === "alive") {
         throw new WorkflowInProgressError(
           `cleanResource({deleteData: true}) would delete the data of ${what} '${pendingId}', which is running (pid ${owner?.pid} on ${owner?.host}); ` +
             `wait for it to finish (or stop that process) and call again`,

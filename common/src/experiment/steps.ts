@@ -56,23 +56,26 @@ export async function ownerOf(records: RecordStore, experimentId: string, what: 
 }
 
 /**
- * Whether the owner of a step is gone: none recorded; this process, but the step does not run
- * here; on this host with a dead pid, or a pid now held by a process started after the step; or
- * the step is older than `staleJobMs` (an owner on another host cannot be checked otherwise).
+ * Whether the owner of a step is still there. `dead`: none recorded; this process, but the step
+ * does not run here; or on this host with a dead pid, or a pid now held by a process started
+ * after the step. `stale`: the step is older than `staleJobMs` — the only test for an owner on
+ * another host, which may still be alive (a long SageMaker job). Otherwise `alive`.
  */
-export function ownerGone(owner: Owner | null, stepKey: string, staleJobMs: number): boolean {
-  if (!owner) return true;
+export function ownerStatus(owner: Owner | null, stepKey: string, staleJobMs: number): "alive" | "dead" | "stale" {
+  if (!owner) return "dead";
   if (owner.host === os.hostname()) {
-    if (owner.pid === process.pid) return !runningHere.has(stepKey);
-    if (!pidAlive(owner.pid)) return true;
+    if (owner.pid === process.pid) return runningHere.has(stepKey) ? "alive" : "dead";
+    if (!pidAlive(owner.pid)) return "dead";
     const started = processStartTimeMs(owner.pid);
-    if (started !== null && started > Date.parse(owner.started_at) + 1000) return true; // the pid was reused
+    if (started !== null && started > Date.parse(owner.started_at) + 1000) return "dead"; // the pid was reused
   }
-  return Date.now() - Date.parse(owner.started_at) > staleJobMs;
+  return Date.now() - Date.parse(owner.started_at) > staleJobMs ? "stale" : "alive";
 }
 
-export function abandonReason(owner: Owner | null): string {
-  return owner ? `abandoned: its owner (pid ${owner.pid} on ${owner.host}, started ${owner.started_at}) is gone` : "abandoned: no owner was recorded";
+export function abandonReason(owner: Owner | null, status: "dead" | "stale"): string {
+  if (!owner) return "abandoned: no owner was recorded";
+  const who = `its owner (pid ${owner.pid} on ${owner.host}, started ${owner.started_at})`;
+  return status === "dead" ? `abandoned: ${who} is gone` : `abandoned: taken over after the step timed out; ${who} may still run`;
 }
 
 /** Closes an abandoned step on its model record (training or evaluation; hosting only drops the owner). */
