@@ -243,7 +243,9 @@ export class LocalHosting implements Hosting {
     if (child.pid && exited === null) await this.stopEndpointProcess(name, child.pid);
     // Blue/green: the old server still runs; point the state back at it.
     if (previous && this.isEndpointProcess(name, previous.pid, previous.startedAt) && this.readState(name)?.pid !== previous.pid) {
-      fs.writeFileSync(this.stateFile(name), JSON.stringify(previous, null, 2));
+      const tmp = `${this.stateFile(name)}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify(previous, null, 2));
+      fs.renameSync(tmp, this.stateFile(name));
     }
     const tail = fs.existsSync(this.logFile(name)) ? fs.readFileSync(this.logFile(name), "utf8").split("\n").slice(-15).join("\n") : "";
     throw new Error(`endpoint ${name} did not start (${exited !== null ? `exit code ${exited}` : "timeout"}); log ${this.logFile(name)}:\n${tail}`);
