@@ -64,6 +64,7 @@ test("a stale pid in the endpoint state is never signalled: cleanResource and de
   pointStateAt("lc-stale", other.pid as number);
 
   assert.equal(await m.describeEndpoint(), null, "the unrelated process is not reported as the endpoint");
+  await assert.rejects(m.platform.hosting.runtimeClientSettings("lc-stale"), /local endpoint 'lc-stale' is gone \(its state names pid \d+, which is not its server any more\): deploy a model again/);
   const report = await m.cleanResource();
   assert.equal(report.endpointDeleted, false);
   assert.match(report.removed.join("; "), new RegExp(`stale endpoint state lc-stale \\(pid ${other.pid} is not its server any more; nothing was signalled\\)`));

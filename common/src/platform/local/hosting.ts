@@ -282,8 +282,11 @@ export class LocalHosting implements Hosting {
   }
 
   async runtimeClientSettings(endpointName: string): Promise<RuntimeClientSettings> {
-    const st = this.readState(endpointName);
+    const { status, state: st } = this.processStatus(endpointName);
     if (!st) throw new Error(`no local endpoint '${endpointName}' is running: deploy a model first`);
+    if (status === "stale") {
+      throw new Error(`local endpoint '${endpointName}' is gone (its state names pid ${st.pid}, which is not its server any more): deploy a model again`);
+    }
     return { region: "us-east-1", endpoint: st.url, credentials: { accessKeyId: "local", secretAccessKey: "local" }, unsigned: true };
   }
 }
