@@ -939,19 +939,19 @@ export class ExperimentManager {
     // A plain path into the local bucket is checked like its URI: this experiment's data only.
     if (bucketRoot && resolved && (resolved + path.sep).startsWith(bucketRoot + path.sep)) pathOrUri = pathToFileURL(resolved).href;
     const isUri = /^[a-z0-9]+:\/\//i.test(pathOrUri);
-    // A URI is read through a temporary copy, removed afterwards.
-    const local = isUri
-      ? await this.downloadHistoricalData({ dataUri: pathOrUri, localDir: fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-history-")) })
-      : pathOrUri;
+    // A URI is checked, then read through a temporary copy, removed afterwards (also on failure).
+    const dataUri = isUri ? this.checkUri(pathOrUri, "dataUri") : null;
+    const copy = dataUri ? fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-history-")) : null;
     let n = 0;
     let sum = 0;
     try {
+      const local = dataUri && copy ? await this.downloadHistoricalData({ dataUri, localDir: copy }) : pathOrUri;
       for await (const r of readJoinedRecords(local)) {
         n++;
         sum += r.reward;
       }
     } finally {
-      if (isUri) fs.rmSync(local, { recursive: true, force: true });
+      if (copy) fs.rmSync(copy, { recursive: true, force: true });
     }
     if (n === 0) throw new InvalidUsageError(`no joined records in ${pathOrUri}`);
     return { cost: 1 - sum / n, n };
