@@ -111,9 +111,13 @@ test("jobs also run as child processes (the container's form) and failures carry
   const badCfg = testConfig(ws);
   badCfg.algor = { ...badCfg.algor, algorithms_parameters: { ...badCfg.algor.algorithms_parameters, num_arms: 0 } };
   for (const jobMode of ["process", "in-process"] as const) {
-    const bad = await manager(badCfg, `wf-bad-${jobMode === "process" ? "p" : "i"}`, { jobMode });
+    // The data goes in under a valid config (ingest would refuse actions above num_arms), the job runs under the bad one.
+    const id = `wf-bad-${jobMode === "process" ? "p" : "i"}`;
+    const good = await manager(config, id, { jobMode });
+    opened.push(good);
+    await good.ingestJoinedData(prepareStatlogWarmStartData({ batchSize: 100, seed: 4 }), 0.8);
+    const bad = await manager(badCfg, id, { jobMode });
     opened.push(bad);
-    await bad.ingestJoinedData(prepareStatlogWarmStartData({ batchSize: 100, seed: 4 }), 0.8);
     await assert.rejects(bad.initializeFirstModel({ inputDataUri: bad.lastJoinedJobTrainData }), (err: unknown) => {
       assert.ok(err instanceof TrainingJobError);
       assert.match(err.message, /num_?arms|numArms/i);
@@ -130,7 +134,7 @@ test("a first model without data is a fresh model; the empty-split and foreign-U
   assert.equal(first.input_data_s3_prefix, null);
   const records = prepareStatlogWarmStartData({ batchSize: 50, seed: 5 });
   await assert.rejects(m.ingestJoinedData(records, 0.999999), /eval split .* would be empty/);
-  await assert.rejects(m.trainNextModel({ inputDataUri: "file:///etc" }), /must be a URI under this experiment/);
+  await assert.rejects(m.trainNextModel({ inputDataUri: "file:///etc" }), /inputDataUri "file:\/\/\/etc" is outside this experiment.s data; pass a URI under/);
   await assert.rejects(m.deployModel({ modelId: "other-model-x" }), /does not belong to experiment/);
 });
 

@@ -14,6 +14,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Config } from "../config";
 import { loadConfig, resolveWorkspaceDir } from "../config";
 import { JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords } from "../data";
@@ -33,7 +34,16 @@ import {
   type RewardRecord,
   type Versioned,
 } from "../platform/types";
-import { sortableSuffix, checkDerivedId, newEvaluationJobId, newJoinJobId, newModelId, validateExperimentId } from "./ids";
+import {
+  checkDerivedId,
+  checkEventId,
+  modelIdOfEvaluationJob,
+  newEvaluationJobId,
+  newJoinJobId,
+  newModelId,
+  sortableSuffix,
+  validateExperimentId,
+} from "./ids";
 import {
   EvalScoreNotAvailableError,
   EvaluationJobError,
@@ -45,7 +55,26 @@ import {
   WorkflowInProgressError,
 } from "./errors";
 import { Predictor } from "./predictor";
-import { pidAlive } from "../util/process";
+import { checkExperimentUri, checkReward, normalizeJoinedRecord, taskBounds } from "./validation";
+import {
+  abandonOnJoin,
+  abandonOnModel,
+  abandonReason,
+  inProgress,
+  nowIso,
+  ownerStatus,
+  ownerOf,
+  pendingStep,
+  runningHere,
+  thisOwner,
+  WORKFLOW_FIELDS,
+  WORKFLOWS,
+  type Owner,
+  type WithOwner,
+  type Workflow,
+} from "./steps";
+
+export { normalizeJoinedRecord, checkExperimentUri, taskBounds, type TaskBounds } from "./validation";
 
 /** Sentinel of the original for joins made on the client side (`ingestJoinedData`). */
 export const LOCAL_JOIN_SENTINEL = "local-join-does-not-apply";
@@ -65,15 +94,6 @@ export interface ExperimentManagerOptions {
 
 type Section = Exclude<keyof ExperimentRecord, "experiment_id">;
 
-interface Owner {
-  host: string;
-  pid: number;
-  started_at: string;
-}
-
-/** Where a step was started, stored on model / join records to tell live owners from dead ones. */
-type WithOwner<T> = T & { owner?: Owner | null };
-
 function emptyExperiment(id: string): ExperimentRecord {
   return {
     experiment_id: id,
@@ -84,13 +104,8 @@ function emptyExperiment(id: string): ExperimentRecord {
   };
 }
 
-/** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
-const runningHere = new Set<string>();
-
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
-const nowIso = () => new Date().toISOString();
 
 /** Why a job failed, and its logs when the platform reported a job failure (null otherwise). */
 function jobFailure(err: unknown): { reason: string; logs: string | null } {
@@ -98,47 +113,13 @@ function jobFailure(err: unknown): { reason: string; logs: string | null } {
   return { reason: (err as Error)?.message ?? String(err), logs: null };
 }
 
-function thisOwner(): Owner {
-  return { host: os.hostname(), pid: process.pid, started_at: nowIso() };
-}
-
-/** Converts a record in the original's joined shape (also from Python: numeric ids, JSON text) to ours. */
-export function normalizeJoinedRecord(r: unknown, index: number): JoinedRecord {
-  const bad = (field: string, why: string): never => {
-    throw new InvalidUsageError(`joined record ${index}: field '${field}' ${why}`);
-  };
-  if (r === null || typeof r !== "object") bad("(record)", "must be an object with reward, event_id, action, action_prob, model_id, observation, sample_prob");
-  const o = r as Record<string, unknown>;
-  const num = (field: string): number => {
-    const v = typeof o[field] === "string" ? Number(o[field]) : o[field];
-    if (typeof v !== "number" || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(o[field])}`);
-    return v as number;
-  };
-  let obs = o.observation;
-  if (typeof obs === "string") {
-    try {
-      obs = JSON.parse(obs);
-    } catch {
-      bad("observation", "is a string but not a JSON array of numbers");
-    }
+/** checkEventId, as an InvalidUsageError naming the record. */
+function checkEventIdAt(id: string, where: string): void {
+  try {
+    checkEventId(id, "event_id");
+  } catch (err) {
+    throw new InvalidUsageError(`${where}: ${(err as Error).message}`);
   }
-  if (!Array.isArray(obs) || obs.length === 0 || obs.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
-    bad("observation", "must be a non-empty array of finite numbers");
-  }
-  const action = num("action");
-  if (!Number.isInteger(action) || action < 1) bad("action", `must be a 1-based integer, got ${action}`);
-  const actionProb = num("action_prob");
-  if (!(actionProb > 0 && actionProb <= 1)) bad("action_prob", `must be in (0, 1], got ${actionProb}`);
-  if (o.event_id === undefined || o.event_id === null || o.event_id === "") bad("event_id", "is missing");
-  return {
-    reward: num("reward"),
-    event_id: String(o.event_id),
-    action,
-    action_prob: actionProb,
-    model_id: String(o.model_id ?? ""),
-    observation: obs as number[],
-    sample_prob: num("sample_prob"),
-  };
 }
 
 export class ExperimentManager {
@@ -187,6 +168,7 @@ export class ExperimentManager {
     const m = new ExperimentManager(cfg, id, platform, { value: stored.value, version: stored.version }, options);
     m.log(stored.created ? `created experiment ${id}` : `resumed experiment ${id} (record version ${stored.version})`);
     await m.loadLastJoin();
+    await m.closeAbandonedSteps();
     return m;
   }
 
@@ -338,27 +320,24 @@ export class ExperimentManager {
     }
   }
 
-  /** Refuses to start a step while another live manager runs the same step. */
-  private async guardInProgress(
-    what: "training" | "evaluation" | "hosting" | "joining",
-    state: string | null,
-    pendingId: string | null,
-  ): Promise<void> {
+  private ownerOf(what: Workflow, pendingId: string): Promise<Owner | null> {
+    return ownerOf(this.platform.records, this.experimentId, what, pendingId);
+  }
+
+  private ownerStatus(owner: Owner | null, pendingId: string): "alive" | "dead" | "stale" {
+    return ownerStatus(owner, `${this.experimentId}/${pendingId}`, this.staleJobMs);
+  }
+
+  /**
+   * Refuses to start a step while another live manager runs the same step; takes it over (closed
+   * as ABANDONED) when its owner is gone or the step is older than `staleJobMs`.
+   */
+  private async guardInProgress(what: Workflow, state: string | null, pendingId: string | null): Promise<void> {
     if (!inProgress(state) || !pendingId) return;
-    let owner: Owner | null | undefined;
-    if (what === "joining") {
-      owner = ((await this.platform.records.get("join_job", this.experimentId, pendingId))?.value as WithOwner<JoinJobRecord> | undefined)?.owner;
-    } else {
-      const modelId = what === "evaluation" ? pendingId.slice(0, pendingId.lastIndexOf("-eval-")) : pendingId;
-      owner = ((await this.platform.records.get("model", this.experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined)?.owner;
-    }
-    const abandoned =
-      !owner ||
-      (owner.host === os.hostname() && !pidAlive(owner.pid)) ||
-      Date.now() - Date.parse(owner.started_at) > this.staleJobMs ||
-      (owner.host === os.hostname() && owner.pid === process.pid && !runningHere.has(`${this.experimentId}/${pendingId}`));
-    if (abandoned) {
-      this.log(`taking over: the ${what} step '${pendingId}' (state ${state}) was abandoned by its owner`);
+    const owner = await this.ownerOf(what, pendingId);
+    const status = this.ownerStatus(owner, pendingId);
+    if (status !== "alive") {
+      await this.abandonStep(what, pendingId, owner, status);
       return;
     }
     throw new WorkflowInProgressError(
@@ -367,13 +346,49 @@ export class ExperimentManager {
     );
   }
 
+  /**
+   * On load: closes as ABANDONED every in-progress step whose owner is provably dead (a killed
+   * kernel's steps). A merely old step is left to the owner, which may still run elsewhere.
+   */
+  private async closeAbandonedSteps(): Promise<void> {
+    for (const what of WORKFLOWS) {
+      const { state, pendingId } = pendingStep(this.cache.value, what);
+      if (!inProgress(state) || !pendingId) continue;
+      const owner = await this.ownerOf(what, pendingId);
+      if (this.ownerStatus(owner, pendingId) === "dead") await this.abandonStep(what, pendingId, owner, "dead");
+    }
+  }
+
+  /** Marks a step as abandoned, on its model or join record and in the workflow state. */
+  private async abandonStep(what: Workflow, pendingId: string, owner: Owner | null, status: "dead" | "stale"): Promise<void> {
+    const reason = abandonReason(owner, status);
+    this.log(`taking over: the ${what} step '${pendingId}' was ${reason}`);
+    const closing =
+      what === "joining"
+        ? this.updateRecord("join_job", pendingId, (r) => abandonOnJoin(r, reason))
+        : this.updateRecord("model", what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId, (r) => abandonOnModel(r, what, pendingId, reason));
+    await closing.catch(() => undefined); // a record that is gone needs no closing
+    // A job whose owner is dead runs for no one (SageMaker: it bills): stop it. A stale owner may still wait for it.
+    if (status === "dead" && (what === "training" || what === "evaluation") && this.platform.jobs.stop) {
+      await this.platform.jobs.stop(pendingId).catch((err) => this.log(`could not stop the abandoned job ${pendingId}: ${(err as Error).message}`));
+    }
+    const f = WORKFLOW_FIELDS[what];
+    // Unless another manager moved the workflow on meanwhile (then it took over first).
+    await this.writeSection(f.section, (x) => {
+      const fields = x as unknown as Record<string, string | null>;
+      return inProgress(fields[f.state]) && fields[f.pending] === pendingId ? ({ ...x, [f.state]: "ABANDONED" } as typeof x) : x;
+    }).catch((err) => {
+      if (!(err instanceof ConflictError)) throw err;
+    });
+  }
+
   private readonly busy = new Set<string>();
   /**
    * Runs one workflow step: refuses a second concurrent step of the same kind on this manager,
    * re-reads the record first, and lets the step `claim` the id it marks as pending, so other
    * managers in this process know that step is alive.
    */
-  private async step<T>(what: "training" | "evaluation" | "hosting" | "joining", fn: (claim: (id: string) => void) => Promise<T>): Promise<T> {
+  private async step<T>(what: Workflow, fn: (claim: (id: string) => void) => Promise<T>): Promise<T> {
     this.checkAlive();
     if (this.busy.has(what)) throw new WorkflowInProgressError(`this manager is already running a ${what} step; await it first`);
     this.busy.add(what);
@@ -402,7 +417,12 @@ export class ExperimentManager {
   async ingestJoinedData(records: readonly unknown[], ratio: number = this.config.workflow.join_ratio): Promise<JoinJobRecord> {
     if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
     if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
-    const rows = records.map((r, i) => normalizeJoinedRecord(r, i));
+    const bounds = taskBounds(this.config);
+    const rows = records.map((r, i) => {
+      const row = normalizeJoinedRecord(r, i, bounds);
+      checkEventIdAt(row.event_id, `joined record ${i}`);
+      return row;
+    });
     const train = rows.filter((r) => r.sample_prob <= ratio);
     const evalRows = rows.filter((r) => r.sample_prob > ratio);
     if (train.length === 0 || evalRows.length === 0) {
@@ -486,7 +506,7 @@ export class ExperimentManager {
       owner: thisOwner(),
     };
     claim(joinJobId);
-    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: "PENDING", next_join_job_id: joinJobId }));
+    await this.writeSection("joining_workflow_metadata", (s) => ({ ...s, joining_state: inputs.current_state, next_join_job_id: joinJobId }));
     await this.platform.records.create("join_job", this.experimentId, joinJobId, record);
     return record;
   }
@@ -533,12 +553,15 @@ export class ExperimentManager {
     this.checkAlive();
     if (!Array.isArray(rewards) || rewards.length === 0) throw new InvalidUsageError("ingestRewards needs a non-empty array of {event_id, reward}");
     const base = Date.now() / 1000;
+    const bounds = taskBounds(this.config);
     const lines = rewards.map((r, i) => {
       if (r === null || typeof r !== "object") throw new InvalidUsageError(`reward ${i} must be an object {event_id, reward}`);
       if (r.event_id === undefined || r.event_id === null || r.event_id === "") throw new InvalidUsageError(`reward ${i}: field 'event_id' is missing`);
+      checkEventIdAt(String(r.event_id), `reward ${i}`);
       if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) {
         throw new InvalidUsageError(`reward ${i}: field 'reward' must be a finite number, got ${JSON.stringify(r.reward)}`);
       }
+      checkReward(r.reward, bounds, `reward ${i}`);
       const ts = r.timestamp ?? base + i * 1e-6;
       if (typeof ts !== "number" || !Number.isFinite(ts)) throw new InvalidUsageError(`reward ${i}: field 'timestamp' must be epoch seconds`);
       return JSON.stringify({ event_id: String(r.event_id), reward: r.reward, timestamp: ts });
@@ -565,10 +588,7 @@ export class ExperimentManager {
     if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
       throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
     }
-    const expectedPrefix = this.platform.objects.uriOf(this.platform.layout.experimentPrefix(this.experimentId)) + "/";
-    if (typeof rewardsUri !== "string" || !rewardsUri.startsWith(expectedPrefix)) {
-      throw new InvalidUsageError(`rewardsUri must be a folder of this experiment (${expectedPrefix}...), as returned by ingestRewards; got ${rewardsUri}`);
-    }
+    rewardsUri = this.checkUri(rewardsUri, "rewardsUri");
     return this.step("joining", async (claim) => {
       const jm = this.cache.value.joining_workflow_metadata;
       await this.guardInProgress("joining", jm.joining_state, jm.next_join_job_id);
@@ -615,7 +635,8 @@ export class ExperimentManager {
   // ------------------------------------------------------------------ training
 
   private hyperparameters(extra: Record<string, unknown>): Record<string, string> {
-    return stringifyHyperparameters({ ...this.config.algor.algorithms_parameters, seed: this.config.seed, ...extra });
+    const { min_reward, max_reward } = this.config.workflow;
+    return stringifyHyperparameters({ ...this.config.algor.algorithms_parameters, seed: this.config.seed, min_reward, max_reward, ...extra });
   }
 
   /** The first model: trained on `inputDataUri` (e.g. warm-start data) or, without data, a fresh uniform-exploring model. */
@@ -641,9 +662,9 @@ export class ExperimentManager {
   /** Resolvers run after the record was re-read, so defaults come from the latest state. */
   private async train(dataOf: () => string | null, parentOf: () => string | null): Promise<ModelRecord> {
     return this.step("training", async (claim) => {
-      const dataUri = dataOf();
+      const given = dataOf();
+      const dataUri = given === null ? null : this.checkUri(given, "inputDataUri");
       const parentModelId = parentOf();
-      if (dataUri !== null) this.checkUri(dataUri, "inputDataUri");
       const parentUri = parentModelId ? ((await this.requireReadyModel(parentModelId)).s3_model_output_path as string) : undefined;
       const tm = this.cache.value.training_workflow_metadata;
       await this.guardInProgress("training", tm.training_state, tm.next_model_to_train_id);
@@ -716,14 +737,13 @@ export class ExperimentManager {
     if (r.value.train_state !== "Completed" || !r.value.s3_model_output_path) {
       throw new InvalidUsageError(`model '${modelId}' is not ready (training state ${r.value.train_state ?? "none"}${r.value.failure_reason ? `: ${r.value.failure_reason}` : ""})`);
     }
-    return r.value;
+    // The record's artifact URI is input too (records can be edited): it must be this experiment's.
+    return { ...r.value, s3_model_output_path: this.checkUri(r.value.s3_model_output_path, `the artifact URI of model ${modelId}`) };
   }
 
-  private checkUri(uri: string, field: string): void {
-    const prefix = this.platform.objects.uriOf(this.platform.layout.experimentPrefix(this.experimentId)) + "/";
-    if (typeof uri !== "string" || !uri.startsWith(prefix)) {
-      throw new InvalidUsageError(`${field} must be a URI under this experiment's data (${prefix}...), got ${JSON.stringify(uri)}`);
-    }
+  /** The URI normalised, if it lies under this experiment's prefix; else InvalidUsageError naming `option`. */
+  private checkUri(uri: string, option: string): string {
+    return checkExperimentUri(this.platform.objects, this.platform.layout.experimentPrefix(this.experimentId), uri, option);
   }
 
   async getModelRecord(modelId: string): Promise<ModelRecord> {
@@ -752,8 +772,7 @@ export class ExperimentManager {
     return this.step("evaluation", async (claim) => {
       const modelId = options.modelId ?? this.lastTrainedModelId;
       if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
-      const dataUri = options.inputDataUri ?? this.lastJoinedJobEvalData;
-      this.checkUri(dataUri, "inputDataUri");
+      const dataUri = this.checkUri(options.inputDataUri ?? this.lastJoinedJobEvalData, "inputDataUri");
       const model = await this.requireReadyModel(modelId);
       const em = this.cache.value.evaluation_workflow_metadata;
       await this.guardInProgress("evaluation", em.evaluation_state, em.next_evaluation_job_id);
@@ -807,7 +826,7 @@ export class ExperimentManager {
     await this.refresh();
     const modelId = options.modelId ?? this.lastTrainedModelId;
     if (!modelId) throw new InvalidUsageError("there is no trained model: pass modelId");
-    const dataUri = options.evalDataUri ?? this.lastJoinedJobEvalData;
+    const dataUri = this.checkUri(options.evalDataUri ?? this.lastJoinedJobEvalData, "evalDataUri");
     const rec = await this.getModelRecord(modelId);
     const score = rec.eval_scores[dataUri];
     if (!score) {
@@ -848,6 +867,11 @@ export class ExperimentManager {
           modelId,
           modelArtifactUri: model.s3_model_output_path as string,
           seed: this.config.seed,
+          softDeployment: this.config.soft_deployment,
+          limits: {
+            maxDecisionsPerRequest: this.config.endpoint.max_decisions_per_request,
+            requestTimeoutSeconds: this.config.endpoint.request_timeout_seconds,
+          },
         });
         if (d.modelId !== modelId) throw new Error(`the endpoint reports model ${d.modelId} after deploying ${modelId}`);
         await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = null));
@@ -899,8 +923,7 @@ export class ExperimentManager {
 
   /** Copies joined data (default: the last join's eval split) into a local folder; returns the folder. */
   async downloadHistoricalData(options: { dataUri?: string; localDir?: string } = {}): Promise<string> {
-    const uri = options.dataUri ?? this.lastJoinedJobEvalData;
-    this.checkUri(uri, "dataUri");
+    const uri = this.checkUri(options.dataUri ?? this.lastJoinedJobEvalData, "dataUri");
     const dir =
       options.localDir ??
       path.join(this.localMode ? resolveWorkspaceDir(this.config) : os.tmpdir(), "downloads", this.experimentId, sortableSuffix());
@@ -911,20 +934,24 @@ export class ExperimentManager {
 
   /** The baseline cost of logged data (1 − mean reward) from a local file/folder or a data URI. */
   async evaluateHistoricalData(pathOrUri: string): Promise<{ cost: number; n: number }> {
+    const bucketRoot = this.localMode ? fileURLToPath(this.platform.objects.uriOf("")) : null;
+    const resolved = typeof pathOrUri === "string" && !/^[a-z0-9]+:\/\//i.test(pathOrUri) ? path.resolve(pathOrUri) : null;
+    // A plain path into the local bucket is checked like its URI: this experiment's data only.
+    if (bucketRoot && resolved && (resolved + path.sep).startsWith(bucketRoot + path.sep)) pathOrUri = pathToFileURL(resolved).href;
     const isUri = /^[a-z0-9]+:\/\//i.test(pathOrUri);
-    // A URI is read through a temporary copy, removed afterwards.
-    const local = isUri
-      ? await this.downloadHistoricalData({ dataUri: pathOrUri, localDir: fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-history-")) })
-      : pathOrUri;
+    // A URI is checked, then read through a temporary copy, removed afterwards (also on failure).
+    const dataUri = isUri ? this.checkUri(pathOrUri, "dataUri") : null;
+    const copy = dataUri ? fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-history-")) : null;
     let n = 0;
     let sum = 0;
     try {
+      const local = dataUri && copy ? await this.downloadHistoricalData({ dataUri, localDir: copy }) : pathOrUri;
       for await (const r of readJoinedRecords(local)) {
         n++;
         sum += r.reward;
       }
     } finally {
-      if (isUri) fs.rmSync(local, { recursive: true, force: true });
+      if (copy) fs.rmSync(copy, { recursive: true, force: true });
     }
     if (n === 0) throw new InvalidUsageError(`no joined records in ${pathOrUri}`);
     return { cost: 1 - sum / n, n };
@@ -932,11 +959,17 @@ export class ExperimentManager {
 
   // ------------------------------------------------------------------ clean-up
 
-  /** Stops the endpoint (and, with `deleteData`, removes the experiment's stored objects). */
+  /**
+   * Stops the endpoint. With `deleteData` also removes the experiment's stored objects and what it
+   * left on this machine (local: endpoint log, failed or killed job folders; downloads, reports);
+   * refused while a live process runs one of its steps.
+   */
   async cleanResource(options: { deleteData?: boolean } = {}): Promise<{ endpointDeleted: boolean; removed: string[] }> {
+    if (options.deleteData) await this.refuseWhileStepsRun();
     this.predictorInstance?.close();
     this.predictorInstance = null;
     const report = await this.platform.cleanup(this.experimentId, options);
+    if (options.deleteData) report.removed.push(...this.removeLocalCopies());
     if (!this.deleted) {
       await this.refresh().catch(() => undefined);
       if (!this.deleted && this.cache.value.hosting_workflow_metadata.hosting_endpoint) {
@@ -945,6 +978,37 @@ export class ExperimentManager {
     }
     this.log(`cleaned up ${this.experimentId}: ${report.removed.join(", ") || "nothing was running"}`);
     return { endpointDeleted: report.endpointDeleted, removed: report.removed };
+  }
+
+  /** Deleting the data under a running job would break it: refuse while a live owner runs a step. */
+  private async refuseWhileStepsRun(): Promise<void> {
+    if (this.deleted) return;
+    await this.refresh().catch(() => undefined);
+    if (this.deleted) return;
+    for (const what of WORKFLOWS) {
+      const { state, pendingId } = pendingStep(this.cache.value, what);
+      if (!inProgress(state) || !pendingId) continue;
+      const owner = await this.ownerOf(what, pendingId);
+      if (this.ownerStatus(owner, pendingId) === "alive") {
+        throw new WorkflowInProgressError(
+          `cleanResource({deleteData: true}) would delete the data of ${what} '${pendingId}', which is running (pid ${owner?.pid} on ${owner?.host}); ` +
+            `wait for it to finish (or stop that process) and call again`,
+        );
+      }
+    }
+  }
+
+  /** The experiment's downloads (downloadHistoricalData) and reports (npm start) on this machine. */
+  private removeLocalCopies(): string[] {
+    const workspace = resolveWorkspaceDir(this.config);
+    const paths = [
+      path.join(workspace, "downloads", this.experimentId),
+      path.join(os.tmpdir(), "downloads", this.experimentId),
+      path.join(workspace, "reports", `${this.experimentId}.html`),
+    ];
+    const removed = paths.filter((p) => fs.existsSync(p));
+    for (const p of removed) fs.rmSync(p, { recursive: true, force: true });
+    return removed;
   }
 
   /** Deletes every record of the experiment (experiment, models, join jobs, metrics). */

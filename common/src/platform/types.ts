@@ -114,12 +114,17 @@ export interface ObjectLayout {
 // ---------------------------------------------------------------------------------------------
 // Records (the original's three tables, plus versions)
 
-export type TrainingState = "PENDING" | "TRAINING" | "TRAINED" | "STOPPED" | "FAILED";
-export type EvaluationState = "PENDING" | "EVALUATING" | "EVALUATED" | "STOPPED" | "FAILED";
-export type HostingState = "PENDING" | "DEPLOYING" | "DEPLOYED" | "FAILED";
-export type JoiningState = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-/** SageMaker training-job statuses, stored raw on model records as in the original. */
-export type JobStatus = "Pending" | "InProgress" | "Stopping" | "Stopped" | "Failed" | "Completed";
+/**
+ * Workflow states. `ABANDONED` (and `Abandoned` on model records) closes a step whose owner
+ * process died while it ran: a new manager that finds the owner gone marks it so on takeover,
+ * instead of leaving it in progress forever. It is final, like FAILED.
+ */
+export type TrainingState = "PENDING" | "TRAINING" | "TRAINED" | "STOPPED" | "FAILED" | "ABANDONED";
+export type EvaluationState = "PENDING" | "EVALUATING" | "EVALUATED" | "STOPPED" | "FAILED" | "ABANDONED";
+export type HostingState = "PENDING" | "DEPLOYING" | "DEPLOYED" | "FAILED" | "ABANDONED";
+export type JoiningState = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "ABANDONED";
+/** SageMaker training-job statuses, stored raw on model records as in the original, plus `Abandoned` (see above). */
+export type JobStatus = "Pending" | "InProgress" | "Stopping" | "Stopped" | "Failed" | "Completed" | "Abandoned";
 
 /** The experiment item, in the original's `_jsonify()` shape (all leaves string or null). */
 export interface ExperimentRecord {
@@ -298,6 +303,12 @@ export interface JobRunner {
   /** Runs to completion; throws `JobFailedError` (reason + logs) on failure. */
   runTraining(request: TrainingJobRequest): Promise<TrainingJobResult>;
   runEvaluation(request: EvaluationJobRequest): Promise<EvaluationJobResult>;
+  /**
+   * Optional: stops a job that may still run although its manager is gone (called when a step is
+   * closed as ABANDONED; SageMaker: StopTrainingJob, so an orphaned job stops billing). Resolves
+   * when the stop was requested; a job that already ended is not an error.
+   */
+  stop?(jobName: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +339,18 @@ export interface DeployRequest {
   modelArtifactUri: string;
   /** Seed of the action sampling (action = f(seed, event id)). */
   seed: number;
+  /**
+   * How a running endpoint gets the new model (config `soft_deployment`): true (the default when
+   * absent) swaps it into the running server; false starts a new server (blue/green), switches
+   * the endpoint over once it is healthy, then stops the old one.
+   */
+  softDeployment?: boolean;
+  /**
+   * Request limits of the serving process (config `endpoint.max_decisions_per_request`,
+   * `endpoint.request_timeout_seconds`), passed as env `MAX_DECISIONS_PER_REQUEST` and
+   * `REQUEST_TIMEOUT_SECONDS`. Absent: the server's defaults.
+   */
+  limits?: { maxDecisionsPerRequest: number; requestTimeoutSeconds: number };
 }
 
 /** Settings for `new SageMakerRuntimeClient(...)`: the Predictor is the same class in both modes. */

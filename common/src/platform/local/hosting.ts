@@ -1,10 +1,18 @@
 /**
  * Local hosting: the endpoint is a detached child process (`container/serve.js`) bound to
  * 127.0.0.1 on a free port. It writes `<workspace>/endpoints/<name>.json` (pid, port, model id,
- * admin token) once it listens, so any later manager, notebook or process finds it again. A deploy
- * to a running endpoint is a blue/green hot swap through its admin route (new model loaded fully,
- * then swapped in); a deploy without one starts a new process. Its output goes to
- * `<workspace>/endpoints/<name>.log`.
+ * admin token) once it listens, so any later manager, notebook or process finds it again. Its
+ * output goes to `<workspace>/endpoints/<name>.log`.
+ *
+ * A deploy to a running endpoint either hot-swaps the model through the admin route (new model
+ * loaded fully, then swapped in; `softDeployment` true) or restarts blue/green (false): a new
+ * process on a new port, the state file switched to it once it answers, then the old one stopped.
+ *
+ * A pid alone does not name our process (pids are reused after a crash or a reboot). When a
+ * server is started, its start token (`util/process.ts`) is recorded in
+ * `<workspace>/endpoints/<name>.processes.json`; nothing is signalled unless the pid still has that
+ * start token and runs `serve.js` with this endpoint's state file. Otherwise the state is stale: the
+ * endpoint is gone, and its files are removed without a signal.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +23,7 @@ import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { safeSegment } from "./layout";
 import type { LocalObjectStore } from "./objectStore";
-import { pidAlive } from "../../util/process";
+import { isSameProcess, pidAlive, processCommandText, processStartTimeMs, processStartToken } from "../../util/process";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,6 +65,16 @@ export function httpJson(
   });
 }
 
+/** What the state file of an endpoint says about its process. */
+export type EndpointProcessStatus = "none" | "ours" | "stale";
+
+interface RecordedProcess {
+  startToken: string;
+  startedAt: string;
+}
+
+const SERVE_SCRIPT = path.resolve(__dirname, "..", "..", "container", "serve.js");
+
 export class LocalHosting implements Hosting {
   constructor(
     private readonly store: LocalObjectStore,
@@ -74,12 +92,62 @@ export class LocalHosting implements Hosting {
     return path.join(this.endpointsDir, `${safeSegment(name, "endpoint name")}.log`);
   }
 
+  /** pid -> start token of every server process started for this endpoint. */
+  processesFile(name: string): string {
+    return path.join(this.endpointsDir, `${safeSegment(name, "endpoint name")}.processes.json`);
+  }
+
   readState(name: string): EndpointState | null {
     try {
       return JSON.parse(fs.readFileSync(this.stateFile(name), "utf8")) as EndpointState;
     } catch {
       return null;
     }
+  }
+
+  private readProcesses(name: string): Record<string, RecordedProcess> {
+    try {
+      return JSON.parse(fs.readFileSync(this.processesFile(name), "utf8")) as Record<string, RecordedProcess>;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Records a just-started server (before it can write the state file), dropping dead entries. */
+  private recordProcess(name: string, pid: number): void {
+    const token = processStartToken(pid);
+    if (!token) return;
+    const kept: Record<string, RecordedProcess> = {};
+    for (const [p, r] of Object.entries(this.readProcesses(name))) {
+      if (isSameProcess(Number(p), r.startToken)) kept[p] = r;
+    }
+    kept[String(pid)] = { startToken: token, startedAt: new Date().toISOString() };
+    const tmp = `${this.processesFile(name)}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(kept, null, 2));
+    fs.renameSync(tmp, this.processesFile(name));
+  }
+
+  /**
+   * Whether `pid` is a server of this endpoint: it runs serve.js with this endpoint's state file,
+   * and it has the start token recorded when it was started. (A server started before tokens were
+   * recorded is accepted when it started no later than the `startedAt` it wrote into its state.)
+   */
+  isEndpointProcess(name: string, pid: number, stateStartedAt?: string): boolean {
+    // As one string: `ps` (macOS) gives no argument boundaries, and paths may hold spaces.
+    const command = processCommandText(pid);
+    const runsServe = command?.includes(`${path.sep}container${path.sep}serve.js `);
+    if (!command || !runsServe || !command.includes(`--state-file ${this.stateFile(name)}`)) return false;
+    const recorded = this.readProcesses(name)[String(pid)];
+    if (recorded) return isSameProcess(pid, recorded.startToken);
+    const started = processStartTimeMs(pid);
+    return started !== null && stateStartedAt !== undefined && started <= Date.parse(stateStartedAt) + 1000;
+  }
+
+  /** "ours" when the state file names a live server of this endpoint, "stale" when it names anything else. */
+  processStatus(name: string): { status: EndpointProcessStatus; state: EndpointState | null } {
+    const st = this.readState(name);
+    if (!st) return { status: "none", state: null };
+    return { status: this.isEndpointProcess(name, st.pid, st.startedAt) ? "ours" : "stale", state: st };
   }
 
   private describeState(st: EndpointState, modelId: string): EndpointDescription {
@@ -94,47 +162,56 @@ export class LocalHosting implements Hosting {
     };
   }
 
-  async describe(endpointName: string): Promise<EndpointDescription | null> {
-    const st = this.readState(endpointName);
-    if (!st || !pidAlive(st.pid)) return null;
+  private async ping(st: EndpointState): Promise<EndpointDescription | null> {
     try {
       const r = await httpJson(`${st.url}/ping`, "GET");
-      if (r.status !== 200) return null;
-      return this.describeState(st, String(r.body.model_id));
+      return r.status === 200 ? this.describeState(st, String(r.body.model_id)) : null;
     } catch {
       return null;
     }
   }
 
+  async describe(endpointName: string): Promise<EndpointDescription | null> {
+    const { status, state } = this.processStatus(endpointName);
+    return status === "ours" && state ? this.ping(state) : null;
+  }
+
   async deploy(request: DeployRequest): Promise<EndpointDescription> {
     const modelDir = this.store.pathOf(request.modelArtifactUri);
     if (!fs.existsSync(modelDir)) throw new Error(`model artifact ${request.modelArtifactUri} does not exist`);
-    const running = await this.describe(request.endpointName);
-    const st = this.readState(request.endpointName);
-    if (running && st?.adminToken) {
+    const name = request.endpointName;
+    const { status, state: st } = this.processStatus(name);
+    const running = status === "ours" && st ? await this.ping(st) : null;
+    if (running && st && request.softDeployment !== false && st.adminToken) {
       const r = await httpJson(`${st.url}/admin/deploy`, "POST", { model_dir: modelDir }, { "x-cbkit-admin-token": st.adminToken }, 30000);
-      if (r.status !== 200) throw new Error(`endpoint ${request.endpointName} refused the new model: ${String(r.body.message ?? r.status)}`);
+      if (r.status !== 200) throw new Error(`endpoint ${name} refused the new model: ${String(r.body.message ?? r.status)}`);
       return this.describeState(st, String(r.body.model_id));
     }
-    return this.start(request, modelDir);
+    if (running && st) {
+      // Blue/green: the new server takes over the state file once it listens; clients that follow
+      // the state move to it; then the old server finishes its requests in flight and stops.
+      const next = await this.launch(request, modelDir, st);
+      await this.stopEndpointProcess(name, st.pid, st.startedAt);
+      return next;
+    }
+    // A server that holds the state file but does not answer is stopped; stale state is dropped.
+    if (status === "ours" && st) await this.stopEndpointProcess(name, st.pid, st.startedAt);
+    fs.rmSync(this.stateFile(name), { force: true });
+    return this.launch(request, modelDir, null);
   }
 
-  private async start(request: DeployRequest, modelDir: string): Promise<EndpointDescription> {
+  /** Starts a server and waits until the state file names it and it answers. */
+  private async launch(request: DeployRequest, modelDir: string, previous: EndpointState | null): Promise<EndpointDescription> {
     const name = request.endpointName;
-    const stale = this.readState(name);
-    if (stale && pidAlive(stale.pid)) {
-      // A process that holds the state file but does not answer: stop it before replacing it.
-      await this.stopPid(stale.pid);
-    }
-    fs.rmSync(this.stateFile(name), { force: true });
     const decisionLogDir = this.store.pathOf(this.store.uriOf(`${safeSegment(request.experimentId, "experiment id")}/inference_data`));
-    const script = path.resolve(__dirname, "..", "..", "container", "serve.js");
     const out = fs.openSync(this.logFile(name), "a");
-    const token = randomBytes(16).toString("hex");
+    const limits = request.limits
+      ? { MAX_DECISIONS_PER_REQUEST: String(request.limits.maxDecisionsPerRequest), REQUEST_TIMEOUT_SECONDS: String(request.limits.requestTimeoutSeconds) }
+      : {};
     const child = spawn(
       process.execPath,
       [
-        script,
+        SERVE_SCRIPT,
         "--port", "0",
         "--host", "127.0.0.1",
         "--model-dir", modelDir,
@@ -143,56 +220,73 @@ export class LocalHosting implements Hosting {
         "--decision-log-dir", decisionLogDir,
         "--state-file", this.stateFile(name),
       ],
-      { detached: true, stdio: ["ignore", out, out], env: { ...process.env, CBKIT_ADMIN_TOKEN: token } },
+      {
+        detached: true,
+        stdio: ["ignore", out, out],
+        env: { ...process.env, ...limits, CBKIT_ADMIN_TOKEN: randomBytes(16).toString("hex") },
+      },
     );
     fs.closeSync(out);
     let exited: number | null = null;
     child.on("exit", (code) => (exited = code ?? -1));
     child.unref();
+    if (child.pid) this.recordProcess(name, child.pid);
     const deadline = Date.now() + this.startTimeoutMs;
-    while (Date.now() < deadline) {
-      if (exited !== null) break;
+    while (Date.now() < deadline && exited === null) {
       const st = this.readState(name);
       if (st && st.pid === child.pid) {
-        const d = await this.describe(name);
+        const d = await this.ping(st);
         if (d) return d;
       }
       await sleep(20);
     }
-    if (child.pid && exited === null) await this.stopPid(child.pid);
+    if (child.pid && exited === null) await this.stopEndpointProcess(name, child.pid);
+    // Blue/green: the old server still runs; point the state back at it.
+    if (previous && this.isEndpointProcess(name, previous.pid, previous.startedAt) && this.readState(name)?.pid !== previous.pid) {
+      const tmp = `${this.stateFile(name)}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify(previous, null, 2));
+      fs.renameSync(tmp, this.stateFile(name));
+    }
     const tail = fs.existsSync(this.logFile(name)) ? fs.readFileSync(this.logFile(name), "utf8").split("\n").slice(-15).join("\n") : "";
     throw new Error(`endpoint ${name} did not start (${exited !== null ? `exit code ${exited}` : "timeout"}); log ${this.logFile(name)}:\n${tail}`);
   }
 
-  private async stopPid(pid: number): Promise<void> {
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch {
-      return;
-    }
-    for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(20);
-    if (pidAlive(pid)) {
+  /** SIGTERM (then SIGKILL) to a server of this endpoint, re-identified before every signal. */
+  private async stopEndpointProcess(name: string, pid: number, stateStartedAt?: string): Promise<void> {
+    const signal = (sig: NodeJS.Signals): boolean => {
+      if (!this.isEndpointProcess(name, pid, stateStartedAt)) return false;
       try {
-        process.kill(pid, "SIGKILL");
+        process.kill(pid, sig);
+        return true;
       } catch {
-        /* gone */
+        return false; // exited in between
       }
+    };
+    if (!signal("SIGTERM")) return;
+    for (let i = 0; i < 150 && pidAlive(pid); i++) await sleep(20);
+    if (pidAlive(pid) && signal("SIGKILL")) {
       for (let i = 0; i < 50 && pidAlive(pid); i++) await sleep(20);
     }
   }
 
+  /**
+   * Stops the endpoint; true when a server of this endpoint was running. A state file naming a
+   * process that is not our server (a reused pid) is removed without signalling anything.
+   */
   async delete(endpointName: string): Promise<boolean> {
-    const st = this.readState(endpointName);
-    if (!st) return false;
-    const alive = pidAlive(st.pid);
-    if (alive) await this.stopPid(st.pid);
+    const { status, state } = this.processStatus(endpointName);
+    if (status === "none" || !state) return false;
+    if (status === "ours") await this.stopEndpointProcess(endpointName, state.pid, state.startedAt);
     fs.rmSync(this.stateFile(endpointName), { force: true });
-    return alive;
+    return status === "ours";
   }
 
   async runtimeClientSettings(endpointName: string): Promise<RuntimeClientSettings> {
-    const st = this.readState(endpointName);
+    const { status, state: st } = this.processStatus(endpointName);
     if (!st) throw new Error(`no local endpoint '${endpointName}' is running: deploy a model first`);
+    if (status === "stale") {
+      throw new Error(`local endpoint '${endpointName}' is gone (its state names pid ${st.pid}, which is not its server any more): deploy a model again`);
+    }
     return { region: "us-east-1", endpoint: st.url, credentials: { accessKeyId: "local", secretAccessKey: "local" }, unsigned: true };
   }
 }

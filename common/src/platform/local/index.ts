@@ -4,6 +4,7 @@
  *   <workspace>/bucket/<exp>/...         objects, laid out like the original's S3 bucket
  *   <workspace>/records.duckdb           experiment, model and join-job records, metrics
  *   <workspace>/endpoints/<name>.json    running endpoint (pid, port, model id) + <name>.log
+ *   <workspace>/endpoints/<name>.processes.json   start tokens of its server processes
  *   <workspace>/jobs/<job>/              job folders (`/opt/ml` layout), kept when a job fails
  *   <workspace>/tmp/                     DuckDB spill space of joins
  */
@@ -60,14 +61,34 @@ export class LocalPlatform implements Platform {
     });
   }
 
+  /**
+   * Stops the endpoint (a state file naming a process that is not its server is dropped without a
+   * signal). With `deleteData`: the experiment's objects, its endpoint log, and the job folders its
+   * failed or killed jobs left behind.
+   */
   async cleanup(experimentId: string, options: { deleteData?: boolean } = {}): Promise<CleanupReport> {
+    const { status, state } = this.hosting.processStatus(experimentId);
     const endpointDeleted = await this.hosting.delete(experimentId);
     const removed: string[] = [];
     if (endpointDeleted) removed.push(`endpoint process ${experimentId}`);
+    if (status === "stale") removed.push(`stale endpoint state ${experimentId} (pid ${state?.pid} is not its server any more; nothing was signalled)`);
     let objectsDeleted = 0;
     if (options.deleteData) {
       objectsDeleted = await this.objects.delete(this.objects.uriOf(objectLayout.experimentPrefix(experimentId)), { recursive: true });
       removed.push(`${objectsDeleted} objects under ${objectLayout.experimentPrefix(experimentId)}/`);
+      for (const f of [this.hosting.logFile(experimentId), this.hosting.processesFile(experimentId)]) {
+        if (fs.existsSync(f)) {
+          fs.rmSync(f, { force: true });
+          removed.push(f);
+        }
+      }
+      const jobs = path.join(this.workspace, "jobs");
+      const ofExperiment = jobFolderPattern(experimentId);
+      for (const name of fs.existsSync(jobs) ? fs.readdirSync(jobs) : []) {
+        if (!ofExperiment.test(name)) continue;
+        fs.rmSync(path.join(jobs, name), { recursive: true, force: true });
+        removed.push(path.join(jobs, name));
+      }
     }
     return { endpointDeleted, removed, objectsDeleted };
   }
@@ -75,6 +96,12 @@ export class LocalPlatform implements Platform {
   close(): Promise<void> {
     return this.records.close();
   }
+}
+
+/** Job folders of one experiment: `<exp>-model-<suffix>` and `<exp>-model-<suffix>-eval-<suffix>`, not another experiment's. */
+function jobFolderPattern(experimentId: string): RegExp {
+  const id = experimentId.replace(/[^A-Za-z0-9]/g, (c) => `\\${c}`);
+  return new RegExp(`^${id}-model-[0-9a-z]{12}(-eval-[0-9a-z]{12})?$`);
 }
 
 export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {

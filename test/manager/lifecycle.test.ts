@@ -1,0 +1,317 @@
+/**
+ * Processes and clean-up (issues 10.3, 10.8, 9.6): stale endpoint state never gets an unrelated
+ * process killed; steps of a killed manager are closed as ABANDONED; clean-up removes what the
+ * experiment left on disk; hot swap and blue/green restarts lose no request.
+ */
+import { test, after } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createLocalPlatform, LocalHosting, type ExperimentManager, type JobRunner } from "@cbkit/common";
+import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
+
+const ws = tempWorkspace("lifecycle");
+const config = testConfig(ws);
+const opened: ExperimentManager[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const m of opened) await m.cleanResource().catch(() => undefined);
+  for (const m of opened) await m.close().catch(() => undefined);
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  fs.rmSync(ws, { recursive: true, force: true });
+});
+
+async function open(id: string, cfg = config): Promise<ExperimentManager> {
+  const m = await manager(cfg, id);
+  opened.push(m);
+  return m;
+}
+
+/** A real process that has nothing to do with the kit. */
+function unrelatedProcess(): ChildProcess {
+  const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  children.push(c);
+  return c;
+}
+
+const endpointsDir = path.join(ws, "endpoints");
+const obs = syntheticJoined(1)[0].observation;
+
+async function trained(id: string, models = 1, cfg = config): Promise<{ m: ExperimentManager; ids: string[] }> {
+  const m = await open(id, cfg);
+  await m.ingestJoinedData(syntheticJoined(120), 0.8);
+  const ids = [(await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData })).model_id];
+  while (ids.length < models) ids.push((await m.trainNextModel()).model_id);
+  return { m, ids };
+}
+
+/** Replaces the pid in an endpoint's state file (what a crash followed by pid reuse leaves behind). */
+function pointStateAt(name: string, pid: number): void {
+  const file = path.join(endpointsDir, `${name}.json`);
+  const st = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(file, JSON.stringify({ ...st, pid, url: "http://127.0.0.1:9" }));
+}
+
+test("a stale pid in the endpoint state is never signalled: cleanResource and deployModel leave that process alive", async () => {
+  const { m, ids } = await trained("lc-stale");
+  const d = await m.deployModel({ modelId: ids[0] });
+  // The endpoint dies (SIGKILL: no clean-up), its pid is taken by an unrelated process.
+  process.kill(d.pid as number, "SIGKILL");
+  await waitFor(() => !pidAlive(d.pid as number));
+  const other = unrelatedProcess();
+  pointStateAt("lc-stale", other.pid as number);
+
+  assert.equal(await m.describeEndpoint(), null, "the unrelated process is not reported as the endpoint");
+  await assert.rejects(m.platform.hosting.runtimeClientSettings("lc-stale"), /local endpoint 'lc-stale' is gone \(its state names pid \d+, which is not its server any more\): deploy a model again/);
+  const report = await m.cleanResource();
+  assert.equal(report.endpointDeleted, false);
+  assert.match(report.removed.join("; "), new RegExp(`stale endpoint state lc-stale \\(pid ${other.pid} is not its server any more; nothing was signalled\\)`));
+  assert.ok(pidAlive(other.pid as number), "the unrelated process survived cleanResource");
+  assert.equal(fs.existsSync(path.join(endpointsDir, "lc-stale.json")), false, "the stale state is gone");
+
+  // Same through deployModel: stale state is dropped and a new endpoint starts.
+  const again = await m.deployModel({ modelId: ids[0] });
+  pointStateAt("lc-stale", other.pid as number);
+  process.kill(again.pid as number, "SIGKILL");
+  await waitFor(() => !pidAlive(again.pid as number));
+  const third = await m.deployModel({ modelId: ids[0] });
+  assert.ok(pidAlive(other.pid as number), "the unrelated process survived deployModel");
+  assert.notEqual(third.pid, other.pid);
+  assert.equal((await m.predictor.getAction(obs)).modelId, ids[0]);
+  other.kill("SIGKILL");
+});
+
+test("a serve.js process of this endpoint whose start token differs (a reused pid) is not signalled either", async () => {
+  const { m, ids } = await trained("lc-token");
+  const d = await m.deployModel({ modelId: ids[0] });
+  const hosting = m.platform.hosting as LocalHosting;
+  assert.equal(hosting.processStatus("lc-token").status, "ours");
+  // Record another start token for the live server's pid: now it looks like a different process.
+  const file = hosting.processesFile("lc-token");
+  const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { startToken: string }>;
+  recorded[String(d.pid)].startToken += "0";
+  fs.writeFileSync(file, JSON.stringify(recorded));
+  assert.equal(hosting.processStatus("lc-token").status, "stale");
+  await m.cleanResource();
+  assert.ok(pidAlive(d.pid as number), "not our process by its start token: left alone");
+  process.kill(d.pid as number, "SIGTERM");
+  await waitFor(() => !pidAlive(d.pid as number));
+});
+
+test("steps of a killed manager are closed as ABANDONED when the next manager loads the experiment", async () => {
+  const { m } = await trained("lc-abandon");
+  // Another process starts a training and a join, then is killed while both run. Its platform's
+  // job runner and join never finish, so the kill lands mid-step.
+  const script = `
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+    const { ExperimentManager, createLocalPlatform, loadConfig } = require("@cbkit/common");
+    const c = loadConfig(); c.workspace = ${JSON.stringify(ws)};
+    const platform = createLocalPlatform({ workspace: c.workspace });
+    const never = () => new Promise(() => {});
+    platform.jobs.runTraining = never;
+    platform.join = never;
+    ExperimentManager.create(c, "lc-abandon", { log: () => {}, platform }).then(async (m) => {
+      const rewards = await m.ingestRewards([{ event_id: "s-1", reward: 1 }]);
+      m.trainNextModel();
+      m.join(rewards);
+      const started = setInterval(async () => {
+        const s = await m.refresh();
+        if (s.training_workflow_metadata.training_state === "TRAINING" && s.joining_workflow_metadata.joining_state === "RUNNING") {
+          clearInterval(started);
+          await m.platform.records.close();
+          process.stdout.write("running\\n");
+        }
+      }, 20);
+    });`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"], cwd: process.cwd() });
+  children.push(child);
+  await new Promise<void>((resolve) => child.stdout?.on("data", (d: Buffer) => d.toString().includes("running") && resolve()));
+  child.kill("SIGKILL");
+  await waitFor(() => !pidAlive(child.pid as number));
+
+  // The platform is asked to stop the orphaned job (SageMaker: StopTrainingJob); local jobs died with their process.
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const later = await manager(config, "lc-abandon", { platform });
+  opened.push(later);
+  const s = later.toJSON();
+  assert.deepEqual(stopped, [s.training_workflow_metadata.next_model_to_train_id]);
+  assert.equal(s.training_workflow_metadata.training_state, "ABANDONED");
+  assert.equal(s.joining_workflow_metadata.joining_state, "ABANDONED");
+  const model = await later.getModelRecord(s.training_workflow_metadata.next_model_to_train_id as string);
+  assert.equal(model.train_state, "Abandoned");
+  assert.match(model.failure_reason ?? "", new RegExp(`^abandoned: its owner \\(pid ${child.pid} on .*\\) is gone$`));
+  const join = (await later.listJoinJobs()).find((j) => j.join_job_id === s.joining_workflow_metadata.next_join_job_id);
+  assert.equal(join?.current_state, "ABANDONED");
+  // The last good results stand, and the workflows go on.
+  assert.equal(later.lastTrainedModelId, m.lastTrainedModelId);
+  const next = await later.trainNextModel();
+  assert.equal(later.toJSON().training_workflow_metadata.training_state, "TRAINED");
+  assert.equal(later.lastTrainedModelId, next.model_id);
+});
+
+test("cleanResource({deleteData}) removes the experiment's objects, endpoint log, failed job folders, downloads and reports — not another's", async () => {
+  const { m, ids } = await trained("lc-clean");
+  const neighbour = (await trained("lc-clean-b")).m;
+  await m.deployModel({ modelId: ids[0] });
+  await m.evaluateModel();
+  const download = await m.downloadHistoricalData();
+  const report = path.join(ws, "reports", "lc-clean.html");
+  fs.mkdirSync(path.dirname(report), { recursive: true });
+  fs.writeFileSync(report, "<html></html>");
+  // Failed jobs keep their folders: one for each experiment.
+  const broken = testConfig(ws, { algor: { ...config.algor, algorithms_parameters: { ...config.algor.algorithms_parameters, num_arms: 0 } } });
+  for (const id of ["lc-clean", "lc-clean-b"]) {
+    const b = await open(id, broken);
+    await assert.rejects(b.initializeFirstModel({ inputDataUri: b.lastJoinedJobTrainData }));
+  }
+  const jobs = () => fs.readdirSync(path.join(ws, "jobs"));
+  assert.equal(jobs().filter((j) => j.startsWith("lc-clean-model-")).length, 1);
+  assert.equal(jobs().filter((j) => j.startsWith("lc-clean-b-model-")).length, 1);
+
+  const r = await m.cleanResource({ deleteData: true });
+  assert.equal(r.endpointDeleted, true);
+  for (const gone of [download, report, path.join(endpointsDir, "lc-clean.log"), path.join(endpointsDir, "lc-clean.json"), path.join(ws, "bucket", "lc-clean")]) {
+    assert.equal(fs.existsSync(gone), false, `${gone} was removed`);
+  }
+  assert.deepEqual(jobs().filter((j) => j.startsWith("lc-clean-model-")), []);
+  assert.equal(jobs().filter((j) => j.startsWith("lc-clean-b-model-")).length, 1, "the neighbour's job folder stays");
+  assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-clean-b", "joined_data")), "the neighbour's data stays");
+  assert.ok(neighbour.lastTrainedModelId);
+});
+
+test("cleanResource({deleteData}) is refused while a live process runs a step of the experiment", async () => {
+  const { m } = await trained("lc-busy");
+  const records = m.platform.records;
+  const exp = (await records.get("experiment", "lc-busy", "lc-busy"))!;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  const live = unrelatedProcess(); // stands for the training process: alive, same host
+  await records.create("model", "lc-busy", "lc-busy-model-000000000000", {
+    ...model,
+    model_id: "lc-busy-model-000000000000",
+    train_state: "InProgress",
+    owner: { host: os.hostname(), pid: live.pid, started_at: new Date().toISOString() },
+  } as never);
+  await records.update("experiment", "lc-busy", "lc-busy", {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: "lc-busy-model-000000000000" },
+  }, exp.version);
+  await assert.rejects(m.cleanResource({ deleteData: true }), /would delete the data of training 'lc-busy-model-000000000000', which is running \(pid \d+/);
+  assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-busy")), "nothing was deleted");
+  live.kill("SIGKILL");
+  await waitFor(() => !pidAlive(live.pid as number));
+  await m.cleanResource({ deleteData: true });
+  assert.equal(fs.existsSync(path.join(ws, "bucket", "lc-busy")), false);
+});
+
+/** Four clients ask the endpoint for actions while `deploys` run; returns what they saw. */
+async function underLoad(m: ExperimentManager, deploys: () => Promise<void>): Promise<{ errors: string[]; count: number; seen: Set<string> }> {
+  const predictor = m.predictor;
+  let stop = false;
+  const errors: string[] = [];
+  let count = 0;
+  const seen = new Set<string>();
+  const workers = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      try {
+        const r = await predictor.getAction(obs);
+        seen.add(r.modelId);
+        count++;
+      } catch (err) {
+        errors.push(String(err));
+      }
+    }
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    await deploys();
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+  }
+  return { errors, count, seen };
+}
+
+test("soft_deployment false restarts blue/green: new process and port, old one stopped, no request lost", async () => {
+  const cfg = testConfig(ws, { soft_deployment: false });
+  const { m, ids } = await trained("lc-bluegreen", 3, cfg);
+  const first = await m.deployModel({ modelId: ids[0] });
+  const pids = [first.pid as number];
+  const urls = [first.url];
+  const load = await underLoad(m, async () => {
+    for (const id of [ids[1], ids[2], ids[0]]) {
+      const d = await m.deployModel({ modelId: id });
+      assert.equal(d.modelId, id);
+      assert.ok(!pids.includes(d.pid as number), "a new process serves each deploy");
+      assert.ok(!urls.includes(d.url), "on a new port");
+      await waitFor(() => !pidAlive(pids[pids.length - 1]), 5000);
+      pids.push(d.pid as number);
+      urls.push(d.url);
+    }
+  });
+  assert.deepEqual(load.errors, []);
+  assert.ok(load.count > 50, `only ${load.count} requests`);
+  assert.ok(load.seen.size >= 2, "the clients followed the switches");
+  const state = JSON.parse(fs.readFileSync(path.join(endpointsDir, "lc-bluegreen.json"), "utf8")) as { pid: number; url: string };
+  assert.equal(pidAlive(pids[2]), false, "the previous server was stopped");
+  assert.deepEqual([state.pid, state.url], [pids[3], urls[3]]);
+  assert.equal((await m.predictor.getAction(obs)).modelId, ids[0]);
+  // A new server that cannot start leaves the old one serving, and the state pointing at it.
+  const artifact = path.join(ws, "bucket", "lc-bluegreen", "training_jobs", ids[1], "output", "model");
+  for (const f of fs.readdirSync(artifact)) fs.writeFileSync(path.join(artifact, f), "{broken");
+  await assert.rejects(m.deployModel({ modelId: ids[1] }), /deploying .* failed: endpoint lc-bluegreen did not start \(exit code 1\)/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(endpointsDir, "lc-bluegreen.json"), "utf8")), state);
+  assert.equal((await m.predictor.getAction(obs)).modelId, ids[0]);
+  // The request limits of the config reach the server process as environment variables.
+  const env = fs.readFileSync(`/proc/${state.pid}/environ`, "utf8").split("\0");
+  assert.ok(env.includes(`MAX_DECISIONS_PER_REQUEST=${cfg.endpoint.max_decisions_per_request}`), "MAX_DECISIONS_PER_REQUEST");
+  assert.ok(env.includes(`REQUEST_TIMEOUT_SECONDS=${cfg.endpoint.request_timeout_seconds}`), "REQUEST_TIMEOUT_SECONDS");
+});
+
+test("soft_deployment true hot-swaps into the running process: same pid and URL, no request lost", async () => {
+  const { m, ids } = await trained("lc-hotswap", 2, testConfig(ws, { soft_deployment: true }));
+  const first = await m.deployModel({ modelId: ids[0] });
+  const load = await underLoad(m, async () => {
+    for (const id of [ids[1], ids[0], ids[1]]) {
+      const d = await m.deployModel({ modelId: id });
+      assert.deepEqual([d.pid, d.url, d.modelId], [first.pid, first.url, id]);
+    }
+  });
+  assert.deepEqual(load.errors, []);
+  assert.ok(load.count > 50, `only ${load.count} requests`);
+  assert.ok(load.seen.size === 2);
+});
+
+test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
+  const { m } = await trained("lc-remote");
+  const records = m.platform.records;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  const stuckId = "lc-remote-model-000000000000";
+  await records.create("model", "lc-remote", stuckId, {
+    ...model,
+    model_id: stuckId,
+    train_state: "InProgress",
+    owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() },
+  } as never);
+  const exp = (await records.get("experiment", "lc-remote", "lc-remote"))!;
+  await records.update("experiment", "lc-remote", "lc-remote", {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
+  }, exp.version);
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const later = await manager(config, "lc-remote", { platform });
+  opened.push(later);
+  assert.equal(later.toJSON().training_workflow_metadata.training_state, "TRAINING", "may still run on the other host: not closed on load");
+  const next = await later.trainNextModel();
+  const closed = await later.getModelRecord(stuckId);
+  assert.equal(closed.train_state, "Abandoned");
+  assert.match(closed.failure_reason ?? "", /^abandoned: taken over after the step timed out; its owner \(pid 4242 on another-host, .*\) may still run$/);
+  assert.deepEqual(stopped, [], "its job is not stopped: the owner may still wait for it");
+  assert.equal(later.lastTrainedModelId, next.model_id);
+});
