@@ -164,6 +164,19 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /ended on its own just after the timeout/.test(e.message));
   });
 
+  it("stops the job of an abandoned step, takes an ended job calmly and reports a refused stop", async () => {
+    const job = `${EXP}-model-000000000009`;
+    sm.on(StopTrainingJobCommand).resolves({});
+    await runner().stop(job);
+    assert.deepEqual(sm.commandCalls(StopTrainingJobCommand).map((c) => c.args[0].input), [{ TrainingJobName: job }]);
+    sm.reset();
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Failed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
+    await runner().stop(job);
+    sm.reset();
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("not authorized to perform: sagemaker:StopTrainingJob"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } }));
+    await assert.rejects(runner().stop(job), /StopTrainingJob/);
+  });
+
   it("stops a timed-out evaluation job too", async () => {
     const job = `${MODEL}-eval-000000000008`;
     sm.on(CreateTrainingJobCommand).resolves({});

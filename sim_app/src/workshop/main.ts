@@ -3,7 +3,7 @@
  * loop, a summary table and a self-contained HTML report.
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
- *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 1] [--request-batch 50]
+ *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 4] [--request-batch 50]
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
 import * as path from "node:path";
@@ -27,8 +27,8 @@ Options:
                          point: challenger cost <= champion cost (the original); always
   --gate-on <data>       holdout (default): compare on every eval split so far; latest: on the
                          newest join's eval split (the original)
-  --concurrency <n>      requests in flight (default 1; more is faster, but the training
-                         order then follows arrival order, so a seed no longer reproduces a run)
+  --concurrency <n>      requests in flight (default 4; the join sorts by event id, so the
+                         same seed gives the same run at any concurrency)
   --request-batch <n>    decisions per endpoint call (default 50, JSON lines; 1 = one request
                          per user, as the original client)
   --experiment-id <id>   experiment id (default workshop-<unique>)

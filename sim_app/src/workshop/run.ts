@@ -35,7 +35,7 @@ export interface WorkshopOptions {
   experimentId?: string;
   keepEndpoint?: boolean;
   gate?: GateRule;
-  /** Requests in flight at once (default 1: reproducible; see LoopSettings.concurrency). */
+  /** Requests in flight at once (default 4; see LoopSettings.concurrency). */
   concurrency?: number;
   /**
    * What the gate compares the models on: "holdout" (default; every eval split so far, including
@@ -129,9 +129,8 @@ export interface LoopSettings {
   ratio: number;
   batchSize: number;
   /**
-   * Requests in flight at once (default 1). With more, the endpoint logs decisions in arrival
-   * order, the join keeps that order and the learner trains online in it: faster, but a seed no
-   * longer reproduces the models exactly.
+   * Requests in flight at once (default 4). Arrival order does not change the models: the join
+   * writes its rows sorted by event id, so a seed reproduces a run at any concurrency.
    */
   concurrency: number;
   /** Decisions per InvokeEndpoint call (JSON lines); 1 = one request per user. */
@@ -147,7 +146,7 @@ export function loopSettings(config: Config, overrides: Partial<LoopSettings> = 
     gateOn: "holdout",
     ratio: config.workflow.join_ratio,
     batchSize: 500,
-    concurrency: 1,
+    concurrency: 4,
     requestBatch: 50,
     eventIdPrefix: `s${config.seed}`,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),

@@ -118,8 +118,10 @@ export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, "part-00000.csv");
+      // Sorted by event id: the learner trains online in file order, so the order must not depend
+      // on the order in which concurrent requests happened to reach the endpoint.
       await c.run(
-        `COPY (SELECT ${cols} FROM joined WHERE split = '${split}')
+        `COPY (SELECT ${cols} FROM joined WHERE split = '${split}' ORDER BY event_id)
          TO ${sqlPath(file)} (HEADER, FORCE_QUOTE *, DELIMITER ',')`,
       );
     }

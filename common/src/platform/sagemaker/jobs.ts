@@ -196,21 +196,37 @@ export class SageMakerJobRunner implements JobRunner {
     return done;
   }
 
+  /**
+   * Stops a job whose manager is gone (a step closed as ABANDONED), so it stops billing. A job
+   * that already ended is not an error; a stop that fails for any other reason throws.
+   */
+  async stop(jobName: string): Promise<void> {
+    const stop = await this.requestStop(jobName);
+    if (stop.failed) throw stop.failed;
+  }
+
   /** Stops a job whose wait timed out; the returned error says whether the stop went through. */
   private async stopAfterTimeout(jobName: string, timeout: WaitTimeoutError): Promise<WaitTimeoutError> {
-    let outcome: string;
-    try {
-      await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
-      outcome = `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
-    } catch (error) {
-      // A job that ended between the last poll and the stop can not be stopped; anything else is reported.
-      outcome = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "")
+    const stop = await this.requestStop(jobName);
+    const outcome = stop.failed
+      ? `Stopping training job ${jobName} failed too (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`
+      : stop.endedBefore
         ? `Training job ${jobName} ended on its own just after the timeout.`
-        : `Stopping training job ${jobName} failed too (${(error as Error).message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`;
-    }
+        : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
     const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
     stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
     return stopped;
+  }
+
+  private async requestStop(jobName: string): Promise<{ endedBefore: boolean; failed?: Error }> {
+    try {
+      await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
+      return { endedBefore: false };
+    } catch (error) {
+      // SageMaker refuses to stop a job that has already ended ("... is in status Completed").
+      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "");
+      return ended ? { endedBefore: true } : { endedBefore: false, failed: error as Error };
+    }
   }
 
   private result(d: DescribeTrainingJobCommandOutput, jobName: string) {
