@@ -69,9 +69,11 @@ function main() {
     tslabDir = fallback;
   }
   process.env.CBKIT_TSLAB_DIR = tslabDir;
-  holdIdleWhileBusy(require(path.join(tslabDir, "dist", "jupyter.js")).ZmqServer);
-  const tslab = require(path.join(tslabDir, "dist", "main.js"));
-  const version = require(path.join(tslabDir, "package.json")).version;
+  // By real path, as the kit's own require("tslab") resolves it, so both share one module instance.
+  const real = fs.realpathSync(tslabDir);
+  holdIdleWhileBusy(require(path.join(real, "dist", "jupyter.js")).ZmqServer);
+  const tslab = require(path.join(real, "dist", "main.js"));
+  const version = require(path.join(real, "package.json")).version;
   // enableFindLocal: false — the tslab chosen above is the one that runs.
   tslab.startKernel({ configPath: connectionFile, enableFindLocal: false, jsKernel: false, globalVersion: version });
 }
