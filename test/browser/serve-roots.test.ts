@@ -125,6 +125,74 @@ describe("diagrams in the classic Jupyter Notebook", { skip: notebookSkip }, () 
   });
   after(() => fs.rmSync(site, { recursive: true, force: true }));
 
+  /**
+   * Runs two queued long cells with Run All in the Notebook page, asks for kernel info and a
+   * completion meanwhile (as the front end does on reconnects and Tab), and records the kernel
+   * indicator's title ("Kernel Busy" / "Kernel Idle") at each change from Run All until shortly
+   * after the last output, marking the changes that came after it.
+   */
+  async function indicatorDuringRunAll(server: Server, kernel: string): Promise<{ titles: string[]; outputs: string }> {
+    const name = `status-${kernel}.ipynb`;
+    const cell = (source: string) => ({ cell_type: "code", execution_count: null, metadata: {}, outputs: [], source });
+    const nb = {
+      cells: [
+        cell("await new Promise((r) => setTimeout(r, 4000)); console.log('A done');"),
+        cell("await new Promise((r) => setTimeout(r, 2000)); console.log('B done');"),
+      ],
+      metadata: { kernelspec: { name: kernel, display_name: kernel, language: "typescript" } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    };
+    fs.writeFileSync(path.join(site, "notebooks", name), JSON.stringify(nb));
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 700 } });
+    try {
+      await page.goto(`${server.url}/notebooks/notebooks/${name}`, { waitUntil: "load", timeout: 90_000 });
+      await page.waitForFunction(`window.Jupyter?.notebook?.kernel?.is_connected() && document.querySelector("#kernel_indicator_icon")?.title === "Kernel Idle"`, undefined, { timeout: 90_000, polling: 250 });
+      await page.evaluate(`(() => {
+        window.cbkitTitles = [];
+        const icon = document.querySelector("#kernel_indicator_icon");
+        const bDone = () => Jupyter.notebook.get_cell(1).output_area.outputs.some((o) => String(o.text).includes("B done"));
+        new MutationObserver(() => window.cbkitTitles.push(icon.title + (bDone() ? " (after B's output)" : ""))).observe(icon, { attributes: true, attributeFilter: ["title", "class"] });
+        Jupyter.notebook.execute_all_cells();
+        setTimeout(() => { Jupyter.notebook.kernel.kernel_info(); Jupyter.notebook.kernel.complete("Math.", 5); }, 1000);
+      })()`);
+      const lastOutput = `Jupyter.notebook.get_cell(1).output_area.outputs.some((o) => String(o.text).includes("B done"))`;
+      await page.waitForFunction(lastOutput, undefined, { timeout: 60_000, polling: 100 });
+      await page.waitForTimeout(1000);
+      const titles = (await page.evaluate("window.cbkitTitles.slice()")) as string[];
+      const outputs = (await page.evaluate(`[0, 1].map((i) => Jupyter.notebook.get_cell(i).output_area.outputs.map((o) => o.text).join("")).join("")`)) as string;
+      fs.mkdirSync(path.join(screenshotDir, "served"), { recursive: true });
+      await page.screenshot({ path: path.join(screenshotDir, "served", `kernel-indicator-${kernel}.png`) });
+      return { titles, outputs };
+    } finally {
+      await page.close();
+    }
+  }
+
+  test("jupyter notebook: the kernel indicator stays busy through Run All with the cbkit kernel (plain tslab shows idle)", async () => {
+    const plain = path.join(env.JUPYTER_DATA_DIR, "kernels", "plain-tslab");
+    fs.mkdirSync(plain, { recursive: true });
+    const argv = [process.execPath, path.join(projectRoot, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"];
+    fs.writeFileSync(path.join(plain, "kernel.json"), JSON.stringify({ argv, display_name: "plain tslab", language: "typescript" }));
+    const server = await startNotebookServer(notebookPython!, site, env);
+    try {
+      const cbkit = await indicatorDuringRunAll(server, "cbkit");
+      assert.equal(cbkit.outputs, "A done\nB done\n");
+      // Until B's output the kernel was running code: the indicator must say busy all along.
+      assert.ok(cbkit.titles.includes("Kernel Busy"), `the indicator turned busy: ${cbkit.titles.join(", ")}`);
+      assert.ok(!cbkit.titles.includes("Kernel Idle"), `cbkit: never idle while cells run: ${cbkit.titles.join(", ")}`);
+      assert.equal(cbkit.titles.at(-1), "Kernel Idle (after B's output)", "idle once the last cell is done");
+      const tslab = await indicatorDuringRunAll(server, "plain-tslab");
+      assert.equal(tslab.outputs, "A done\nB done\n");
+      // The control: plain tslab turns the indicator idle mid-run (if not, tslab fixed it upstream).
+      assert.ok(tslab.titles.includes("Kernel Idle"), `plain tslab: idle shown mid-run: ${tslab.titles.join(", ")}`);
+    } finally {
+      const sessions = (await (await fetch(`${server.url}/api/sessions`)).json()) as { id: string }[];
+      for (const s of sessions) await fetch(`${server.url}/api/sessions/${s.id}`, { method: "DELETE" });
+      await server.close();
+    }
+  });
+
   const siteRoots = [
     { label: "project-root", sub: "", urlDir: "notebooks/" },
     { label: "notebooks-dir", sub: "notebooks", urlDir: "" },
