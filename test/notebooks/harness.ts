@@ -1,7 +1,7 @@
 /**
  * Executes notebooks with the real Jupyter client (nbclient, from Debian's python3-nbclient) and
- * the project's tslab kernel, and gives tests easy access to the outputs. Executed notebooks are
- * written to test-output/notebooks/ (kept for inspection).
+ * the project's kernel (cbkit, which runs tslab), and gives tests easy access to the outputs.
+ * Executed notebooks are written to test-output/notebooks/ (kept for inspection).
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -90,14 +90,17 @@ export function findJupyterPython(): string | undefined {
   return undefined;
 }
 
+/** The kernel the notebooks name in their metadata (registered by scripts/install-kernel.js). */
+export const KERNEL_NAME = "cbkit";
+
 /**
- * Makes sure Jupyter knows a `tslab` kernel whose files exist (a kernelspec left by a deleted
- * clone would not start); (re)registers this project's kernel otherwise. Returns what it did.
+ * Makes sure Jupyter knows the kit's kernel with this checkout's launcher (a kernelspec left by an
+ * older install would not behave the same); (re)registers it otherwise. Returns what it did.
  */
-export function ensureTslabKernel(py: string): string {
+export function ensureKitKernel(py: string): string {
   const probe = spawnSync(
     py,
-    ["-c", "import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().get_kernel_spec('tslab').argv))"],
+    ["-c", `import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().get_kernel_spec('${KERNEL_NAME}').argv))`],
     { encoding: "utf8" },
   );
   let argv: string[] = [];
@@ -106,9 +109,11 @@ export function ensureTslabKernel(py: string): string {
   } catch {
     argv = [];
   }
-  if (argv.length >= 2 && fs.existsSync(argv[0]) && fs.existsSync(argv[1])) return `tslab kernel: ${argv[1]}`;
+  const launcher = fs.readFileSync(path.join(projectRoot, "scripts", "kernel-launcher.js"), "utf8");
+  const current = argv.length >= 2 && fs.existsSync(argv[0]) && fs.existsSync(argv[1]) && fs.readFileSync(argv[1], "utf8") === launcher;
+  if (current) return `${KERNEL_NAME} kernel: ${argv[1]}`;
   const r = spawnSync(process.execPath, [path.join(projectRoot, "scripts", "install-kernel.js")], { encoding: "utf8" });
-  return `tslab kernel was ${argv.length ? "stale" : "missing"}; ${r.stdout.trim()}`;
+  return `${KERNEL_NAME} kernel was ${argv.length ? "out of date" : "missing"}; ${r.stdout.trim()}`;
 }
 
 export const projectRoot = findProjectRoot();
@@ -141,21 +146,21 @@ let kernelChecked = false;
 export let kernelNote = "";
 
 /**
- * Runs a notebook top to bottom with the tslab kernel (cwd = notebooks/); rejects with the failing
+ * Runs a notebook top to bottom with the kit's kernel (cwd = notebooks/); rejects with the failing
  * cell's source, error and output.
  */
 export async function executeNotebook(name: string, options: { timeoutSeconds?: number; kernel?: string } = {}): Promise<ExecutedNotebook> {
   const py = findJupyterPython();
   if (!py) throw new Error("no Python with nbclient found: install python3-nbclient jupyter-client python3-ipykernel (see .ci/run)");
   if (!kernelChecked) {
-    kernelNote = ensureTslabKernel(py);
+    kernelNote = ensureKitKernel(py);
     kernelChecked = true;
   }
   fs.mkdirSync(outputDir, { recursive: true });
   const input = path.isAbsolute(name) ? name : path.join(notebooksDir, name);
   const output = path.join(outputDir, path.basename(name));
   const runner = path.join(projectRoot, "test", "notebooks", "run_notebook.py");
-  const args = [runner, input, output, options.kernel ?? "tslab", String(options.timeoutSeconds ?? 600)];
+  const args = [runner, input, output, options.kernel ?? KERNEL_NAME, String(options.timeoutSeconds ?? 600)];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(py, args, { cwd: path.dirname(input), env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
     let so = "";

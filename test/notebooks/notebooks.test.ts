@@ -1,6 +1,6 @@
 /**
- * Executes every notebooks/*.ipynb with the real Jupyter client and the tslab kernel, fails on any
- * cell error (showing the cell and the error), then runs the notebook's output checks from
+ * Executes every notebooks/*.ipynb with the real Jupyter client and the kit's `cbkit` kernel
+ * (tslab), fails on any cell error (showing the cell and the error), then runs the notebook's output checks from
  * checks/<notebook name>.ts when there is one, and opens its HTML export in headless Chromium. A
  * notebook that another test file in this folder executes itself (it names the notebook file) is
  * left to that file, so no notebook runs twice (two runs would share the workspace). Without
