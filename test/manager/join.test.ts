@@ -75,8 +75,13 @@ test("each decision joins its reward; the split is the event-id hash; the CSV is
   const header = fs.readFileSync(path.join(platform.objects.pathOf(r.outputTrainUri), "part-00000.csv"), "utf8").split("\n")[0];
   assert.equal(header, '"reward","event_id","action","action_prob","model_id","observation","sample_prob"');
   // Same inputs, same split (deterministic, unlike the original's random sample_prob).
-  const again = await runJoin({ "x.jsonl": ids.map((id, i) => decision(id, T0 + i)) }, { "r.jsonl": ids.map((id) => ({ event_id: id, reward: 1 })) });
-  assert.deepEqual(again.train.map((x) => x.event_id).sort(), r.train.map((x) => x.event_id).sort());
+  // Decisions logged in another order (as concurrent requests arrive) give the same files in the
+  // same order: sorted by event id, because the learner trains online in file order.
+  const shuffled = ids.map((id, i) => decision(id, T0 + i)).reverse();
+  const again = await runJoin({ "x.jsonl": shuffled }, { "r.jsonl": ids.map((id) => ({ event_id: id, reward: 1 })) });
+  const sorted = (xs: string[]) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  assert.deepEqual(again.train.map((x) => x.event_id), sorted(r.train.map((x) => x.event_id)));
+  assert.deepEqual(r.train.map((x) => x.event_id), sorted(r.train.map((x) => x.event_id)));
 });
 
 test("duplicate rewards: the earliest wins (no timestamp counts as latest); duplicate decisions: the earliest is kept", async () => {

@@ -179,7 +179,7 @@ test("loopSettings reads the gate and the join ratio from the config, and names 
   const s = loopSettings(config);
   assert.equal(s.gate, config.workflow.deploy_gate);
   assert.equal(s.ratio, config.workflow.join_ratio);
-  assert.equal(s.concurrency, 1, "requests in order by default, so a seed reproduces the run");
+  assert.equal(s.concurrency, 4, "4 requests in flight by default (the join sorts by event id, so a seed still reproduces the run)");
   assert.equal(s.eventIdPrefix, `s${config.seed}`);
   const point = loopSettings({ ...config, workflow: { ...config.workflow, deploy_gate: "point", join_ratio: 0.85 } });
   assert.deepEqual([point.gate, point.ratio], ["point", 0.85]);
