@@ -14,11 +14,12 @@
  *     renaming every event id (`--seeds` renamings); the spread (standard deviation) of each set
  *     of values divided by DR's standard error.
  *
- * `--repeats R` averages R fold assignments (the cost model's `repeats` option).
+ * It runs twice, side by side: one fold assignment (the baseline, as before the change) and the
+ * default number of assignments averaged (DEFAULT_FOLD_REPEATS); `--repeats R` runs only R.
  *
- * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--repeats 1] [--json]
+ * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--repeats R] [--json]
  */
-import { CbLearner, Rng, evaluatePolicy } from "@cbkit/common";
+import { CbLearner, DEFAULT_FOLD_REPEATS, Rng, evaluatePolicy } from "@cbkit/common";
 import type { JoinedRecord } from "@cbkit/common";
 import { loadStatlogData } from "@cbkit/sim_app";
 
@@ -37,25 +38,20 @@ function quantile(v: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-async function main(): Promise<void> {
-  const sets = arg("sets", 20), rows = arg("rows", 500), seeds = arg("seeds", 20), repeats = arg("repeats", 1);
+/** DR's spread over fold seeds and over renamed ids, with `repeats` fold assignments averaged. */
+interface Setup {
+  sets: number;
+  rows: number;
+  seeds: number;
+  pool: number[];
+  target: CbLearner;
+  data: ReturnType<typeof loadStatlogData>;
+  ctx: (i: number) => number[];
+}
+
+async function measure(repeats: number, { sets, rows, seeds, pool, target, data, ctx }: Setup) {
   const ridge = { repeats };
-  const data = loadStatlogData();
-  const d = data.numFeatures, K = data.numActions, n = data.numRows;
-  const ctx = (i: number) => Array.from(data.contexts.subarray(i * d, (i + 1) * d));
-  const perm = Array.from({ length: n }, (_, i) => i);
-  const rng = new Rng("ope-folds-split");
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  const target = CbLearner.create({ numArms: K, explorationPolicy: "egreedy", epsilon: 0.05, cbType: "dr", featureMap: "linear", seed: "ope-bench" });
-  const actions = new Rng("ope-folds-train-actions");
-  for (const i of perm.slice(0, 5000)) {
-    const a = actions.int(K) + 1;
-    target.learn(ctx(i), a, a === data.labels[i] ? 0 : 1, 1 / K);
-  }
-  const pool = perm.slice(5000);
+  const K = data.numActions;
   const seedRatios: number[] = [], renameRatios: number[] = [], ses: number[] = [];
   for (let s = 0; s < sets; s++) {
     const r = new Rng(`ope-folds-set-${s}`);
@@ -78,21 +74,46 @@ async function main(): Promise<void> {
     seedRatios.push(sd(bySeed) / se);
     renameRatios.push(sd(byName) / se);
   }
-  const summary = {
+  return {
     sets, rows, seeds, repeats,
     medianSe: quantile(ses, 0.5),
     seed: { median: quantile(seedRatios, 0.5), p90: quantile(seedRatios, 0.9), max: Math.max(...seedRatios) },
     rename: { median: quantile(renameRatios, 0.5), p90: quantile(renameRatios, 0.9), max: Math.max(...renameRatios) },
   };
+}
+
+async function main(): Promise<void> {
+  const sets = arg("sets", 20), rows = arg("rows", 500), seeds = arg("seeds", 20);
+  const runs = process.argv.includes("--repeats") ? [arg("repeats", 1)] : [1, DEFAULT_FOLD_REPEATS];
+  const data = loadStatlogData();
+  const d = data.numFeatures, K = data.numActions, n = data.numRows;
+  const ctx = (i: number) => Array.from(data.contexts.subarray(i * d, (i + 1) * d));
+  const perm = Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng("ope-folds-split");
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const target = CbLearner.create({ numArms: K, explorationPolicy: "egreedy", epsilon: 0.05, cbType: "dr", featureMap: "linear", seed: "ope-bench" });
+  const actions = new Rng("ope-folds-train-actions");
+  for (const i of perm.slice(0, 5000)) {
+    const a = actions.int(K) + 1;
+    target.learn(ctx(i), a, a === data.labels[i] ? 0 : 1, 1 / K);
+  }
+  const pool = perm.slice(5000);
+  const results = [];
+  for (const repeats of runs) results.push(await measure(repeats, { sets, rows, seeds, pool, target, data, ctx }));
   if (process.argv.includes("--json")) {
-    console.log(JSON.stringify(summary, null, 2));
+    console.log(JSON.stringify(results, null, 2));
     return;
   }
   const f = (x: number) => x.toFixed(3);
-  console.log(`DR on ${sets} uniform-logged shuttle samples of ${rows} rows, ${repeats} fold assignment(s) averaged; median standard error ${f(summary.medianSe)}`);
-  console.log(`spread (sd) of DR / its standard error, over ${seeds} values per sample:`);
-  console.log(`  fold seeds 1..${seeds}:      median ${f(summary.seed.median)}, 90th percentile ${f(summary.seed.p90)}, max ${f(summary.seed.max)}`);
-  console.log(`  renamed event ids (seed 1): median ${f(summary.rename.median)}, 90th percentile ${f(summary.rename.p90)}, max ${f(summary.rename.max)}`);
+  console.log(`DR on ${sets} uniform-logged shuttle samples of ${rows} rows; median standard error ${f(results[0].medianSe)}`);
+  console.log(`spread (sd) of DR / its standard error over ${seeds} values per sample: median / 90th percentile / max`);
+  for (const r of results) {
+    const label = `${r.repeats} fold assignment(s)${r.repeats === 1 ? " (baseline)" : " (default)"}`;
+    console.log(`  ${label.padEnd(34)} fold seeds ${f(r.seed.median)} / ${f(r.seed.p90)} / ${f(r.seed.max)}   renamed ids ${f(r.rename.median)} / ${f(r.rename.p90)} / ${f(r.rename.max)}`);
+  }
 }
 
 main().catch((e) => {
