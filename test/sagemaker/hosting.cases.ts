@@ -28,7 +28,7 @@ type Endpoint = { name: string; config: string; status: string; pending: string[
  * describe. Names are looked up ignoring letter case and answered with the stored spelling, as
  * SageMaker does.
  */
-function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOutcome?: UpdateOutcome; createOutcome?: "ok" | "failed" | "stuck" } = {}) {
+function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOutcome?: UpdateOutcome; createOutcome?: "ok" | "failed" | "slow" | "stuck" } = {}) {
   const models = new Set<string>();
   const configs = new Map<string, string>(); // config -> model
   const find = <T>(names: Iterable<T>, key: (t: T) => string, name: string) => [...names].find((n) => key(n).toLowerCase() === name.toLowerCase());
@@ -68,7 +68,9 @@ function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOu
   });
   sm.on(CreateEndpointCommand).callsFake(async (input: { EndpointName: string; EndpointConfigName: string }) => {
     const outcome = options.createOutcome ?? "ok";
-    const pending = outcome === "ok" ? ["Creating", "InService"] : outcome === "failed" ? ["Creating", "Failed"] : [];
+    // "slow": still Creating past the endpoint timeout (120 s in the tests), then InService.
+    const pending =
+      outcome === "ok" ? ["Creating", "InService"] : outcome === "failed" ? ["Creating", "Failed"] : outcome === "slow" ? [...Array(12).fill("Creating"), "InService"] : [];
     endpoint = { name: input.EndpointName, config: input.EndpointConfigName, status: "Creating", pending, reason: outcome === "failed" ? "the container did not answer /ping" : undefined };
     return { EndpointArn: ARN };
   });
@@ -92,6 +94,7 @@ function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOu
   sm.on(DeleteEndpointCommand).callsFake(async (input: { EndpointName: string }) => {
     const e = matching(input.EndpointName);
     if (!e) throw validationError(`Could not find endpoint "${input.EndpointName}".`);
+    if (e.status === "Creating") throw validationError(`Cannot update in-progress endpoint "${input.EndpointName}".`);
     Object.assign(e, { status: "Deleting", pending: ["Deleting", "Gone"] });
     return {};
   });
@@ -225,6 +228,12 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
       await assert.rejects(h.deploy(request(M2)), (e: Error) => !(e instanceof WaitTimeoutError) && expected.test(e.message), outcome);
       assert.ok(clock.now() - start < 10_000, `${outcome}: reported at once, not after the endpoint time-out`);
     }
+    // As the error says, deploying again replaces the mix: UpdateRollbackFailed takes an update.
+    sm.reset();
+    const plane = fakeControlPlane(sm);
+    plane.setEndpoint({ name: EXP, config: `${M1}-cfg`, status: "UpdateRollbackFailed", pending: [] });
+    assert.equal((await hosting().deploy(request(M2))).modelId, M2);
+    assert.equal(sm.commandCalls(UpdateEndpointCommand).length, 1);
   });
 
   it("passes the rollback alarms and the baking period to UpdateEndpoint, and waits through the baking (issue 9.7)", async () => {
@@ -251,14 +260,25 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
     assert.deepEqual(sm.commandCalls(DeleteEndpointCommand).map((c) => c.args[0].input), [{ EndpointName: EXP }]);
     assert.equal(plane.endpoint()?.status, "Deleting");
 
+    // SageMaker refuses DeleteEndpoint while Creating: the clean-up waits until the endpoint has
+    // left Creating, then deletes it.
     sm.reset();
-    const stuck = fakeControlPlane(sm, { createOutcome: "stuck" });
+    const slow = fakeControlPlane(sm, { createOutcome: "slow" });
     await assert.rejects(
       hosting().deploy(request(M1)),
       (e: Error) => e instanceof WaitTimeoutError && /Creating[\s\S]*did not come up in time and was deleted/.test(e.message),
     );
     assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 1);
-    assert.equal(stuck.endpoint()?.status, "Deleting");
+    assert.equal(slow.endpoint()?.status, "Deleting");
+
+    // Creating for ever: it cannot be deleted, and the error says it may still bill.
+    sm.reset();
+    const stuck = fakeControlPlane(sm, { createOutcome: "stuck" });
+    await assert.rejects(
+      hosting().deploy(request(M1)),
+      (e: Error) => e instanceof WaitTimeoutError && /did not come up in time, and deleting it failed too[\s\S]*may still bill/.test(e.message),
+    );
+    assert.equal(stuck.endpoint()?.status, "Creating");
   });
 
   it("passes the endpoint limits to the serving container (issue 9.6)", async () => {

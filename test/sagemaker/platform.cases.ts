@@ -384,6 +384,15 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     assert.ok(models.includes(`${EXP}-model-000000000003`), "the experiment's own model still is");
   });
 
+  it("goes on without touching an endpoint that SageMaker knows in other letter cases (another experiment's)", async () => {
+    cleanupMocks();
+    sm.on(DescribeEndpointCommand).resolves({ EndpointName: EXP.toUpperCase(), EndpointStatus: "InService", EndpointConfigName: "OTHER-CFG" });
+    const report = await platform.cleanup(EXP);
+    assert.equal(report.endpointDeleted, false);
+    assert.equal(sm.commandCalls(DeleteEndpointCommand).length, 0, "the other experiment's endpoint is not deleted");
+    assert.ok(sm.commandCalls(DeleteModelCommand).length > 0, "this experiment's models are still cleaned up");
+  });
+
   it("removes endpoint, configs, models, tables, dashboard and, when asked, the data (D-15)", async () => {
     await platform.records.create("model", EXP, `${EXP}-model-000000000001`, model(`${EXP}-model-000000000001`));
     await platform.records.create("model", EXP, `${EXP}-model-000000000002`, model(`${EXP}-model-000000000002`));

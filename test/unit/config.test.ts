@@ -274,3 +274,12 @@ test("iam_role.role_name and the blue/green keys are in the reference with their
   assert.equal(ref["sagemaker.baking_period_seconds"].allowed, "an integer in [0, 3600]");
   assert.equal(loadConfig().resource.shared_resource.iam_role.role_name, null);
 });
+
+test("an old config naming the original sample's BanditsIAMRole gets a warning: this kit creates no role", () => {
+  const old = edit("local_mode", "local_mode: false").replace(/role_name: null/, "role_name: BanditsIAMRole");
+  assert.match(old, /role_name: BanditsIAMRole/, "the fixture names the legacy role");
+  const warnings = parseConfig(old, "t").warnings;
+  assert.ok(warnings.some((w) => /role_name is BanditsIAMRole.*this kit creates no role.*sagemaker\.role_arn/.test(w)), warnings.join("\n"));
+  const withArn = old.replace(/role_arn: null/, 'role_arn: "arn:aws:iam::123456789012:role/Mine"');
+  assert.ok(!parseConfig(withArn, "t").warnings.some((w) => /BanditsIAMRole/.test(w)));
+});

@@ -138,7 +138,16 @@ function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: stri
       "soft_deployment is true but local_mode is false: SageMaker endpoints have no hot swap, so every deploy is a blue/green UpdateEndpoint " +
         "(the old fleet serves until the new one is healthy). Set soft_deployment: false to silence this warning.",
     );
+  // The original sample's stack created BanditsIAMRole; this kit creates no role, so an old config
+  // would point the jobs at a role that may not exist.
+  if (c.resource?.shared_resource?.iam_role?.role_name === LEGACY_ROLE_NAME && !c.sagemaker?.role_arn)
+    warnings.push(
+      `resource.shared_resource.iam_role.role_name is ${LEGACY_ROLE_NAME}, the role the original sample's CloudFormation stack created; ` +
+        "this kit creates no role. Create the execution role as docs/sagemaker.md section 2.1 shows and name it here, or set sagemaker.role_arn.",
+    );
 }
+
+const LEGACY_ROLE_NAME = "BanditsIAMRole";
 
 function lineInDoc(doc: Document, lc: LineCounter, keys: string[], ofKey: boolean): number | undefined {
   // Walk the YAML tree to the key's pair; report the key's line (or the value's).

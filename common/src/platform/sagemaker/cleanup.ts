@@ -21,10 +21,11 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import type { CleanupReport, RecordStore } from "../types";
 import type { AthenaJoiner } from "./athena-join";
-import { endpointConfigName, type SageMakerHosting } from "./hosting";
+import { endpointConfigName, SageMakerNameCollisionError, type SageMakerHosting } from "./hosting";
 import { awsCall } from "./iam";
 import type { CloudWatchMetrics } from "./metrics";
 import type { S3ObjectStore } from "./s3-store";
+import { WaitTimeoutError } from "./waiter";
 
 const notFound = (error: unknown) => /could not find|does not exist|not found/i.test((error as Error)?.message ?? "");
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -75,9 +76,18 @@ async function existingName(sm: SageMakerClient, kind: "config" | "model", name:
   }
 }
 
-/** Deletes the experiment's endpoint and waits until it is gone; false when there was none. */
+/**
+ * Deletes the experiment's endpoint and waits until it is gone; false when it has none (an
+ * endpoint spelled in other letter cases belongs to another experiment and is left alone).
+ */
 async function deleteEndpoint(parts: CleanupParts, experimentId: string, modelIds: Set<string>): Promise<boolean> {
-  const current = await parts.hosting.describe(experimentId);
+  let current;
+  try {
+    current = await parts.hosting.describe(experimentId);
+  } catch (error) {
+    if (error instanceof SageMakerNameCollisionError) return false;
+    throw error;
+  }
   if (!current) return false;
   if (current.modelId) modelIds.add(current.modelId);
   const deleted = await parts.hosting.delete(experimentId);
@@ -102,6 +112,12 @@ export async function cleanupExperiment(parts: CleanupParts, experimentId: strin
   try {
     endpointDeleted = await deleteEndpoint(parts, experimentId, modelIds);
   } catch (error) {
+    if (error instanceof WaitTimeoutError) {
+      throw new Error(
+        `clean-up of ${experimentId} stopped: DeleteEndpoint was accepted but the endpoint ${experimentId} is not gone yet (${error.message}).\n` +
+          "Nothing else was removed; run the clean-up again once the endpoint has disappeared.",
+      );
+    }
     throw new Error(
       `clean-up of ${experimentId} stopped: the endpoint ${experimentId} could not be deleted: ${(error as Error).message}\n` +
         "Nothing else was removed, so the endpoint keeps its config and model (deleting them under it would leave an endpoint that bills " +

@@ -78,7 +78,8 @@ function updateTimeoutSeconds(endpointTimeoutMs: number, bakingSeconds: number):
 }
 
 const notFound = (error: unknown) => /could not find|does not exist|not found/i.test((error as Error)?.message ?? "");
-const BUSY = new Set(["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed"]);
+// UpdateRollbackFailed is not busy: SageMaker takes an UpdateEndpoint then, which replaces the mix.
+const BUSY = new Set(["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"]);
 
 type Clock = Pick<PollOptions, "sleep" | "now">;
 
@@ -253,6 +254,8 @@ export class SageMakerHosting implements Hosting {
   private async removeEndpointThatNeverCameUp(endpointName: string, cause: Error): Promise<Error> {
     const why = cause instanceof WaitTimeoutError ? "did not come up in time" : "failed";
     try {
+      // SageMaker refuses DeleteEndpoint while an endpoint is Creating: wait until it is not.
+      if (cause instanceof WaitTimeoutError) await this.waitWhileCreating(endpointName);
       cause.message += (await this.delete(endpointName))
         ? `\nThe endpoint ${endpointName} ${why} and was deleted, so it does not keep billing. Fix the cause and deploy again.`
         : `\nThe endpoint ${endpointName} ${why} and no longer exists.`;
@@ -280,7 +283,7 @@ export class SageMakerHosting implements Hosting {
         if (status === "UpdateRollbackFailed")
           throw new Error(
             `the blue/green update of ${endpointName} to ${configName} failed and so did its rollback: the endpoint serves a mix of old and new instances. ` +
-              `Reason: ${d.FailureReason ?? "none given"} (${logs}). Deploy again to replace both, or delete the endpoint.`,
+              `Reason: ${d.FailureReason ?? "none given"} (${logs}). Deploy again (an update replaces both), or delete the endpoint.`,
           );
         if (status === "InService") {
           if (d.EndpointConfigName === configName) return { done: true, value: undefined };
@@ -300,6 +303,17 @@ export class SageMakerHosting implements Hosting {
         maxIntervalMs: 60_000,
         ...this.clock,
       },
+    );
+  }
+
+  /** Waits until the endpoint has left Creating (InService, Failed or gone). */
+  private async waitWhileCreating(endpointName: string): Promise<void> {
+    await pollUntil<void>(
+      async () => {
+        const status = (await this.describeRaw(endpointName))?.EndpointStatus;
+        return status === "Creating" ? { done: false, status } : { done: true, value: undefined };
+      },
+      { what: `endpoint ${endpointName} to leave Creating`, timeoutMs: this.settings.timeouts.endpoint, intervalMs: this.settings.intervals.endpoint, ...this.clock },
     );
   }
 

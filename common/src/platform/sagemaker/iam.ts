@@ -116,6 +116,7 @@ const PERMISSIONS: IamPermission[] = [
     "logs:DescribeLogStreams",
     "cloudwatch:PutMetricData",
   ),
+  ...role("blue/green updates: read the rollback alarms (sagemaker.rollback_alarms)", "cloudwatch:DescribeAlarms"),
   ...image(
     "scripts/image-build-push.sh: create the repository and push the image",
     "ecr:GetAuthorizationToken",
@@ -176,6 +177,7 @@ function arns(scope: PolicyScope) {
     role: scope.roleArn ?? `arn:${partition}:iam::${account}:role/<the role in sagemaker.role_arn>`,
     repositories: `arn:${partition}:ecr:${region}:${account}:repository/*`,
     dashboards: `arn:${partition}:cloudwatch::${account}:dashboard/*`,
+    alarms: `arn:${partition}:cloudwatch:${region}:${account}:alarm:*`,
     logGroups: `arn:${partition}:logs:${region}:${account}:log-group:/aws/sagemaker/*`,
   };
 }
@@ -302,6 +304,8 @@ export function executionRolePolicyDocument(scope: PolicyScope = {}): string {
       Resource: "*",
       Condition: { StringLike: { "cloudwatch:namespace": "/aws/sagemaker/*" } },
     },
+    // A blue/green update with AutoRollbackConfiguration reads its alarms as the execution role.
+    { Sid: "RollbackAlarms", Effect: "Allow", Action: "cloudwatch:DescribeAlarms", Resource: a.alarms },
   ];
   return JSON.stringify({ Version: "2012-10-17", Statement: statements }, null, 2);
 }
