@@ -315,3 +315,29 @@ test("a step of an owner on another host is left alone on load; when too old, th
   assert.deepEqual(stopped, [], "its job is not stopped: the owner may still wait for it");
   assert.equal(later.lastTrainedModelId, next.model_id);
 });
+
+test("a step whose owner is not recorded yet is not closed on load, and one workflow's owner survives another's end", async () => {
+  const { m, ids } = await trained("lc-gap");
+  const records = m.platform.records;
+  // Another process has published a training step but not yet created its model record.
+  const pendingId = "lc-gap-model-zzzzzzzzzzzz";
+  const exp = (await records.get("experiment", "lc-gap", "lc-gap"))!;
+  await records.update("experiment", "lc-gap", "lc-gap", {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "PENDING", next_model_to_train_id: pendingId },
+  }, exp.version);
+  const second = await open("lc-gap");
+  assert.equal(second.toJSON().training_workflow_metadata.training_state, "PENDING", "no owner yet is no proof of death: left alone on load");
+
+  // A deployment in progress in another live process: the evaluation of the same model ends
+  // meanwhile, and the deployment's owner must still be there afterwards.
+  const live = unrelatedProcess();
+  await waitFor(() => pidAlive(live.pid as number));
+  const hostingOwner = { host: os.hostname(), pid: live.pid as number, started_at: new Date(Date.now() + 5000).toISOString() };
+  const rec = (await records.get("model", "lc-gap", ids[0]))!;
+  await records.update("model", "lc-gap", ids[0], { ...rec.value, owners: { hosting: hostingOwner } } as never, rec.version);
+  await second.evaluateModel({ modelId: ids[0] });
+  const after = (await records.get("model", "lc-gap", ids[0]))!.value as { owners?: Record<string, unknown> };
+  assert.deepEqual(after.owners?.hosting, hostingOwner, "the evaluation cleared only its own owner");
+  assert.equal(after.owners?.evaluation, null);
+});

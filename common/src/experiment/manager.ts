@@ -64,6 +64,7 @@ import {
   nowIso,
   ownerStatus,
   ownerOf,
+  setModelOwner,
   pendingStep,
   runningHere,
   thisOwner,
@@ -686,7 +687,7 @@ export class ExperimentManager {
         training_start_time: nowIso(),
         training_end_time: null,
         failure_reason: null,
-        owner: thisOwner(),
+        owners: { training: thisOwner() },
       };
       const created = await this.platform.records.create("model", this.experimentId, modelId, record);
       if (!created.created) throw new ConflictError("model", modelId, null, created.version, "a model with this id already exists");
@@ -705,7 +706,7 @@ export class ExperimentManager {
           r.train_state = "Completed";
           r.s3_model_output_path = result.modelArtifactUri;
           r.training_end_time = result.endTime;
-          (r as WithOwner<ModelRecord>).owner = null;
+          setModelOwner(r, "training", null);
         });
         await this.writeSection("training_workflow_metadata", () => ({
           training_state: "TRAINED",
@@ -721,7 +722,7 @@ export class ExperimentManager {
           r.train_state = "Failed";
           r.failure_reason = reason;
           r.training_end_time = nowIso();
-          (r as WithOwner<ModelRecord>).owner = null;
+          setModelOwner(r, "training", null);
         }).catch(() => undefined);
         await this.writeSection("training_workflow_metadata", (s) => ({ ...s, training_state: "FAILED" })).catch(() => undefined);
         throw new TrainingJobError(`training job ${modelId} failed: ${reason}`, logs ?? "", { cause: err });
@@ -781,7 +782,7 @@ export class ExperimentManager {
       await this.updateRecord("model", modelId, (r) => {
         r.evaluation_job_name = jobId;
         r.eval_state = "InProgress";
-        (r as WithOwner<ModelRecord>).owner = thisOwner();
+        setModelOwner(r, "evaluation", thisOwner());
       });
       await this.writeSection("evaluation_workflow_metadata", (s) => ({ ...s, evaluation_state: "EVALUATING", next_evaluation_job_id: jobId }));
       try {
@@ -798,7 +799,7 @@ export class ExperimentManager {
           r.eval_state = "Completed";
           r.eval_scores[dataUri] = result.score;
           r.eval_data_s3_path = dataUri;
-          (r as WithOwner<ModelRecord>).owner = null;
+          setModelOwner(r, "evaluation", null);
         });
         await this.writeSection("evaluation_workflow_metadata", () => ({
           evaluation_state: "EVALUATED",
@@ -813,7 +814,7 @@ export class ExperimentManager {
         this.evaluationLog = logs ?? reason;
         await this.updateRecord("model", modelId, (r) => {
           r.eval_state = "Failed";
-          (r as WithOwner<ModelRecord>).owner = null;
+          setModelOwner(r, "evaluation", null);
         }).catch(() => undefined);
         await this.writeSection("evaluation_workflow_metadata", (s) => ({ ...s, evaluation_state: "FAILED" })).catch(() => undefined);
         throw new EvaluationJobError(`evaluation job ${jobId} failed: ${reason}`, logs ?? "", { cause: err });
@@ -858,7 +859,7 @@ export class ExperimentManager {
         return running;
       }
       claim(modelId);
-      await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = thisOwner()));
+      await this.updateRecord("model", modelId, (r) => setModelOwner(r, "hosting", thisOwner()));
       await this.writeSection("hosting_workflow_metadata", (s) => ({ ...s, hosting_state: running ? "DEPLOYING" : "PENDING", next_model_to_host_id: modelId }));
       try {
         const d = await this.platform.hosting.deploy({
@@ -874,7 +875,7 @@ export class ExperimentManager {
           },
         });
         if (d.modelId !== modelId) throw new Error(`the endpoint reports model ${d.modelId} after deploying ${modelId}`);
-        await this.updateRecord("model", modelId, (r) => void ((r as WithOwner<ModelRecord>).owner = null));
+        await this.updateRecord("model", modelId, (r) => setModelOwner(r, "hosting", null));
         await this.writeSection("hosting_workflow_metadata", () => ({
           hosting_state: "DEPLOYED",
           last_hosted_model_id: modelId,

@@ -18,8 +18,18 @@ export interface Owner {
   started_at: string;
 }
 
-/** Where a step was started, stored on model / join records to tell live owners from dead ones. */
-export type WithOwner<T> = T & { owner?: Owner | null };
+/**
+ * Where a step was started, stored on model / join records to tell live owners from dead ones. A
+ * model record keeps one owner per workflow (`owners`), since its evaluation and its deployment
+ * may run at the same time; `owner` is the join record's (and older model records').
+ */
+export type WithOwner<T> = T & { owner?: Owner | null; owners?: Partial<Record<Workflow, Owner | null>> };
+
+/** Sets (or clears, with null) the owner of one workflow's step on a model record. */
+export function setModelOwner(r: ModelRecord, what: Workflow, owner: Owner | null): void {
+  const m = r as WithOwner<ModelRecord>;
+  m.owners = { ...(m.owners ?? {}), [what]: owner };
+}
 
 /** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
 export const runningHere = new Set<string>();
@@ -52,17 +62,21 @@ export async function ownerOf(records: RecordStore, experimentId: string, what: 
     return ((await records.get("join_job", experimentId, pendingId))?.value as WithOwner<JoinJobRecord> | undefined)?.owner ?? null;
   }
   const modelId = what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId;
-  return ((await records.get("model", experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined)?.owner ?? null;
+  const r = (await records.get("model", experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined;
+  return r?.owners?.[what] ?? r?.owner ?? null;
 }
 
 /**
- * Whether the owner of a step is still there. `dead`: none recorded; this process, but the step
- * does not run here; or on this host with a dead pid, or a pid now held by a process started
- * after the step. `stale`: the step is older than `staleJobMs` — the only test for an owner on
- * another host, which may still be alive (a long SageMaker job). Otherwise `alive`.
+ * Whether the owner of a step is still there. `dead`: this process, but the step does not run
+ * here; or on this host with a dead pid, or a pid now held by a process started after the step.
+ * `stale`: no owner recorded (yet: a step publishes its id a moment before it records its owner,
+ * so a missing owner is never proof of death), or the step is older than `staleJobMs` — the only
+ * test for an owner on another host, which may still be alive (a long SageMaker job).
+ * Otherwise `alive`.
  */
 export function ownerStatus(owner: Owner | null, stepKey: string, staleJobMs: number): "alive" | "dead" | "stale" {
-  if (!owner) return "dead";
+  if (runningHere.has(stepKey)) return "alive";
+  if (!owner) return "stale";
   if (owner.host === os.hostname()) {
     if (owner.pid === process.pid) return runningHere.has(stepKey) ? "alive" : "dead";
     if (!pidAlive(owner.pid)) return "dead";
@@ -87,6 +101,7 @@ export function abandonOnModel(r: ModelRecord, what: Workflow, pendingId: string
     r.training_end_time = nowIso();
   }
   if (what === "evaluation" && r.evaluation_job_name === pendingId && open(r.eval_state)) r.eval_state = "Abandoned";
+  setModelOwner(r, what, null);
   (r as WithOwner<ModelRecord>).owner = null;
 }
 
