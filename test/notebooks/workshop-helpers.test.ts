@@ -131,10 +131,14 @@ test("Progress prints one line when it finishes outside a kernel; its HTML shows
   assert.throws(() => new Progress(-1), /total must be a number >= 0/);
 });
 
-test("cost intervals are clipped to [0, 1] wherever they are shown", () => {
+test("cost intervals are clipped to the possible costs ([0, 1] unless the score records its range) wherever they are shown", () => {
   assert.deepEqual(clipInterval({ score: 0.24, ci: { lower: -0.11, upper: 0.56 } }), { score: 0.24, lower: 0, upper: 0.56 });
   assert.deepEqual(clipInterval({ score: 0.9, ci: { lower: 0.7, upper: 1.2 } }), { score: 0.9, lower: 0.7, upper: 1 });
   assert.deepEqual(clipInterval({ score: 0.5 }), { score: 0.5, lower: 0.5, upper: 0.5 }, "no interval: the point");
+  // A configured reward range (max_reward 10: costs in [-9, 1]) is the score's recorded range.
+  const wide = { score: -3, ci: { lower: -9.5, upper: 2 }, details: { range: { lower: -9, upper: 1 } } };
+  assert.deepEqual(clipInterval(wide), { score: -3, lower: -9, upper: 1 });
+  assert.equal(formatScore(wide), "-3.000 [-9.000, 1.000]");
   assert.equal(formatScore({ score: 0.2411, ci: { lower: -0.1109, upper: 0.5631 } }), "0.241 [0.000, 0.563]");
   // The dashboard's table and chart and the cost figure, from an older score reaching below 0.
   const l: LoopResult = { ...loop(1, [1, 1], true, 0.05), challenger: { score: 0.05, ci: { lower: -0.02, upper: 0.1 } } };

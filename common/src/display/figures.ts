@@ -2,9 +2,10 @@
  * Ready-made plotly figures and number formats for the notebooks, so a notebook cell says what it
  * shows ("the costs with their intervals") instead of spelling out a plotly spec.
  *
- * Costs are 1 - reward, so they live in [0, 1] (with the default reward range): an interval the
- * estimator reports beyond that range (a normal-approximation interval on a small split can) is
- * clipped when shown, so no chart or table promises a cost below 0 or above 1.
+ * Costs are 1 - reward, so they live in [1 - max_reward, 1 - min_reward] ([0, 1] by default): an
+ * interval beyond that range (a normal-approximation interval on a small split can be) is clipped
+ * when shown — to the range the evaluation job recorded in the score's details, else to [0, 1] —
+ * so no chart or table promises an impossible cost.
  */
 import type { PlotlyFigure } from "./chart";
 
@@ -12,12 +13,16 @@ import type { PlotlyFigure } from "./chart";
 export interface ScoreLike {
   score: number;
   ci?: { lower: number; upper: number } | null;
+  /** The evaluation job's details; `range` holds the possible costs when the job recorded them. */
+  details?: { range?: { lower: number; upper: number } | null } | Record<string, unknown>;
 }
 
-/** The score and its interval clipped to [min, max] (the possible costs; default [0, 1]). */
-export function clipInterval(s: ScoreLike, min = 0, max = 1): { score: number; lower: number; upper: number } {
+/** The score and its interval clipped to the possible costs (the score's recorded range, else [0, 1]). */
+export function clipInterval(s: ScoreLike): { score: number; lower: number; upper: number } {
+  const range = (s.details as { range?: { lower: number; upper: number } | null } | undefined)?.range;
+  const [min, max] = range ? [range.lower, range.upper] : [0, 1];
   const clip = (x: number) => Math.min(max, Math.max(min, x));
-  return { score: s.score, lower: clip(s.ci?.lower ?? s.score), upper: clip(s.ci?.upper ?? s.score) };
+  return { score: clip(s.score), lower: clip(s.ci?.lower ?? s.score), upper: clip(s.ci?.upper ?? s.score) };
 }
 
 /**
@@ -39,7 +44,7 @@ export function distinctDecimals(values: readonly number[], minDigits = 3): numb
   return 8;
 }
 
-/** "0.0123 [0.0080, 0.0170]" with the interval clipped to [0, 1]. */
+/** "0.0123 [0.0080, 0.0170]" with the interval clipped to the possible costs. */
 export function formatScore(s: ScoreLike, decimals = 3): string {
   const c = clipInterval(s);
   return s.ci ? `${c.score.toFixed(decimals)} [${c.lower.toFixed(decimals)}, ${c.upper.toFixed(decimals)}]` : c.score.toFixed(decimals);
