@@ -161,7 +161,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Uploading" });
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Completed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
-    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /ended on its own just after the timeout/.test(e.message));
+    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /had ended \(or was already stopping\) just after the timeout/.test(e.message));
   });
 
   it("stops the job of an abandoned step, takes an ended job calmly and reports a refused stop", async () => {

@@ -194,7 +194,7 @@ export const ENDPOINT_FIELDS = {
 /** SageMaker-mode settings (SageMaker role: add keys here). */
 export const SAGEMAKER_FIELDS = {
   region: cfgStr({ description: "AWS region (null: from the environment / AWS profile)", nullable: true, default: null }),
-  role_arn: cfgStr({ description: "IAM role ARN SageMaker assumes for jobs and endpoints (required in SageMaker mode; see docs/sagemaker.md)", nullable: true, default: null }),
+  role_arn: cfgStr({ description: "IAM role ARN SageMaker assumes for jobs and endpoints (SageMaker mode needs this or resource.shared_resource.iam_role.role_name; see docs/sagemaker.md)", nullable: true, default: null }),
   bucket: cfgStr({ description: "S3 bucket (null: sagemaker-<region>-<account>)", nullable: true, default: null }),
   athena_database: cfgStr({ description: "Glue/Athena database of the join tables (created if missing)", default: "default" }),
   athena_workgroup: cfgStr({ description: "Athena workgroup of the join queries", default: "primary" }),

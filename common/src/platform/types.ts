@@ -340,8 +340,8 @@ export interface DeployRequest {
   /** Seed of the action sampling (action = f(seed, event id)). */
   seed: number;
   /**
-   * How a running endpoint gets the new model (config `soft_deployment`): true (the default when
-   * absent) swaps it into the running server; false starts a new server (blue/green), switches
+   * How a running endpoint gets the new model (config `soft_deployment`): true (also when absent;
+   * the manager always passes the config's value) swaps it into the running server; false starts a new server (blue/green), switches
    * the endpoint over once it is healthy, then stops the old one.
    */
   softDeployment?: boolean;

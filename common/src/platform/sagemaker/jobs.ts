@@ -211,7 +211,7 @@ export class SageMakerJobRunner implements JobRunner {
     const outcome = stop.failed
       ? `Stopping training job ${jobName} failed too (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`
       : stop.endedBefore
-        ? `Training job ${jobName} ended on its own just after the timeout.`
+        ? `Training job ${jobName} had ended (or was already stopping) just after the timeout.`
         : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
     const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
     stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
