@@ -185,7 +185,7 @@ test("the limits come from argv (which wins), env, or the defaults; bad values s
   assert.throws(() => serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "1.5" }), /env MAX_DECISIONS_PER_REQUEST must be a positive integer, got '1.5'.*endpoint\.max_decisions_per_request/);
   assert.throws(() => serveOptionsFromArgs([...base, "--request-timeout-seconds", "0"], {}), /--request-timeout-seconds must be a positive number.*endpoint\.request_timeout_seconds/);
   // What hosting passes from config.yaml's endpoint section.
-  assert.deepEqual(servingLimitsEnvironment({ max_decisions_per_request: 10000, request_timeout_seconds: 30 }), {
+  assert.deepEqual(servingLimitsEnvironment({ maxDecisionsPerRequest: 10000, requestTimeoutSeconds: 30 }), {
     MAX_DECISIONS_PER_REQUEST: "10000",
     REQUEST_TIMEOUT_SECONDS: "30",
   });

@@ -13,7 +13,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { EndpointSettings } from "../config/schema";
 
 export type Channel = "training" | "evaluation" | "pretrained_model";
 
@@ -132,10 +131,10 @@ export const SERVING_LIMITS = {
   },
 } as const;
 
-/** The env vars that carry the `endpoint` config section to a serving container. */
-export function servingLimitsEnvironment(endpoint: EndpointSettings): Record<string, string> {
+/** The env vars that carry the `endpoint` config section's limits to a serving container. */
+export function servingLimitsEnvironment(limits: { maxDecisionsPerRequest: number; requestTimeoutSeconds: number }): Record<string, string> {
   return {
-    [SERVING_LIMITS.maxDecisionsPerRequest.env]: String(endpoint.max_decisions_per_request),
-    [SERVING_LIMITS.requestTimeoutSeconds.env]: String(endpoint.request_timeout_seconds),
+    [SERVING_LIMITS.maxDecisionsPerRequest.env]: String(limits.maxDecisionsPerRequest),
+    [SERVING_LIMITS.requestTimeoutSeconds.env]: String(limits.requestTimeoutSeconds),
   };
 }

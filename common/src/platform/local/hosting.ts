@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
+import { servingLimitsEnvironment } from "../../container/contract";
 import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { safeSegment } from "./layout";
@@ -205,9 +206,7 @@ export class LocalHosting implements Hosting {
     const name = request.endpointName;
     const decisionLogDir = this.store.pathOf(this.store.uriOf(`${safeSegment(request.experimentId, "experiment id")}/inference_data`));
     const out = fs.openSync(this.logFile(name), "a");
-    const limits = request.limits
-      ? { MAX_DECISIONS_PER_REQUEST: String(request.limits.maxDecisionsPerRequest), REQUEST_TIMEOUT_SECONDS: String(request.limits.requestTimeoutSeconds) }
-      : {};
+    const limits = request.limits ? servingLimitsEnvironment(request.limits) : {};
     const child = spawn(
       process.execPath,
       [

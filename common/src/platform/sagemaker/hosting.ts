@@ -20,6 +20,7 @@ import {
   type ProductionVariantInstanceType,
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
+import { servingLimitsEnvironment } from "../../container/contract";
 import type { DeployRequest, EndpointDescription, EndpointStatus, Hosting, RuntimeClientSettings } from "../types";
 import { awsCall, EXPERIMENT_TAG } from "./iam";
 import { checkSageMakerName, packedArtifactUri } from "./jobs";
@@ -48,8 +49,7 @@ export function servingEnvironment(request: DeployRequest, region: string, limit
     MODEL_DIR: "/opt/ml/model",
     HOST: "0.0.0.0",
     PORT: "8080",
-    MAX_DECISIONS_PER_REQUEST: String(limits.maxDecisionsPerRequest),
-    REQUEST_TIMEOUT_SECONDS: String(limits.requestTimeoutSeconds),
+    ...servingLimitsEnvironment(limits),
   };
 }
 
