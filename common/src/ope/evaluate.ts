@@ -250,7 +250,7 @@ function oneHot(action: number, K: number): Float64Array {
 function costPredictions(rows: ScoredRow[], numArms: number, estimators: readonly EstimatorName[], options: EvaluatePolicyOptions<EstimatorName>, seed: number | string): ArrayLike<number>[] | null {
   if (!estimators.some(estimatorNeedsCostModel)) return null;
   if (options.rewardModel) return rows.map((r, i) => predictCostsAt(options.rewardModel as CostModel, r.observation, numArms, i));
-  return crossFitCostPredictions(rows, { numArms, repeats: DEFAULT_FOLD_REPEATS, ...options.ridge, keys: rows.map((r) => r.key), seed });
+  return crossFitCostPredictions(rows, { numArms, ...options.ridge, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, keys: rows.map((r) => r.key), seed });
 }
 
 export interface EvaluateModelOptions extends Omit<EvaluatePolicyOptions, "estimators"> {
