@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { splitValueOf, type ExperimentManager } from "@cbkit/common";
-import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
+import { manager, syntheticJoined, tempWorkspace, testConfig, underLoad } from "./helpers";
 
 const ws = tempWorkspace("endpoint");
 const config = testConfig(ws);
@@ -98,29 +98,13 @@ test("the InvokeEndpoint route speaks the SDK's protocol; actions are determinis
 });
 
 test("deploys under load: no failed request, every response names the old or the new model", async () => {
-  const predictor = m.predictor;
-  let stop = false;
-  let errors = 0;
-  let count = 0;
-  const seen = new Set<string>();
-  const workers = Array.from({ length: 4 }, async () => {
-    while (!stop) {
-      try {
-        const r = await predictor.getAction(obs);
-        seen.add(r.modelId);
-        count++;
-      } catch {
-        errors++;
-      }
+  const { errors, count, seen } = await underLoad(m, obs, async () => {
+    for (let i = 0; i < 4; i++) {
+      await m.deployModel({ modelId: models[(i + 1) % models.length] });
+      await new Promise((r) => setTimeout(r, 30));
     }
   });
-  for (let i = 0; i < 4; i++) {
-    await m.deployModel({ modelId: models[(i + 1) % models.length] });
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  stop = true;
-  await Promise.all(workers);
-  assert.equal(errors, 0);
+  assert.deepEqual(errors, []);
   assert.ok(count > 50, `only ${count} requests`);
   for (const id of seen) assert.ok(models.includes(id), `unknown model id ${id}`);
   assert.ok(seen.size >= 2, "the swaps were seen by the clients");

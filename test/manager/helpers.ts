@@ -69,3 +69,32 @@ export function readDecisionLog(dir: string): { event_id: string; model_id: stri
   walk(dir);
   return out;
 }
+
+/** Four clients ask the endpoint for actions while `deploys` run; returns what they saw. */
+export async function underLoad(m: ExperimentManager, obs: number[], deploys: () => Promise<void>): Promise<{ errors: string[]; count: number; seen: Set<string> }> {
+  const predictor = m.predictor;
+  let stop = false;
+  const errors: string[] = [];
+  let count = 0;
+  const seen = new Set<string>();
+  const workers = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      try {
+        const r = await predictor.getAction(obs);
+        seen.add(r.modelId);
+        count++;
+      } catch (err) {
+        errors.push(String(err));
+      }
+    }
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    await deploys();
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+  }
+  return { errors, count, seen };
+}

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createLocalPlatform, LocalHosting, type ExperimentManager, type JobRunner } from "@cbkit/common";
-import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
+import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
 const config = testConfig(ws);
@@ -207,34 +207,6 @@ test("cleanResource({deleteData}) is refused while a live process runs a step of
   assert.equal(fs.existsSync(path.join(ws, "bucket", "lc-busy")), false);
 });
 
-/** Four clients ask the endpoint for actions while `deploys` run; returns what they saw. */
-async function underLoad(m: ExperimentManager, deploys: () => Promise<void>): Promise<{ errors: string[]; count: number; seen: Set<string> }> {
-  const predictor = m.predictor;
-  let stop = false;
-  const errors: string[] = [];
-  let count = 0;
-  const seen = new Set<string>();
-  const workers = Array.from({ length: 4 }, async () => {
-    while (!stop) {
-      try {
-        const r = await predictor.getAction(obs);
-        seen.add(r.modelId);
-        count++;
-      } catch (err) {
-        errors.push(String(err));
-      }
-    }
-  });
-  try {
-    await new Promise((r) => setTimeout(r, 100));
-    await deploys();
-    await new Promise((r) => setTimeout(r, 100));
-  } finally {
-    stop = true;
-    await Promise.all(workers);
-  }
-  return { errors, count, seen };
-}
 
 test("soft_deployment false restarts blue/green: new process and port, old one stopped, no request lost", async () => {
   const cfg = testConfig(ws, { soft_deployment: false });
@@ -242,7 +214,7 @@ test("soft_deployment false restarts blue/green: new process and port, old one s
   const first = await m.deployModel({ modelId: ids[0] });
   const pids = [first.pid as number];
   const urls = [first.url];
-  const load = await underLoad(m, async () => {
+  const load = await underLoad(m, obs, async () => {
     for (const id of [ids[1], ids[2], ids[0]]) {
       const d = await m.deployModel({ modelId: id });
       assert.equal(d.modelId, id);
@@ -275,7 +247,7 @@ test("soft_deployment false restarts blue/green: new process and port, old one s
 test("soft_deployment true hot-swaps into the running process: same pid and URL, no request lost", async () => {
   const { m, ids } = await trained("lc-hotswap", 2, testConfig(ws, { soft_deployment: true }));
   const first = await m.deployModel({ modelId: ids[0] });
-  const load = await underLoad(m, async () => {
+  const load = await underLoad(m, obs, async () => {
     for (const id of [ids[1], ids[0], ids[1]]) {
       const d = await m.deployModel({ modelId: id });
       assert.deepEqual([d.pid, d.url, d.modelId], [first.pid, first.url, id]);

@@ -3,7 +3,7 @@
  * the project's kernel (cbkit, which runs tslab), and gives tests easy access to the outputs.
  * Executed notebooks are written to test-output/notebooks/ (kept for inspection).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common";
@@ -141,6 +141,19 @@ function describeFailure(name: string, f: NonNullable<RunReport["failure"]>, out
   ].join("\n");
 }
 
+/** Runs a process to its end (without blocking the event loop) and returns its exit code and output. */
+export function runProcess(command: string, args: string[], options: SpawnOptions): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (b) => (stdout += b));
+    child.stderr!.on("data", (b) => (stderr += b));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 let kernelChecked = false;
 /** What the kernel check found (for test diagnostics). */
 export let kernelNote = "";
@@ -161,15 +174,7 @@ export async function executeNotebook(name: string, options: { timeoutSeconds?: 
   const output = path.join(outputDir, path.basename(name));
   const runner = path.join(projectRoot, "test", "notebooks", "run_notebook.py");
   const args = [runner, input, output, options.kernel ?? KERNEL_NAME, String(options.timeoutSeconds ?? 600)];
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(py, args, { cwd: path.dirname(input), env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
-    let so = "";
-    let se = "";
-    child.stdout.on("data", (b) => (so += b));
-    child.stderr.on("data", (b) => (se += b));
-    child.on("error", reject);
-    child.on("close", (c) => resolve({ code: c, stdout: so, stderr: se }));
-  });
+  const { code, stdout, stderr } = await runProcess(py, args, { cwd: path.dirname(input), env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
   const last = stdout.trim().split("\n").pop() ?? "";
   let report: RunReport;
   try {

@@ -58,18 +58,21 @@ export interface CaptureLine {
   eventVersion: "0";
 }
 
+/** The endpoint's answer to one decision request (a JSON object, as serve.ts writes it). */
+const answerOf = (d: DecisionRecord) => ({
+  action: d.action,
+  action_prob: d.action_prob,
+  action_probs: d.action_probs,
+  event_id: d.event_id,
+  model_id: d.model_id,
+  sample_prob: d.sample_prob,
+  timestamp: d.timestamp,
+});
+
 /** What SageMaker data capture writes for one InvokeEndpoint of the Predictor. */
 export function captureLine(d: DecisionRecord, options: { base64?: boolean } = {}): CaptureLine {
   const request = JSON.stringify({ request_type: "observation", observation: d.observation });
-  const response = JSON.stringify({
-    action: d.action,
-    action_prob: d.action_prob,
-    action_probs: d.action_probs,
-    event_id: d.event_id,
-    model_id: d.model_id,
-    sample_prob: d.sample_prob,
-    timestamp: d.timestamp,
-  });
+  const response = JSON.stringify(answerOf(d));
   const enc = (s: string) => (options.base64 ? Buffer.from(s).toString("base64") : s);
   const encoding = options.base64 ? ("BASE64" as const) : ("JSON" as const);
   return {
@@ -81,17 +84,6 @@ export function captureLine(d: DecisionRecord, options: { base64?: boolean } = {
     eventVersion: "0",
   };
 }
-
-/** The endpoint's answer to one decision request (a JSON object, as serve.ts writes it). */
-const answerOf = (d: DecisionRecord) => ({
-  action: d.action,
-  action_prob: d.action_prob,
-  action_probs: d.action_probs,
-  event_id: d.event_id,
-  model_id: d.model_id,
-  sample_prob: d.sample_prob,
-  timestamp: d.timestamp,
-});
 
 /**
  * What SageMaker data capture writes for one `getActions` call: ONE record for the whole

@@ -32,6 +32,15 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
   beforeEach(() => sm.reset());
 
   const runner = (clock = fakeClock()) => new SageMakerJobRunner(client, store, testSettings(), clock);
+  /** An evaluation of MODEL on the j1 evaluation split, as the manager asks for one. */
+  const evaluation = (jobName: string, hyperparameters: Record<string, string> = {}) => ({
+    experimentId: EXP,
+    jobName,
+    hyperparameters,
+    evaluationDataUri: uri(`${EXP}/joined_data/j1/eval`),
+    modelUri: uri(`${EXP}/training_jobs/${MODEL}/output/model`),
+    outputUri: uri(`${EXP}/evaluation_jobs/${jobName}`),
+  });
 
   it("submits a warm-start training job with the full request shape and waits for it", async () => {
     sm.on(CreateTrainingJobCommand).resolves({ TrainingJobArn: "arn:aws:sagemaker:us-west-2:123456789012:training-job/x" });
@@ -183,14 +192,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Training" });
     sm.on(StopTrainingJobCommand).resolves({});
     await assert.rejects(
-      runner().runEvaluation({
-        experimentId: EXP,
-        jobName: job,
-        hyperparameters: {},
-        evaluationDataUri: uri(`${EXP}/joined_data/j1/eval`),
-        modelUri: uri(`${EXP}/training_jobs/${MODEL}/output/model`),
-        outputUri: uri(`${EXP}/evaluation_jobs/${job}`),
-      }),
+      runner().runEvaluation(evaluation(job)),
       WaitTimeoutError,
     );
     assert.deepEqual(sm.commandCalls(StopTrainingJobCommand).map((c) => c.args[0].input.TrainingJobName), [job]);
@@ -226,14 +228,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
       await store.put(uri(`${EXP}/evaluation_jobs/${EVAL_JOB}/output/model.tar.gz`), tarGz({ "score.json": JSON.stringify(score) }));
       return { TrainingJobStatus: "Completed" };
     });
-    const result = await runner().runEvaluation({
-      experimentId: EXP,
-      jobName: EVAL_JOB,
-      hyperparameters: { cfa_type: "dr", num_arms: "7" },
-      evaluationDataUri: uri(`${EXP}/joined_data/j1/eval`),
-      modelUri: uri(`${EXP}/training_jobs/${MODEL}/output/model`),
-      outputUri: uri(`${EXP}/evaluation_jobs/${EVAL_JOB}`),
-    });
+    const result = await runner().runEvaluation(evaluation(EVAL_JOB, { cfa_type: "dr", num_arms: "7" }));
     const input = sm.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
     assert.deepEqual(input.InputDataConfig?.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3Uri]), [
       ["evaluation", `s3://${BUCKET}/${EXP}/joined_data/j1/eval/`],
@@ -252,14 +247,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     const job = `${MODEL}-eval-000000000007`;
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "Completed" });
-    const request = {
-      experimentId: EXP,
-      jobName: job,
-      hyperparameters: {},
-      evaluationDataUri: uri(`${EXP}/joined_data/j1/eval`),
-      modelUri: uri(`${EXP}/training_jobs/${MODEL}/output/model`),
-      outputUri: uri(`${EXP}/evaluation_jobs/${job}`),
-    };
+    const request = evaluation(job);
     await assert.rejects(runner().runEvaluation(request), (e: Error) => e instanceof JobFailedError && /wrote no score.json/.test(e.message));
     await store.put(uri(`${EXP}/evaluation_jobs/${job}/output/output.tar.gz`), tarGz({ "data/score.json": '{"score":"n.a."}' }));
     await assert.rejects(runner().runEvaluation(request), /lacks a finite score/);

@@ -4,12 +4,12 @@
  * a front end sees while long cells run (watched on iopub with jupyter_client).
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { findJupyterPython, projectRoot } from "../notebooks/harness";
+import { findJupyterPython, projectRoot, runProcess } from "../notebooks/harness";
 
 interface StatusEvent {
   t: number;
@@ -47,15 +47,7 @@ function installKernel(): string {
 /** Runs test/setup/kernel_status.py against a kernelspec of the private data dir. */
 async function watchStatus(kernel: string, cwd: string): Promise<StatusReport> {
   const script = path.join(projectRoot, "test", "setup", "kernel_status.py");
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(py!, [script, kernel, cwd], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let so = "";
-    let se = "";
-    child.stdout.on("data", (b) => (so += b));
-    child.stderr.on("data", (b) => (se += b));
-    child.on("error", reject);
-    child.on("close", (c) => resolve({ code: c, stdout: so, stderr: se }));
-  });
+  const { code, stdout, stderr } = await runProcess(py!, [script, kernel, cwd], { env });
   assert.equal(code, 0, `kernel_status.py ${kernel} failed:\n${stderr.slice(-3000)}`);
   return JSON.parse(stdout.trim().split("\n").pop() ?? "") as StatusReport;
 }
