@@ -267,6 +267,19 @@ test("soft_deployment true hot-swaps into the running process: same pid and URL,
   assert.ok(load.seen.size === 2);
 });
 
+test("soft_deployment has one default, the config schema's: the platform refuses a deploy request that leaves it out", async () => {
+  const { m, ids } = await trained("lc-softdefault", 2);
+  await m.deployModel({ modelId: ids[0] });
+  const artifact = (await m.getModelRecord(ids[1])).s3_model_output_path as string;
+  // A caller of the platform that leaves the flag out (the platform used to take that as true: a hot swap).
+  const request = { experimentId: "lc-softdefault", endpointName: "lc-softdefault", modelId: ids[1], modelArtifactUri: artifact, seed: config.seed };
+  await assert.rejects(
+    m.platform.hosting.deploy(request as Parameters<typeof m.platform.hosting.deploy>[0]),
+    /^Error: DeployRequest\.softDeployment must be true or false, got undefined: pass the config's soft_deployment/,
+  );
+  assert.equal((await m.describeEndpoint())?.modelId, ids[0], "the running model still serves");
+});
+
 test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
   const { m } = await trained("lc-remote");
   const records = m.platform.records;
