@@ -31,26 +31,26 @@ export interface StepFailure {
   cause: unknown;
 }
 
-export interface Step<W extends Workflow, Result, Value, Rec extends StepRecord = RecordOf<W>> {
+export interface Step<W extends Workflow, Result, Value> {
   /** The id published as the workflow's pending step: the new model, the evaluation job, the model to host, the join job. */
   id: string;
   /** A new record to create (a model to train, a join job), or the changes to the existing model record it runs on. */
-  record: { create: () => Rec } | { update: (r: Rec) => void };
+  record: { create: () => RecordOf<W> } | { update: (r: RecordOf<W>) => void };
   /** Workflow states: `open` is published with the id, `running` (if given) follows once the record holds the owner, `done` ends a success. */
   states: { open: string; running?: string; done: string };
   /** The platform call, and any work on its output before the step counts as done. */
   run(): Promise<Result>;
   succeeded: {
     /** The record's fields on success. */
-    record?(r: Rec, result: Result): void;
+    record?(r: RecordOf<W>, result: Result): void;
     /** Fields of the final workflow state besides state, last id and pending id. */
     section?(result: Result): Record<string, unknown>;
     /** What the step returns (given the updated record). */
-    value(result: Result, record: Rec): Value;
+    value(result: Result, record: RecordOf<W>): Value;
   };
   failed: {
     /** The record's fields on failure. */
-    record?(r: Rec, failure: StepFailure): void;
+    record?(r: RecordOf<W>, failure: StepFailure): void;
     /** The workflow's typed error, with the cause and logs. */
     error(failure: StepFailure): Error;
   };
