@@ -9,7 +9,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createLocalPlatform, LocalHosting, type ExperimentManager, type JobRunner } from "@cbkit/common";
+import {
+  createLocalPlatform,
+  EvaluationJobError,
+  HostingError,
+  JoiningError,
+  LocalHosting,
+  TrainingJobError,
+  type ExperimentManager,
+  type JobRunner,
+} from "@cbkit/common";
 import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
@@ -258,6 +267,19 @@ test("soft_deployment true hot-swaps into the running process: same pid and URL,
   assert.ok(load.seen.size === 2);
 });
 
+test("soft_deployment has one default, the config schema's: the platform refuses a deploy request that leaves it out", async () => {
+  const { m, ids } = await trained("lc-softdefault", 2);
+  await m.deployModel({ modelId: ids[0] });
+  const artifact = (await m.getModelRecord(ids[1])).s3_model_output_path as string;
+  // A caller of the platform that leaves the flag out (the platform used to take that as true: a hot swap).
+  const request = { experimentId: "lc-softdefault", endpointName: "lc-softdefault", modelId: ids[1], modelArtifactUri: artifact, seed: config.seed };
+  await assert.rejects(
+    m.platform.hosting.deploy(request as Parameters<typeof m.platform.hosting.deploy>[0]),
+    /^Error: DeployRequest\.softDeployment must be true or false, got undefined: pass the config's soft_deployment/,
+  );
+  assert.equal((await m.describeEndpoint())?.modelId, ids[0], "the running model still serves");
+});
+
 test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
   const { m } = await trained("lc-remote");
   const records = m.platform.records;
@@ -312,4 +334,34 @@ test("a step whose owner is not recorded yet is not closed on load, and one work
   const after = (await records.get("model", "lc-gap", ids[0]))!.value as { owners?: Record<string, unknown> };
   assert.deepEqual(after.owners?.hosting, hostingOwner, "the evaluation cleared only its own owner");
   assert.equal(after.owners?.evaluation, null);
+});
+
+test("a failed step of every workflow ends FAILED with its owner cleared (a failed deploy used to keep the model's hosting owner)", async () => {
+  const { m, ids } = await trained("lc-failed");
+  type Owned = { owners?: Record<string, unknown>; owner?: unknown };
+  const owners = async () => ((await m.getModelRecord(ids[0])) as Owned).owners;
+  // A model artifact no process can load fails the deploy, the evaluation and the next training.
+  const artifact = path.join(ws, "bucket", "lc-failed", "training_jobs", ids[0], "output", "model");
+  for (const f of fs.readdirSync(artifact)) fs.writeFileSync(path.join(artifact, f), "{broken");
+
+  await assert.rejects(m.deployModel({ modelId: ids[0] }), (err: Error) => err instanceof HostingError && /^deploying .* failed: endpoint lc-failed did not start/.test(err.message));
+  assert.equal(m.toJSON().hosting_workflow_metadata.hosting_state, "FAILED");
+  assert.equal((await owners())?.hosting, null, "the failed deploy cleared the model's hosting owner");
+
+  await assert.rejects(m.evaluateModel({ modelId: ids[0] }), EvaluationJobError);
+  assert.equal(m.toJSON().evaluation_workflow_metadata.evaluation_state, "FAILED");
+  assert.equal((await owners())?.evaluation, null);
+
+  await assert.rejects(m.trainNextModel({ inputModelId: ids[0] }), TrainingJobError);
+  assert.equal(m.toJSON().training_workflow_metadata.training_state, "FAILED");
+  const failedModel = (await m.listModels()).find((r) => r.train_state === "Failed") as Owned | undefined;
+  assert.equal(failedModel?.owners?.training, null);
+
+  // No decision was ever logged: the SQL join has nothing to join.
+  const rewards = await m.ingestRewards([{ event_id: "never-decided", reward: 1 }]);
+  await assert.rejects(m.join(rewards), (err: Error) => err instanceof JoiningError && /no decisions to join/.test(err.message));
+  assert.equal(m.toJSON().joining_workflow_metadata.joining_state, "FAILED");
+  const failedJoin = (await m.listJoinJobs()).find((j) => j.current_state === "FAILED") as Owned | undefined;
+  assert.ok(failedJoin, "the join job is recorded as FAILED");
+  assert.equal(failedJoin.owner, null);
 });

@@ -107,7 +107,7 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
   const client = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
   const sm = mockClient(client);
   const artifact = (m: string) => store.uriOf(`${EXP}/training_jobs/${m}/output/model`);
-  const request = (modelId: string) => ({ experimentId: EXP, endpointName: EXP, modelId, modelArtifactUri: artifact(modelId), seed: 7 });
+  const request = (modelId: string) => ({ experimentId: EXP, endpointName: EXP, modelId, modelArtifactUri: artifact(modelId), seed: 7, softDeployment: false });
   const hosting = (clock = fakeClock()) => new SageMakerHosting(client, store, testSettings(), (exp) => store.uriOf(`${exp}/inference_data`), clock);
 
   before(async () => {

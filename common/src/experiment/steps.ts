@@ -1,114 +1,205 @@
 /**
- * Who runs a workflow step, and whether that owner is still there. An in-progress step carries
- * its owner (host, pid, start time) on its model or join record. A step whose owner is gone (a
- * killed kernel, a crashed process) is closed as ABANDONED by the next manager, so no step stays
- * in progress forever.
+ * The step engine. Training, evaluation, deployment and joins are steps of one shape, and
+ * runStep owns that shape; a workflow only says what differs (workflows/*.ts):
+ *
+ *   1. one step per workflow at a time on this manager; re-read the experiment record;
+ *   2. the workflow resolves its inputs from the fresh record (it may find nothing to do);
+ *   3. refuse while another live manager runs a step of the workflow, or take over a step whose
+ *      owner is gone (closed as ABANDONED);
+ *   4. claim the step's id and publish it as pending with the open state: a new record (model,
+ *      join job) is created with its owner after the id is published; an existing model record
+ *      gets its owner before;
+ *   5. the platform call;
+ *   6. success: the record's new fields, the owner cleared, the final workflow state with the
+ *      id as the last one; failure: the record's failure fields, the owner cleared, the workflow
+ *      FAILED, and the workflow's typed error with the cause and the job's logs.
  */
-import * as os from "node:os";
-import type { ExperimentRecord, JoinJobRecord, ModelRecord, RecordStore } from "../platform/types";
-import { pidAlive, processStartTimeMs } from "../util/process";
-import { modelIdOfEvaluationJob } from "./ids";
+import { ConflictError, JobFailedError, type JoinJobRecord, type ModelRecord } from "../platform/types";
+import type { StepContext } from "./context";
+import { WorkflowInProgressError } from "./errors";
+import { abandonReason, markAbandoned, ownerOf, ownerStatus, runningHere, setStepOwner, stepRecordOf, thisOwner, type Owner } from "./owners";
+import { inProgress, pendingStep, WORKFLOW_FIELDS, WORKFLOWS, type Workflow } from "./state";
 
-export type Workflow = "training" | "evaluation" | "hosting" | "joining";
-export const WORKFLOWS: readonly Workflow[] = ["training", "evaluation", "hosting", "joining"];
+type StepRecord = ModelRecord | JoinJobRecord;
+/** The record a workflow's step runs on: a join job for joins, else a model. */
+export type RecordOf<W extends Workflow> = W extends "joining" ? JoinJobRecord : ModelRecord;
 
-export interface Owner {
-  host: string;
-  pid: number;
-  started_at: string;
+/** Why a step failed: the job's failure reason (or the error's message), its logs (jobs only), the error. */
+export interface StepFailure {
+  reason: string;
+  logs: string | null;
+  cause: unknown;
 }
 
-/**
- * Where a step was started, stored on model / join records to tell live owners from dead ones. A
- * model record keeps one owner per workflow (`owners`), since its evaluation and its deployment
- * may run at the same time; `owner` is the join record's (and older model records').
- */
-export type WithOwner<T> = T & { owner?: Owner | null; owners?: Partial<Record<Workflow, Owner | null>> };
-
-/** Sets (or clears, with null) the owner of one workflow's step on a model record. */
-export function setModelOwner(r: ModelRecord, what: Workflow, owner: Owner | null): void {
-  const m = r as WithOwner<ModelRecord>;
-  m.owners = { ...(m.owners ?? {}), [what]: owner };
+export interface Step<W extends Workflow, Result, Value> {
+  /** The id published as the workflow's pending step: the new model, the evaluation job, the model to host, the join job. */
+  id: string;
+  /** A new record to create (a model to train, a join job), or the changes to the existing model record it runs on. */
+  record: { create: () => RecordOf<W> } | { update: (r: RecordOf<W>) => void };
+  /** Workflow states: `open` is published with the id, `running` (if given) follows once the record holds the owner, `done` ends a success. */
+  states: { open: string; running?: string; done: string };
+  /** The platform call, and any work on its output before the step counts as done. */
+  run(): Promise<Result>;
+  succeeded: {
+    /** The record's fields on success. */
+    record?(r: RecordOf<W>, result: Result): void;
+    /** Fields of the final workflow state besides state, last id and pending id. */
+    section?(result: Result): Record<string, unknown>;
+    /** What the step returns (given the updated record). */
+    value(result: Result, record: RecordOf<W>): Value;
+  };
+  failed: {
+    /** The record's fields on failure. */
+    record?(r: RecordOf<W>, failure: StepFailure): void;
+    /** The workflow's typed error, with the cause and logs. */
+    error(failure: StepFailure): Error;
+  };
 }
 
-/** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
-export const runningHere = new Set<string>();
-
-export const nowIso = () => new Date().toISOString();
-export const inProgress = (state: string | null | undefined) => state === "PENDING" || (state ?? "").endsWith("ING");
-
-export function thisOwner(): Owner {
-  return { host: os.hostname(), pid: process.pid, started_at: nowIso() };
+export interface StepSpec<W extends Workflow, Result, Value> {
+  workflow: W;
+  /**
+   * Runs after the record was re-read, so defaults come from the latest state: checks and
+   * resolves the inputs and returns the step, or `{ done }` when there is nothing to run.
+   */
+  prepare(): Promise<Step<W, Result, Value> | { done: Value }>;
 }
 
-/** The section and field names of each workflow in the experiment record. */
-export const WORKFLOW_FIELDS = {
-  training: { section: "training_workflow_metadata", state: "training_state", pending: "next_model_to_train_id" },
-  evaluation: { section: "evaluation_workflow_metadata", state: "evaluation_state", pending: "next_evaluation_job_id" },
-  hosting: { section: "hosting_workflow_metadata", state: "hosting_state", pending: "next_model_to_host_id" },
-  joining: { section: "joining_workflow_metadata", state: "joining_state", pending: "next_join_job_id" },
-} as const;
+export async function runStep<W extends Workflow, Result, Value>(ctx: StepContext, spec: StepSpec<W, Result, Value>): Promise<Value> {
+  const what = spec.workflow;
+  ctx.state.checkAlive();
+  if (ctx.busy.has(what)) throw new WorkflowInProgressError(`this manager is already running a ${what} step; await it first`);
+  ctx.busy.add(what);
+  // Steps claimed here are alive to every manager in this process (see ownerStatus).
+  let claimed: string | null = null;
+  try {
+    await ctx.state.refresh();
+    const step = await spec.prepare();
+    if ("done" in step) return step.done;
+    await guardInProgress(ctx, what);
+    claimed = `${ctx.experimentId}/${step.id}`;
+    runningHere.add(claimed);
+    await open(ctx, what, step);
+    return await finish(ctx, what, step);
+  } finally {
+    ctx.busy.delete(what);
+    if (claimed) runningHere.delete(claimed);
+  }
+}
 
-/** The state and pending id of a workflow. */
-export function pendingStep(record: ExperimentRecord, what: Workflow): { state: string | null; pendingId: string | null } {
+/** Read-modify-write of the step's record. */
+function updateStepRecord<Rec extends StepRecord>(ctx: StepContext, what: Workflow, stepId: string, fn: (r: Rec) => void): Promise<Rec> {
+  const { kind, id } = stepRecordOf(what, stepId);
+  return ctx.state.updateRecord(kind, id, fn as (r: StepRecord) => void) as Promise<Rec>;
+}
+
+async function open<W extends Workflow>(ctx: StepContext, what: W, step: Step<W, unknown, unknown>): Promise<void> {
   const f = WORKFLOW_FIELDS[what];
-  const section = record[f.section] as unknown as Record<string, string | null>;
-  return { state: section[f.state], pendingId: section[f.pending] };
+  const publish = () => ctx.state.writeSection(f.section, (s) => ({ ...s, [f.state]: step.states.open, [f.pending]: step.id }));
+  if ("create" in step.record) {
+    await publish();
+    const { kind, id } = stepRecordOf(what, step.id);
+    const record = step.record.create();
+    setStepOwner(record, what, thisOwner());
+    const created = await ctx.platform.records.create(kind, ctx.experimentId, id, record as never);
+    if (!created.created) throw new ConflictError(kind, id, null, created.version, `a ${kind === "model" ? "model" : "join job"} with this id already exists`);
+  } else {
+    const update = step.record.update;
+    await updateStepRecord<RecordOf<W>>(ctx, what, step.id, (r) => {
+      update(r);
+      setStepOwner(r, what, thisOwner());
+    });
+    await publish();
+  }
+  const running = step.states.running;
+  if (running) await ctx.state.writeSection(f.section, (s) => ({ ...s, [f.state]: running }));
 }
 
-/** The owner recorded on the model or join record of an in-progress step. */
-export async function ownerOf(records: RecordStore, experimentId: string, what: Workflow, pendingId: string): Promise<Owner | null> {
-  if (what === "joining") {
-    return ((await records.get("join_job", experimentId, pendingId))?.value as WithOwner<JoinJobRecord> | undefined)?.owner ?? null;
+async function finish<W extends Workflow, Result, Value>(ctx: StepContext, what: W, step: Step<W, Result, Value>): Promise<Value> {
+  const f = WORKFLOW_FIELDS[what];
+  try {
+    const result = await step.run();
+    const record = await updateStepRecord<RecordOf<W>>(ctx, what, step.id, (r) => {
+      step.succeeded.record?.(r, result);
+      setStepOwner(r, what, null);
+    });
+    await ctx.state.writeSection(f.section, () => ({ [f.state]: step.states.done, [f.last]: step.id, [f.pending]: null, ...step.succeeded.section?.(result) }) as never);
+    return step.succeeded.value(result, record);
+  } catch (err) {
+    const failure: StepFailure =
+      err instanceof JobFailedError
+        ? { reason: err.failureReason, logs: err.logs, cause: err }
+        : { reason: (err as Error)?.message ?? String(err), logs: null, cause: err };
+    await updateStepRecord<RecordOf<W>>(ctx, what, step.id, (r) => {
+      step.failed.record?.(r, failure);
+      setStepOwner(r, what, null);
+    }).catch(() => undefined);
+    await ctx.state.writeSection(f.section, (s) => ({ ...s, [f.state]: "FAILED" })).catch(() => undefined);
+    throw step.failed.error(failure);
   }
-  const modelId = what === "evaluation" ? modelIdOfEvaluationJob(pendingId) : pendingId;
-  const r = (await records.get("model", experimentId, modelId))?.value as WithOwner<ModelRecord> | undefined;
-  return r?.owners?.[what] ?? r?.owner ?? null;
 }
 
 /**
- * Whether the owner of a step is still there. `dead`: this process, but the step does not run
- * here; or on this host with a dead pid, or a pid now held by a process started after the step.
- * `stale`: no owner recorded (yet: a step publishes its id a moment before it records its owner,
- * so a missing owner is never proof of death), or the step is older than `staleJobMs` — the only
- * test for an owner on another host, which may still be alive (a long SageMaker job).
- * Otherwise `alive`.
+ * Refuses to start a step while another live manager runs the same step; takes it over (closed
+ * as ABANDONED) when its owner is gone or the step is older than `staleJobMs`.
  */
-export function ownerStatus(owner: Owner | null, stepKey: string, staleJobMs: number): "alive" | "dead" | "stale" {
-  if (runningHere.has(stepKey)) return "alive";
-  if (!owner) return "stale";
-  if (owner.host === os.hostname()) {
-    if (owner.pid === process.pid) return runningHere.has(stepKey) ? "alive" : "dead";
-    if (!pidAlive(owner.pid)) return "dead";
-    const started = processStartTimeMs(owner.pid);
-    if (started !== null && started > Date.parse(owner.started_at) + 1000) return "dead"; // the pid was reused
+async function guardInProgress(ctx: StepContext, what: Workflow): Promise<void> {
+  const { state, pendingId } = pendingStep(ctx.state.record, what);
+  if (!inProgress(state) || !pendingId) return;
+  const owner = await ownerOf(ctx.platform.records, ctx.experimentId, what, pendingId);
+  const status = ownerStatus(owner, `${ctx.experimentId}/${pendingId}`, ctx.staleJobMs);
+  if (status !== "alive") {
+    await abandonStep(ctx, what, pendingId, owner, status);
+    return;
   }
-  return Date.now() - Date.parse(owner.started_at) > staleJobMs ? "stale" : "alive";
+  throw new WorkflowInProgressError(
+    `${what} '${pendingId}' is in progress (state ${state}, started ${owner?.started_at} by pid ${owner?.pid} on ${owner?.host}); ` +
+      `wait for it to finish and call again`,
+  );
 }
 
-export function abandonReason(owner: Owner | null, status: "dead" | "stale"): string {
-  if (!owner) return "abandoned: no owner was recorded";
-  const who = `its owner (pid ${owner.pid} on ${owner.host}, started ${owner.started_at})`;
-  return status === "dead" ? `abandoned: ${who} is gone` : `abandoned: taken over after the step timed out; ${who} may still run`;
+/**
+ * On load: closes as ABANDONED every in-progress step whose owner is provably dead (a killed
+ * kernel's steps). A merely old step is left to the owner, which may still run elsewhere.
+ */
+export async function closeAbandonedSteps(ctx: StepContext): Promise<void> {
+  for (const what of WORKFLOWS) {
+    const { state, pendingId } = pendingStep(ctx.state.record, what);
+    if (!inProgress(state) || !pendingId) continue;
+    const owner = await ownerOf(ctx.platform.records, ctx.experimentId, what, pendingId);
+    if (ownerStatus(owner, `${ctx.experimentId}/${pendingId}`, ctx.staleJobMs) === "dead") await abandonStep(ctx, what, pendingId, owner, "dead");
+  }
 }
 
-/** Closes an abandoned step on its model record (training or evaluation; hosting only drops the owner). */
-export function abandonOnModel(r: ModelRecord, what: Workflow, pendingId: string, reason: string): void {
-  const open = (s: string | null) => s === "InProgress" || s === "Pending";
-  if (what === "training" && open(r.train_state)) {
-    r.train_state = "Abandoned";
-    r.failure_reason = reason;
-    r.training_end_time = nowIso();
+/** The first in-progress step whose owner is alive (in this process or another), or null. */
+export async function findLiveStep(ctx: StepContext): Promise<{ what: Workflow; pendingId: string; owner: Owner | null } | null> {
+  for (const what of WORKFLOWS) {
+    const { state, pendingId } = pendingStep(ctx.state.record, what);
+    if (!inProgress(state) || !pendingId) continue;
+    const owner = await ownerOf(ctx.platform.records, ctx.experimentId, what, pendingId);
+    if (ownerStatus(owner, `${ctx.experimentId}/${pendingId}`, ctx.staleJobMs) === "alive") return { what, pendingId, owner };
   }
-  if (what === "evaluation" && r.evaluation_job_name === pendingId && open(r.eval_state)) r.eval_state = "Abandoned";
-  setModelOwner(r, what, null);
-  (r as WithOwner<ModelRecord>).owner = null;
+  return null;
 }
 
-export function abandonOnJoin(r: JoinJobRecord, reason: string): void {
-  if (r.current_state === "PENDING" || r.current_state === "RUNNING") {
-    r.current_state = "ABANDONED";
-    r.failure_reason = reason;
+/** Marks a step as abandoned, on its model or join record and in the workflow state. */
+async function abandonStep(ctx: StepContext, what: Workflow, pendingId: string, owner: Owner | null, status: "dead" | "stale"): Promise<void> {
+  const reason = abandonReason(owner, status);
+  ctx.log(`taking over: the ${what} step '${pendingId}' was ${reason}`);
+  // A record that is gone needs no closing.
+  await updateStepRecord(ctx, what, pendingId, (r) => markAbandoned(r, what, pendingId, reason)).catch(() => undefined);
+  // A job whose owner is dead runs for no one (SageMaker: it bills): stop it. A stale owner may still wait for it.
+  if (status === "dead" && (what === "training" || what === "evaluation") && ctx.platform.jobs.stop) {
+    await ctx.platform.jobs.stop(pendingId).catch((err) => ctx.log(`could not stop the abandoned job ${pendingId}: ${(err as Error).message}`));
   }
-  (r as WithOwner<JoinJobRecord>).owner = null;
+  const f = WORKFLOW_FIELDS[what];
+  // Unless another manager moved the workflow on meanwhile (then it took over first).
+  await ctx.state
+    .writeSection(f.section, (x) => {
+      const fields = x as unknown as Record<string, string | null>;
+      return inProgress(fields[f.state]) && fields[f.pending] === pendingId ? ({ ...x, [f.state]: "ABANDONED" } as typeof x) : x;
+    })
+    .catch((err) => {
+      if (!(err instanceof ConflictError)) throw err;
+    });
 }

@@ -1,2 +1,24 @@
+import * as fs from "node:fs";
+import { resolveWorkspaceDir, type Config } from "../config";
+import { createLocalPlatform, type JobMode } from "./local";
+import type { Platform } from "./types";
+
 export * from "./types";
 export * from "./local";
+
+export interface CreatePlatformOptions {
+  /** Local mode: run jobs in this process (default) or as child processes. */
+  jobMode?: JobMode;
+}
+
+/** The platform a config selects: local (default) or SageMaker (`local_mode: false`). */
+export async function createPlatform(config: Config, options: CreatePlatformOptions = {}): Promise<Platform> {
+  if (config.local_mode) {
+    const workspace = resolveWorkspaceDir(config);
+    fs.mkdirSync(workspace, { recursive: true });
+    return createLocalPlatform({ workspace, jobMode: options.jobMode });
+  }
+  // Required here, not imported above: local mode never loads the AWS control-plane clients.
+  const { createSageMakerPlatform } = require("./sagemaker/platform") as typeof import("./sagemaker/platform");
+  return createSageMakerPlatform(config);
+}

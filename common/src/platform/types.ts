@@ -340,11 +340,12 @@ export interface DeployRequest {
   /** Seed of the action sampling (action = f(seed, event id)). */
   seed: number;
   /**
-   * How a running endpoint gets the new model (config `soft_deployment`): true (also when absent;
-   * the manager always passes the config's value) swaps it into the running server; false starts a new server (blue/green), switches
-   * the endpoint over once it is healthy, then stops the old one.
+   * How a running endpoint gets the new model: config `soft_deployment`, whose one default (false)
+   * is the config schema's, so callers always pass it. Local hosting: true swaps it into the
+   * running server; false starts a new server (blue/green), switches the endpoint over once it is
+   * healthy, then stops the old one. SageMaker has no hot swap: every deploy is blue/green.
    */
-  softDeployment?: boolean;
+  softDeployment: boolean;
   /**
    * Request limits of the serving process (config `endpoint.max_decisions_per_request`,
    * `endpoint.request_timeout_seconds`), passed as env `MAX_DECISIONS_PER_REQUEST` and

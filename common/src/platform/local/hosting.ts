@@ -178,12 +178,18 @@ export class LocalHosting implements Hosting {
   }
 
   async deploy(request: DeployRequest): Promise<EndpointDescription> {
+    if (typeof request.softDeployment !== "boolean") {
+      throw new Error(
+        `DeployRequest.softDeployment must be true or false, got ${JSON.stringify(request.softDeployment)}: ` +
+          `pass the config's soft_deployment (its default, false, is the config schema's)`,
+      );
+    }
     const modelDir = this.store.pathOf(request.modelArtifactUri);
     if (!fs.existsSync(modelDir)) throw new Error(`model artifact ${request.modelArtifactUri} does not exist`);
     const name = request.endpointName;
     const { status, state: st } = this.processStatus(name);
     const running = status === "ours" && st ? await this.ping(st) : null;
-    if (running && st && request.softDeployment !== false && st.adminToken) {
+    if (running && st && request.softDeployment && st.adminToken) {
       const r = await httpJson(`${st.url}/admin/deploy`, "POST", { model_dir: modelDir }, { "x-cbkit-admin-token": st.adminToken }, 30000);
       if (r.status !== 200) throw new Error(`endpoint ${name} refused the new model: ${String(r.body.message ?? r.status)}`);
       return this.describeState(st, String(r.body.model_id));

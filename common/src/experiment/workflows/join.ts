@@ -1,0 +1,256 @@
+/**
+ * Joins: decisions joined with their rewards, split into train and eval data and stored as a
+ * join job — on the client side from records already joined (`ingestJoinedData`, the original's
+ * "dummy" join), or by the platform's SQL join of the decision log with ingested rewards (`join`).
+ */
+import { JOINED_CSV_HEADER, joinedCsvLine } from "../../data";
+import type { JoinedRecord } from "../../data/records";
+import { DUPLICATE_REWARD_RULE } from "../../join/sql";
+import type { JoinJobRecord, RewardRecord } from "../../platform/types";
+import type { StepContext } from "../context";
+import { InvalidUsageError, JoiningError } from "../errors";
+import { checkEventId, newJoinJobId, sortableSuffix } from "../ids";
+import { clone } from "../state";
+import { runStep, type Step } from "../steps";
+import { checkReward, normalizeJoinedRecord, taskBounds } from "../validation";
+
+/** Sentinel of the original for joins made on the client side (`ingestJoinedData`). */
+export const LOCAL_JOIN_SENTINEL = "local-join-does-not-apply";
+
+/** The inputs and rules a join job's record states. */
+type JoinInputs = Pick<
+  JoinJobRecord,
+  | "current_state"
+  | "input_obs_data_s3_path"
+  | "obs_start_time"
+  | "obs_end_time"
+  | "input_reward_data_s3_path"
+  | "ratio"
+  | "missing_reward_policy"
+  | "duplicate_reward_rule"
+>;
+
+/** What a join produced: its counts and (Athena) query ids. */
+type JoinOutput = Pick<JoinJobRecord, "counts" | "join_query_ids">;
+
+function checkRatio(ratio: number): void {
+  if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
+}
+
+/**
+ * Stores records already joined with their rewards, split by `sample_prob <= ratio`, as a join
+ * job's train and eval CSVs. Both splits must be non-empty.
+ */
+export function ingestJoinedData(ctx: StepContext, records: readonly unknown[], ratio: number): Promise<JoinJobRecord> {
+  if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
+  checkRatio(ratio);
+  const bounds = taskBounds(ctx.config);
+  const rows = records.map((r, i) => {
+    const row = normalizeJoinedRecord(r, i, bounds);
+    checkEventIdAt(row.event_id, `joined record ${i}`);
+    return row;
+  });
+  const train = rows.filter((r) => r.sample_prob <= ratio);
+  const evalRows = rows.filter((r) => r.sample_prob > ratio);
+  if (train.length === 0 || evalRows.length === 0) {
+    throw new JoiningError(
+      `the ${train.length === 0 ? "train" : "eval"} split of ${rows.length} records would be empty with ratio ${ratio} ` +
+        `(train ${train.length}, eval ${evalRows.length}); give more records or another ratio`,
+    );
+  }
+  return runStep(ctx, {
+    workflow: "joining",
+    async prepare() {
+      const joinJobId = newJoinJobId(ctx.experimentId);
+      const inputs: JoinInputs = {
+        current_state: "PENDING",
+        input_obs_data_s3_path: LOCAL_JOIN_SENTINEL,
+        obs_start_time: null,
+        obs_end_time: null,
+        input_reward_data_s3_path: LOCAL_JOIN_SENTINEL,
+        ratio,
+        missing_reward_policy: "drop",
+        duplicate_reward_rule: "none: records arrive already joined (split on their sample_prob <= ratio)",
+      };
+      return joinStep(ctx, joinJobId, inputs, `storing the joined data of ${joinJobId} failed`, async (trainUri, evalUri) => {
+        const stamp = sortableSuffix();
+        const csv = (rs: JoinedRecord[]) => [JOINED_CSV_HEADER, ...rs.map(joinedCsvLine)].join("\n") + "\n";
+        await ctx.platform.objects.put(`${trainUri}/local-joined-data-${stamp}.csv`, csv(train));
+        await ctx.platform.objects.put(`${evalUri}/local-joined-data-${stamp}.csv`, csv(evalRows));
+        const counts = {
+          decisions: rows.length,
+          rewards: rows.length,
+          duplicateRewards: 0,
+          unmatchedRewards: 0,
+          missingRewards: 0,
+          train: train.length,
+          eval: evalRows.length,
+        };
+        return { counts, join_query_ids: [] };
+      });
+    },
+  });
+}
+
+export interface JoinOptions {
+  ratio?: number;
+  obsTimeWindow?: number;
+  defaultReward?: number | null;
+}
+
+/**
+ * Joins the decision log with the rewards under `rewardsUri` by event id (the platform's SQL),
+ * splits by the event-id hash and stores both splits as a join job. `obsTimeWindow` (hours) keeps
+ * only decisions of the last hours; `defaultReward` (default: config `workflow.default_reward`)
+ * gives decisions without a reward that reward instead of leaving them out.
+ */
+export function join(ctx: StepContext, rewardsUri: string, options: JoinOptions): Promise<JoinJobRecord> {
+  const ratio = options.ratio ?? ctx.config.workflow.join_ratio;
+  checkRatio(ratio);
+  if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
+    throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
+  }
+  rewardsUri = ctx.checkUri(rewardsUri, "rewardsUri");
+  const { platform, experimentId } = ctx;
+  return runStep(ctx, {
+    workflow: "joining",
+    async prepare() {
+      const joinJobId = newJoinJobId(experimentId);
+      const end = new Date();
+      const window = options.obsTimeWindow
+        ? { start: new Date(end.getTime() - options.obsTimeWindow * 3600_000).toISOString(), end: end.toISOString() }
+        : undefined;
+      if (!window) ctx.log("join: no obsTimeWindow given, all logged decisions are joined");
+      const defaultReward = options.defaultReward !== undefined ? options.defaultReward : ctx.config.workflow.default_reward;
+      const missing = defaultReward == null ? ("drop" as const) : { defaultReward };
+      const decisionsUri = platform.objects.uriOf(platform.layout.decisionLogPrefix(experimentId));
+      const inputs: JoinInputs = {
+        current_state: "RUNNING",
+        input_obs_data_s3_path: decisionsUri,
+        obs_start_time: window?.start ?? null,
+        obs_end_time: window?.end ?? null,
+        input_reward_data_s3_path: rewardsUri,
+        ratio,
+        missing_reward_policy: missing === "drop" ? "drop" : { default_reward: missing.defaultReward },
+        duplicate_reward_rule: DUPLICATE_REWARD_RULE,
+      };
+      return joinStep(ctx, joinJobId, inputs, `join ${joinJobId} failed`, async (outputTrainUri, outputEvalUri) => {
+        const result = await platform.join({ experimentId, joinJobId, decisionsUri, rewardsUri, ratio, window, missingReward: missing, outputTrainUri, outputEvalUri });
+        return { counts: result.counts, join_query_ids: result.queryIds };
+      });
+    },
+  });
+}
+
+/** The step of a join job whose `run` writes the train and eval splits at the URIs it is given. */
+function joinStep(
+  ctx: StepContext,
+  joinJobId: string,
+  inputs: JoinInputs,
+  failedMessage: string,
+  run: (trainUri: string, evalUri: string) => Promise<JoinOutput>,
+): Step<"joining", JoinOutput, JoinJobRecord> {
+  const { platform, experimentId } = ctx;
+  const splitUri = (split: "train" | "eval") => platform.objects.uriOf(platform.layout.joinedPrefix(experimentId, joinJobId, split));
+  const trainUri = splitUri("train");
+  const evalUri = splitUri("eval");
+  return {
+    id: joinJobId,
+    states: { open: inputs.current_state as string, done: "SUCCEEDED" },
+    record: {
+      create: () => ({
+        experiment_id: experimentId,
+        join_job_id: joinJobId,
+        current_state: inputs.current_state,
+        input_obs_data_s3_path: inputs.input_obs_data_s3_path,
+        obs_start_time: inputs.obs_start_time,
+        obs_end_time: inputs.obs_end_time,
+        input_reward_data_s3_path: inputs.input_reward_data_s3_path,
+        output_joined_train_data_s3_path: trainUri,
+        output_joined_eval_data_s3_path: evalUri,
+        join_query_ids: [],
+        ratio: inputs.ratio,
+        missing_reward_policy: inputs.missing_reward_policy,
+        duplicate_reward_rule: inputs.duplicate_reward_rule,
+        counts: null,
+        failure_reason: null,
+      }),
+    },
+    async run() {
+      const output = await run(trainUri, evalUri);
+      await copyToHoldout(ctx, evalUri, joinJobId);
+      return output;
+    },
+    succeeded: {
+      record(r, output) {
+        r.current_state = "SUCCEEDED";
+        r.counts = output.counts;
+        r.join_query_ids = output.join_query_ids;
+      },
+      value(output, record) {
+        ctx.state.lastJoin = record;
+        ctx.log(`join ${joinJobId}: ${output.counts?.train} train / ${output.counts?.eval} eval records`);
+        return clone(record);
+      },
+    },
+    failed: {
+      record(r, { reason, cause }) {
+        r.current_state = "FAILED";
+        r.failure_reason = reason;
+        const counts = (cause as { counts?: JoinJobRecord["counts"] } | null)?.counts;
+        if (counts) r.counts = counts;
+      },
+      error: ({ reason, cause }) => new JoiningError(`${failedMessage}: ${reason}`, { cause }),
+    },
+  };
+}
+
+/**
+ * Keeps a copy of the eval split in the holdout folder: the union of every join's eval split,
+ * never used for training, so models can be compared on more than one batch's records.
+ */
+async function copyToHoldout(ctx: StepContext, evalUri: string, joinJobId: string): Promise<void> {
+  const objects = ctx.platform.objects;
+  for (const o of await objects.list(evalUri)) {
+    const name = o.key.slice(o.key.lastIndexOf("/") + 1);
+    await objects.put(`${ctx.holdoutDataUri}/${joinJobId}/${name}`, await objects.get(o.uri));
+  }
+}
+
+/**
+ * Stores rewards (`{event_id, reward}` per decision) as JSON lines and returns the folder URI to
+ * pass to `join`. Each reward is stamped with the time it was reported (kept if given), so "the
+ * earliest reward wins" is well defined.
+ */
+export async function ingestRewards(ctx: StepContext, rewards: readonly RewardRecord[]): Promise<string> {
+  ctx.state.checkAlive();
+  if (!Array.isArray(rewards) || rewards.length === 0) throw new InvalidUsageError("ingestRewards needs a non-empty array of {event_id, reward}");
+  const base = Date.now() / 1000;
+  const bounds = taskBounds(ctx.config);
+  const lines = rewards.map((r, i) => {
+    if (r === null || typeof r !== "object") throw new InvalidUsageError(`reward ${i} must be an object {event_id, reward}`);
+    if (r.event_id === undefined || r.event_id === null || r.event_id === "") throw new InvalidUsageError(`reward ${i}: field 'event_id' is missing`);
+    checkEventIdAt(String(r.event_id), `reward ${i}`);
+    if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) {
+      throw new InvalidUsageError(`reward ${i}: field 'reward' must be a finite number, got ${JSON.stringify(r.reward)}`);
+    }
+    checkReward(r.reward, bounds, `reward ${i}`);
+    const ts = r.timestamp ?? base + i * 1e-6;
+    if (typeof ts !== "number" || !Number.isFinite(ts)) throw new InvalidUsageError(`reward ${i}: field 'timestamp' must be epoch seconds`);
+    return JSON.stringify({ event_id: String(r.event_id), reward: r.reward, timestamp: ts });
+  });
+  const { platform, experimentId } = ctx;
+  const batch = `${experimentId}-${sortableSuffix()}`;
+  const folder = platform.objects.uriOf(platform.layout.rewardsPrefix(experimentId, batch));
+  await platform.objects.put(`${folder}/rewards-${batch.slice(experimentId.length + 1)}.jsonl`, lines.join("\n") + "\n");
+  return folder;
+}
+
+/** checkEventId, as an InvalidUsageError naming the record. */
+function checkEventIdAt(id: string, where: string): void {
+  try {
+    checkEventId(id, "event_id");
+  } catch (err) {
+    throw new InvalidUsageError(`${where}: ${(err as Error).message}`);
+  }
+}
