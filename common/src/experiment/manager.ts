@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Config } from "../config";
 import { loadConfig, resolveWorkspaceDir } from "../config";
-import { JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords } from "../data";
+import { JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords, splitOfValue } from "../data";
 import type { JoinedRecord } from "../data/records";
 import { stringifyHyperparameters } from "../container/contract";
 import { createLocalPlatform, type JobMode } from "../platform/local";
@@ -55,7 +55,7 @@ import {
   WorkflowInProgressError,
 } from "./errors";
 import { Predictor } from "./predictor";
-import { checkExperimentUri, checkReward, normalizeJoinedRecord, taskBounds } from "./validation";
+import { checkExperimentUri, checkJoinRatio, checkReward, normalizeJoinedRecord, taskBounds } from "./validation";
 import {
   abandonOnJoin,
   abandonOnModel,
@@ -417,15 +417,15 @@ export class ExperimentManager {
    */
   async ingestJoinedData(records: readonly unknown[], ratio: number = this.config.workflow.join_ratio): Promise<JoinJobRecord> {
     if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
-    if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
+    checkJoinRatio(ratio);
     const bounds = taskBounds(this.config);
     const rows = records.map((r, i) => {
       const row = normalizeJoinedRecord(r, i, bounds);
       checkEventIdAt(row.event_id, `joined record ${i}`);
       return row;
     });
-    const train = rows.filter((r) => r.sample_prob <= ratio);
-    const evalRows = rows.filter((r) => r.sample_prob > ratio);
+    const train = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "train");
+    const evalRows = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "eval");
     if (train.length === 0 || evalRows.length === 0) {
       throw new JoiningError(
         `the ${train.length === 0 ? "train" : "eval"} split of ${rows.length} records would be empty with ratio ${ratio} ` +
@@ -585,7 +585,7 @@ export class ExperimentManager {
     options: { ratio?: number; obsTimeWindow?: number; defaultReward?: number | null } = {},
   ): Promise<JoinJobRecord> {
     const ratio = options.ratio ?? this.config.workflow.join_ratio;
-    if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
+    checkJoinRatio(ratio);
     if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
       throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
     }
