@@ -221,7 +221,7 @@ export class ExperimentManager {
    * models on all evaluation records collected so far.
    */
   get holdoutDataUri(): string {
-    return this.platform.objects.uriOf(`${this.platform.layout.experimentPrefix(this.experimentId)}/holdout`);
+    return this.platform.objects.uriOf(this.platform.layout.holdoutPrefix(this.experimentId));
   }
 
   /** The last successful join record (counts, rules, paths), or null. */

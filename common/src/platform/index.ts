@@ -1,2 +1,3 @@
 export * from "./types";
+export * from "./layout";
 export * from "./local";
