@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createLocalPlatform, LocalHosting, type ExperimentManager, type JobRunner } from "@cbkit/common";
+import { createLocalPlatform, LocalHosting, registerExperimentFile, type ExperimentManager, type JobRunner } from "@cbkit/common";
 import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
@@ -159,9 +159,14 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
   await m.deployModel({ modelId: ids[0] });
   await m.evaluateModel();
   const download = await m.downloadHistoricalData();
+  // A file an application wrote for the experiment (npm start's report) and registered with it.
   const report = path.join(ws, "reports", "lc-clean.html");
   fs.mkdirSync(path.dirname(report), { recursive: true });
   fs.writeFileSync(report, "<html></html>");
+  registerExperimentFile(config, "lc-clean", report);
+  const neighboursReport = path.join(ws, "reports", "lc-clean-b.html");
+  fs.writeFileSync(neighboursReport, "<html></html>");
+  registerExperimentFile(config, "lc-clean-b", neighboursReport);
   // Failed jobs keep their folders: one for each experiment.
   const broken = testConfig(ws, { algor: { ...config.algor, algorithms_parameters: { ...config.algor.algorithms_parameters, num_arms: 0 } } });
   for (const id of ["lc-clean", "lc-clean-b"]) {
@@ -180,6 +185,8 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
   assert.deepEqual(jobs().filter((j) => j.startsWith("lc-clean-model-")), []);
   assert.equal(jobs().filter((j) => j.startsWith("lc-clean-b-model-")).length, 1, "the neighbour's job folder stays");
   assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-clean-b", "joined_data")), "the neighbour's data stays");
+  assert.ok(fs.existsSync(neighboursReport), "the neighbour's report stays");
+  assert.ok(r.removed.includes(report), "the report is listed as removed");
   assert.ok(neighbour.lastTrainedModelId);
 });
 
@@ -312,4 +319,21 @@ test("a step whose owner is not recorded yet is not closed on load, and one work
   const after = (await records.get("model", "lc-gap", ids[0]))!.value as { owners?: Record<string, unknown> };
   assert.deepEqual(after.owners?.hosting, hostingOwner, "the evaluation cleared only its own owner");
   assert.equal(after.owners?.evaluation, null);
+});
+
+test("registerExperimentFile takes only paths inside the workspace; clean-up removes each registered file once", async () => {
+  const outside = path.join(os.tmpdir(), "not-in-the-workspace.html");
+  assert.throws(() => registerExperimentFile(config, "lc-files", outside), /not inside the workspace .*clean-up removes only files inside it/);
+  assert.throws(() => registerExperimentFile(config, "lc-files", ws), /not inside the workspace/);
+  assert.throws(() => registerExperimentFile(config, "bad id!", path.join(ws, "x")), /experiment id "bad id!" is not valid/);
+  const { m } = await trained("lc-files");
+  const folder = path.join(ws, "exports", "lc-files");
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, "a.csv"), "x\n");
+  registerExperimentFile(config, "lc-files", folder);
+  registerExperimentFile(config, "lc-files", folder);
+  const r = await m.cleanResource({ deleteData: true });
+  assert.equal(r.removed.filter((p) => p === folder).length, 1);
+  assert.equal(fs.existsSync(folder), false);
+  assert.deepEqual((await m.cleanResource({ deleteData: true })).removed.filter((p) => p === folder), [], "the list went too");
 });

@@ -54,6 +54,7 @@ import {
   TrainingJobError,
   WorkflowInProgressError,
 } from "./errors";
+import { removeExperimentFiles } from "./local-files";
 import { Predictor } from "./predictor";
 import { checkExperimentUri, checkJoinRatio, checkReward, normalizeJoinedRecord, taskBounds } from "./validation";
 import {
@@ -962,7 +963,8 @@ export class ExperimentManager {
 
   /**
    * Stops the endpoint. With `deleteData` also removes the experiment's stored objects and what it
-   * left on this machine (local: endpoint log, failed or killed job folders; downloads, reports);
+   * left on this machine (local: endpoint log, failed or killed job folders; downloads, and the
+   * files applications registered with `registerExperimentFile`, such as npm start's report);
    * refused while a live process runs one of its steps.
    */
   async cleanResource(options: { deleteData?: boolean } = {}): Promise<{ endpointDeleted: boolean; removed: string[] }> {
@@ -999,17 +1001,13 @@ export class ExperimentManager {
     }
   }
 
-  /** The experiment's downloads (downloadHistoricalData) and reports (npm start) on this machine. */
+  /** The experiment's downloads (downloadHistoricalData) and the files applications registered for it (local-files.ts). */
   private removeLocalCopies(): string[] {
     const workspace = resolveWorkspaceDir(this.config);
-    const paths = [
-      path.join(workspace, "downloads", this.experimentId),
-      path.join(os.tmpdir(), "downloads", this.experimentId),
-      path.join(workspace, "reports", `${this.experimentId}.html`),
-    ];
+    const paths = [path.join(workspace, "downloads", this.experimentId), path.join(os.tmpdir(), "downloads", this.experimentId)];
     const removed = paths.filter((p) => fs.existsSync(p));
     for (const p of removed) fs.rmSync(p, { recursive: true, force: true });
-    return removed;
+    return [...removed, ...removeExperimentFiles(workspace, this.experimentId)];
   }
 
   /** Deletes every record of the experiment (experiment, models, join jobs, metrics). */
