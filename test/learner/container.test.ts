@@ -137,5 +137,5 @@ test("evaluation clips the score and its interval to the possible costs and says
   assert.ok(j.lines.some((l) => /clipped to the possible costs \[0, 1\]/.test(l)), j.lines.join("\n"));
   // A reward outside the range is refused, naming the row and the keys.
   const bad = await job({ cfa_type: "dr" }, { evaluation: [rec(1), { ...rec(2), reward: 3 }] }, model.paths.modelDir);
-  await assert.rejects(evaluateJob(bad.paths, bad.log), /row 1: reward is 3, outside the possible rewards \[0, 1\] \(minReward \/ maxReward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id e2\)/);
+  await assert.rejects(evaluateJob(bad.paths, bad.log), /row 1: reward is 3, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id e2\)/);
 });

@@ -36,12 +36,12 @@ test("rewards outside [workflow.min_reward, workflow.max_reward] are refused nam
   const m = await open("bi-reward");
   await assert.rejects(
     m.ingestRewards([{ event_id: "a", reward: 1 }, { event_id: "b", reward: 7 }]),
-    refused(/^reward 1: field 'reward' is 7, outside \[0, 1\] \(config\.yaml workflow\.min_reward, workflow\.max_reward\)/),
+    refused(/^reward 1: field 'reward' is 7, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\)/),
   );
-  await assert.rejects(m.ingestRewards([{ event_id: "a", reward: -1 }]), refused(/^reward 0: field 'reward' is -1, outside \[0, 1\]/));
+  await assert.rejects(m.ingestRewards([{ event_id: "a", reward: -1 }]), refused(/^reward 0: field 'reward' is -1, outside the possible rewards \[0, 1\]/));
   const joined = syntheticJoined(40);
   joined[5].reward = 7;
-  await assert.rejects(m.ingestJoinedData(joined, 0.5), refused(/^joined record 5: field 'reward' is 7, outside \[0, 1\] \(config\.yaml workflow\.min_reward/));
+  await assert.rejects(m.ingestJoinedData(joined, 0.5), refused(/^joined record 5: field 'reward' is 7, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward/));
   // Nothing was stored by the refused calls.
   assert.deepEqual(await m.platform.objects.list(m.platform.objects.uriOf("bi-reward")), []);
   assert.equal(m.toJSON().joining_workflow_metadata.joining_state, null);
@@ -49,7 +49,7 @@ test("rewards outside [workflow.min_reward, workflow.max_reward] are refused nam
   // A wider configured range accepts what it covers.
   const wide = await open("bi-wide", testConfig(ws, { workflow: { ...config.workflow, min_reward: -1, max_reward: 2 } }));
   assert.match(await wide.ingestRewards([{ event_id: "a", reward: -1 }, { event_id: "b", reward: 2 }]), /rewards_data/);
-  await assert.rejects(wide.ingestRewards([{ event_id: "a", reward: 2.5 }]), refused(/outside \[-1, 2\]/));
+  await assert.rejects(wide.ingestRewards([{ event_id: "a", reward: 2.5 }]), refused(/outside the possible rewards \[-1, 2\]/));
 });
 
 test("actions outside 1..num_arms, a wrong feature count and bad event ids are refused at ingest naming config.yaml", async () => {

@@ -15,6 +15,7 @@ import {
   HostingError,
   JoiningError,
   LocalHosting,
+  registerExperimentFile,
   TrainingJobError,
   type ExperimentManager,
   type JobRunner,
@@ -168,9 +169,14 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
   await m.deployModel({ modelId: ids[0] });
   await m.evaluateModel();
   const download = await m.downloadHistoricalData();
+  // A file an application wrote for the experiment (npm start's report) and registered with it.
   const report = path.join(ws, "reports", "lc-clean.html");
   fs.mkdirSync(path.dirname(report), { recursive: true });
   fs.writeFileSync(report, "<html></html>");
+  registerExperimentFile(config, "lc-clean", report);
+  const neighboursReport = path.join(ws, "reports", "lc-clean-b.html");
+  fs.writeFileSync(neighboursReport, "<html></html>");
+  registerExperimentFile(config, "lc-clean-b", neighboursReport);
   // Failed jobs keep their folders: one for each experiment.
   const broken = testConfig(ws, { algor: { ...config.algor, algorithms_parameters: { ...config.algor.algorithms_parameters, num_arms: 0 } } });
   for (const id of ["lc-clean", "lc-clean-b"]) {
@@ -189,6 +195,8 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
   assert.deepEqual(jobs().filter((j) => j.startsWith("lc-clean-model-")), []);
   assert.equal(jobs().filter((j) => j.startsWith("lc-clean-b-model-")).length, 1, "the neighbour's job folder stays");
   assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-clean-b", "joined_data")), "the neighbour's data stays");
+  assert.ok(fs.existsSync(neighboursReport), "the neighbour's report stays");
+  assert.ok(r.removed.includes(report), "the report is listed as removed");
   assert.ok(neighbour.lastTrainedModelId);
 });
 
@@ -364,4 +372,21 @@ test("a failed step of every workflow ends FAILED with its owner cleared (a fail
   const failedJoin = (await m.listJoinJobs()).find((j) => j.current_state === "FAILED") as Owned | undefined;
   assert.ok(failedJoin, "the join job is recorded as FAILED");
   assert.equal(failedJoin.owner, null);
+});
+
+test("registerExperimentFile takes only paths inside the workspace; clean-up removes each registered file once", async () => {
+  const outside = path.join(os.tmpdir(), "not-in-the-workspace.html");
+  assert.throws(() => registerExperimentFile(config, "lc-files", outside), /not inside the workspace .*clean-up removes only files inside it/);
+  assert.throws(() => registerExperimentFile(config, "lc-files", ws), /not inside the workspace/);
+  assert.throws(() => registerExperimentFile(config, "bad id!", path.join(ws, "x")), /experiment id "bad id!" is not valid/);
+  const { m } = await trained("lc-files");
+  const folder = path.join(ws, "exports", "lc-files");
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, "a.csv"), "x\n");
+  registerExperimentFile(config, "lc-files", folder);
+  registerExperimentFile(config, "lc-files", folder);
+  const r = await m.cleanResource({ deleteData: true });
+  assert.equal(r.removed.filter((p) => p === folder).length, 1);
+  assert.equal(fs.existsSync(folder), false);
+  assert.deepEqual((await m.cleanResource({ deleteData: true })).removed.filter((p) => p === folder), [], "the list went too");
 });

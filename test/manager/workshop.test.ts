@@ -3,9 +3,9 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { plotlyBundle, rollingMean } from "@cbkit/common";
+import { ExperimentManager, plotlyBundle, rollingMean } from "@cbkit/common";
 import { runWorkshop, gatePasses } from "@cbkit/sim_app";
-import { renderReport } from "@cbkit/sim_app/dist/workshop/report";
+import { renderReport, writeWorkshopReport } from "@cbkit/sim_app/dist/workshop/report";
 import { tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("workshop");
@@ -34,4 +34,21 @@ test("two short loops through the endpoint end with the endpoint stopped and a s
   assert.ok(html.includes(plotlyBundle().code), "plotly.js is inlined");
   assert.doesNotMatch(html, /<script src=/, "no CDN");
   assert.match(html, /Rolling mean reward/);
+
+  // npm start writes the report to its default file; notebook 4's clean-up (a new manager, as in
+  // another process) removes it with the experiment's data, though the manager knows no app path.
+  const report = writeWorkshopReport(r, config);
+  assert.equal(report, path.join(ws, "reports", "ws-test.html"));
+  assert.ok(fs.existsSync(report));
+  const kept = writeWorkshopReport(r, config, path.join(ws, "mine", "ws-test.html"));
+  const m = await ExperimentManager.create(config, "ws-test", { log: () => undefined });
+  try {
+    const cleaned = await m.cleanResource({ deleteData: true });
+    assert.ok(cleaned.removed.includes(report), `removed: ${cleaned.removed.join("; ")}`);
+    assert.equal(fs.existsSync(report), false, "the report went with the experiment");
+    assert.ok(fs.existsSync(kept), "a report file the user chose stays");
+    await m.cleanTableRecords();
+  } finally {
+    await m.close();
+  }
 });

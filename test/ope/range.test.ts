@@ -42,11 +42,11 @@ test("rewards outside the range are refused, naming the row, the value and the k
   await assert.rejects(evaluatePolicy(log, FIXTURE_MODEL), (e: Error) => {
     assert.ok(e instanceof OpeInputError);
     assert.equal(e.row, 1);
-    assert.match(e.message, /row 1: reward is 7, outside the possible rewards \[0, 1\] \(minReward \/ maxReward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id odd-one\)/);
+    assert.match(e.message, /row 1: reward is 7, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id odd-one\)/);
     return true;
   });
   assert.throws(() => new PolicyEvaluationStream({ target: FIXTURE_MODEL }).add(log[1]), /reward is 7, outside/);
-  await assert.rejects(evaluatePolicy(FIXTURE, FIXTURE_MODEL, { minReward: 2, maxReward: 1 }), /minReward and maxReward must be finite with minReward <= maxReward/);
+  await assert.rejects(evaluatePolicy(FIXTURE, FIXTURE_MODEL, { minReward: 2, maxReward: 1 }), /workflow\.max_reward is 1, not above workflow\.min_reward \(2\); expected workflow\.min_reward < workflow\.max_reward/);
 });
 
 test("paired differences are clipped to ± the width of the cost range", async () => {

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
 import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
 import { findProjectRoot } from "./paths";
+import { rewardRangeIssue } from "../data/rewards";
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -114,13 +115,11 @@ type LineOf = (keys: string[], ofKey?: boolean) => number | undefined;
 function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: string[], lineOf: LineOf): void {
   const min = c.workflow?.min_reward;
   const max = c.workflow?.max_reward;
-  if (typeof min === "number" && typeof max === "number" && !(min < max))
-    issues.push({
-      path: "workflow.max_reward",
-      found: `${max}, not above workflow.min_reward (${min})`,
-      expected: "workflow.min_reward < workflow.max_reward (the reward range must not be empty)",
-      line: lineOf(["workflow", "max_reward"]) ?? lineOf(["workflow", "min_reward"]),
-    });
+  const range = typeof min === "number" && typeof max === "number" ? rewardRangeIssue(min, max) : null;
+  if (range !== null) {
+    const key = range.key.split(".");
+    issues.push({ path: range.key, found: range.found, expected: range.expected, line: lineOf(key) ?? lineOf(["workflow", "min_reward"]) });
+  }
   for (const table of ["experiment_db", "model_db", "join_db"] as const) {
     const t = c.resource?.shared_resource?.[table];
     if (!t || t.rcu === undefined || t.wcu === undefined || (t.rcu === null) === (t.wcu === null)) continue;
@@ -197,7 +196,9 @@ export function describeConfigAllowed(node: ConfigSchemaNode): string {
       if (node.min !== undefined && node.max !== undefined) parts.push(`in [${node.min}, ${node.max}]`);
       else if (node.min !== undefined) parts.push(`>= ${node.min}`);
       else if (node.max !== undefined) parts.push(`<= ${node.max}`);
-      if (node.exclusiveMin !== undefined) parts.push(`> ${node.exclusiveMin}`);
+      if (node.exclusiveMin !== undefined && node.exclusiveMax !== undefined) parts.push(`in (${node.exclusiveMin}, ${node.exclusiveMax})`);
+      else if (node.exclusiveMin !== undefined) parts.push(`> ${node.exclusiveMin}`);
+      else if (node.exclusiveMax !== undefined) parts.push(`< ${node.exclusiveMax}`);
       return `${what}${parts.length ? " " + parts.join(" and ") : ""}${orNull}`;
     }
   }
@@ -331,7 +332,8 @@ function validateLeaf(
         (!node.integer || Number.isInteger(v)) &&
         (node.min === undefined || v >= node.min) &&
         (node.max === undefined || v <= node.max) &&
-        (node.exclusiveMin === undefined || v > node.exclusiveMin);
+        (node.exclusiveMin === undefined || v > node.exclusiveMin) &&
+        (node.exclusiveMax === undefined || v < node.exclusiveMax);
       break;
   }
   if (!ok) return fail();

@@ -6,6 +6,10 @@
  * (WorkflowSettings, SageMakerSettings); the build fails when the two disagree.
  */
 
+import { MAX_MAGNITUDE } from "../data/numbers";
+import { DEFAULT_REWARD_RANGE } from "../data/rewards";
+import { SPLIT_RATIO_BOUNDS } from "../data/split";
+
 /** What every schema node may carry. */
 interface NodeBase {
   /** One line: what the key means (shown in errors, the README and the notebook). */
@@ -34,6 +38,8 @@ export interface ConfigNumberNode extends NodeBase {
   max?: number;
   /** Strict lower bound (value > exclusiveMin). */
   exclusiveMin?: number;
+  /** Strict upper bound (value < exclusiveMax). */
+  exclusiveMax?: number;
   default?: number | null;
 }
 
@@ -169,15 +175,23 @@ export const ALGORITHM_FIELDS = {
   gamma_exponent: cfgNum({ description: "squarecb: growth exponent of gamma with the number of examples", min: 0, default: 0.5 }),
 };
 
+/** The ends of the reward range keep the numeric contract (the rule between them: load.ts, from data/rewards.ts). */
+const REWARD_LIMITS = { min: -MAX_MAGNITUDE, max: MAX_MAGNITUDE, reason: "the kit's numeric contract" } as const;
+
 /** Workflow settings (experiment manager role: add keys here). */
 export const WORKFLOW_FIELDS = {
-  join_ratio: cfgNum({ description: "share of joined records that go to training (the rest to evaluation), split by event-id hash", min: 0, max: 1, default: 0.8 }),
+  join_ratio: cfgNum({
+    description: "share of joined records that go to training (the rest to evaluation), split by event-id hash",
+    ...SPLIT_RATIO_BOUNDS,
+    reason: "0 or 1 leaves the train or the eval split empty",
+    default: 0.8,
+  }),
   deploy_gate: cfgOneOf(["ci", "point", "always"] as const, {
     description: "when the loop deploys a challenger: ci (its upper confidence bound is below the champion's cost), point (cost <= champion's, the original), always",
     default: "ci",
   }),
-  min_reward: cfgNum({ description: "smallest possible reward; rewards below it are refused at ingest", default: 0 }),
-  max_reward: cfgNum({ description: "largest possible reward; rewards above it are refused at ingest", default: 1 }),
+  min_reward: cfgNum({ description: "smallest possible reward; rewards below it are refused at ingest", ...REWARD_LIMITS, default: DEFAULT_REWARD_RANGE.minReward }),
+  max_reward: cfgNum({ description: "largest possible reward (above min_reward); rewards above it are refused at ingest", ...REWARD_LIMITS, default: DEFAULT_REWARD_RANGE.maxReward }),
   default_reward: cfgNum({
     description: "reward given by join() to a decision without one inside the observation window (null: such decisions are left out)",
     nullable: true,

@@ -13,6 +13,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { rewardRangeOf, type RewardBounds } from "../data/rewards";
 
 export type Channel = "training" | "evaluation" | "pretrained_model";
 
@@ -42,6 +43,32 @@ export function rootFromArgs(argv: string[] = process.argv.slice(2), env: NodeJS
   const i = argv.indexOf("--root");
   if (i >= 0 && argv[i + 1]) return argv[i + 1];
   return env.SM_ROOT ?? "/opt/ml";
+}
+
+/** A numeric hyperparameter (every value arrives as a string), or its default. */
+export function numberHyperparameter(hp: Record<string, string>, key: string, dflt: number): number;
+export function numberHyperparameter(hp: Record<string, string>, key: string): number | undefined;
+export function numberHyperparameter(hp: Record<string, string>, key: string, dflt?: number): number | undefined {
+  const raw = hp[key];
+  if (raw === undefined || raw.trim() === "") return dflt;
+  const v = Number(raw);
+  if (!Number.isFinite(v)) throw new Error(`hyperparameter '${key}' must be a number, got '${raw}'`);
+  return v;
+}
+
+/** A boolean hyperparameter: "true"/"false" (any case), "1"/"0"; absent = false. */
+export function booleanHyperparameter(hp: Record<string, string>, key: string): boolean {
+  const raw = hp[key];
+  if (raw === undefined || raw.trim() === "") return false;
+  const v = raw.trim().toLowerCase();
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw new Error(`hyperparameter '${key}' must be true or false, got '${raw}'`);
+}
+
+/** The reward range of a job (hyperparameters `min_reward` / `max_reward`, default [0, 1]), checked by data/rewards.ts. */
+export function rewardRangeHyperparameters(hp: Record<string, string>): RewardBounds {
+  return rewardRangeOf({ minReward: numberHyperparameter(hp, "min_reward"), maxReward: numberHyperparameter(hp, "max_reward") });
 }
 
 /** Reads hyperparameters.json; SageMaker passes every value as a string. */

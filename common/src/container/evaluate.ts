@@ -18,8 +18,7 @@ import { readJoinedRecords } from "../data";
 import { loadModel } from "../learner";
 import { evaluatePolicy, type EstimatorName } from "../ope";
 import type { EvaluationScore } from "../platform/types";
-import { channelHasFiles, readHyperparameters, runAsMain, SCORE_FILE, type JobLog, type JobPaths } from "./contract";
-import { booleanHyperparameter, numberHyperparameter, rewardRangeOf } from "./train";
+import { booleanHyperparameter, channelHasFiles, numberHyperparameter, readHyperparameters, rewardRangeHyperparameters, runAsMain, SCORE_FILE, type JobLog, type JobPaths } from "./contract";
 
 const ESTIMATORS: readonly EstimatorName[] = ["dr", "ips", "snips", "sndr", "dm"];
 
@@ -31,7 +30,7 @@ export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<Evaluat
   }
   const seed = numberHyperparameter(hp, "seed", 1);
   const strict = booleanHyperparameter(hp, "strict");
-  const range = rewardRangeOf(hp);
+  const range = rewardRangeHyperparameters(hp);
   const modelDir = paths.channel("pretrained_model");
   const dataDir = paths.channel("evaluation");
   if (!channelHasFiles(modelDir)) throw new Error(`channel 'pretrained_model' (${modelDir}) is missing or empty: give the model to evaluate`);

@@ -47,7 +47,7 @@ import * as path from "node:path";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { splitValueOf } from "../data/split";
-import { checkEventId } from "../experiment/ids";
+import { checkEventId } from "../data/records";
 import { CbLearner, loadModel } from "../learner";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { SERVING_LIMITS } from "./contract";

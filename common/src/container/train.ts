@@ -16,7 +16,16 @@
 import * as fs from "node:fs";
 import { readJoinedRecords } from "../data";
 import { CbLearner, NUM_ARMS_KEY, NUM_FEATURES_KEY, learnerOptionsFromParameters, loadModel, saveModel } from "../learner";
-import { channelHasFiles, readHyperparameters, runAsMain, type JobLog, type JobPaths } from "./contract";
+import {
+  booleanHyperparameter,
+  channelHasFiles,
+  numberHyperparameter,
+  readHyperparameters,
+  rewardRangeHyperparameters,
+  runAsMain,
+  type JobLog,
+  type JobPaths,
+} from "./contract";
 
 export interface TrainingOutcome {
   modelId: string;
@@ -26,35 +35,6 @@ export interface TrainingOutcome {
   reasons: string[];
   examplesSeen: number;
   warmStartedFrom: string | null;
-}
-
-/** A numeric hyperparameter (every value arrives as a string), or its default. */
-export function numberHyperparameter(hp: Record<string, string>, key: string, dflt: number): number {
-  const raw = hp[key];
-  if (raw === undefined || raw.trim() === "") return dflt;
-  const v = Number(raw);
-  if (!Number.isFinite(v)) throw new Error(`hyperparameter '${key}' must be a number, got '${raw}'`);
-  return v;
-}
-
-/** A boolean hyperparameter: "true"/"false" (any case), "1"/"0"; absent = false. */
-export function booleanHyperparameter(hp: Record<string, string>, key: string): boolean {
-  const raw = hp[key];
-  if (raw === undefined || raw.trim() === "") return false;
-  const v = raw.trim().toLowerCase();
-  if (v === "true" || v === "1") return true;
-  if (v === "false" || v === "0") return false;
-  throw new Error(`hyperparameter '${key}' must be true or false, got '${raw}'`);
-}
-
-/** The reward range hyperparameters (config workflow.min_reward / max_reward), checked. */
-export function rewardRangeOf(hp: Record<string, string>): { minReward: number; maxReward: number } {
-  const minReward = numberHyperparameter(hp, "min_reward", 0);
-  const maxReward = numberHyperparameter(hp, "max_reward", 1);
-  if (minReward > maxReward) {
-    throw new Error(`hyperparameters min_reward ${minReward} > max_reward ${maxReward}: fix workflow.min_reward / workflow.max_reward in config.yaml`);
-  }
-  return { minReward, maxReward };
 }
 
 /** Refuses a parent model whose shape differs from the config's (hyperparameters num_arms / num_features). */
@@ -75,7 +55,7 @@ export async function trainJob(paths: JobPaths, log: JobLog): Promise<TrainingOu
   if (!modelId) throw new Error("hyperparameter 'model_id' is missing (or set env TRAINING_JOB_NAME)");
   const seed = numberHyperparameter(hp, "seed", 1);
   const strict = booleanHyperparameter(hp, "strict");
-  const range = rewardRangeOf(hp);
+  const range = rewardRangeHyperparameters(hp);
   const trainingDir = paths.channel("training");
   const pretrainedDir = paths.channel("pretrained_model");
   const dataGiven = fs.existsSync(trainingDir);

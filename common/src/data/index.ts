@@ -2,3 +2,5 @@ export * from "./records";
 export * from "./split";
 export * from "./joinedFiles";
 export * from "./vwText";
+export * from "./numbers";
+export * from "./rewards";

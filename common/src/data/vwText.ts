@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import { DataFileError, JoinedRecord, ReadOptions, joinedRecordProblem } from "./records";
+import { costOfReward, rewardOfCost } from "./rewards";
 
 export interface VwLabel {
   action: number;
@@ -58,7 +59,7 @@ export function formatVwExample(features: ArrayLike<number> | Record<string, num
 
 /** VW text of a joined record: action:(1 − reward):action_prob | 1:x1 ... (the original's line). */
 export function joinedRecordToVw(r: JoinedRecord): string {
-  return formatVwExample(r.observation, { action: r.action, cost: 1 - r.reward, probability: r.action_prob });
+  return formatVwExample(r.observation, { action: r.action, cost: costOfReward(r.reward), probability: r.action_prob });
 }
 
 function parseLabel(tok: string): VwLabel {
@@ -156,7 +157,7 @@ export function readVwTextRecords(file: string, eventIdPrefix = "vw-", options: 
       if (!ex.label) throw new VwTextError("label", "missing (expected action:cost:probability before '|')");
       if (!Array.isArray(ex.features)) throw new VwTextError("features", "must be named 1..d in order to form an observation vector");
       const r: JoinedRecord = {
-        reward: 1 - ex.label.cost,
+        reward: rewardOfCost(ex.label.cost),
         event_id: `${eventIdPrefix}${i + 1}`,
         action: ex.label.action,
         action_prob: ex.label.probability,

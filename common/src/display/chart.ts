@@ -4,14 +4,8 @@
  * renders in JupyterLab, the classic Notebook and nbconvert's HTML export.
  */
 import * as fs from "node:fs";
+import type { PlotlyFigure } from "./figures";
 import { escapeHtml, kernelDisplay } from "./kernel";
-
-/** A plotly figure: traces, layout and config as plotly.js takes them. */
-export interface PlotlyFigure {
-  data: object[];
-  layout?: object;
-  config?: object;
-}
 
 export interface ChartOptions {
   /** Height in pixels (default 420). */
@@ -106,6 +100,3 @@ export function showChart(data: object[], layout: object = {}, options: ChartOpt
 export function showFigure(figure: PlotlyFigure, options: ChartOptions = {}): void {
   showChart(figure.data, figure.layout ?? {}, { ...options, config: figure.config });
 }
-
-// The ready-made figures and number formats (exported from here; display/index.ts lists files).
-export * from "./figures";

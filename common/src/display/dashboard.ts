@@ -9,9 +9,10 @@
  * Both keep their numbers in plain fields (for tests and summaries) and only render through the
  * chart helpers of this folder (plotly.js inlined, no CDN). Outside a kernel they print short text.
  */
-import { plotlyHtml, showChart, showPlotlyLibrary, type PlotlyFigure } from "./chart";
+import { costOfReward } from "../data/rewards";
+import { plotlyHtml, showChart, showPlotlyLibrary } from "./chart";
 import { escapeHtml, inKernel, liveDisplay, type LiveDisplay } from "./kernel";
-import { clipInterval, compareCosts, distinctDecimals, formatDifference, formatScore } from "./figures";
+import { clipInterval, compareCosts, distinctDecimals, formatDifference, formatScore, type PlotlyFigure } from "./figures";
 import { tableHtml } from "./table";
 
 /** A score with its interval (an `EvaluationScore` of the experiment manager fits). */
@@ -155,7 +156,7 @@ export function loopScoresFigure(loops: readonly LoopResult[], options: { title?
     mode: "lines+markers",
     name: "observed cost of the serving model",
     x: loops.map((l) => l.loop),
-    y: loops.map((l) => 1 - mean(l.rewards)),
+    y: loops.map((l) => costOfReward(mean(l.rewards))),
     line: { color: COLORS.observed, dash: "dot", width: 1.5 },
     marker: { size: 5 },
   };

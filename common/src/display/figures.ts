@@ -7,7 +7,13 @@
  * when shown — to the range the evaluation job recorded in the score's details, else to [0, 1] —
  * so no chart or table promises an impossible cost.
  */
-import type { PlotlyFigure } from "./chart";
+
+/** A plotly figure: traces, layout and config as plotly.js takes them (chart.ts draws it). */
+export interface PlotlyFigure {
+  data: object[];
+  layout?: object;
+  config?: object;
+}
 
 /** A score with its interval, as the experiment manager's `EvaluationScore` has it. */
 export interface ScoreLike {

@@ -1,6 +1,6 @@
 export * from "./kernel";
 export * from "./table";
 export * from "./chart";
-export * from "./config";
+export * from "./figures";
 export * from "./progress";
 export * from "./dashboard";

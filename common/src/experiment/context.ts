@@ -59,6 +59,6 @@ export class StepContext {
 
   /** The folder of the holdout data: a copy of the eval split of every successful join. */
   get holdoutDataUri(): string {
-    return this.platform.objects.uriOf(`${this.platform.layout.experimentPrefix(this.experimentId)}/holdout`);
+    return this.platform.objects.uriOf(this.platform.layout.holdoutPrefix(this.experimentId));
   }
 }

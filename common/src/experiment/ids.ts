@@ -78,19 +78,5 @@ export function checkDerivedId(id: unknown, experimentId: string, what: string):
   return id;
 }
 
-/** SageMaker's InferenceId limit, which event ids share because data capture records them there. */
-export const MAX_EVENT_ID_LENGTH = 64;
-const EVENT_ID_PATTERN = /^[\x21-\x7e][\x20-\x7e]*$/;
-
-/**
- * Throws an error naming `field` unless `id` is a valid event id: 1–64 printable ASCII characters,
- * not starting with a space (the InferenceId rule, so the id survives the data-capture round trip).
- */
-export function checkEventId(id: unknown, field = "event_id"): string {
-  if (typeof id !== "string" || id.length === 0) throw new Error(`field '${field}' must be a non-empty string`);
-  if (id.length > MAX_EVENT_ID_LENGTH) {
-    throw new Error(`field '${field}' has ${id.length} characters; at most ${MAX_EVENT_ID_LENGTH} are allowed (SageMaker's InferenceId limit)`);
-  }
-  if (!EVENT_ID_PATTERN.test(id)) throw new Error(`field '${field}' must be printable ASCII and must not start with a space: ${JSON.stringify(id)}`);
-  return id;
-}
+/** The event-id rule is a record field rule: it lives with the record (data/records.ts). */
+export { checkEventId, MAX_EVENT_ID_LENGTH } from "../data/records";

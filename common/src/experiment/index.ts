@@ -2,3 +2,4 @@ export * from "./ids";
 export * from "./errors";
 export * from "./predictor";
 export * from "./manager";
+export * from "./local-files";

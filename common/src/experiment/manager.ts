@@ -37,6 +37,7 @@ import type {
 import { StepContext } from "./context";
 import { EvalScoreNotAvailableError, InvalidUsageError, WorkflowInProgressError } from "./errors";
 import { sortableSuffix, validateExperimentId } from "./ids";
+import { removeExperimentFiles } from "./local-files";
 import { Predictor } from "./predictor";
 import { clone, ExperimentState } from "./state";
 import { closeAbandonedSteps, findLiveStep } from "./steps";
@@ -340,7 +341,8 @@ export class ExperimentManager {
 
   /**
    * Stops the endpoint. With `deleteData` also removes the experiment's stored objects and what it
-   * left on this machine (local: endpoint log, failed or killed job folders; downloads, reports);
+   * left on this machine (local: endpoint log, failed or killed job folders; downloads, and the
+   * files applications registered with `registerExperimentFile`, such as npm start's report);
    * refused while a live process runs one of its steps.
    */
   async cleanResource(options: { deleteData?: boolean } = {}): Promise<{ endpointDeleted: boolean; removed: string[] }> {
@@ -373,17 +375,13 @@ export class ExperimentManager {
     }
   }
 
-  /** The experiment's downloads (downloadHistoricalData) and reports (npm start) on this machine. */
+  /** The experiment's downloads (downloadHistoricalData) and the files applications registered for it (local-files.ts). */
   private removeLocalCopies(): string[] {
     const workspace = resolveWorkspaceDir(this.config);
-    const paths = [
-      path.join(workspace, "downloads", this.experimentId),
-      path.join(os.tmpdir(), "downloads", this.experimentId),
-      path.join(workspace, "reports", `${this.experimentId}.html`),
-    ];
+    const paths = [path.join(workspace, "downloads", this.experimentId), path.join(os.tmpdir(), "downloads", this.experimentId)];
     const removed = paths.filter((p) => fs.existsSync(p));
     for (const p of removed) fs.rmSync(p, { recursive: true, force: true });
-    return removed;
+    return [...removed, ...removeExperimentFiles(workspace, this.experimentId)];
   }
 
   /** Deletes every record of the experiment (experiment, models, join jobs, metrics). */

@@ -6,13 +6,13 @@
  */
 import type { Config } from "../config";
 import type { JoinedRecord } from "../data/records";
+import { rewardProblem, type RewardBounds } from "../data/rewards";
+import { splitRatioProblem } from "../data/split";
 import type { ObjectStore } from "../platform/types";
 import { InvalidUsageError } from "./errors";
 
 /** The bounds a record must respect, from config.yaml. */
-export interface TaskBounds {
-  minReward: number;
-  maxReward: number;
+export interface TaskBounds extends RewardBounds {
   numArms: number;
   numFeatures: number;
 }
@@ -28,12 +28,15 @@ export function taskBounds(config: Config): TaskBounds {
 
 /** Throws naming the record, the reward and the range keys unless the reward lies in the configured range. */
 export function checkReward(reward: number, bounds: TaskBounds, where: string): void {
-  if (reward < bounds.minReward || reward > bounds.maxReward) {
-    throw new InvalidUsageError(
-      `${where}: field 'reward' is ${reward}, outside [${bounds.minReward}, ${bounds.maxReward}] ` +
-        `(config.yaml workflow.min_reward, workflow.max_reward); fix the reward, or set the range the task's rewards really have`,
-    );
-  }
+  const problem = rewardProblem(reward, bounds);
+  if (problem !== null) throw new InvalidUsageError(`${where}: field 'reward' ${problem}`);
+}
+
+/** Throws an InvalidUsageError unless `ratio` splits joined data into two non-empty parts (data/split.ts's rule). */
+export function checkJoinRatio(ratio: unknown): number {
+  const problem = splitRatioProblem(ratio);
+  if (problem !== null) throw new InvalidUsageError(`ratio ${problem}`);
+  return ratio as number;
 }
 
 /**

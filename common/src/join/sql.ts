@@ -17,8 +17,10 @@
  *   default is only accepted together with a window, otherwise every historic decision would get it.
  * - Rewards whose event has no decision (in the window) are counted as unmatched and left out.
  * - Split: `sample_prob <= ratio` -> train, else eval; the endpoint writes sample_prob as the hash of
- *   the event id (`splitValueOf`), so the split is deterministic.
+ *   the event id (`splitValueOf`), so the split is deterministic; the ratio follows data/split.ts's
+ *   rule (strictly between 0 and 1).
  */
+import { checkSplitRatio } from "../data/split";
 
 export const DUPLICATE_REWARD_RULE =
   "earliest reward per event wins (smallest timestamp; rewards without one count as latest; ties: file name, then lower reward)";
@@ -47,7 +49,7 @@ export function sqlNumber(x: number, what: string): string {
 }
 
 export function checkOptions(o: JoinSqlOptions): void {
-  if (!(o.ratio >= 0 && o.ratio <= 1)) throw new RangeError(`ratio must be in [0, 1], got ${o.ratio}`);
+  checkSplitRatio(o.ratio);
   if (o.window && !(o.window.start <= o.window.end)) {
     throw new RangeError(`observation window start (${o.window.start}) must not be after its end (${o.window.end})`);
   }

@@ -13,6 +13,7 @@
  */
 import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
+import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { argmin, egreedyPmf, floorPmf, normalizePmf, poisson1FromUniform, softmaxPmf, squarecbPmf } from "./explore";
 import { EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
@@ -39,9 +40,6 @@ export interface ChosenAction {
 /** How many reasons a TrainReport keeps. */
 export const MAX_REASONS = 5;
 
-/** Where the reward range comes from in config.yaml. */
-export const REWARD_RANGE_KEYS = "workflow.min_reward / workflow.max_reward";
-
 export interface TrainOptions {
   /**
    * Any skipped row fails training (a LearnerError naming the row) instead of being counted in
@@ -50,7 +48,7 @@ export interface TrainOptions {
   strict?: boolean;
   /**
    * The possible rewards (config workflow.min_reward / max_reward, hyperparameters
-   * `min_reward` / `max_reward`); a reward outside fails training. Unchecked when absent.
+   * `min_reward` / `max_reward`); a reward outside fails training. Unchecked when both are absent.
    */
   minReward?: number;
   maxReward?: number;
@@ -391,7 +389,7 @@ export class CbLearner {
    */
   async train(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>, options: TrainOptions = {}): Promise<TrainReport> {
     const report: TrainReport = { used: 0, skipped: 0, reasons: [] };
-    this.rewardRange = checkRewardRange(options);
+    this.rewardRange = options.minReward === undefined && options.maxReward === undefined ? null : rewardRangeOf(options);
     const strict = options.strict === true;
     const fail = (row: number, r: JoinedRecord | undefined, e: unknown) => {
       const id = r && typeof r === "object" && "event_id" in r ? ` (event_id ${String(r.event_id)})` : "";
@@ -459,18 +457,12 @@ export class CbLearner {
   }
 
   /** The reward range of the current train() call (null: unchecked). */
-  private rewardRange: [number, number] | null = null;
+  private rewardRange: RewardBounds | null = null;
 
   private checkReward(reward: unknown): void {
     if (typeof reward !== "number" || !Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${String(reward)}`);
-    const range = this.rewardRange;
-    if (range !== null && (reward < range[0] || reward > range[1])) {
-      throw new ConfigMismatchError(
-        "reward",
-        `is ${reward}, outside the possible rewards [${range[0]}, ${range[1]}] (min_reward / max_reward: config.yaml ${REWARD_RANGE_KEYS}); ` +
-          `its cost 1 − reward = ${1 - reward} would be impossible`,
-      );
-    }
+    const problem = this.rewardRange === null ? null : rewardProblem(reward, this.rewardRange);
+    if (problem !== null) throw new ConfigMismatchError("reward", problem);
   }
 
   private rowContext(c: JoinedColumns, i: number): Float64Array {
@@ -508,7 +500,7 @@ export class CbLearner {
       }
       this.fixDim(ctx);
       this.featureMap.encode(ctx, this.ex);
-      this.learnEncoded(this.ex, c.action[i] - 1, 1 - c.reward[i], c.actionProb[i]);
+      this.learnEncoded(this.ex, c.action[i] - 1, costOfReward(c.reward[i]), c.actionProb[i]);
       report.used++;
     }
   }
@@ -531,18 +523,8 @@ export class CbLearner {
 
   private learnRecord(r: JoinedRecord): void {
     this.featureMap.encode(r.observation, this.ex);
-    this.learnEncoded(this.ex, r.action - 1, 1 - r.reward, r.action_prob);
+    this.learnEncoded(this.ex, r.action - 1, costOfReward(r.reward), r.action_prob);
   }
-}
-
-/** Checks a train() call's reward range; null when none was given. */
-function checkRewardRange(o: TrainOptions): [number, number] | null {
-  if (o.minReward === undefined && o.maxReward === undefined) return null;
-  const lo = o.minReward ?? 0, hi = o.maxReward ?? 1;
-  if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) {
-    throw new LearnerError("min_reward", `and max_reward must be finite with min_reward <= max_reward, got [${lo}, ${hi}] (config.yaml ${REWARD_RANGE_KEYS})`);
-  }
-  return [lo, hi];
 }
 
 /** The error of a row, with where it is (`file:line` or `row n (event_id x)`) in front. */

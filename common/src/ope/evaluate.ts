@@ -4,6 +4,7 @@
  * unseeded RNG, defect D-3), the cost model, and the accumulators.
  */
 import type { JoinedRecord } from "../data/records";
+import { costOfReward, costRangeOf, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { fmix32, hash32 } from "../util/random";
 import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
@@ -29,15 +30,13 @@ export const PMF_SUM_TOLERANCE = 1e-6;
  * The reward range checked: [minReward, maxReward] (default [0, 1]); a record outside is refused,
  * and estimates (average cost, 1 − reward) are clipped to [1 − maxReward, 1 − minReward].
  */
-function rewardRangeOf(o: RewardRange): { minReward: number; maxReward: number; costLower: number; costUpper: number } {
-  const minReward = o.minReward ?? 0, maxReward = o.maxReward ?? 1;
-  if (!Number.isFinite(minReward) || !Number.isFinite(maxReward) || minReward > maxReward) {
-    throw new OpeInputError("minReward", null, `and maxReward must be finite with minReward <= maxReward, got [${minReward}, ${maxReward}] (config.yaml workflow.min_reward / workflow.max_reward)`);
-  }
-  return { minReward, maxReward, costLower: 1 - maxReward, costUpper: 1 - minReward };
+function rangeOf(o: RewardRange): Range {
+  const bounds = rewardRangeOf(o);
+  const costs = costRangeOf(bounds);
+  return { ...bounds, costLower: costs.lower, costUpper: costs.upper };
 }
 
-type Range = ReturnType<typeof rewardRangeOf>;
+type Range = RewardBounds & { costLower: number; costUpper: number };
 
 export interface EvaluatePolicyOptions<E extends EstimatorName = EstimatorName> extends AccumulatorOptions, RewardRange {
   /** Estimators to run (default: all five; DR is the one to quote, as in the original). */
@@ -80,7 +79,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
 ): Promise<OpeResults<E>> {
   const estimators = resolveEstimators(options.estimators);
   const accOptions = resolveAccumulatorOptions(options);
-  const range = rewardRangeOf(options);
+  const range = rangeOf(options);
   const { rows, numArms } = await collectRows(records, target, options.numArms, range);
   const costs = costPredictions(rows, numArms, estimators, options, accOptions.seed);
   const accs = estimators.map((e) => createAccumulator(e, accOptions));
@@ -111,7 +110,7 @@ export async function comparePolicies<E extends EstimatorName = EstimatorName>(
 ): Promise<PolicyComparison<E>> {
   const estimators = resolveEstimators(options.estimators);
   const accOptions = resolveAccumulatorOptions(options);
-  const range = rewardRangeOf(options);
+  const range = rangeOf(options);
   const { rows, numArms } = await collectRows(records, target, options.numArms, range);
   const basePmfs = baselinePmfs(baseline, rows, numArms);
   const costs = costPredictions(rows, numArms, estimators, options, accOptions.seed);
@@ -312,7 +311,7 @@ export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
     this.counts = new Uint8Array(accOptions.bootstrapSamples);
     this.target = options.target;
     this.rewardModel = options.rewardModel;
-    this.range = rewardRangeOf(options);
+    this.range = rangeOf(options);
   }
 
   /** Rows added so far (including merged ones). */
@@ -380,9 +379,8 @@ function checkRecord(record: JoinedRecord, i: number, dim: number, range: Range)
   if (record === null || typeof record !== "object") throw new OpeInputError("record", i, `must be an object, got ${record}`);
   const { reward, action, action_prob: p, observation } = record;
   if (typeof reward !== "number" || !Number.isFinite(reward)) throw new OpeInputError("reward", i, `must be a finite number, got ${reward}`);
-  if (reward < range.minReward || reward > range.maxReward) {
-    throw new OpeInputError("reward", i, `is ${reward}, outside the possible rewards [${range.minReward}, ${range.maxReward}] (minReward / maxReward: config.yaml workflow.min_reward / workflow.max_reward)${record.event_id !== undefined ? ` (event_id ${String(record.event_id)})` : ""}`);
-  }
+  const outside = rewardProblem(reward, range);
+  if (outside !== null) throw new OpeInputError("reward", i, `${outside}${record.event_id !== undefined ? ` (event_id ${String(record.event_id)})` : ""}`);
   if (typeof action !== "number" || !Number.isInteger(action) || action < 1) throw new OpeInputError("action", i, `must be a 1-based integer action, got ${action}`);
   if (typeof p !== "number" || !Number.isFinite(p) || p <= 0 || p > 1) {
     throw new OpeInputError("action_prob", i, `must be in (0, 1], got ${p}; it is the probability the logging policy chose the action with`);
@@ -393,7 +391,7 @@ function checkRecord(record: JoinedRecord, i: number, dim: number, range: Range)
     if (typeof v !== "number" || !Number.isFinite(v)) throw new OpeInputError(`observation[${j}]`, i, `must be a finite number, got ${v}`);
   }
   if (dim >= 0 && observation.length !== dim) throw new OpeInputError("observation", i, `has ${observation.length} features; earlier rows have ${dim}`);
-  return { observation, action, cost: 1 - reward, propensity: p };
+  return { observation, action, cost: costOfReward(reward), propensity: p };
 }
 
 function checkPmf(pmf: ArrayLike<number>, K: number, i: number, field: string): void {

@@ -62,13 +62,8 @@ export interface OpeEstimate {
   clipped: string[];
 }
 
-/** The possible rewards (config workflow.min_reward / max_reward, hyperparameters min_reward / max_reward). */
-export interface RewardRange {
-  /** Smallest possible reward (default 0). */
-  minReward?: number;
-  /** Largest possible reward (default 1). */
-  maxReward?: number;
-}
+/** The possible rewards (config workflow.min_reward / max_reward): one owner, data/rewards.ts. */
+export type { RewardRange } from "../data/rewards";
 
 /** Clips an estimate (value and every interval end) to [lower, upper]; records what moved in `clipped`. */
 export function clipEstimate(e: OpeEstimate, lower: number, upper: number): OpeEstimate {

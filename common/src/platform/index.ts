@@ -4,6 +4,7 @@ import { createLocalPlatform, type JobMode } from "./local";
 import type { Platform } from "./types";
 
 export * from "./types";
+export * from "./layout";
 export * from "./local";
 
 export interface CreatePlatformOptions {

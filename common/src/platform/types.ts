@@ -96,19 +96,25 @@ export interface ObjectStore {
 
 /**
  * The keys of the bucket layout (§4.8), one experiment per top-level folder. Both platforms use the
- * same keys; only the URI scheme and bucket differ. Implemented once in `local/layout.ts`
+ * same keys; only the URI scheme and bucket differ. Implemented once in `platform/layout.ts`
  * (`objectLayout`) and shared.
  */
 export interface ObjectLayout {
   experimentPrefix(experimentId: string): string; // {exp}
+  /** Every rewards batch lies below it (the Athena rewards table reads it whole). */
+  rewardsRootPrefix(experimentId: string): string; // {exp}/rewards_data
   rewardsPrefix(experimentId: string, batchId: string): string; // {exp}/rewards_data/{batchId}
   joinedPrefix(experimentId: string, joinJobId: string, split: "train" | "eval"): string; // {exp}/joined_data/{join}/{split}
+  /** The eval splits kept for comparing models on the same data, one folder per join job. */
+  holdoutPrefix(experimentId: string): string; // {exp}/holdout
   trainingJobPrefix(experimentId: string, modelId: string): string; // {exp}/training_jobs/{model}
   /** The model artifact folder (local: the unpacked files; SageMaker: contains model.tar.gz). */
   modelArtifactPrefix(experimentId: string, modelId: string): string; // {exp}/training_jobs/{model}/output
   evaluationJobPrefix(experimentId: string, evalJobId: string): string; // {exp}/evaluation_jobs/{job}
   decisionLogPrefix(experimentId: string): string; // {exp}/inference_data
   uploadsPrefix(experimentId: string, uploadId: string): string; // {exp}/uploads/{id} (ingested data, warm start)
+  /** SageMaker mode: where Athena writes the results of the join's table DDL and count queries. */
+  athenaResultsPrefix(experimentId: string): string; // {exp}/athena_query_results
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import {
   CbLearner,
   Config,
+  DEFAULT_REWARD_RANGE,
   DataFileError,
   ESTIMATOR_NAMES,
   EstimatorName,
@@ -27,7 +28,9 @@ import {
   loadModel,
   readJoinedRecords,
   readVwTextRecords,
+  rewardRangeOf,
   saveModel,
+  type RewardBounds,
 } from "@cbkit/common";
 import { SimulationResult, median, simulate } from "../simulate/simulate";
 
@@ -190,7 +193,7 @@ function rewardSettings(values: Record<string, string | boolean | undefined>, co
     const flag = name === "min_reward" ? "min-reward" : "max-reward";
     if (values[flag] !== undefined) return { name, value: values[flag], source: `flag --${flag}` };
     if (config) return { name, value: config.workflow[name], source: `config ${configFile} (workflow.${name})` };
-    return { name, value: name === "min_reward" ? 0 : 1, source: "default" };
+    return { name, value: name === "min_reward" ? DEFAULT_REWARD_RANGE.minReward : DEFAULT_REWARD_RANGE.maxReward, source: "default" };
   });
 }
 
@@ -253,13 +256,16 @@ function learnerParams(values: Record<string, string | boolean | undefined>): Re
 }
 
 /** The reward range in effect (flags, else the config's workflow.min_reward / max_reward, else [0, 1]). */
-function rewardRange(values: Record<string, string | boolean | undefined>): { minReward: number; maxReward: number } {
+function rewardRange(values: Record<string, string | boolean | undefined>): RewardBounds {
   const configFile = configFileOf(values);
   const [lo, hi] = rewardSettings(values, configFile ? loadConfig(configFile) : null, configFile);
-  const minReward = num(lo.value as string | undefined, "min-reward", 0);
-  const maxReward = num(hi.value as string | undefined, "max-reward", 1);
-  if (minReward > maxReward) throw new CliUsageError(`the reward range is empty: min_reward ${minReward} (${lo.source}) > max_reward ${maxReward} (${hi.source})`);
-  return { minReward, maxReward };
+  const minReward = num(lo.value as string | undefined, "min-reward", DEFAULT_REWARD_RANGE.minReward);
+  const maxReward = num(hi.value as string | undefined, "max-reward", DEFAULT_REWARD_RANGE.maxReward);
+  try {
+    return rewardRangeOf({ minReward, maxReward });
+  } catch (e) {
+    throw new CliUsageError(`${(e as Error).message}; in effect: min_reward ${minReward} (${lo.source}), max_reward ${maxReward} (${hi.source})`);
+  }
 }
 
 /** The config file the learner settings come from, or null with --no-config. */

@@ -3,7 +3,7 @@
  * (1 − mean reward of logged data).
  */
 import * as fs from "node:fs";
-import { JoinedRecord, Rng, WARM_START_MODEL_ID, splitValueOf } from "@cbkit/common";
+import { JoinedRecord, Rng, WARM_START_MODEL_ID, costOfReward, splitValueOf } from "@cbkit/common";
 import { loadStatlogData } from "./data";
 import { AppShapeConfig, checkAppMatchesConfig } from "./sim-app";
 
@@ -129,5 +129,5 @@ export function evaluateHistoricalData(recordsOrFile: Iterable<{ reward: number 
   if (rewards.length === 0) throw new Error("evaluateHistoricalData: no records to evaluate");
   let sum = 0;
   for (const r of rewards) sum += r;
-  return 1 - sum / rewards.length;
+  return costOfReward(sum / rewards.length);
 }

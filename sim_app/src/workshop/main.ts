@@ -6,10 +6,9 @@
  *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 4] [--request-batch 50]
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { compareCosts, createLocalPlatform, distinctDecimals, formatScore, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
-import { writeReport } from "./report";
+import { writeWorkshopReport } from "./report";
 import { runWorkshop, type GateRule, type LoopRow, type ScoreSummary } from "./run";
 
 // The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
@@ -141,8 +140,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `mean reward ${mean.toFixed(4)} (oracle ${result.oracleReward.toFixed(4)}, majority class ${result.majorityReward.toFixed(4)}, ` +
       `random ${result.randomReward.toFixed(4)}); ${result.loops.filter((r) => r.deployed).length} of ${result.loops.length} challengers deployed\n`,
   );
-  const reportFile = values.report ?? path.join(resolveWorkspaceDir(config), "reports", `${result.experimentId}.html`);
-  process.stdout.write(`report: ${writeReport(result, reportFile)}\n`);
+  process.stdout.write(`report: ${writeWorkshopReport(result, config, values.report)}\n`);
   if (result.endpointKept) process.stdout.write(`endpoint left running at ${result.endpointUrl} (experiment ${result.experimentId})\n`);
   process.stdout.write(`total time ${result.seconds.toFixed(1)} s\n`);
   return 0;

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { clipInterval, distinctDecimals, escapeHtml as esc, plotlyBundle, rollingMean } from "@cbkit/common";
+import { clipInterval, distinctDecimals, escapeHtml as esc, plotlyBundle, registerExperimentFile, resolveWorkspaceDir, rollingMean, type Config } from "@cbkit/common";
 import type { WorkshopResult } from "./run";
 
 const f4 = (x: number) => x.toFixed(4);
@@ -97,5 +97,21 @@ export function writeReport(result: WorkshopResult, file: string): string {
   const target = path.resolve(file);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.writeFileSync(target, renderReport(result));
+  return target;
+}
+
+/** Where npm start writes the report of an experiment by default: `<workspace>/reports/<experiment>.html`. */
+export function defaultReportFile(config: Pick<Config, "workspace" | "dir">, experimentId: string): string {
+  return path.join(resolveWorkspaceDir(config), "reports", `${experimentId}.html`);
+}
+
+/**
+ * Writes the report to `file`, or to the default file; the default file is registered with the
+ * experiment, so `cleanResource({ deleteData: true })` (notebook 4) removes it with the experiment's
+ * data. A file the user chose is theirs to keep.
+ */
+export function writeWorkshopReport(result: WorkshopResult, config: Pick<Config, "workspace" | "dir">, file?: string): string {
+  const target = writeReport(result, file ?? defaultReportFile(config, result.experimentId));
+  if (file === undefined) registerExperimentFile(config, result.experimentId, target);
   return target;
 }

@@ -3,7 +3,7 @@
  * join job — on the client side from records already joined (`ingestJoinedData`, the original's
  * "dummy" join), or by the platform's SQL join of the decision log with ingested rewards (`join`).
  */
-import { JOINED_CSV_HEADER, joinedCsvLine } from "../../data";
+import { JOINED_CSV_HEADER, joinedCsvLine, splitOfValue } from "../../data";
 import type { JoinedRecord } from "../../data/records";
 import { DUPLICATE_REWARD_RULE } from "../../join/sql";
 import type { JoinJobRecord, RewardRecord } from "../../platform/types";
@@ -12,7 +12,7 @@ import { InvalidUsageError, JoiningError } from "../errors";
 import { checkEventId, newJoinJobId, sortableSuffix } from "../ids";
 import { clone } from "../state";
 import { runStep, type Step } from "../steps";
-import { checkReward, normalizeJoinedRecord, taskBounds } from "../validation";
+import { checkJoinRatio, checkReward, normalizeJoinedRecord, taskBounds } from "../validation";
 
 /** Sentinel of the original for joins made on the client side (`ingestJoinedData`). */
 export const LOCAL_JOIN_SENTINEL = "local-join-does-not-apply";
@@ -33,25 +33,21 @@ type JoinInputs = Pick<
 /** What a join produced: its counts and (Athena) query ids. */
 type JoinOutput = Pick<JoinJobRecord, "counts" | "join_query_ids">;
 
-function checkRatio(ratio: number): void {
-  if (!(ratio > 0 && ratio < 1)) throw new InvalidUsageError(`ratio must be in (0, 1), got ${ratio}`);
-}
-
 /**
  * Stores records already joined with their rewards, split by `sample_prob <= ratio`, as a join
  * job's train and eval CSVs. Both splits must be non-empty.
  */
 export function ingestJoinedData(ctx: StepContext, records: readonly unknown[], ratio: number): Promise<JoinJobRecord> {
   if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
-  checkRatio(ratio);
+  checkJoinRatio(ratio);
   const bounds = taskBounds(ctx.config);
   const rows = records.map((r, i) => {
     const row = normalizeJoinedRecord(r, i, bounds);
     checkEventIdAt(row.event_id, `joined record ${i}`);
     return row;
   });
-  const train = rows.filter((r) => r.sample_prob <= ratio);
-  const evalRows = rows.filter((r) => r.sample_prob > ratio);
+  const train = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "train");
+  const evalRows = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "eval");
   if (train.length === 0 || evalRows.length === 0) {
     throw new JoiningError(
       `the ${train.length === 0 ? "train" : "eval"} split of ${rows.length} records would be empty with ratio ${ratio} ` +
@@ -106,7 +102,7 @@ export interface JoinOptions {
  */
 export function join(ctx: StepContext, rewardsUri: string, options: JoinOptions): Promise<JoinJobRecord> {
   const ratio = options.ratio ?? ctx.config.workflow.join_ratio;
-  checkRatio(ratio);
+  checkJoinRatio(ratio);
   if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
     throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
   }

@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { servingLimitsEnvironment } from "../../container/contract";
 import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
-import { safeSegment } from "./layout";
+import { objectLayout, safeSegment } from "../layout";
 import type { LocalObjectStore } from "./objectStore";
 import { isSameProcess, pidAlive, processCommandText, processStartTimeMs, processStartToken } from "../../util/process";
 
@@ -210,7 +210,7 @@ export class LocalHosting implements Hosting {
   /** Starts a server and waits until the state file names it and it answers. */
   private async launch(request: DeployRequest, modelDir: string, previous: EndpointState | null): Promise<EndpointDescription> {
     const name = request.endpointName;
-    const decisionLogDir = this.store.pathOf(this.store.uriOf(`${safeSegment(request.experimentId, "experiment id")}/inference_data`));
+    const decisionLogDir = this.store.pathOf(this.store.uriOf(objectLayout.decisionLogPrefix(request.experimentId)));
     const out = fs.openSync(this.logFile(name), "a");
     const limits = request.limits ? servingLimitsEnvironment(request.limits) : {};
     const child = spawn(

@@ -14,7 +14,7 @@ import type { CleanupReport, JoinRequest, JoinResult, Platform } from "../types"
 import { LocalHosting } from "./hosting";
 import { LocalJobRunner, type JobMode } from "./jobs";
 import { runLocalJoin } from "./join";
-import { objectLayout } from "./layout";
+import { objectLayout } from "../layout";
 import { LocalObjectStore } from "./objectStore";
 import { DuckDbRecordStore } from "./records";
 
@@ -24,7 +24,6 @@ export { DuckDbFile } from "./duckdbFile";
 export { LocalJobRunner, type JobMode } from "./jobs";
 export { LocalHosting } from "./hosting";
 export { runLocalJoin } from "./join";
-export { objectLayout, safeSegment } from "./layout";
 
 export interface LocalPlatformOptions {
   workspace: string;

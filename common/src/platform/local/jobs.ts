@@ -22,7 +22,7 @@ import {
   type TrainingJobResult,
 } from "../types";
 import type { LocalObjectStore } from "./objectStore";
-import { safeSegment } from "./layout";
+import { safeSegment } from "../layout";
 
 export type JobMode = "in-process" | "process";
 

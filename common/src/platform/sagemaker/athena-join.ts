@@ -13,8 +13,9 @@ import {
   type AthenaClient,
 } from "@aws-sdk/client-athena";
 import type { JoinSqlOptions } from "../../join/sql";
+import { objectLayout } from "../layout";
 import type { JoinCounts, JoinRequest, JoinResult } from "../types";
-import { awsCall } from "./iam";
+import { awsCall } from "./aws";
 import { VARIANT_NAME } from "./hosting";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
@@ -122,7 +123,7 @@ export class AthenaJoiner {
 
   /** Where DDL and count results go (deleted with the experiment's data). */
   private queryResultsUri(experimentId: string): string {
-    return this.store.uriOf(`${experimentId}/athena_query_results`);
+    return this.store.uriOf(objectLayout.athenaResultsPrefix(experimentId));
   }
 
   /** Data-capture files of the endpoint named after the experiment: `{log}/{endpoint}/{variant}`. */

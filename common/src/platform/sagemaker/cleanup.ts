@@ -22,7 +22,7 @@ import {
 import type { CleanupReport, RecordStore } from "../types";
 import type { AthenaJoiner } from "./athena-join";
 import { endpointConfigName, SageMakerNameCollisionError, type SageMakerHosting } from "./hosting";
-import { awsCall } from "./iam";
+import { awsCall } from "./aws";
 import type { CloudWatchMetrics } from "./metrics";
 import type { S3ObjectStore } from "./s3-store";
 import { WaitTimeoutError } from "./waiter";

@@ -19,7 +19,7 @@ import {
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import { ConflictError, type RecordKind, type RecordStore, type RecordTypes, type Versioned } from "../types";
-import { awsCall, awsErrorName } from "./iam";
+import { awsCall, awsErrorName } from "./aws";
 import { pollUntil } from "./waiter";
 
 interface TableSpec {

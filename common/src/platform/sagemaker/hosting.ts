@@ -22,7 +22,8 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { servingLimitsEnvironment } from "../../container/contract";
 import type { DeployRequest, EndpointDescription, EndpointStatus, Hosting, RuntimeClientSettings } from "../types";
-import { awsCall, EXPERIMENT_TAG } from "./iam";
+import { awsCall } from "./aws";
+import { EXPERIMENT_TAG } from "./names";
 import { checkSageMakerName, packedArtifactUri } from "./jobs";
 import type { S3ObjectStore } from "./s3-store";
 import { DEFAULT_SERVING_LIMITS, type ServingLimits, type SageMakerSettings } from "./settings";

@@ -15,7 +15,9 @@ export {
   rewardsRelationSql,
   DUCKDB_TRINO_SHIMS,
 } from "./athena-sql";
-export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES, METRIC_NAMESPACE } from "./metrics";
+export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES } from "./metrics";
+export { EXPERIMENT_TAG, JOB_TAG, METRIC_NAMESPACE } from "./names";
+export { AwsPermissionError, isAccessDenied } from "./aws";
 export { cleanupExperiment } from "./cleanup";
 export { checkSageMakerSetup, type SetupCheck, type SetupCheckClients } from "./preflight";
 export {
@@ -24,15 +26,11 @@ export {
   executionRolePolicyDocument,
   executionRoleTrustDocument,
   policyScopeOf,
-  EXPERIMENT_TAG,
-  JOB_TAG,
   type PolicyScope,
-  AwsPermissionError,
-  SageMakerConfigError,
-  isAccessDenied,
   type IamPermission,
 } from "./iam";
 export {
+  SageMakerConfigError,
   sageMakerSettingsFromConfig,
   resolveSageMakerSettings,
   resolveImage,

@@ -23,7 +23,8 @@ import {
   type TrainingJobRequest,
   type TrainingJobResult,
 } from "../types";
-import { awsCall, JOB_TAG } from "./iam";
+import { awsCall } from "./aws";
+import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
 import { readTar } from "./tar";

@@ -11,9 +11,9 @@ import {
   type CloudWatchClient,
 } from "@aws-sdk/client-cloudwatch";
 import type { MetricPoint, Metrics } from "../types";
-import { awsCall, awsErrorName } from "./iam";
+import { awsCall, awsErrorName } from "./aws";
+import { METRIC_NAMESPACE } from "./names";
 
-export const METRIC_NAMESPACE = "ContextualBandits";
 const DIMENSION = "ExperimentId";
 /** How far back `get` reads (CloudWatch keeps 1-minute data for 15 days). */
 const HISTORY_MS = 15 * 24 * 3600 * 1000;

@@ -9,7 +9,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { STSClient } from "@aws-sdk/client-sts";
-import { objectLayout } from "../local/layout";
+import { objectLayout } from "../layout";
 import type {
   CleanupReport,
   DeployRequest,
@@ -145,7 +145,7 @@ export class SageMakerPlatform implements Platform {
   }
 
   join(request: JoinRequest): Promise<JoinResult> {
-    const rewardsLocation = this.objects.uriOf(`${objectLayout.experimentPrefix(request.experimentId)}/rewards_data`);
+    const rewardsLocation = this.objects.uriOf(objectLayout.rewardsRootPrefix(request.experimentId));
     if (!`${request.rewardsUri}/`.startsWith(`${rewardsLocation}/`))
       throw new Error(`rewards ${request.rewardsUri} must lie under ${rewardsLocation}/ (the Athena rewards table); ingest them with ingestRewards`);
     return this.joiner.join(request, rewardsLocation);

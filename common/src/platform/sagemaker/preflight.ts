@@ -8,8 +8,8 @@ import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { GetRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { awsErrorName, isAccessDenied, SageMakerConfigError } from "./iam";
-import { resolveSageMakerSettings, sageMakerSettingsFromConfig, type SageMakerSettings } from "./settings";
+import { awsErrorName, isAccessDenied } from "./aws";
+import { SageMakerConfigError, resolveSageMakerSettings, sageMakerSettingsFromConfig, type SageMakerSettings } from "./settings";
 
 export interface SetupCheck {
   check: string;

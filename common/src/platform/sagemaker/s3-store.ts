@@ -17,7 +17,8 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { ObjectStoreError, type ObjectInfo, type ObjectStore } from "../types";
-import { AwsPermissionError, SageMakerConfigError, awsCall, awsErrorName } from "./iam";
+import { AwsPermissionError, awsCall, awsErrorName } from "./aws";
+import { SageMakerConfigError } from "./settings";
 
 /** Splits `s3://bucket/key` into its parts; throws for anything else. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {

@@ -4,7 +4,19 @@
  */
 import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SageMakerConfigError, awsCall } from "./iam";
+import { awsCall } from "./aws";
+
+/** Raised when `sagemaker.*` settings are missing or invalid. */
+export class SageMakerConfigError extends Error {
+  constructor(
+    readonly field: string,
+    problem: string,
+    fix: string,
+  ) {
+    super(`${field}: ${problem}. ${fix}`);
+    this.name = "SageMakerConfigError";
+  }
+}
 
 export interface SageMakerSettings {
   region: string;

@@ -1,7 +1,8 @@
 /** The config as a notebook shows it: the settings table and any warnings. */
-import { Config, configSettingsRows } from "../config";
-import { showMarkdown } from "./kernel";
-import { showTable } from "./table";
+import { showMarkdown } from "../display/kernel";
+import { showTable } from "../display/table";
+import type { Config } from "./load";
+import { configSettingsRows } from "./describe";
 
 /** Shows where the config came from, its warnings, and every setting (changed ones marked). */
 export function showConfig(config: Config, options: { onlyChanged?: boolean } = {}): void {
