@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, writeJoinedCsv } from "@cbkit/common";
 import { jobPaths } from "@cbkit/common/dist/container/contract";
-import type { EvaluationScore } from "@cbkit/common";
+import type { OpeEstimate } from "@cbkit/common";
 import { trainJob } from "@cbkit/common/dist/container/train";
 import { evaluateJob } from "@cbkit/common/dist/container/evaluate";
 
@@ -129,11 +129,10 @@ test("evaluation clips the score and its interval to the possible costs and says
   await trainJob(model.paths, model.log);
   const logged = Array.from({ length: 60 }, (_, i) => ({ ...rec(1000 + i), reward: 0, action_prob: 0.02 }));
   const j = await job({ cfa_type: "ips", seed: "1" }, { evaluation: logged }, model.paths.modelDir);
-  const score = (await evaluateJob(j.paths, j.log)) as EvaluationScore;
-  assert.ok(score.score <= 1 && score.ci.upper <= 1 && score.ci.lower >= 0, JSON.stringify(score));
-  const details = score.details as { clipped: string[]; range: { lower: number; upper: number } };
-  assert.deepEqual(details.range, { lower: 0, upper: 1 });
-  assert.ok(details.clipped.length > 0, "the result says what was clipped");
+  const score: OpeEstimate = await evaluateJob(j.paths, j.log);
+  assert.ok(score.value <= 1 && score.ci.upper <= 1 && score.ci.lower >= 0, JSON.stringify(score));
+  assert.deepEqual(score.range, { lower: 0, upper: 1 });
+  assert.ok(score.clipped.length > 0, "the result says what was clipped");
   assert.ok(j.lines.some((l) => /clipped to the possible costs \[0, 1\]/.test(l)), j.lines.join("\n"));
   // A reward outside the range is refused, naming the row and the keys.
   const bad = await job({ cfa_type: "dr" }, { evaluation: [rec(1), { ...rec(2), reward: 3 }] }, model.paths.modelDir);

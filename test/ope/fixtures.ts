@@ -1,5 +1,5 @@
 /** Small hand-checkable fixtures shared by the OPE tests. */
-import type { JoinedRecord } from "@cbkit/common";
+import type { JoinedRecord, OpeEstimate } from "@cbkit/common";
 
 export function rec(action: number, actionProb: number, reward: number, observation: number[], id = `e${observation.join("_")}`): JoinedRecord {
   return { reward, event_id: id, action, action_prob: actionProb, model_id: "m1", observation, sample_prob: 0.5 };
@@ -81,3 +81,12 @@ export function syntheticLog(n: number, seed = 7): JoinedRecord[] {
 
 /** A target for syntheticLog: 90 % on the right action, 5 % on each other. */
 export const SYNTH_MODEL = { predictPmf: (x: number[]) => (x[0] > 0 ? [0.9, 0.05, 0.05] : [0.05, 0.9, 0.05]) };
+
+/** A score (an OpeEstimate, as the evaluation job writes and the records keep) with this DR cost and interval. */
+export function scoreFixture(value: number, lower: number, upper: number, n = 100): OpeEstimate {
+  const interval = (method: "bootstrap" | "normal") => ({ lower, upper, method });
+  return {
+    estimator: "dr", value, ci: interval("bootstrap"), normalCi: interval("normal"), bootstrapCi: interval("bootstrap"), standardError: (upper - lower) / 4,
+    confidence: 0.95, n, effectiveSampleSize: n, meanWeight: 1, maxWeight: 1, biased: false, warnings: [], range: { lower: 0, upper: 1 }, clipped: [],
+  };
+}

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/dist/platform/sagemaker";
 import { ConflictError, parseConfig, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import { scoreFixture } from "../ope/fixtures";
 import { startDynamo, type DynamoEmulator } from "./helpers";
 
 const tables = { experiment: "CbkitExperiments", model: "CbkitModels", join: "CbkitJoins" };
@@ -26,7 +27,7 @@ function model(exp: string, id: string): ModelRecord {
     train_state: "Completed",
     evaluation_job_name: null,
     eval_state: null,
-    eval_scores: { "s3://b/x/eval": { score: 0.125, ci: { lower: 0.1, upper: 0.15, method: "bootstrap" }, n: 40, estimator: "dr" } },
+    eval_scores: { "s3://b/x/eval": scoreFixture(0.125, 0.1, 0.15, 40) },
     input_model_id: null,
     input_data_s3_prefix: null,
     eval_data_s3_path: null,

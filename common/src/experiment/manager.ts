@@ -20,12 +20,12 @@ import { loadConfig, resolveWorkspaceDir } from "../config";
 import { JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords } from "../data";
 import type { JoinedRecord } from "../data/records";
 import { stringifyHyperparameters } from "../container/contract";
+import type { OpeEstimate } from "../ope";
 import { createLocalPlatform, type JobMode } from "../platform/local";
 import {
   ConflictError,
   JobFailedError,
   type EndpointDescription,
-  type EvaluationScore,
   type ExperimentRecord,
   type JoinJobRecord,
   type MetricPoint,
@@ -769,7 +769,7 @@ export class ExperimentManager {
    * last join's eval split). Returns the score; it is also stored on the model record under the
    * data URI (see getEvalScore).
    */
-  async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<EvaluationScore> {
+  async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<OpeEstimate> {
     return this.step("evaluation", async (claim) => {
       const modelId = options.modelId ?? this.lastTrainedModelId;
       if (!modelId) throw new InvalidUsageError("there is no trained model to evaluate: train one or pass modelId");
@@ -807,7 +807,7 @@ export class ExperimentManager {
           next_evaluation_job_id: null,
         }));
         const s = result.score;
-        this.log(`evaluated ${modelId}: ${s.estimator} cost ${s.score.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
+        this.log(`evaluated ${modelId}: ${s.estimator} cost ${s.value.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
         return s;
       } catch (err) {
         const { reason, logs } = jobFailure(err);
@@ -823,7 +823,7 @@ export class ExperimentManager {
   }
 
   /** The stored score of a model (default: last trained) on data (default: last join's eval split). */
-  async getEvalScore(options: { modelId?: string; evalDataUri?: string } = {}): Promise<EvaluationScore> {
+  async getEvalScore(options: { modelId?: string; evalDataUri?: string } = {}): Promise<OpeEstimate> {
     await this.refresh();
     const modelId = options.modelId ?? this.lastTrainedModelId;
     if (!modelId) throw new InvalidUsageError("there is no trained model: pass modelId");
