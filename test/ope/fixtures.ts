@@ -90,3 +90,42 @@ export function scoreFixture(value: number, lower: number, upper: number, n = 10
     confidence: 0.95, n, effectiveSampleSize: n, meanWeight: 1, maxWeight: 1, biased: false, warnings: [], range: { lower: 0, upper: 1 }, clipped: [],
   };
 }
+
+/**
+ * A score as the kit's previous version wrote it (its evaluation job's score.json, kept in model
+ * records' eval_scores): `{score, ci, n, estimator, details}`.
+ */
+export const PREVIOUS_VERSION_SCORE = {
+  score: 0.1364,
+  ci: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  n: 71,
+  estimator: "dr",
+  details: {
+    modelId: "exp-model-1",
+    effectiveSampleSize: 64.25,
+    biased: false,
+    normalCi: { lower: 0, upper: 0.2291, method: "normal" },
+    range: { lower: 0, upper: 1 },
+    clipped: ["normalCi.lower"],
+    skipped: 2,
+  },
+};
+
+/** PREVIOUS_VERSION_SCORE as it reads today. */
+export const PREVIOUS_VERSION_SCORE_TODAY: OpeEstimate = {
+  estimator: "dr",
+  value: 0.1364,
+  ci: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  normalCi: { lower: 0, upper: 0.2291, method: "normal" },
+  bootstrapCi: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  standardError: Number.NaN,
+  confidence: 0.95,
+  n: 71,
+  effectiveSampleSize: 64.25,
+  meanWeight: Number.NaN,
+  maxWeight: Number.NaN,
+  biased: false,
+  warnings: ["2 malformed row(s) of the evaluation data were skipped (hyperparameter strict=true makes this an error)"],
+  range: { lower: 0, upper: 1 },
+  clipped: ["normalCi.lower"],
+};

@@ -9,5 +9,5 @@ export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
 export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
 export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE, DEFAULT_FOLD_REPEATS } from "./evaluate";
 export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions, PolicyComparison } from "./evaluate";
-export { formatEstimateTable, formatComparisonTable, estimatorsMarkdownTable } from "./format";
+export { formatEstimateTable, formatComparisonTable, estimatorsMarkdownTable, withEstimatorsTable } from "./format";
 export { normalQuantile } from "./stats";
