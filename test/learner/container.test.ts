@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, writeJoinedCsv } from "@cbkit/common";
+import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, parseScore, writeJoinedCsv } from "@cbkit/common";
 import { jobPaths } from "@cbkit/common/dist/container/contract";
 import type { OpeEstimate } from "@cbkit/common";
 import { trainJob } from "@cbkit/common/dist/container/train";
@@ -113,6 +113,18 @@ test("skipped rows are logged loudly; hyperparameter strict=true fails on them",
   await assert.rejects(trainJob(strict.paths, strict.log), /data\.csv:2: action_prob must be in \(0, 1\].*strict mode/);
   const bad = await job({ ...HP, strict: "maybe" }, { training: text });
   await assert.rejects(trainJob(bad.paths, bad.log), /hyperparameter 'strict' must be true or false, got 'maybe'/);
+});
+
+test("the evaluation's score.json is its estimate, and rows it skipped are among the score's warnings", async () => {
+  const model = await job(HP, { training: Array.from({ length: 100 }, (_, i) => rec(i)) });
+  await trainJob(model.paths, model.log);
+  const text = JOINED_CSV_HEADER + "\n" + '"1","e","2","0","m","[1,2,3,4,5,6,7,8,9]","0.5"\n';
+  const j = await job({ cfa_type: "dr", seed: "1" }, { evaluation: text }, model.paths.modelDir);
+  await writeJoinedCsv(path.join(j.paths.channel("evaluation"), "more.csv"), Array.from({ length: 40 }, (_, i) => rec(500 + i)));
+  const score = await evaluateJob(j.paths, j.log);
+  assert.equal(score.n, 40);
+  assert.match(score.warnings[score.warnings.length - 1], /^1 malformed row\(s\) of the evaluation data were skipped/);
+  assert.deepEqual(parseScore(fs.readFileSync(path.join(j.paths.modelDir, "score.json"), "utf8"), "score.json"), score);
 });
 
 test("the training process exits 1 and writes output/failure when the data does not fit (a real process)", async () => {

@@ -49,6 +49,10 @@ test("config.yaml's cfa_type: the registry's names, its default, and its warning
   assert.equal(ref.allowed.split(",").length, ESTIMATORS.length, `no other values: ${ref.allowed}`);
   assert.equal(ref.default, JSON.stringify(DEFAULT_ESTIMATOR.name));
   const shipped = fs.readFileSync(path.join(root, "config.yaml"), "utf8");
+  // The shipped file's comment lists the same choices, in the schema's order.
+  const comment = /^\s*cfa_type:[^#\n]*#([^(\n]*)/m.exec(shipped);
+  assert.ok(comment, "config.yaml comments cfa_type");
+  assert.deepEqual(comment[1].split("|").map((x) => x.trim()), ref.allowed.replace(/^one of /, "").split(", "));
   for (const e of ESTIMATORS) {
     const text = shipped.replace(/^(\s*)cfa_type:.*$/m, (_m, indent: string) => `${indent}cfa_type: ${e.name}`);
     const config = parseConfig(text, "cfa.yaml");

@@ -6,10 +6,11 @@
  * the score. Missing channels or an empty data set fail the job with a reason (the original exited
  * "successfully" without a score, D-27).
  *
- * Hyperparameters: `cfa_type` (an estimator of the registry, ope/estimators.ts; default dr), `seed`, `min_reward` /
- * `max_reward` (the possible rewards, default 0 and 1: a record outside fails the job, and the
- * score and its interval are clipped to the possible costs [1 − max_reward, 1 − min_reward]),
- * `strict` ("true": any unreadable row fails the job; else such rows are skipped and logged).
+ * Hyperparameters: `cfa_type` (a name of the estimator registry, ope/estimators.ts; default dr),
+ * `seed`, `min_reward` / `max_reward` (the possible rewards, default 0 and 1: a record outside
+ * fails the job, and the score and its interval are clipped to the possible costs
+ * [1 − max_reward, 1 − min_reward]), `strict` ("true": any unreadable row fails the job; else such
+ * rows are skipped, logged and named in the score's warnings).
  * Run as a process: `node common/dist/container/evaluate.js [--root /opt/ml]`.
  */
 import * as fs from "node:fs";
