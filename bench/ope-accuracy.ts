@@ -26,7 +26,7 @@
  * with comparePolicies and reports the paired difference target − baseline against its truth.
  */
 import * as common from "@cbkit/common";
-import { ESTIMATOR_NAMES, Rng, comparePolicies, evaluatePolicy } from "@cbkit/common";
+import { ESTIMATOR_NAMES, Rng, comparePolicies, estimatorNamed, evaluatePolicy } from "@cbkit/common";
 import type { EstimatorName, JoinedRecord, PmfModel } from "@cbkit/common";
 import { loadStatlogData } from "@cbkit/sim_app";
 
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
   const head = ["estimator", "median |err|", "bias", "rmse", "cover boot", "cover normal", "width boot", "target"];
   const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
   const rows = summary.map((s) => [
-    s.estimator + (s.estimator === "dm" ? " (biased)" : ""),
+    s.estimator + (estimatorNamed(s.estimator).biased ? " (biased)" : ""),
     s.medianAbsError.toFixed(4),
     s.bias.toFixed(4),
     s.rmse.toFixed(4),

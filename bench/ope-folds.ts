@@ -19,7 +19,7 @@
  *
  * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--repeats R] [--json]
  */
-import { CbLearner, DEFAULT_FOLD_REPEATS, Rng, evaluatePolicy } from "@cbkit/common";
+import { CbLearner, DEFAULT_FOLD_REPEATS, DR, Rng, evaluatePolicy } from "@cbkit/common";
 import type { JoinedRecord } from "@cbkit/common";
 import { loadStatlogData } from "@cbkit/sim_app";
 
@@ -64,11 +64,11 @@ async function measure(repeats: number, { sets, rows, seeds, pool, target, data,
     const bySeed: number[] = [], byName: number[] = [];
     let se = 0;
     for (let seed = 1; seed <= seeds; seed++) {
-      const e = (await evaluatePolicy(log, target, { estimators: ["dr"], seed, bootstrapSamples: 0, ridge })).dr;
+      const e = (await evaluatePolicy(log, target, { estimators: [DR], seed, bootstrapSamples: 0, ridge })).dr;
       bySeed.push(e.value);
       se = e.standardError;
       const renamed = log.map((x) => ({ ...x, event_id: `renamed-${seed}-${x.event_id}` }));
-      byName.push((await evaluatePolicy(renamed, target, { estimators: ["dr"], seed: 1, bootstrapSamples: 0, ridge })).dr.value);
+      byName.push((await evaluatePolicy(renamed, target, { estimators: [DR], seed: 1, bootstrapSamples: 0, ridge })).dr.value);
     }
     ses.push(se);
     seedRatios.push(sd(bySeed) / se);

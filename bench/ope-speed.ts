@@ -5,7 +5,7 @@
  *
  * Usage: node build/bench/ope-speed.js [--rows 20000]
  */
-import { DrAccumulator, Rng, evaluatePolicy } from "@cbkit/common";
+import { DR, IPS, OpeAccumulator, Rng, evaluatePolicy } from "@cbkit/common";
 import type { JoinedRecord, OpeSample } from "@cbkit/common";
 
 function parseRows(argv: string[]): number {
@@ -49,16 +49,16 @@ async function main(): Promise<void> {
   console.log(`OPE throughput, ${n} rows × 9 features × 7 actions, single thread\n`);
   await timeIt("evaluatePolicy, 5 estimators, 1000 bootstrap replicates", n, () => evaluatePolicy(log, target, { seed: 1 }));
   await timeIt("evaluatePolicy, 5 estimators, normal intervals only", n, () => evaluatePolicy(log, target, { seed: 1, bootstrapSamples: 0 }));
-  await timeIt("evaluatePolicy, dr only, 1000 bootstrap replicates", n, () => evaluatePolicy(log, target, { seed: 1, estimators: ["dr"] }));
-  await timeIt("evaluatePolicy, ips only, normal intervals only", n, () => evaluatePolicy(log, target, { seed: 1, estimators: ["ips"], bootstrapSamples: 0 }));
+  await timeIt("evaluatePolicy, dr only, 1000 bootstrap replicates", n, () => evaluatePolicy(log, target, { seed: 1, estimators: [DR] }));
+  await timeIt("evaluatePolicy, ips only, normal intervals only", n, () => evaluatePolicy(log, target, { seed: 1, estimators: [IPS], bootstrapSamples: 0 }));
   const samples: OpeSample[] = log.map((r, i) => ({ cost: 1 - r.reward, propensity: r.action_prob, targetProb: target.predictPmf(r.observation)[r.action - 1], directCost: 0.2, predictedCost: 0.3, key: i }));
-  await timeIt("DrAccumulator.add, 1000 bootstrap replicates", n, () => {
-    const acc = new DrAccumulator({ seed: 1 });
+  await timeIt("OpeAccumulator(DR).add, 1000 bootstrap replicates", n, () => {
+    const acc = new OpeAccumulator(DR, { seed: 1 });
     for (const s of samples) acc.add(s);
     return acc.result();
   });
-  await timeIt("DrAccumulator.add, normal interval only", n, () => {
-    const acc = new DrAccumulator({ seed: 1, bootstrapSamples: 0 });
+  await timeIt("OpeAccumulator(DR).add, normal interval only", n, () => {
+    const acc = new OpeAccumulator(DR, { seed: 1, bootstrapSamples: 0 });
     for (const s of samples) acc.add(s);
     return acc.result();
   });

@@ -10,9 +10,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, writeJoinedCsv } from "@cbkit/common";
+import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, parseScore, writeJoinedCsv } from "@cbkit/common";
 import { jobPaths } from "@cbkit/common/dist/container/contract";
-import type { EvaluationScore } from "@cbkit/common";
+import type { OpeEstimate } from "@cbkit/common";
 import { trainJob } from "@cbkit/common/dist/container/train";
 import { evaluateJob } from "@cbkit/common/dist/container/evaluate";
 
@@ -115,6 +115,18 @@ test("skipped rows are logged loudly; hyperparameter strict=true fails on them",
   await assert.rejects(trainJob(bad.paths, bad.log), /hyperparameter 'strict' must be true or false, got 'maybe'/);
 });
 
+test("the evaluation's score.json is its estimate, and rows it skipped are among the score's warnings", async () => {
+  const model = await job(HP, { training: Array.from({ length: 100 }, (_, i) => rec(i)) });
+  await trainJob(model.paths, model.log);
+  const text = JOINED_CSV_HEADER + "\n" + '"1","e","2","0","m","[1,2,3,4,5,6,7,8,9]","0.5"\n';
+  const j = await job({ cfa_type: "dr", seed: "1" }, { evaluation: text }, model.paths.modelDir);
+  await writeJoinedCsv(path.join(j.paths.channel("evaluation"), "more.csv"), Array.from({ length: 40 }, (_, i) => rec(500 + i)));
+  const score = await evaluateJob(j.paths, j.log);
+  assert.equal(score.n, 40);
+  assert.match(score.warnings[score.warnings.length - 1], /^1 malformed row\(s\) of the evaluation data were skipped/);
+  assert.deepEqual(parseScore(fs.readFileSync(path.join(j.paths.modelDir, "score.json"), "utf8"), "score.json"), score);
+});
+
 test("the training process exits 1 and writes output/failure when the data does not fit (a real process)", async () => {
   const j = await job({ ...HP, num_arms: "3" }, { training: [rec(1), { ...rec(2), action: 6 }] });
   const script = path.join(findProjectRoot(), "common", "dist", "container", "train.js");
@@ -129,11 +141,10 @@ test("evaluation clips the score and its interval to the possible costs and says
   await trainJob(model.paths, model.log);
   const logged = Array.from({ length: 60 }, (_, i) => ({ ...rec(1000 + i), reward: 0, action_prob: 0.02 }));
   const j = await job({ cfa_type: "ips", seed: "1" }, { evaluation: logged }, model.paths.modelDir);
-  const score = (await evaluateJob(j.paths, j.log)) as EvaluationScore;
-  assert.ok(score.score <= 1 && score.ci.upper <= 1 && score.ci.lower >= 0, JSON.stringify(score));
-  const details = score.details as { clipped: string[]; range: { lower: number; upper: number } };
-  assert.deepEqual(details.range, { lower: 0, upper: 1 });
-  assert.ok(details.clipped.length > 0, "the result says what was clipped");
+  const score: OpeEstimate = await evaluateJob(j.paths, j.log);
+  assert.ok(score.value <= 1 && score.ci.upper <= 1 && score.ci.lower >= 0, JSON.stringify(score));
+  assert.deepEqual(score.range, { lower: 0, upper: 1 });
+  assert.ok(score.clipped.length > 0, "the result says what was clipped");
   assert.ok(j.lines.some((l) => /clipped to the possible costs \[0, 1\]/.test(l)), j.lines.join("\n"));
   // A reward outside the range is refused, naming the row and the keys.
   const bad = await job({ cfa_type: "dr" }, { evaluation: [rec(1), { ...rec(2), reward: 3 }] }, model.paths.modelDir);

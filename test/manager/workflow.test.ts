@@ -36,7 +36,7 @@ test("warm start -> first model -> evaluate -> deploy -> interactions -> join ->
   assert.match(m.lastTrainingLog, /Model learned using \d+ training experiences/);
   const s0 = await m.evaluateModel();
   assert.match(m.lastEvaluationLog, /evaluated using \d+ data instances/);
-  assert.ok(s0.ci.lower <= s0.score && s0.score <= s0.ci.upper, "score inside its interval");
+  assert.ok(s0.ci.lower <= s0.value && s0.value <= s0.ci.upper, "score inside its interval");
   assert.equal(s0.estimator, "dr");
   assert.deepEqual(await m.getEvalScore(), s0);
 
@@ -106,7 +106,7 @@ test("jobs also run as child processes (the container's form) and failures carry
   const first = await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData });
   assert.equal(first.train_state, "Completed");
   const s = await m.evaluateModel();
-  assert.equal(typeof s.score, "number");
+  assert.equal(typeof s.value, "number");
 
   const badCfg = testConfig(ws);
   badCfg.algor = { ...badCfg.algor, algorithms_parameters: { ...badCfg.algor.algorithms_parameters, num_arms: 0 } };

@@ -12,7 +12,7 @@ const ws = tempWorkspace("workshop");
 after(() => fs.rmSync(ws, { recursive: true, force: true }));
 
 test("the gate rules", () => {
-  const s = (score: number, lower: number, upper: number) => ({ modelId: "m", score, lower, upper, n: 100 });
+  const s = (value: number, lower: number, upper: number) => ({ value, ci: { lower, upper, method: "bootstrap" as const } });
   assert.equal(gatePasses("ci", s(0.1, 0.05, 0.15), s(0.2, 0.18, 0.22)), true);
   assert.equal(gatePasses("ci", s(0.1, 0.05, 0.25), s(0.2, 0.18, 0.22)), false, "not better beyond its own uncertainty");
   assert.equal(gatePasses("point", s(0.2, 0, 1), s(0.2, 0, 1)), true, "the original's <=");

@@ -26,6 +26,7 @@ import {
   type LoopResult,
 } from "@cbkit/common";
 import { gateReason, loopResult, loopSettings } from "@cbkit/sim_app/dist/workshop/notebook";
+import { scoreFixture } from "../ope/fixtures";
 
 /** Runs fn with console.log captured. */
 function quiet<T>(fn: () => T): { value: T; lines: string[] } {
@@ -49,8 +50,8 @@ const loop = (n: number, rewards: number[], deployed: boolean, score = 0.2): Loo
   loop: n,
   rewards,
   deployed,
-  challenger: { score, ci: { lower: score - 0.1, upper: score + 0.1 } },
-  champion: { score: 0.25, ci: { lower: 0.15, upper: 0.35 } },
+  challenger: { value: score, ci: { lower: score - 0.1, upper: score + 0.1 } },
+  champion: { value: 0.25, ci: { lower: 0.15, upper: 0.35 } },
   servedModelId: `m${n - 1}`,
   trainedModelId: `m${n}`,
 });
@@ -132,20 +133,20 @@ test("Progress prints one line when it finishes outside a kernel; its HTML shows
 });
 
 test("cost intervals are clipped to the possible costs ([0, 1] unless the score records its range) wherever they are shown", () => {
-  assert.deepEqual(clipInterval({ score: 0.24, ci: { lower: -0.11, upper: 0.56 } }), { score: 0.24, lower: 0, upper: 0.56 });
-  assert.deepEqual(clipInterval({ score: 0.9, ci: { lower: 0.7, upper: 1.2 } }), { score: 0.9, lower: 0.7, upper: 1 });
-  assert.deepEqual(clipInterval({ score: 0.5 }), { score: 0.5, lower: 0.5, upper: 0.5 }, "no interval: the point");
+  assert.deepEqual(clipInterval({ value: 0.24, ci: { lower: -0.11, upper: 0.56 } }), { score: 0.24, lower: 0, upper: 0.56 });
+  assert.deepEqual(clipInterval({ value: 0.9, ci: { lower: 0.7, upper: 1.2 } }), { score: 0.9, lower: 0.7, upper: 1 });
+  assert.deepEqual(clipInterval({ value: 0.5 }), { score: 0.5, lower: 0.5, upper: 0.5 }, "no interval: the point");
   // A configured reward range (max_reward 10: costs in [-9, 1]) is the score's recorded range.
-  const wide = { score: -3, ci: { lower: -9.5, upper: 2 }, details: { range: { lower: -9, upper: 1 } } };
+  const wide = { value: -3, ci: { lower: -9.5, upper: 2 }, range: { lower: -9, upper: 1 } };
   assert.deepEqual(clipInterval(wide), { score: -3, lower: -9, upper: 1 });
   assert.equal(formatScore(wide), "-3.000 [-9.000, 1.000]");
-  assert.equal(formatScore({ score: 0.2411, ci: { lower: -0.1109, upper: 0.5631 } }), "0.241 [0.000, 0.563]");
+  assert.equal(formatScore({ value: 0.2411, ci: { lower: -0.1109, upper: 0.5631 } }), "0.241 [0.000, 0.563]");
   // The dashboard's table and chart and the cost figure, from an older score reaching below 0.
-  const l: LoopResult = { ...loop(1, [1, 1], true, 0.05), challenger: { score: 0.05, ci: { lower: -0.02, upper: 0.1 } } };
+  const l: LoopResult = { ...loop(1, [1, 1], true, 0.05), challenger: { value: 0.05, ci: { lower: -0.02, upper: 0.1 } } };
   assert.equal(loopSummaryRows([l])[0].challenger_cost, "0.050 [0.000, 0.100]");
   const bars = (loopScoresFigure([l]).data[0] as { error_y: { arrayminus: number[] } }).error_y.arrayminus;
   assert.ok(Math.abs(bars[0] - 0.05) < 1e-12, `error bar reaches 0, not -0.02 (${bars[0]})`);
-  const fig = costFigure([{ label: "m", score: 0.1, ci: { lower: -0.3, upper: 1.4 } }], "t");
+  const fig = costFigure([{ label: "m", value: 0.1, ci: { lower: -0.3, upper: 1.4 } }], "t");
   const e = (fig.data[0] as { error_y: { array: number[]; arrayminus: number[] } }).error_y;
   assert.ok(Math.abs(e.arrayminus[0] - 0.1) < 1e-12 && Math.abs(e.array[0] - 0.9) < 1e-12, JSON.stringify(e));
 });
@@ -161,7 +162,7 @@ test("two costs that round equal get more digits, and their difference never rea
   assert.equal(formatDifference(0), "0.000");
   assert.equal(compareCosts(0.01214, 0.01236), "0.0121 vs 0.0124 (difference -0.0002)");
   const rows = loopSummaryRows([
-    { ...loop(1, [1], false), challenger: { score: 0.01214, ci: { lower: 0.009, upper: 0.016 } }, champion: { score: 0.01236, ci: { lower: 0.009, upper: 0.017 } } },
+    { ...loop(1, [1], false), challenger: { value: 0.01214, ci: { lower: 0.009, upper: 0.016 } }, champion: { value: 0.01236, ci: { lower: 0.009, upper: 0.017 } } },
   ]);
   assert.equal(rows[0].challenger_cost, "0.0121 [0.0090, 0.0160]");
   assert.equal(rows[0].champion_cost, "0.0124 [0.0090, 0.0170]");
@@ -192,15 +193,16 @@ test("loopSettings reads the gate and the join ratio from the config, and names 
 });
 
 test("gateReason says why, with the digits that tell the costs apart; loopResult feeds the dashboard", () => {
-  const s = (score: number, lower: number, upper: number, modelId = "m") => ({ modelId, score, lower, upper, n: 100 });
+  const s = (value: number, lower: number, upper: number) => scoreFixture(value, lower, upper);
   assert.equal(gateReason("point", s(0.01214, 0, 1), s(0.01236, 0, 1)), "challenger cost 0.0121 <= champion 0.0124 (difference -0.0002)");
   assert.match(gateReason("ci", s(0.070, 0.031, 0.130), s(0.074, 0.044, 0.104)), /^challenger upper bound 0\.130 >= champion cost 0\.074 \(costs 0\.070 vs 0\.074, difference -0\.004\)$/);
   assert.match(gateReason("always", s(1, 1, 1), s(0, 0, 0)), /every challenger/);
   const row = {
-    loop: 3, meanReward: 0.5, rewards: [1, 0], champion: s(0.2, 0.1, 0.3, "old"), challenger: s(0.1, 0.05, 0.15, "new"),
+    loop: 3, meanReward: 0.5, rewards: [1, 0], championId: "old", champion: s(0.2, 0.1, 0.3), challengerId: "new", challenger: s(0.1, 0.05, 0.15),
     deployed: true, hostedModelId: "new", joined: { train: 1, eval: 1 }, seconds: 1,
   };
   const r = loopResult(row, "old");
   assert.deepEqual([r.loop, r.servedModelId, r.trainedModelId, r.deployed], [3, "old", "new", true]);
-  assert.deepEqual(r.challenger, { score: 0.1, ci: { lower: 0.05, upper: 0.15 }, n: 100 });
+  assert.equal(r.challenger, row.challenger, "the dashboard draws the loop's score itself");
+  assert.deepEqual([r.challenger?.value, r.challenger?.ci?.lower, r.challenger?.ci?.upper], [0.1, 0.05, 0.15]);
 });

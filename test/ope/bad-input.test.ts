@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluatePolicy, createAccumulator, PolicyEvaluationStream, OpeInputError } from "@cbkit/common";
+import { evaluatePolicy, OpeAccumulator, PolicyEvaluationStream, OpeInputError, IPS, DR } from "@cbkit/common";
 import type { JoinedRecord } from "@cbkit/common";
 import { FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, FIXTURE_PMFS, SYNTH_MODEL, rec } from "./fixtures";
 
@@ -46,7 +46,7 @@ test("an action out of range or not an integer is refused", async () => {
   await rejectsWith(run(withRow(3, { action: 3 })), "action", 3, /outside 1\.\.2/);
   await rejectsWith(evaluatePolicy(FIXTURE, { actions: [1, 1, 5, 2] }, { numArms: 2 }), "target.actions", 2, /outside 1\.\.2/);
   await rejectsWith(
-    evaluatePolicy(FIXTURE, { actions: [1, 1, 2, 2] }, { numArms: 2, estimators: ["ips"] }).then(() => evaluatePolicy(withRow(0, { action: 3 }), { actions: [1, 1, 2, 2] }, { numArms: 2, estimators: ["ips"] })),
+    evaluatePolicy(FIXTURE, { actions: [1, 1, 2, 2] }, { numArms: 2, estimators: [IPS] }).then(() => evaluatePolicy(withRow(0, { action: 3 }), { actions: [1, 1, 2, 2] }, { numArms: 2, estimators: [IPS] })),
     "action",
     0,
   );
@@ -70,7 +70,7 @@ test("a target pmf that does not sum to 1, has a bad entry or the wrong length i
 
 test("float rounding in a pmf (a hair below 0 or a sum off by 1e-9) is not an error", async () => {
   const pmfs = [[1 + 1e-10, -1e-17], [0.8, 0.2], [0.5, 0.5 + 1e-9], [0, 1]];
-  const r = await evaluatePolicy(FIXTURE, { pmfs }, { estimators: ["ips"], bootstrapSamples: 0 });
+  const r = await evaluatePolicy(FIXTURE, { pmfs }, { estimators: [IPS], bootstrapSamples: 0 });
   assert.ok(Math.abs(r.ips.value - (0 + 0.4 + 2 + 0) / 4) < 1e-8);
 });
 
@@ -96,7 +96,7 @@ test("a bad reward model, no records, unknown estimators and bad options are ref
 });
 
 test("accumulators refuse bad samples and mismatched merges", () => {
-  const acc = createAccumulator("dr", { bootstrapSamples: 0 });
+  const acc = new OpeAccumulator(DR, { bootstrapSamples: 0 });
   const ok = { cost: 0, propensity: 0.5, targetProb: 0.5, directCost: 0.1, predictedCost: 0.1 };
   acc.add(ok);
   const cases: [Record<string, unknown>, string][] = [
@@ -113,13 +113,13 @@ test("accumulators refuse bad samples and mismatched merges", () => {
     assert.throws(() => acc.add({ ...ok, ...change } as never), (e: unknown) => e instanceof OpeInputError && e.field === field && e.row === 1);
   }
   assert.equal(acc.n, 1);
-  assert.throws(() => acc.merge(createAccumulator("ips", { bootstrapSamples: 0 })), /ips accumulator/);
-  assert.throws(() => acc.merge(createAccumulator("dr", { bootstrapSamples: 10 })), /same options/);
-  assert.throws(() => createAccumulator("x" as never), (e: unknown) => e instanceof OpeInputError && e.field === "estimator");
+  assert.throws(() => acc.merge(new OpeAccumulator(IPS, { bootstrapSamples: 0 })), /ips accumulator/);
+  assert.throws(() => acc.merge(new OpeAccumulator(DR, { bootstrapSamples: 10 })), /same options/);
+  assert.throws(() => new OpeAccumulator("x" as never), (e: unknown) => e instanceof OpeInputError && e.field === "estimator");
 });
 
 test("streaming DM/DR without a reward model, or rows without a target, are refused", () => {
-  assert.throws(() => new PolicyEvaluationStream({ estimators: ["dr"], target: SYNTH_MODEL }), (e: unknown) => e instanceof OpeInputError && e.field === "rewardModel");
+  assert.throws(() => new PolicyEvaluationStream({ estimators: [DR], target: SYNTH_MODEL }), (e: unknown) => e instanceof OpeInputError && e.field === "rewardModel");
   const s = new PolicyEvaluationStream({});
   assert.throws(() => s.add(rec(1, 0.5, 1, [0])), (e: unknown) => e instanceof OpeInputError && e.field === "pmf" && e.row === 0);
   s.add(rec(1, 0.5, 1, [0]), [0.5, 0.5]);

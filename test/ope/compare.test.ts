@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { comparePolicies, createAccumulator, evaluatePolicy, formatComparisonTable, DifferenceAccumulator, OpeAccumulator, OpeInputError, ESTIMATOR_NAMES } from "@cbkit/common";
+import { comparePolicies, evaluatePolicy, formatComparisonTable, DifferenceAccumulator, OpeAccumulator, OpeInputError, ESTIMATOR_NAMES, IPS, DR, SNDR } from "@cbkit/common";
 import { EXPECTED, FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, SYNTH_MODEL, syntheticLog } from "./fixtures";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} is not ${b} (±${tol})`);
@@ -37,7 +37,7 @@ test("the paired interval of a difference is narrower than comparing two separat
   // Baseline: 85 % on the right action, 10 % on the other main one, 5 % on the third. Truth: the
   // target costs 0.1 and the baseline 0.15 everywhere, so the difference is −0.05.
   const baseline = { predictPmf: (x: number[]) => (x[0] > 0 ? [0.85, 0.1, 0.05] : [0.1, 0.85, 0.05]) };
-  const r = await comparePolicies(syntheticLog(2000), SYNTH_MODEL, baseline, { seed: 3, bootstrapSamples: 300, estimators: ["ips", "dr"] });
+  const r = await comparePolicies(syntheticLog(2000), SYNTH_MODEL, baseline, { seed: 3, bootstrapSamples: 300, estimators: [IPS, DR] });
   const width = (x: { ci: { lower: number; upper: number } }) => x.ci.upper - x.ci.lower;
   for (const e of ["ips", "dr"] as const) {
     // Unpaired: the two intervals' half-widths combined as if the estimates were independent.
@@ -55,9 +55,9 @@ test("difference accumulators merge, survive a JSON round trip and refuse plain 
     const p = SYNTH_MODEL.predictPmf(r.observation);
     return { cost: 1 - r.reward, propensity: r.action_prob, targetProb: p[r.action - 1], baselineTargetProb: 1 / 3, directCost: 0.2, predictedCost: 0.3, baselineDirectCost: 0.5, key: r.event_id };
   });
-  const one = new DifferenceAccumulator("sndr", { seed: 2, bootstrapSamples: 80 });
-  const a = new DifferenceAccumulator("sndr", { seed: 2, bootstrapSamples: 80 });
-  const b = new DifferenceAccumulator("sndr", { seed: 2, bootstrapSamples: 80 });
+  const one = new DifferenceAccumulator(SNDR, { seed: 2, bootstrapSamples: 80 });
+  const a = new DifferenceAccumulator(SNDR, { seed: 2, bootstrapSamples: 80 });
+  const b = new DifferenceAccumulator(SNDR, { seed: 2, bootstrapSamples: 80 });
   rows.forEach((s, i) => (one.add(s), (i < 150 ? a : b).add(s)));
   const merged = a.merge(b).result();
   close(merged.value, one.result().value);
@@ -65,7 +65,7 @@ test("difference accumulators merge, survive a JSON round trip and refuse plain 
   const back = OpeAccumulator.fromState(JSON.parse(JSON.stringify(one.toState())));
   assert.ok(back instanceof DifferenceAccumulator);
   assert.deepEqual(back.result(), one.result());
-  assert.throws(() => one.merge(createAccumulator("sndr", { seed: 2, bootstrapSamples: 80 })), (e: unknown) => e instanceof OpeInputError && /is a sndr accumulator; merge needs sndr difference/.test(e.message));
+  assert.throws(() => one.merge(new OpeAccumulator(SNDR, { seed: 2, bootstrapSamples: 80 })), (e: unknown) => e instanceof OpeInputError && /is a sndr accumulator; merge needs sndr difference/.test(e.message));
   assert.throws(() => one.add({ ...rows[0], baselineTargetProb: 1.5 }), (e: unknown) => e instanceof OpeInputError && e.field === "baselineTargetProb");
   assert.throws(() => one.add({ ...rows[0], baselineDirectCost: undefined }), (e: unknown) => e instanceof OpeInputError && e.field === "baselineDirectCost");
 });
@@ -82,13 +82,13 @@ test("a bad baseline is refused with its own field name", async () => {
 
 test("formatComparisonTable gives each policy's cost, the difference and a verdict", async () => {
   const baseline = { predictPmf: (x: number[]) => (x[0] > 0 ? [0.85, 0.1, 0.05] : [0.1, 0.85, 0.05]) };
-  const r = await comparePolicies(syntheticLog(2000), SYNTH_MODEL, baseline, { seed: 3, bootstrapSamples: 100, estimators: ["ips", "dr"] });
+  const r = await comparePolicies(syntheticLog(2000), SYNTH_MODEL, baseline, { seed: 3, bootstrapSamples: 100, estimators: [IPS, DR] });
   const text = formatComparisonTable(r, { target: "challenger", baseline: "champion" });
   const lines = text.trim().split("\n");
   assert.match(lines[0], /challenger cost\s+champion cost\s+difference challenger − champion/);
   assert.match(lines[2], /^ips .* -0\.05\d\d \[.*\] 95%\s+challenger is better$/);
   assert.match(lines[3], /^dr .*challenger is better$/);
   assert.match(text, /negative difference favours challenger/);
-  const same = await comparePolicies(syntheticLog(300), SYNTH_MODEL, SYNTH_MODEL, { bootstrapSamples: 50, estimators: ["dr"] });
+  const same = await comparePolicies(syntheticLog(300), SYNTH_MODEL, SYNTH_MODEL, { bootstrapSamples: 50, estimators: [DR] });
   assert.match(formatComparisonTable(same), /dr .*no clear difference/);
 });

@@ -5,13 +5,15 @@ import {
   evaluateModelOnRecords,
   formatEstimateTable,
   normalQuantile,
-  IpsAccumulator,
-  SnipsAccumulator,
-  DmAccumulator,
-  DrAccumulator,
-  SndrAccumulator,
   RidgeCostModel,
   ESTIMATOR_NAMES,
+  IPS,
+  SNIPS,
+  DM,
+  DR,
+  SNDR,
+  ESTIMATORS,
+  OpeAccumulator,
 } from "@cbkit/common";
 import { EXPECTED, FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, FIXTURE_PMFS, SYNTH_MODEL, rec, syntheticLog } from "./fixtures";
 
@@ -44,7 +46,7 @@ test("per-row actions: a deterministic target", async () => {
   // Target actions [1, 1, 2, 2]: π(a|x) of the logged actions = [1, 0, 0, 1], w = [2, 0, 0, 4/3].
   // IPS = (2·0 + 0 + 0 + 4/3·0) / 4 = 0. DM with the fixture costs: ĉ(x, target) = [0.2, 0.2, 0.4, 0.1]
   // -> 0.9 / 4 = 0.225. DR = DM + (2·(0 − 0.2) + 4/3·(0 − 0.1)) / 4 = 0.225 + (−0.4 − 0.13333…) / 4 = 0.091666…
-  const r = await evaluatePolicy(FIXTURE, { actions: [1, 1, 2, 2] }, { rewardModel: FIXTURE_COST_MODEL, estimators: ["ips", "dm", "dr"], bootstrapSamples: 0 });
+  const r = await evaluatePolicy(FIXTURE, { actions: [1, 1, 2, 2] }, { rewardModel: FIXTURE_COST_MODEL, estimators: [IPS, DM, DR], bootstrapSamples: 0 });
   close(r.ips.value, 0);
   close(r.dm.value, 0.225);
   close(r.dr.value, 0.225 + (-0.4 - 0.4 / 3) / 4);
@@ -55,7 +57,7 @@ test("the normal interval of IPS is the hand-computed delta-method one", async (
   // w·c = [0, 0.4, 2, 0]: mean 0.6, sample variance ((0.36 + 0.04 + 1.96 + 0.36) / 3) = 0.906666…,
   // se = sqrt(0.906666… / 4) = 0.476095…, z(0.975) = 1.959964 -> 0.6 ± 0.933128…
   // A wide reward range, so the interval is not clipped to the possible costs [0, 1].
-  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["ips"], bootstrapSamples: 0, minReward: -10, maxReward: 10 });
+  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: [IPS], bootstrapSamples: 0, minReward: -10, maxReward: 10 });
   const se = Math.sqrt(2.72 / 3 / 4);
   close(r.ips.standardError, se, 1e-12);
   close(r.ips.normalCi.lower, 0.6 - 1.959963984540054 * se, 1e-8);
@@ -69,7 +71,7 @@ test("the normal interval of SNIPS is the hand-computed delta-method one", async
   //   row0 1.6·(−0.45)/(4/3) = −0.54; row1 0.4·0.55/(4/3) = 0.165; row2 2·0.55/(4/3) = 0.825; row3 (4/3)·(−0.45)/(4/3) = −0.45
   // Σψ² = 0.2916 + 0.027225 + 0.680625 + 0.2025 = 1.20195; sample variance 1.20195 / 3 = 0.40065;
   // se = sqrt(0.40065 / 4) = 0.3164846…
-  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["snips"], bootstrapSamples: 0 });
+  const r = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: [SNIPS], bootstrapSamples: 0 });
   close(r.snips.standardError, Math.sqrt(0.40065 / 4), 1e-12);
 });
 
@@ -88,7 +90,7 @@ test("the accumulators compute the same values from scored samples", () => {
     { cost: 1, propensity: 0.25, targetProb: 0.5, directCost: 0.4, predictedCost: 0.4 },
     { cost: 0, propensity: 0.75, targetProb: 1, directCost: 0.1, predictedCost: 0.1 },
   ];
-  const accs = [new IpsAccumulator(), new SnipsAccumulator(), new DmAccumulator(), new DrAccumulator(), new SndrAccumulator()];
+  const accs = ESTIMATORS.map((e) => new OpeAccumulator(e));
   for (const s of samples) for (const a of accs) a.add(s);
   const [ips, snips, dm, dr, sndr] = accs.map((a) => a.result().value);
   close(ips, EXPECTED.ips);
@@ -103,7 +105,7 @@ test("SNIPS equals IPS when the importance weights average exactly 1", async () 
   // exactly half the rows: w = 2 on matches, 0 otherwise, so Σw = n and Σwc/Σw = Σwc/n.
   const log = [rec(1, 0.5, 0, [0]), rec(2, 0.5, 1, [1]), rec(1, 0.5, 1, [2]), rec(2, 0.5, 0, [3])];
   // Matches on rows 0 and 3 (costs 1 and 1): IPS = (2·1 + 2·1) / 4 = 1.
-  const r = await evaluatePolicy(log, { actions: [1, 1, 2, 2] }, { estimators: ["ips", "snips"], bootstrapSamples: 0 });
+  const r = await evaluatePolicy(log, { actions: [1, 1, 2, 2] }, { estimators: [IPS, SNIPS], bootstrapSamples: 0 });
   close(r.ips.meanWeight, 1);
   close(r.ips.value, 1);
   close(r.snips.value, r.ips.value);
@@ -149,7 +151,7 @@ test("async iterables are accepted", async () => {
   async function* gen() {
     for (const r of FIXTURE) yield r;
   }
-  const r = await evaluatePolicy(gen(), FIXTURE_MODEL, { estimators: ["ips"], bootstrapSamples: 0 });
+  const r = await evaluatePolicy(gen(), FIXTURE_MODEL, { estimators: [IPS], bootstrapSamples: 0 });
   close(r.ips.value, EXPECTED.ips);
 });
 
@@ -159,7 +161,7 @@ test("evaluateModelOnRecords runs DR by default and agrees with evaluatePolicy",
   const all = await evaluatePolicy(log, SYNTH_MODEL, { seed: 3, bootstrapSamples: 100 });
   assert.equal(one.estimator, "dr");
   assert.deepEqual(one, all.dr);
-  const ips = await evaluateModelOnRecords(SYNTH_MODEL, log, { estimator: "ips", bootstrapSamples: 0 });
+  const ips = await evaluateModelOnRecords(SYNTH_MODEL, log, { estimator: IPS, bootstrapSamples: 0 });
   assert.equal(ips.value, all.ips.value);
 });
 
@@ -168,7 +170,7 @@ test("the default cross-fitted ridge cost model gives DR close to the truth", as
   // every time and its 95 % interval holds the truth in at least 4 of 5 (a 0.98 chance when calibrated).
   let hits = 0;
   for (let k = 1; k <= 5; k++) {
-    const r = await evaluatePolicy(syntheticLog(2000, 1000 + k), SYNTH_MODEL, { seed: k, bootstrapSamples: 200, estimators: ["ips", "dr"] });
+    const r = await evaluatePolicy(syntheticLog(2000, 1000 + k), SYNTH_MODEL, { seed: k, bootstrapSamples: 200, estimators: [IPS, DR] });
     assert.ok(Math.abs(r.dr.value - 0.1) < 0.01, `dr = ${r.dr.value}`);
     assert.ok(Math.abs(r.ips.value - 0.1) < 0.03, `ips = ${r.ips.value}`);
     if (r.dr.ci.lower <= 0.1 && 0.1 <= r.dr.ci.upper) hits++;
@@ -217,7 +219,7 @@ test("every interval contains its value", async () => {
     assert.ok(x.ci.upper > x.ci.lower, `${e} interval has width`);
     assert.equal(x.confidence, 0.95);
   }
-  const narrow = await evaluatePolicy(syntheticLog(600), SYNTH_MODEL, { seed: 5, bootstrapSamples: 300, confidence: 0.5, estimators: ["dr"] });
+  const narrow = await evaluatePolicy(syntheticLog(600), SYNTH_MODEL, { seed: 5, bootstrapSamples: 300, confidence: 0.5, estimators: [DR] });
   assert.ok(narrow.dr.ci.upper - narrow.dr.ci.lower < r.dr.ci.upper - r.dr.ci.lower);
 });
 
@@ -237,12 +239,12 @@ test("warnings: small effective sample size and a mean weight far from 1", async
   const small = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { rewardModel: FIXTURE_COST_MODEL, bootstrapSamples: 0 });
   assert.equal(small.ips.warnings.length, 1);
   assert.deepEqual(small.dm.warnings, []); // DM does not use the weights
-  const good = await evaluatePolicy(syntheticLog(2000), SYNTH_MODEL, { bootstrapSamples: 0, estimators: ["dr"] });
+  const good = await evaluatePolicy(syntheticLog(2000), SYNTH_MODEL, { bootstrapSamples: 0, estimators: [DR] });
   assert.deepEqual(good.dr.warnings, []);
   // Logged mostly with action 3 (p = 0.9), which the target almost never picks: the other actions'
   // weights are 0.9/0.05 = 18, Σw is far from n and the ESS is small.
   const skewed = syntheticLog(2000).map((r, i) => ({ ...r, action: i % 20 === 0 ? 1 + (i % 40 === 0 ? 1 : 0) : 3, action_prob: i % 20 === 0 ? 0.05 : 0.9 }));
-  const bad = await evaluatePolicy(skewed, SYNTH_MODEL, { bootstrapSamples: 0, estimators: ["ips"] });
+  const bad = await evaluatePolicy(skewed, SYNTH_MODEL, { bootstrapSamples: 0, estimators: [IPS] });
   assert.equal(bad.ips.warnings.length, 2, bad.ips.warnings.join(" | "));
   assert.match(bad.ips.warnings[1], /mean importance weight/);
 });

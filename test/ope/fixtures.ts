@@ -1,5 +1,5 @@
 /** Small hand-checkable fixtures shared by the OPE tests. */
-import type { JoinedRecord } from "@cbkit/common";
+import type { JoinedRecord, OpeEstimate } from "@cbkit/common";
 
 export function rec(action: number, actionProb: number, reward: number, observation: number[], id = `e${observation.join("_")}`): JoinedRecord {
   return { reward, event_id: id, action, action_prob: actionProb, model_id: "m1", observation, sample_prob: 0.5 };
@@ -81,3 +81,51 @@ export function syntheticLog(n: number, seed = 7): JoinedRecord[] {
 
 /** A target for syntheticLog: 90 % on the right action, 5 % on each other. */
 export const SYNTH_MODEL = { predictPmf: (x: number[]) => (x[0] > 0 ? [0.9, 0.05, 0.05] : [0.05, 0.9, 0.05]) };
+
+/** A score (an OpeEstimate, as the evaluation job writes and the records keep) with this DR cost and interval. */
+export function scoreFixture(value: number, lower: number, upper: number, n = 100): OpeEstimate {
+  const interval = (method: "bootstrap" | "normal") => ({ lower, upper, method });
+  return {
+    estimator: "dr", value, ci: interval("bootstrap"), normalCi: interval("normal"), bootstrapCi: interval("bootstrap"), standardError: (upper - lower) / 4,
+    confidence: 0.95, n, effectiveSampleSize: n, meanWeight: 1, maxWeight: 1, biased: false, warnings: [], range: { lower: 0, upper: 1 }, clipped: [],
+  };
+}
+
+/**
+ * A score as the kit's previous version wrote it (its evaluation job's score.json, kept in model
+ * records' eval_scores): `{score, ci, n, estimator, details}`.
+ */
+export const PREVIOUS_VERSION_SCORE = {
+  score: 0.1364,
+  ci: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  n: 71,
+  estimator: "dr",
+  details: {
+    modelId: "exp-model-1",
+    effectiveSampleSize: 64.25,
+    biased: false,
+    normalCi: { lower: 0, upper: 0.2291, method: "normal" },
+    range: { lower: 0, upper: 1 },
+    clipped: ["normalCi.lower"],
+    skipped: 2,
+  },
+};
+
+/** PREVIOUS_VERSION_SCORE as it reads today. */
+export const PREVIOUS_VERSION_SCORE_TODAY: OpeEstimate = {
+  estimator: "dr",
+  value: 0.1364,
+  ci: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  normalCi: { lower: 0, upper: 0.2291, method: "normal" },
+  bootstrapCi: { lower: 0.0595, upper: 0.2343, method: "bootstrap" },
+  standardError: Number.NaN,
+  confidence: 0.95,
+  n: 71,
+  effectiveSampleSize: 64.25,
+  meanWeight: Number.NaN,
+  maxWeight: Number.NaN,
+  biased: false,
+  warnings: ["2 malformed row(s) of the evaluation data were skipped (hyperparameter strict=true makes this an error)"],
+  range: { lower: 0, upper: 1 },
+  clipped: ["normalCi.lower"],
+};

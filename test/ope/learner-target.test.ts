@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CbLearner, evaluateModelOnRecords, evaluatePolicy } from "@cbkit/common";
+import { CbLearner, evaluateModelOnRecords, evaluatePolicy, DR } from "@cbkit/common";
 import { syntheticLog } from "./fixtures";
 
 test("a CbLearner is evaluated through its full pmf (contract: predictPmf)", async () => {
@@ -14,6 +14,6 @@ test("a CbLearner is evaluated through its full pmf (contract: predictPmf)", asy
   const est = await evaluateModelOnRecords(learner, log, { seed: 1, bootstrapSamples: 200 });
   assert.equal(est.estimator, "dr");
   assert.ok(Math.abs(est.value - truth) < 0.05, `dr ${est.value} vs truth ${truth}`);
-  const again = await evaluatePolicy(log, learner, { seed: 1, bootstrapSamples: 200, estimators: ["dr"] });
+  const again = await evaluatePolicy(log, learner, { seed: 1, bootstrapSamples: 200, estimators: [DR] });
   assert.deepEqual(again.dr, est); // no sampling anywhere: the same call gives the same estimate (D-3)
 });

@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ESTIMATOR_NAMES, OpeInputError, PolicyEvaluationStream, comparePolicies, crossFitCostPredictions, evaluatePolicy, formatEstimateTable } from "@cbkit/common";
+import { ESTIMATOR_NAMES, OpeInputError, PolicyEvaluationStream, comparePolicies, crossFitCostPredictions, evaluatePolicy, formatEstimateTable, IPS, SNIPS, DR } from "@cbkit/common";
 import { FIXTURE, FIXTURE_MODEL, rec, syntheticLog, SYNTH_MODEL } from "./fixtures";
 
 test("every estimate and interval is clipped to [1 − max_reward, 1 − min_reward], and the result says what was clipped", async () => {
@@ -23,7 +23,7 @@ test("every estimate and interval is clipped to [1 − max_reward, 1 − min_rew
   assert.equal(r.ips.value, 0.6, "a point estimate inside the range is untouched");
   assert.match(formatEstimateTable(r), /ips .*clipped to \[0\.0000, 1\.0000\]/);
   // Another reward range moves the bounds: rewards in [0, 10] give costs in [−9, 1].
-  const wide = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: ["ips"], bootstrapSamples: 0, minReward: 0, maxReward: 10 });
+  const wide = await evaluatePolicy(FIXTURE, FIXTURE_MODEL, { estimators: [IPS], bootstrapSamples: 0, minReward: 0, maxReward: 10 });
   assert.deepEqual(wide.ips.range, { lower: -9, upper: 1 });
   assert.ok(wide.ips.normalCi.lower < 0);
   assert.deepEqual(wide.ips.clipped, ["normalCi.upper", "ci.upper"], "ci is the normal interval without bootstrap");
@@ -32,7 +32,7 @@ test("every estimate and interval is clipped to [1 − max_reward, 1 − min_rew
 test("a point estimate outside the range (IPS with large weights) is clipped too", async () => {
   // One row, cost 1, target weight 1/0.1 = 10: IPS = 10, impossible for an average cost in [0, 1].
   const log = [rec(1, 0.1, 0, [0]), rec(2, 0.9, 1, [1])];
-  const r = await evaluatePolicy(log, { actions: [1, 1] }, { estimators: ["ips"], bootstrapSamples: 0, numArms: 2 });
+  const r = await evaluatePolicy(log, { actions: [1, 1] }, { estimators: [IPS], bootstrapSamples: 0, numArms: 2 });
   assert.equal(r.ips.value, 1);
   assert.ok(r.ips.clipped.includes("value"));
 });
@@ -76,7 +76,7 @@ test("DR across fold seeds moves by a fraction of its standard error, less with 
     const values: number[] = [];
     let se = 0;
     for (let seed = 1; seed <= 10; seed++) {
-      const r = await evaluatePolicy(log, SYNTH_MODEL, { estimators: ["dr"], seed, bootstrapSamples: 0, ridge: repeats ? { repeats } : undefined });
+      const r = await evaluatePolicy(log, SYNTH_MODEL, { estimators: [DR], seed, bootstrapSamples: 0, ridge: repeats ? { repeats } : undefined });
       values.push(r.dr.value);
       se = r.dr.standardError;
     }

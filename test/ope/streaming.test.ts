@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluatePolicy, createAccumulator, OpeAccumulator, PolicyEvaluationStream, ESTIMATOR_NAMES, RidgeCostModel } from "@cbkit/common";
+import { evaluatePolicy, OpeAccumulator, PolicyEvaluationStream, ESTIMATORS, ESTIMATOR_NAMES, RidgeCostModel, IPS, SNDR } from "@cbkit/common";
 import type { OpeSample } from "@cbkit/common";
 import { SYNTH_MODEL, syntheticLog } from "./fixtures";
 
@@ -13,11 +13,11 @@ function samples(n: number): OpeSample[] {
 
 test("merging partial accumulators equals one pass (value, both intervals), in any order", () => {
   const all = samples(900);
-  for (const e of ESTIMATOR_NAMES) {
-    const one = createAccumulator(e, { seed: 11, bootstrapSamples: 100 });
+  for (const e of ESTIMATORS) {
+    const one = new OpeAccumulator(e, { seed: 11, bootstrapSamples: 100 });
     for (const s of all) one.add(s);
     const parts = [all.slice(0, 100), all.slice(100, 650), all.slice(650)].map((chunk) => {
-      const a = createAccumulator(e, { seed: 11, bootstrapSamples: 100 });
+      const a = new OpeAccumulator(e, { seed: 11, bootstrapSamples: 100 });
       for (const s of chunk) a.add(s);
       return a;
     });
@@ -25,13 +25,13 @@ test("merging partial accumulators equals one pass (value, both intervals), in a
     const x = one.result();
     const y = merged.result();
     assert.equal(y.n, x.n);
-    for (const k of ["value", "standardError", "effectiveSampleSize"] as const) assert.ok(Math.abs(x[k] - y[k]) < 1e-12, `${e}.${k}`);
-    assert.ok(Math.abs(x.ci.lower - y.ci.lower) < 1e-12 && Math.abs(x.ci.upper - y.ci.upper) < 1e-12, `${e} bootstrap interval`);
+    for (const k of ["value", "standardError", "effectiveSampleSize"] as const) assert.ok(Math.abs(x[k] - y[k]) < 1e-12, `${e.name}.${k}`);
+    assert.ok(Math.abs(x.ci.lower - y.ci.lower) < 1e-12 && Math.abs(x.ci.upper - y.ci.upper) < 1e-12, `${e.name} bootstrap interval`);
   }
 });
 
 test("an accumulator survives a JSON round trip of its state", () => {
-  const a = createAccumulator("sndr", { seed: "w", bootstrapSamples: 64 });
+  const a = new OpeAccumulator(SNDR, { seed: "w", bootstrapSamples: 64 });
   for (const s of samples(200)) a.add(s);
   const b = OpeAccumulator.fromState(JSON.parse(JSON.stringify(a.toState())));
   assert.deepEqual(b.result(), a.result());
@@ -50,7 +50,7 @@ test("the bootstrap is deterministic by seed and changes with it", async () => {
   }
   // Rows without keys use the accumulator's own seeded stream: still deterministic.
   const run = () => {
-    const acc = createAccumulator("ips", { seed: 9, bootstrapSamples: 100 });
+    const acc = new OpeAccumulator(IPS, { seed: 9, bootstrapSamples: 100 });
     for (const s of samples(300)) acc.add({ ...s, key: undefined });
     return acc.result();
   };
@@ -60,7 +60,7 @@ test("the bootstrap is deterministic by seed and changes with it", async () => {
 test("PolicyEvaluationStream: batches, workers and evaluatePolicy agree", async () => {
   const log = syntheticLog(800);
   const cm = RidgeCostModel.fit(syntheticLog(500, 99).map((r) => ({ observation: r.observation, action: r.action, cost: 1 - r.reward })), { numArms: 3 });
-  const opts = { target: SYNTH_MODEL, rewardModel: cm, seed: 4, bootstrapSamples: 150, estimators: ESTIMATOR_NAMES };
+  const opts = { target: SYNTH_MODEL, rewardModel: cm, seed: 4, bootstrapSamples: 150, estimators: ESTIMATORS };
   const live = new PolicyEvaluationStream(opts);
   const seen: number[] = [];
   for (let i = 0; i < log.length; i += 200) {

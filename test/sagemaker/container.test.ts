@@ -9,8 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { Rng, writeJoinedCsv, type JoinedRecord } from "@cbkit/common";
-import { parseEvaluationScore } from "@cbkit/common/dist/platform/sagemaker";
+import { Rng, parseScore, writeJoinedCsv, type JoinedRecord } from "@cbkit/common";
 
 const PROJECT = path.resolve(__dirname, "..", "..", "..");
 
@@ -78,10 +77,10 @@ describe("container entry points over a temporary /opt/ml tree", () => {
     fs.cpSync(path.join(train, "model"), path.join(evaluate, "input/data/pretrained_model"), { recursive: true });
     const evaluated = await run([entry, "train"], env(evaluate));
     assert.equal(evaluated.code, 0, evaluated.stderr);
-    const score = parseEvaluationScore(fs.readFileSync(path.join(evaluate, "model/score.json"), "utf8"), "score.json");
+    const score = parseScore(fs.readFileSync(path.join(evaluate, "model/score.json"), "utf8"), "score.json");
     assert.equal(score.estimator, "dr");
     assert.equal(score.n, 200);
-    assert.ok(score.score >= 0 && score.score <= 1 && score.ci.lower <= score.score && score.score <= score.ci.upper);
+    assert.ok(score.value >= 0 && score.value <= 1 && score.ci.lower <= score.value && score.value <= score.ci.upper);
   });
 
   it("env CBKIT_JOB picks the job; failures land in /opt/ml/output/failure with a non-zero exit", async () => {

@@ -1,10 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/dist/platform/sagemaker";
 import { ConflictError, parseConfig, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import { PREVIOUS_VERSION_SCORE, PREVIOUS_VERSION_SCORE_TODAY, scoreFixture } from "../ope/fixtures";
 import { startDynamo, type DynamoEmulator } from "./helpers";
 
 const tables = { experiment: "CbkitExperiments", model: "CbkitModels", join: "CbkitJoins" };
@@ -26,7 +27,7 @@ function model(exp: string, id: string): ModelRecord {
     train_state: "Completed",
     evaluation_job_name: null,
     eval_state: null,
-    eval_scores: { "s3://b/x/eval": { score: 0.125, ci: { lower: 0.1, upper: 0.15, method: "bootstrap" }, n: 40, estimator: "dr" } },
+    eval_scores: { "s3://b/x/eval": scoreFixture(0.125, 0.1, 0.15, 40) },
     input_model_id: null,
     input_data_s3_prefix: null,
     eval_data_s3_path: null,
@@ -93,6 +94,21 @@ describe("DynamoRecordStore on dynalite", () => {
     assert.deepEqual(listed.map((r) => r.value.model_id), ["exp-d-model-a", "exp-d-model-b"]);
     assert.deepEqual(listed[0].value, model("exp-d", "exp-d-model-a"));
     assert.deepEqual(Object.keys(listed[0].value), Object.keys(model("exp-d", "x")));
+  });
+
+  it("reads a model item the previous version wrote, its scores in today's shape", async () => {
+    await store.get("model", "exp-old", "exp-old-model-1"); // creates the table
+    // The previous version's item: its record as JSON text, its score {score, ci, n, estimator, details}.
+    const old = { ...model("exp-old", "exp-old-model-1"), eval_scores: { "s3://b/exp-old/eval": PREVIOUS_VERSION_SCORE } };
+    await ddb.client.send(new PutItemCommand({
+      TableName: tables.model,
+      Item: { experiment_id: { S: "exp-old" }, model_id: { S: "exp-old-model-1" }, version: { N: "3" }, record: { S: JSON.stringify(old) } },
+    }));
+    const read = await store.get("model", "exp-old", "exp-old-model-1");
+    assert.equal(read?.version, 3);
+    assert.deepEqual(read?.value, { ...old, eval_scores: { "s3://b/exp-old/eval": PREVIOUS_VERSION_SCORE_TODAY } });
+    const [listed] = await store.list("model", "exp-old");
+    assert.deepEqual(listed.value.eval_scores, read?.value.eval_scores);
   });
 
   it("deletes everything of one experiment and nothing else", async () => {

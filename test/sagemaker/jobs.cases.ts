@@ -4,6 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/dist/platform/sagemaker";
 import { JobFailedError } from "@cbkit/common";
+import { scoreFixture } from "../ope/fixtures";
 import { checkCreateTrainingJob } from "./fake-cloud";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, type S3Emulator } from "./helpers";
 
@@ -11,7 +12,7 @@ const EXP = "exp-jobs";
 const MODEL = `${EXP}-model-000000000001`;
 const PARENT = `${EXP}-model-000000000000`;
 const EVAL_JOB = `${MODEL}-eval-000000000002`;
-const score = { score: 0.25, ci: { lower: 0.2, upper: 0.3, method: "bootstrap" }, n: 100, estimator: "dr", details: { ess: 80 } };
+const score = scoreFixture(0.25, 0.2, 0.3);
 
 describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
   let s3: S3Emulator;

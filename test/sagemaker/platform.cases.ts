@@ -33,6 +33,7 @@ import {
   type SageMakerPlatform,
 } from "@cbkit/common/dist/platform/sagemaker";
 import { parseConfig, type ModelRecord } from "@cbkit/common";
+import { scoreFixture } from "../ope/fixtures";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator } from "./helpers";
 
 /** The shipped config.yaml switched to SageMaker mode. */
@@ -283,7 +284,7 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
     await platform.objects.put(platform.objects.uriOf(`${EXP}/training_jobs/${modelId}/output/model/model.json`), "{}");
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).callsFake(async () => {
-      const score = { score: 0.2, ci: { lower: 0.1, upper: 0.3, method: "normal" }, n: 10, estimator: "dr" };
+      const score = scoreFixture(0.2, 0.1, 0.3, 10);
       await platform.objects.put(platform.objects.uriOf(`${EXP}/evaluation_jobs/${job}/output/model.tar.gz`), tarGz({ "score.json": JSON.stringify(score) }));
       return { TrainingJobStatus: "Completed", TrainingEndTime: new Date("2026-11-28T12:05:00Z") };
     });

@@ -89,7 +89,7 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.ok(await platform.objects.exists(`${first.s3_model_output_path}.tar.gz`), "SageMaker's packed artifact");
     assert.ok((await platform.objects.list(first.s3_model_output_path!)).length >= 2, "the unpacked model next to it");
     const firstScore = await manager.evaluateModel({ inputDataUri: manager.lastJoinedJobEvalData });
-    assert.ok(firstScore.score >= 0 && firstScore.score <= 1);
+    assert.ok(firstScore.value >= 0 && firstScore.value <= 1);
     assert.equal(firstScore.estimator, "dr");
 
     const deployed = await manager.deployModel({ modelId: first.model_id });

@@ -10,13 +10,14 @@
  *     data                        record shapes, readers/writers, the numeric contract and reward
  *                                 range, the split rule, the event-id rule
  *     join                        the one SQL join (splits with data's rule)
- *     display                     tables, charts, figures, dashboards (generic; knows no config)
  *     learner                     the policy, its options and model
- *     ope                         the estimators (they score any policy, learner included)
+ *     ope                         the estimators (they score any policy, learner included), the score
  *     config                      the schema and loader (paths.ts: where config.yaml and the data are)
+ *     display                     tables, charts, figures, dashboards: shows scores and settings
  *     container                   the job contract; train, evaluate, serve
  *     platform/types.ts           the platform contract
  *     platform/layout.ts          the object paths of both platforms
+ *     platform/record-codec.ts    how records are read back (older shapes included)
  *     platform/local | platform/sagemaker   (peers: two implementations of one contract)
  *     platform/index.ts           the platform face (and where the platform is chosen)
  *     experiment                  the manager and its workflows
@@ -42,28 +43,20 @@ const LAYERS: Record<"common" | "sim_app", (string | string[])[]> = {
     "util",
     "data",
     "join",
-    "display",
     "learner",
     "ope",
     "config",
+    "display",
     "container",
     "platform/types.ts",
     "platform/layout.ts",
+    "platform/record-codec.ts",
     ["platform/local", "platform/sagemaker"],
     "platform/index.ts",
     "experiment",
     "index.ts",
   ],
   sim_app: ["statlog", "simulate", "workshop", "cli", "index.ts"],
-};
-
-/**
- * Violations other work in progress removes (issue 14); each entry must still occur, so the test
- * says when one can go. Format: `<from file> -> <to file or "computed require">`.
- */
-const PENDING: Record<string, string> = {
-  // The OPE registry work moves the evaluation score type out of platform/types.ts into the container layer.
-  "common/src/container/evaluate.ts -> common/src/platform/types.ts": "the score type moves to container/ (OPE estimator registry)",
 };
 
 interface Edge {
@@ -201,7 +194,7 @@ function circles(nodes: string[], next: (n: string) => string[]): string[][] {
   return out;
 }
 
-/** Every violation of a graph, pending ones included: unreadable imports, circles, and imports against the layer order. */
+/** Every violation of a graph: unreadable imports, circles, and imports against the layer order. */
 function violations({ files, edges, problems }: { files: string[]; edges: Edge[]; problems: string[] }): string[] {
   const found = [...problems];
   const fileEdges = edges.filter((e) => e.to !== "computed require");
@@ -229,10 +222,7 @@ function violations({ files, edges, problems }: { files: string[]; edges: Edge[]
 
 test("the import graph of common and sim_app has no circle and no import up the layers", () => {
   const found = violations(readGraph());
-  const unexpected = found.filter((v) => !(v in PENDING));
-  assert.deepEqual(unexpected, [], `imports against the layers (see the order at the top of test/unit/import-graph.test.ts):\n${unexpected.join("\n")}`);
-  const fixed = Object.keys(PENDING).filter((p) => !found.includes(p));
-  assert.deepEqual(fixed, [], "these pending violations are gone: remove them from PENDING in test/unit/import-graph.test.ts");
+  assert.deepEqual(found, [], `imports against the layers (see the order at the top of test/unit/import-graph.test.ts):\n${found.join("\n")}`);
 });
 
 test("the checker sees what it checks: every file has a layer, and planted violations are found", () => {

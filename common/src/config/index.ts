@@ -2,4 +2,3 @@ export * from "./paths";
 export * from "./schema";
 export * from "./load";
 export * from "./describe";
-export * from "./show";

@@ -8,6 +8,7 @@ import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
 import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
 import { findProjectRoot } from "./paths";
 import { rewardRangeIssue } from "../data/rewards";
+import { didYouMean } from "../util/suggest";
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -204,34 +205,6 @@ export function describeConfigAllowed(node: ConfigSchemaNode): string {
   }
 }
 
-/** Edit distance, for did-you-mean suggestions. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length];
-}
-
-function suggestion(word: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const dd = distance(word.toLowerCase(), c.toLowerCase());
-    if (dd < bestD) {
-      bestD = dd;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean ${best}?)` : "";
-}
-
 function validateObject(
   node: ConfigObjectNode,
   raw: unknown,
@@ -266,7 +239,7 @@ function validateObject(
     if (!(key in node.fields)) {
       issues.push({
         path: [...at, key].join("."),
-        found: `an unknown key${suggestion(key, known)}`,
+        found: `an unknown key${didYouMean(key, known)}`,
         expected: `one of the keys ${known.join(", ")}${p ? ` under ${p}` : " at the top level"}`,
         line: lineOf([...at, key], true),
       });
@@ -321,7 +294,7 @@ function validateLeaf(
     case "string":
       ok = typeof v === "string" && (!node.enum || node.enum.includes(v));
       if (typeof v === "string" && node.enum && !ok) {
-        issues.push({ path: p, found: `${show(v)}${suggestion(v, node.enum)}`, expected: describeConfigAllowed(node), line: lineOf(keys) });
+        issues.push({ path: p, found: `${show(v)}${didYouMean(v, node.enum)}`, expected: describeConfigAllowed(node), line: lineOf(keys) });
         return undefined;
       }
       break;

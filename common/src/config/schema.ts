@@ -9,6 +9,7 @@
 import { MAX_MAGNITUDE } from "../data/numbers";
 import { DEFAULT_REWARD_RANGE } from "../data/rewards";
 import { SPLIT_RATIO_BOUNDS } from "../data/split";
+import { DEFAULT_ESTIMATOR, ESTIMATORS, ESTIMATOR_CHOICES, estimatorNamed, type EstimatorName } from "../ope/estimators";
 
 /** What every schema node may carry. */
 interface NodeBase {
@@ -97,10 +98,17 @@ export function cfgObj<const F extends Record<string, ConfigSchemaNode>>(descrip
 }
 
 export const CONFIG_EXPLORATION_POLICIES = ["egreedy", "bag", "cover", "first", "softmax", "squarecb"] as const;
-export const CONFIG_CFA_TYPES = ["dr", "ips", "snips", "sndr", "dm"] as const;
+/** cfa_type's choices: the estimator registry's names (ope/estimators.ts), the default first. */
+export const CONFIG_CFA_TYPES = ESTIMATOR_CHOICES;
 export const CONFIG_CB_TYPES = ["dr", "ips", "mtr"] as const;
 export const CONFIG_FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
 export const CONFIG_BINNINGS = ["gaussian", "quantile"] as const;
+
+/** " (dm is biased)": the registry's biased estimators, for cfa_type's description. */
+function biasedNote(): string {
+  const biased = ESTIMATORS.filter((e) => e.biased).map((e) => e.name);
+  return biased.length ? ` (${biased.join(", ")} ${biased.length > 1 ? "are" : "is"} biased)` : "";
+}
 
 const capacity = (what: "read" | "write") =>
   cfgNum({
@@ -152,13 +160,13 @@ export const ALGORITHM_FIELDS = {
   num_arms: cfgNum({ description: "number of actions; must equal the client app's (7 for the shuttle)", integer: true, min: 2, required: true, default: 7 }),
   num_features: cfgNum({ description: "number of context features; must equal the client app's (9 for the shuttle); the model refuses other counts", integer: true, min: 1, default: 9 }),
   cfa_type: cfgOneOf(CONFIG_CFA_TYPES, {
-    description: "off-policy estimator that scores a model: dr, ips, snips, sndr, dm (dm is biased)",
+    description: `off-policy estimator that scores a model: ${CONFIG_CFA_TYPES.join(", ")}${biasedNote()}`,
     required: true,
-    default: "dr",
-    warn: (v: string) =>
-      v === "dm"
-        ? "algor.algorithms_parameters.cfa_type is dm: the direct method is biased (its score is only as good as the reward model); dr keeps DM's low variance without its bias. It is used as you asked, not replaced."
-        : undefined,
+    default: DEFAULT_ESTIMATOR.name,
+    warn: (v: EstimatorName) => {
+      const warning = estimatorNamed(v).warning;
+      return warning ? `algor.algorithms_parameters.cfa_type is ${v}: ${warning}. It is used as you asked, not replaced.` : undefined;
+    },
   }),
   cb_type: cfgOneOf(CONFIG_CB_TYPES, { description: "how bandit feedback trains the cost regressors: mtr (importance-weighted regression, VW 9's default), dr, ips", default: "mtr" }),
   feature_map: cfgOneOf(CONFIG_FEATURE_MAPS, { description: "context features: linear, quadratic (pairwise products), bins (one-hot per feature bin)", default: "linear" }),
@@ -309,7 +317,7 @@ export interface AlgorithmsParameters {
   num_policies: number;
   num_arms: number;
   num_features: number;
-  cfa_type: (typeof CONFIG_CFA_TYPES)[number];
+  cfa_type: EstimatorName;
   cb_type: (typeof CONFIG_CB_TYPES)[number];
   feature_map: (typeof CONFIG_FEATURE_MAPS)[number];
   num_bins: number;

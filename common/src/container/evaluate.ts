@@ -1,14 +1,16 @@
 /**
  * Evaluation entry point: off-policy (counterfactual) evaluation of the model in channel
- * `pretrained_model` on the joined data in channel `evaluation`. Writes `model/score.json`
- * (`EvaluationScore`: the estimated average cost — smaller is better — with its confidence
- * interval, n and estimator), so nobody parses logs for the score. Missing channels or an empty
- * data set fail the job with a reason (the original exited "successfully" without a score, D-27).
+ * `pretrained_model` on the joined data in channel `evaluation`. Writes `model/score.json`, the
+ * JSON of the estimate (`OpeEstimate`, the kit's score: the estimated average cost — smaller is
+ * better — with its confidence intervals, n, estimator and diagnostics), so nobody parses logs for
+ * the score. Missing channels or an empty data set fail the job with a reason (the original exited
+ * "successfully" without a score, D-27).
  *
- * Hyperparameters: `cfa_type` (dr | ips | snips | sndr | dm; default dr), `seed`, `min_reward` /
- * `max_reward` (the possible rewards, default 0 and 1: a record outside fails the job, and the
- * score and its interval are clipped to the possible costs [1 − max_reward, 1 − min_reward]),
- * `strict` ("true": any unreadable row fails the job; else such rows are skipped and logged).
+ * Hyperparameters: `cfa_type` (a name of the estimator registry, ope/estimators.ts; default dr),
+ * `seed`, `min_reward` / `max_reward` (the possible rewards, default 0 and 1: a record outside
+ * fails the job, and the score and its interval are clipped to the possible costs
+ * [1 − max_reward, 1 − min_reward]), `strict` ("true": any unreadable row fails the job; else such
+ * rows are skipped, logged and named in the score's warnings).
  * Run as a process: `node common/dist/container/evaluate.js [--root /opt/ml]`.
  */
 import * as fs from "node:fs";
@@ -16,18 +18,17 @@ import * as path from "node:path";
 import type { JoinedRecord } from "../data/records";
 import { readJoinedRecords } from "../data";
 import { loadModel } from "../learner";
-import { evaluatePolicy, type EstimatorName } from "../ope";
-import type { EvaluationScore } from "../platform/types";
+import { DEFAULT_ESTIMATOR, estimatorNamed, evaluatePolicy, skippedRowsWarning, type Estimator, type EstimatorName, type OpeEstimate } from "../ope";
 import { booleanHyperparameter, channelHasFiles, numberHyperparameter, readHyperparameters, rewardRangeHyperparameters, runAsMain, SCORE_FILE, type JobLog, type JobPaths } from "./contract";
 
-const ESTIMATORS: readonly EstimatorName[] = ["dr", "ips", "snips", "sndr", "dm"];
+/** The estimator the hyperparameter `cfa_type` names (default dr); an unknown name fails the job with the choices. */
+export function estimatorOfHyperparameters(hp: Record<string, string | undefined>): Estimator<EstimatorName> {
+  return estimatorNamed(hp.cfa_type ?? DEFAULT_ESTIMATOR.name, "hyperparameter cfa_type");
+}
 
-export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<EvaluationScore> {
+export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<OpeEstimate> {
   const hp = readHyperparameters(paths);
-  const estimator = (hp.cfa_type ?? "dr").toLowerCase() as EstimatorName;
-  if (!ESTIMATORS.includes(estimator)) {
-    throw new Error(`hyperparameter 'cfa_type' must be one of ${ESTIMATORS.join(", ")}, got '${hp.cfa_type}'`);
-  }
+  const estimator = estimatorOfHyperparameters(hp);
   const seed = numberHyperparameter(hp, "seed", 1);
   const strict = booleanHyperparameter(hp, "strict");
   const range = rewardRangeHyperparameters(hp);
@@ -45,20 +46,15 @@ export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<Evaluat
   }
   if (records.length === 0) throw new Error(`the evaluation data in ${dataDir} gave 0 records to evaluate on: ${reader.whyNoRecords()}`);
   const estimates = await evaluatePolicy(records, learner, { estimators: [estimator], seed, ...range });
-  const est = estimates[estimator];
-  if (!est) throw new Error(`the ${estimator} estimate is missing from the OPE result`);
-  if (est.biased) log(`note: the ${estimator} estimator is biased (a direct-method estimate); prefer dr`);
+  const est = estimates[estimator.name];
+  if (!est) throw new Error(`the ${estimator.name} estimate is missing from the OPE result`);
+  if (estimator.warning) log(`note: cfa_type ${estimator.name}: ${estimator.warning}`);
   if (est.clipped.length > 0) log(`note: ${est.clipped.join(", ")} clipped to the possible costs [${est.range?.lower}, ${est.range?.upper}] (1 − max_reward .. 1 − min_reward)`);
-  const score: EvaluationScore = {
-    score: est.value,
-    ci: { lower: est.ci.lower, upper: est.ci.upper, method: est.ci.method },
-    n: est.n,
-    estimator,
-    details: { modelId: metadata.modelId, effectiveSampleSize: est.effectiveSampleSize, biased: est.biased, normalCi: est.normalCi, range: est.range, clipped: est.clipped, skipped: reader.malformed },
-  };
+  // The score is the estimate itself; skipped rows stay on record as one of its warnings.
+  const score: OpeEstimate = reader.malformed > 0 ? { ...est, warnings: [...est.warnings, skippedRowsWarning(reader.malformed)] } : est;
   fs.mkdirSync(paths.modelDir, { recursive: true });
   fs.writeFileSync(path.join(paths.modelDir, SCORE_FILE), JSON.stringify(score, null, 2) + "\n");
-  log(`Model ${metadata.modelId} evaluated using ${records.length} data instances: ${estimator} average cost ${est.value.toFixed(4)} ` +
+  log(`Model ${metadata.modelId} evaluated using ${records.length} data instances: ${estimator.name} average cost ${est.value.toFixed(4)} ` +
     `(${(est.ci.lower).toFixed(4)} .. ${(est.ci.upper).toFixed(4)})`);
   return score;
 }

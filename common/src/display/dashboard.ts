@@ -10,18 +10,11 @@
  * chart helpers of this folder (plotly.js inlined, no CDN). Outside a kernel they print short text.
  */
 import { costOfReward } from "../data/rewards";
+import type { ScoreView } from "../ope";
 import { plotlyHtml, showChart, showPlotlyLibrary } from "./chart";
 import { escapeHtml, inKernel, liveDisplay, type LiveDisplay } from "./kernel";
 import { clipInterval, compareCosts, distinctDecimals, formatDifference, formatScore, type PlotlyFigure } from "./figures";
 import { tableHtml } from "./table";
-
-/** A score with its interval (an `EvaluationScore` of the experiment manager fits). */
-export interface ScoreWithInterval {
-  score: number;
-  ci: { lower: number; upper: number };
-  n?: number;
-  estimator?: string;
-}
 
 /** Rolling mean over `window` values; the first `window - 1` entries are null (as in the original plot). */
 export function rollingMean(values: readonly number[], window = 100): (number | null)[] {
@@ -48,10 +41,10 @@ export interface LoopResult {
   loop: number;
   /** The reward of every interaction of the loop, in order. */
   rewards: readonly number[];
-  /** Off-policy score of the newly trained model (average cost, smaller is better). */
-  challenger?: ScoreWithInterval | null;
+  /** Off-policy score of the newly trained model (average cost, smaller is better): an `OpeEstimate`, or its value and interval. */
+  challenger?: ScoreView | null;
   /** Score of the model that served the loop, on the same data. */
-  champion?: ScoreWithInterval | null;
+  champion?: ScoreView | null;
   /** Whether the challenger was deployed after this loop. */
   deployed: boolean;
   /** The model that served the loop's requests. */
@@ -134,7 +127,7 @@ export function rewardChartFigure(loops: readonly LoopResult[], options: LoopDas
 
 /** Figure: per-loop challenger and champion scores (average cost) with their intervals. */
 export function loopScoresFigure(loops: readonly LoopResult[], options: { title?: string } = {}): PlotlyFigure {
-  const scored = (pick: (l: LoopResult) => ScoreWithInterval | null | undefined, name: string, color: string, offset: number) => {
+  const scored = (pick: (l: LoopResult) => ScoreView | null | undefined, name: string, color: string, offset: number) => {
     const ls = loops.filter((l) => pick(l));
     // Intervals are clipped to the possible costs [0, 1] (older scores may reach beyond).
     const c = ls.map((l) => clipInterval(pick(l)!));
@@ -179,8 +172,8 @@ export function loopScoresFigure(loops: readonly LoopResult[], options: { title?
 export function loopSummaryRows(loops: readonly LoopResult[]): Record<string, unknown>[] {
   return loops.map((l) => {
     const both = l.challenger && l.champion;
-    const d = both ? distinctDecimals([l.challenger!.score, l.champion!.score]) : 3;
-    const diff = both ? l.challenger!.score - l.champion!.score : null;
+    const d = both ? distinctDecimals([l.challenger!.value, l.champion!.value]) : 3;
+    const diff = both ? l.challenger!.value - l.champion!.value : null;
     return {
       loop: l.loop,
       mean_reward: mean(l.rewards),
@@ -250,7 +243,7 @@ export class LoopDashboard {
       this.renderStatus();
     } else {
       const l = this.loops[this.loops.length - 1];
-      const scores = l.challenger && l.champion ? `challenger ${compareCosts(l.challenger.score, l.champion.score)}` : "not evaluated";
+      const scores = l.challenger && l.champion ? `challenger ${compareCosts(l.challenger.value, l.champion.value)}` : "not evaluated";
       console.log(`loop ${l.loop}: mean reward ${mean(l.rewards).toFixed(3)}, ${scores} -> ${l.deployed ? "deployed" : "not deployed"}`);
     }
   }

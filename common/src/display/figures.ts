@@ -4,9 +4,10 @@
  *
  * Costs are 1 - reward, so they live in [1 - max_reward, 1 - min_reward] ([0, 1] by default): an
  * interval beyond that range (a normal-approximation interval on a small split can be) is clipped
- * when shown — to the range the evaluation job recorded in the score's details, else to [0, 1] —
+ * when shown — to the range the evaluation recorded in the score (`range`), else to [0, 1] —
  * so no chart or table promises an impossible cost.
  */
+import type { ScoreView } from "../ope";
 
 /** A plotly figure: traces, layout and config as plotly.js takes them (chart.ts draws it). */
 export interface PlotlyFigure {
@@ -15,20 +16,14 @@ export interface PlotlyFigure {
   config?: object;
 }
 
-/** A score with its interval, as the experiment manager's `EvaluationScore` has it. */
-export interface ScoreLike {
-  score: number;
-  ci?: { lower: number; upper: number } | null;
-  /** The evaluation job's details; `range` holds the possible costs when the job recorded them. */
-  details?: { range?: { lower: number; upper: number } | null } | Record<string, unknown>;
-}
-
-/** The score and its interval clipped to the possible costs (the score's recorded range, else [0, 1]). */
-export function clipInterval(s: ScoreLike): { score: number; lower: number; upper: number } {
-  const range = (s.details as { range?: { lower: number; upper: number } | null } | undefined)?.range;
-  const [min, max] = range ? [range.lower, range.upper] : [0, 1];
+/**
+ * A score's point and interval ends as drawn: clipped to the possible costs (the score's recorded
+ * `range`, else [0, 1]); without an interval, both ends are the point.
+ */
+export function clipInterval(s: ScoreView): { score: number; lower: number; upper: number } {
+  const [min, max] = s.range ? [s.range.lower, s.range.upper] : [0, 1];
   const clip = (x: number) => Math.min(max, Math.max(min, x));
-  return { score: clip(s.score), lower: clip(s.ci?.lower ?? s.score), upper: clip(s.ci?.upper ?? s.score) };
+  return { score: clip(s.value), lower: clip(s.ci?.lower ?? s.value), upper: clip(s.ci?.upper ?? s.value) };
 }
 
 /**
@@ -51,7 +46,7 @@ export function distinctDecimals(values: readonly number[], minDigits = 3): numb
 }
 
 /** "0.0123 [0.0080, 0.0170]" with the interval clipped to the possible costs. */
-export function formatScore(s: ScoreLike, decimals = 3): string {
+export function formatScore(s: ScoreView, decimals = 3): string {
   const c = clipInterval(s);
   return s.ci ? `${c.score.toFixed(decimals)} [${c.lower.toFixed(decimals)}, ${c.upper.toFixed(decimals)}]` : c.score.toFixed(decimals);
 }
@@ -101,7 +96,7 @@ export function barFigure(
 }
 
 /** Estimated costs as points with their (clipped) intervals; a row without interval is a point. */
-export function costFigure(rows: readonly ({ label: string; color?: string } & ScoreLike)[], title: string): PlotlyFigure {
+export function costFigure(rows: readonly ({ label: string; color?: string } & ScoreView)[], title: string): PlotlyFigure {
   const c = rows.map((r) => clipInterval(r));
   return {
     data: [
@@ -110,7 +105,7 @@ export function costFigure(rows: readonly ({ label: string; color?: string } & S
         mode: "markers+text",
         x: rows.map((r) => r.label),
         y: c.map((r) => r.score),
-        text: rows.map((r) => r.score.toFixed(distinctDecimals(rows.map((x) => x.score)))),
+        text: rows.map((r) => r.value.toFixed(distinctDecimals(rows.map((x) => x.value)))),
         textposition: "middle right",
         marker: { size: 14, color: rows.map((r, i) => r.color ?? ["#5e35b1", "#8c564b", "#9e9e9e"][i % 3]) },
         error_y: { type: "data", symmetric: false, array: c.map((r) => r.upper - r.score), arrayminus: c.map((r) => r.score - r.lower) },

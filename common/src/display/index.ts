@@ -4,3 +4,4 @@ export * from "./chart";
 export * from "./figures";
 export * from "./progress";
 export * from "./dashboard";
+export * from "./config";

@@ -22,11 +22,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Config } from "../config";
 import { loadConfig, resolveWorkspaceDir } from "../config";
 import { readJoinedRecords } from "../data";
+import type { OpeEstimate } from "../ope";
 import { createPlatform } from "../platform";
 import type { JobMode } from "../platform/local";
 import type {
   EndpointDescription,
-  EvaluationScore,
   ExperimentRecord,
   JoinJobRecord,
   MetricPoint,
@@ -237,12 +237,12 @@ export class ExperimentManager {
    * last join's eval split). Returns the score; it is also stored on the model record under the
    * data URI (see getEvalScore).
    */
-  async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<EvaluationScore> {
+  async evaluateModel(options: { inputDataUri?: string; modelId?: string } = {}): Promise<OpeEstimate> {
     return evaluate(this.ctx, options);
   }
 
   /** The stored score of a model (default: last trained) on data (default: last join's eval split). */
-  async getEvalScore(options: { modelId?: string; evalDataUri?: string } = {}): Promise<EvaluationScore> {
+  async getEvalScore(options: { modelId?: string; evalDataUri?: string } = {}): Promise<OpeEstimate> {
     await this.refresh();
     const modelId = options.modelId ?? this.lastTrainedModelId;
     if (!modelId) throw new InvalidUsageError("there is no trained model: pass modelId");

@@ -1,7 +1,8 @@
 /**
  * Streaming, mergeable estimators. Every estimator here is a smooth function f of the means of a
- * few per-row quantities u(row) (for IPS just w·c; for SNIPS w·c and w; ...), so one accumulator
- * design serves all five:
+ * few per-row quantities u(row) (for IPS just w·c; for SNIPS w·c and w; ...: each estimator's
+ * definition in estimators.ts), so one accumulator class, built from an estimator object, serves
+ * them all:
  *
  *  - point value   f(ū), from compensated sums of u;
  *  - normal CI     f(ū) ± z·se with se² = ∇f(ū)ᵀ Cov(u) ∇f(ū) / n (the delta method), from
@@ -15,8 +16,11 @@
  */
 import { Rng, hash32 } from "../util/random";
 import { OpeInputError } from "./errors";
+import { ESTIMATORS, estimatorNamed, isEstimator } from "./estimators";
+import type { Estimator, EstimatorDefinition, EstimatorName, IntervalMethod } from "./estimators";
+import type { OpeEstimate } from "./score";
 import { kahanAdd, kahanMerge, kahanValue, keyedPoissonCounts, normalQuantile, sortedQuantile, streamPoissonCounts } from "./stats";
-import type { AccumulatorOptions, EstimatorName, OpeEstimate, OpeSample } from "./types";
+import type { AccumulatorOptions, OpeInterval, OpeSample } from "./types";
 
 const DEFAULT_BOOTSTRAP_SAMPLES = 1000;
 /** Propensities and target probabilities may exceed 1 by this much (float rounding). */
@@ -49,12 +53,13 @@ export function resolveAccumulatorOptions(o: AccumulatorOptions = {}): Required<
   return { seed, bootstrapSamples, confidence };
 }
 
-/** Base of the five estimators (and their paired differences): see the file comment. */
+/**
+ * The streaming, mergeable accumulator of one estimator (see the file comment):
+ * `new OpeAccumulator(DR, { seed })`, then `add` rows, `merge` partial accumulators, `result()`.
+ */
 export class OpeAccumulator {
-  readonly estimator: EstimatorName;
-  readonly biased: boolean;
-  /** True for a DifferenceAccumulator (target − baseline). */
-  readonly paired: boolean;
+  /** The estimator (an object of the registry, estimators.ts). */
+  readonly estimator: Estimator<EstimatorName>;
   /** Number of rows added (or merged in). */
   n = 0;
   readonly seed: number | string;
@@ -76,11 +81,14 @@ export class OpeAccumulator {
   private readonly u: Float64Array;
   private readonly counts: Uint8Array;
 
-  protected constructor(estimator: EstimatorName, definition: EstimatorDefinition, options: AccumulatorOptions | undefined, paired = false) {
+  constructor(estimator: Estimator<EstimatorName>, options?: AccumulatorOptions) {
+    if (!isEstimator(estimator)) {
+      const names = ESTIMATORS.map((e) => e.name.toUpperCase()).join(", ");
+      throw new OpeInputError("estimator", null, `must be one of the registry's estimators (${names}); got ${typeof estimator === "string" ? `the name ${JSON.stringify(estimator)}: resolve a name with estimatorNamed()` : String(estimator)}`);
+    }
     const o = resolveAccumulatorOptions(options);
     this.estimator = estimator;
-    this.biased = definition.biased;
-    this.paired = paired;
+    const definition = this.definitionOf(estimator);
     this.definition = definition;
     this.seed = o.seed;
     this.bootstrapSamples = o.bootstrapSamples;
@@ -93,6 +101,16 @@ export class OpeAccumulator {
     this.stream = Rng.derive(o.seed, "ope-bootstrap-stream");
     this.u = new Float64Array(dim);
     this.counts = new Uint8Array(o.bootstrapSamples);
+  }
+
+  /** True for a DifferenceAccumulator (target − baseline). */
+  get paired(): boolean {
+    return false;
+  }
+
+  /** The per-row definition this accumulator sums: the estimator's own (a DifferenceAccumulator: its paired difference). */
+  protected definitionOf(estimator: Estimator<EstimatorName>): EstimatorDefinition {
+    return estimator;
   }
 
   /**
@@ -111,9 +129,9 @@ export class OpeAccumulator {
     if (!Number.isFinite(t) || t < 0 || t > 1 + PROB_TOLERANCE) {
       throw new OpeInputError("targetProb", row, `must be a probability in [0, 1], got ${t}`);
     }
-    if (this.definition.needsCostModel) {
-      checkFinite(s.directCost, "directCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
-      checkFinite(s.predictedCost, "predictedCost", row, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
+    if (this.estimator.needsCostModel) {
+      checkFinite(s.directCost, "directCost", row, `must be a finite number (the ${this.estimator.name} estimator needs a cost model's predictions)`);
+      checkFinite(s.predictedCost, "predictedCost", row, `must be a finite number (the ${this.estimator.name} estimator needs a cost model's predictions)`);
     }
     const w = t / p;
     const u = this.u;
@@ -155,7 +173,7 @@ export class OpeAccumulator {
   /** Adds every row of `other` (same estimator, seed, bootstrap size and confidence) into this one. */
   merge(other: OpeAccumulator): this {
     if (other.estimator !== this.estimator || other.paired !== this.paired) {
-      const kind = (a: OpeAccumulator) => `${a.estimator}${a.paired ? " difference" : ""}`;
+      const kind = (a: OpeAccumulator) => `${a.estimator.name}${a.paired ? " difference" : ""}`;
       throw new OpeInputError("other", null, `is a ${kind(other)} accumulator; merge needs ${kind(this)}`);
     }
     if (other.bootstrapSamples !== this.bootstrapSamples || String(other.seed) !== String(this.seed) || other.confidence !== this.confidence) {
@@ -193,9 +211,9 @@ export class OpeAccumulator {
     }
     const alpha = 1 - this.confidence;
     const z = normalQuantile(1 - alpha / 2);
-    const normalCi = { lower: value - z * se, upper: value + z * se, method: "normal" as const };
+    const normalCi: OpeInterval = { lower: value - z * se, upper: value + z * se, method: "normal" };
 
-    let bootstrapCi: OpeEstimate["bootstrapCi"] = null;
+    let bootstrapCi: OpeInterval | null = null;
     const B = this.bootstrapSamples;
     if (B > 0) {
       const values: number[] = [];
@@ -221,10 +239,13 @@ export class OpeAccumulator {
     const sw2 = kahanValue(this.sums, d + (d * (d + 1)) / 2 + 1);
     const ess = sw2 > 0 ? (sw * sw) / sw2 : 0;
     const meanWeight = n > 0 ? sw / n : Number.NaN;
+    const computed: Record<IntervalMethod, OpeInterval | null> = { bootstrap: bootstrapCi, normal: normalCi };
+    // The estimator's interval methods in order of preference: the first one computed is `ci`.
+    const ci = this.estimator.intervals.map((m) => computed[m]).find((i) => i !== null) ?? normalCi;
     return {
-      estimator: this.estimator,
+      estimator: this.estimator.name,
       value,
-      ci: bootstrapCi ?? normalCi,
+      ci,
       normalCi,
       bootstrapCi,
       standardError: se,
@@ -233,8 +254,8 @@ export class OpeAccumulator {
       effectiveSampleSize: ess,
       meanWeight,
       maxWeight: this.maxWeight,
-      biased: this.biased,
-      warnings: n > 0 && this.estimator !== "dm" ? weightWarnings(n, ess, meanWeight) : [],
+      biased: this.estimator.biased,
+      warnings: n > 0 && this.estimator.usesWeights ? weightWarnings(n, ess, meanWeight) : [],
       range: null,
       clipped: [],
     };
@@ -243,7 +264,7 @@ export class OpeAccumulator {
   /** A plain-JSON snapshot (for sending partial results between processes); see restoreAccumulator. */
   toState(): AccumulatorState {
     return {
-      estimator: this.estimator,
+      estimator: this.estimator.name,
       paired: this.paired,
       seed: this.seed,
       bootstrapSamples: this.bootstrapSamples,
@@ -270,7 +291,8 @@ export class OpeAccumulator {
   /** Rebuilds an accumulator from `toState()` output. */
   static fromState(s: AccumulatorState): OpeAccumulator {
     const o = { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence };
-    return (s.paired ? new DifferenceAccumulator(s.estimator, o) : createAccumulator(s.estimator, o)).loadState(s);
+    const estimator = estimatorNamed(s.estimator, "state.estimator");
+    return (s.paired ? new DifferenceAccumulator(estimator, o) : new OpeAccumulator(estimator, o)).loadState(s);
   }
 }
 
@@ -295,117 +317,6 @@ function checkFinite(x: number | undefined, field: string, row: number, problem:
   if (typeof x !== "number" || !Number.isFinite(x)) throw new OpeInputError(field, row, `${problem}, got ${x}`);
 }
 
-/**
- * An estimator as a smooth function of the means of per-row quantities u (see the file comment):
- * `features` fills u for a validated row with importance weight w; `value` is f; `gradient` ∇f.
- */
-export interface EstimatorDefinition {
-  readonly dim: number;
-  readonly biased: boolean;
-  /** Reads directCost / predictedCost. */
-  readonly needsCostModel: boolean;
-  features(s: OpeSample, w: number, out: Float64Array, offset: number): void;
-  value(m: ArrayLike<number>, offset: number): number;
-  gradient(m: ArrayLike<number>, out: Float64Array, offset: number): void;
-}
-
-const IPS: EstimatorDefinition = {
-  dim: 1,
-  biased: false,
-  needsCostModel: false,
-  features: (s, w, out, o) => void (out[o] = w * s.cost),
-  value: (m, o) => m[o],
-  gradient: (_m, out, o) => void (out[o] = 1),
-};
-
-const SNIPS: EstimatorDefinition = {
-  dim: 2,
-  biased: false,
-  needsCostModel: false,
-  features: (s, w, out, o) => {
-    out[o] = w * s.cost;
-    out[o + 1] = w;
-  },
-  value: (m, o) => (m[o + 1] > 0 ? m[o] / m[o + 1] : Number.NaN),
-  gradient: (m, out, o) => {
-    out[o] = 1 / m[o + 1];
-    out[o + 1] = -m[o] / (m[o + 1] * m[o + 1]);
-  },
-};
-
-const DM: EstimatorDefinition = {
-  dim: 1,
-  biased: true,
-  needsCostModel: true,
-  features: (s, _w, out, o) => void (out[o] = s.directCost as number),
-  value: (m, o) => m[o],
-  gradient: (_m, out, o) => void (out[o] = 1),
-};
-
-const DR: EstimatorDefinition = {
-  dim: 1,
-  biased: false,
-  needsCostModel: true,
-  features: (s, w, out, o) => void (out[o] = (s.directCost as number) + w * (s.cost - (s.predictedCost as number))),
-  value: (m, o) => m[o],
-  gradient: (_m, out, o) => void (out[o] = 1),
-};
-
-const SNDR: EstimatorDefinition = {
-  dim: 3,
-  biased: false,
-  needsCostModel: true,
-  features: (s, w, out, o) => {
-    out[o] = s.directCost as number;
-    out[o + 1] = w * (s.cost - (s.predictedCost as number));
-    out[o + 2] = w;
-  },
-  value: (m, o) => (m[o + 2] > 0 ? m[o] + m[o + 1] / m[o + 2] : m[o]),
-  gradient: (m, out, o) => {
-    out[o] = 1;
-    out[o + 1] = m[o + 2] > 0 ? 1 / m[o + 2] : 0;
-    out[o + 2] = m[o + 2] > 0 ? -m[o + 1] / (m[o + 2] * m[o + 2]) : 0;
-  },
-};
-
-/** The definition of each estimator. */
-export const ESTIMATOR_DEFINITIONS: Readonly<Record<EstimatorName, EstimatorDefinition>> = { ips: IPS, snips: SNIPS, dm: DM, dr: DR, sndr: SNDR };
-
-/** Inverse propensity scoring: mean of w·c, w = π(a|x)/p. Unbiased; variance grows with w. */
-export class IpsAccumulator extends OpeAccumulator {
-  constructor(options?: AccumulatorOptions) {
-    super("ips", IPS, options);
-  }
-}
-
-/** Self-normalised IPS: Σ w·c / Σ w. Slightly biased for small n, much steadier when weights vary. */
-export class SnipsAccumulator extends OpeAccumulator {
-  constructor(options?: AccumulatorOptions) {
-    super("snips", SNIPS, options);
-  }
-}
-
-/** Direct method: mean over rows of Σ_a π(a|x) ĉ(x,a). Only as good as the cost model: biased. */
-export class DmAccumulator extends OpeAccumulator {
-  constructor(options?: AccumulatorOptions) {
-    super("dm", DM, options);
-  }
-}
-
-/** Doubly robust: DM plus the IPS-weighted residual of the cost model on the logged action. */
-export class DrAccumulator extends OpeAccumulator {
-  constructor(options?: AccumulatorOptions) {
-    super("dr", DR, options);
-  }
-}
-
-/** Self-normalised DR: DM plus Σ w·(c − ĉ) / Σ w. */
-export class SndrAccumulator extends OpeAccumulator {
-  constructor(options?: AccumulatorOptions) {
-    super("sndr", SNDR, options);
-  }
-}
-
 /** A row scored against a target and a baseline policy (for paired differences). */
 export interface PairedOpeSample extends OpeSample {
   /** Probability the baseline policy gives the logged action. */
@@ -420,8 +331,6 @@ function differenceOf(def: EstimatorDefinition): EstimatorDefinition {
   const base: OpeSample = { cost: 0, propensity: 1, targetProb: 0 };
   return {
     dim: 2 * d,
-    biased: def.biased,
-    needsCostModel: def.needsCostModel,
     features: (s, w, out, o) => {
       const ps = s as PairedOpeSample;
       def.features(s, w, out, o);
@@ -448,10 +357,12 @@ function differenceOf(def: EstimatorDefinition): EstimatorDefinition {
  * (ESS, mean and max weight) describe the target's weights.
  */
 export class DifferenceAccumulator extends OpeAccumulator {
-  constructor(estimator: EstimatorName, options?: AccumulatorOptions) {
-    const def = ESTIMATOR_DEFINITIONS[estimator];
-    if (!def) throw new OpeInputError("estimator", null, `must be one of ips, snips, dm, dr, sndr; got ${JSON.stringify(estimator)}`);
-    super(estimator, differenceOf(def), options, true);
+  override get paired(): boolean {
+    return true;
+  }
+
+  protected override definitionOf(estimator: Estimator<EstimatorName>): EstimatorDefinition {
+    return differenceOf(estimator);
   }
 
   /** Adds one row scored against both policies. */
@@ -460,30 +371,7 @@ export class DifferenceAccumulator extends OpeAccumulator {
     if (typeof t !== "number" || !Number.isFinite(t) || t < 0 || t > 1 + PROB_TOLERANCE) {
       throw new OpeInputError("baselineTargetProb", this.n, `must be a probability in [0, 1], got ${t}`);
     }
-    if (this.definition.needsCostModel) checkFinite(s.baselineDirectCost, "baselineDirectCost", this.n, `must be a finite number (the ${this.estimator} estimator needs a cost model's predictions)`);
+    if (this.estimator.needsCostModel) checkFinite(s.baselineDirectCost, "baselineDirectCost", this.n, `must be a finite number (the ${this.estimator.name} estimator needs a cost model's predictions)`);
     return super.add(s, sharedCounts);
   }
-}
-
-/** A fresh accumulator for the named estimator. */
-export function createAccumulator(name: EstimatorName, options?: AccumulatorOptions): OpeAccumulator {
-  switch (name) {
-    case "ips":
-      return new IpsAccumulator(options);
-    case "snips":
-      return new SnipsAccumulator(options);
-    case "dm":
-      return new DmAccumulator(options);
-    case "dr":
-      return new DrAccumulator(options);
-    case "sndr":
-      return new SndrAccumulator(options);
-    default:
-      throw new OpeInputError("estimator", null, `must be one of ips, snips, dm, dr, sndr; got ${JSON.stringify(name)}`);
-  }
-}
-
-/** True when the estimator needs a cost (reward) model. */
-export function estimatorNeedsCostModel(name: EstimatorName): boolean {
-  return name === "dm" || name === "dr" || name === "sndr";
 }

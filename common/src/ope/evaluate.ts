@@ -6,14 +6,18 @@
 import type { JoinedRecord } from "../data/records";
 import { costOfReward, costRangeOf, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { fmix32, hash32 } from "../util/random";
+import { didYouMean } from "../util/suggest";
 import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
-import { DifferenceAccumulator, OpeAccumulator, createAccumulator, estimatorNeedsCostModel, resolveAccumulatorOptions } from "./accumulators";
+import { DifferenceAccumulator, OpeAccumulator, resolveAccumulatorOptions } from "./accumulators";
 import type { PairedOpeSample } from "./accumulators";
 import { crossFitCostPredictions } from "./cost-model";
 import type { CostFeatureMap } from "./cost-model";
-import { ESTIMATOR_NAMES, clipEstimate } from "./types";
-import type { AccumulatorOptions, CostModel, EstimatorName, OpeEstimate, OpeResults, OpeSample, PmfModel, RewardRange, TargetPolicy } from "./types";
+import { DEFAULT_ESTIMATOR, ESTIMATORS, ESTIMATOR_NAMES, isEstimator } from "./estimators";
+import type { Estimator, EstimatorName } from "./estimators";
+import { clipEstimate } from "./score";
+import type { OpeEstimate, OpeResults } from "./score";
+import type { AccumulatorOptions, CostModel, OpeSample, PmfModel, RewardRange, TargetPolicy } from "./types";
 
 /**
  * Fold assignments the default cost model averages (crossFitCostPredictions' `repeats`).
@@ -39,8 +43,11 @@ function rangeOf(o: RewardRange): Range {
 type Range = RewardBounds & { costLower: number; costUpper: number };
 
 export interface EvaluatePolicyOptions<E extends EstimatorName = EstimatorName> extends AccumulatorOptions, RewardRange {
-  /** Estimators to run (default: all five; DR is the one to quote, as in the original). */
-  estimators?: readonly E[];
+  /**
+   * Estimators to run, objects of the registry (`[DR, IPS]`; a name from a config or a command line
+   * resolves with `estimatorNamed`). Default: every estimator; DR is the one to quote, as in the original.
+   */
+  estimators?: readonly Estimator<E>[];
   /**
    * A cost model for DM/DR/SNDR (`predictCosts(context)` → expected cost per action). Default: a
    * cross-fitted per-action ridge regression fitted on the records themselves (see cost-model.ts).
@@ -82,7 +89,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   const range = rangeOf(options);
   const { rows, numArms } = await collectRows(records, target, options.numArms, range);
   const costs = costPredictions(rows, numArms, estimators, options, accOptions.seed);
-  const accs = estimators.map((e) => createAccumulator(e, accOptions));
+  const accs = estimators.map((e) => new OpeAccumulator(e, accOptions));
   feed(accs, rows.length, (i) => toSample(rows[i], rows[i].pmf, costs ? costs[i] : null));
   return resultsOf(estimators, accs, range.costLower, range.costUpper);
 }
@@ -114,8 +121,8 @@ export async function comparePolicies<E extends EstimatorName = EstimatorName>(
   const { rows, numArms } = await collectRows(records, target, options.numArms, range);
   const basePmfs = baselinePmfs(baseline, rows, numArms);
   const costs = costPredictions(rows, numArms, estimators, options, accOptions.seed);
-  const tAccs = estimators.map((e) => createAccumulator(e, accOptions));
-  const bAccs = estimators.map((e) => createAccumulator(e, accOptions));
+  const tAccs = estimators.map((e) => new OpeAccumulator(e, accOptions));
+  const bAccs = estimators.map((e) => new OpeAccumulator(e, accOptions));
   const dAccs = estimators.map((e) => new DifferenceAccumulator(e, accOptions));
   const counts = new Uint8Array(accOptions.bootstrapSamples);
   for (let i = 0; i < rows.length; i++) {
@@ -149,9 +156,9 @@ function feed(accs: OpeAccumulator[], n: number, sampleAt: (i: number) => OpeSam
 }
 
 /** Each accumulator's estimate, clipped to the possible range [lower, upper]. */
-function resultsOf<E extends EstimatorName>(estimators: readonly E[], accs: OpeAccumulator[], lower: number, upper: number): OpeResults<E> {
+function resultsOf<E extends EstimatorName>(estimators: readonly Estimator<E>[], accs: OpeAccumulator[], lower: number, upper: number): OpeResults<E> {
   const out = {} as OpeResults<E>;
-  estimators.forEach((e, j) => (out[e] = clipEstimate(accs[j].result(), lower, upper)));
+  estimators.forEach((e, j) => (out[e.name] = clipEstimate(accs[j].result(), lower, upper)));
   return out;
 }
 
@@ -246,15 +253,15 @@ function oneHot(action: number, K: number): Float64Array {
 }
 
 /** Cost predictions for DM, DR and SNDR (null when no requested estimator needs them). */
-function costPredictions(rows: ScoredRow[], numArms: number, estimators: readonly EstimatorName[], options: EvaluatePolicyOptions<EstimatorName>, seed: number | string): ArrayLike<number>[] | null {
-  if (!estimators.some(estimatorNeedsCostModel)) return null;
+function costPredictions(rows: ScoredRow[], numArms: number, estimators: readonly Estimator[], options: EvaluatePolicyOptions<EstimatorName>, seed: number | string): ArrayLike<number>[] | null {
+  if (!estimators.some((e) => e.needsCostModel)) return null;
   if (options.rewardModel) return rows.map((r, i) => predictCostsAt(options.rewardModel as CostModel, r.observation, numArms, i));
   return crossFitCostPredictions(rows, { numArms, ...options.ridge, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, keys: rows.map((r) => r.key), seed });
 }
 
 export interface EvaluateModelOptions extends Omit<EvaluatePolicyOptions, "estimators"> {
-  /** The estimator to run (default "dr", as in the original). */
-  estimator?: EstimatorName;
+  /** The estimator to run (default DR, as in the original). */
+  estimator?: Estimator<EstimatorName>;
 }
 
 /**
@@ -266,15 +273,15 @@ export async function evaluateModelOnRecords(
   records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
   options: EvaluateModelOptions = {},
 ): Promise<OpeEstimate> {
-  const estimator = options.estimator ?? "dr";
+  const estimator = options.estimator ?? DEFAULT_ESTIMATOR;
   const { estimator: _omit, ...rest } = options;
   const results = await evaluatePolicy(records, learnerLike, { ...rest, estimators: [estimator] });
-  return results[estimator];
+  return results[estimator.name];
 }
 
 export interface PolicyEvaluationStreamOptions<E extends EstimatorName = "ips" | "snips"> extends AccumulatorOptions, RewardRange {
-  /** Default: ips and snips, plus dm, dr and sndr when a rewardModel is given. */
-  estimators?: readonly E[];
+  /** Default: the estimators without a cost model (IPS, SNIPS), every estimator when a rewardModel is given. */
+  estimators?: readonly Estimator<E>[];
   /** Used for rows added without an explicit pmf. */
   target?: PmfModel;
   /** Required by dm, dr and sndr: streaming can not cross-fit, so the model must come from elsewhere (e.g. fitted on earlier data). */
@@ -289,7 +296,7 @@ export interface PolicyEvaluationStreamOptions<E extends EstimatorName = "ips" |
  * only promises the two: pass `estimators` to have every key typed).
  */
 export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
-  readonly estimators: readonly E[];
+  readonly estimators: readonly Estimator<E>[];
   private readonly accs: OpeAccumulator[];
   private readonly target?: PmfModel;
   private readonly rewardModel?: CostModel;
@@ -299,15 +306,15 @@ export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
   private readonly range: Range;
 
   constructor(options: PolicyEvaluationStreamOptions<E> = {}) {
-    const defaults = (options.rewardModel ? ESTIMATOR_NAMES : ["ips", "snips"]) as readonly E[];
+    const defaults = (options.rewardModel ? ESTIMATORS : ESTIMATORS.filter((e) => !e.needsCostModel)) as readonly Estimator[] as readonly Estimator<E>[];
     this.estimators = resolveEstimators(options.estimators ?? defaults);
     for (const e of this.estimators) {
-      if (estimatorNeedsCostModel(e) && !options.rewardModel) {
-        throw new OpeInputError("rewardModel", null, `is required by the ${e} estimator when streaming (the default cross-fitted model needs every row first: use evaluatePolicy, or fit a RidgeCostModel on earlier data)`);
+      if (e.needsCostModel && !options.rewardModel) {
+        throw new OpeInputError("rewardModel", null, `is required by the ${e.name} estimator when streaming (the default cross-fitted model needs every row first: use evaluatePolicy, or fit a RidgeCostModel on earlier data)`);
       }
     }
     const accOptions = resolveAccumulatorOptions(options);
-    this.accs = this.estimators.map((e) => createAccumulator(e, accOptions));
+    this.accs = this.estimators.map((e) => new OpeAccumulator(e, accOptions));
     this.counts = new Uint8Array(accOptions.bootstrapSamples);
     this.target = options.target;
     this.rewardModel = options.rewardModel;
@@ -347,7 +354,7 @@ export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
 
   /** Adds the rows of another stream built with the same options. */
   merge(other: PolicyEvaluationStream<E>): this {
-    if (other.estimators.join() !== this.estimators.join()) throw new OpeInputError("other", null, "runs other estimators; merge streams built with the same options");
+    if (other.estimators.map((e) => e.name).join() !== this.estimators.map((e) => e.name).join()) throw new OpeInputError("other", null, "runs other estimators; merge streams built with the same options");
     this.accs.forEach((a, j) => a.merge(other.accs[j]));
     return this;
   }
@@ -358,13 +365,17 @@ export class PolicyEvaluationStream<E extends EstimatorName = "ips" | "snips"> {
   }
 }
 
-function resolveEstimators<E extends EstimatorName>(list: readonly E[] | undefined): E[] {
-  const names = (list ?? (ESTIMATOR_NAMES as readonly E[])).slice();
-  if (names.length === 0) throw new OpeInputError("estimators", null, "is empty; name at least one of ips, snips, dm, dr, sndr");
-  for (const e of names) {
-    if (!ESTIMATOR_NAMES.includes(e)) throw new OpeInputError("estimators", null, `contains ${JSON.stringify(e)}; use ips, snips, dm, dr or sndr`);
+/** The estimators to run (default: every one), checked and without repeats. */
+function resolveEstimators<E extends EstimatorName>(list: readonly Estimator<E>[] | undefined): Estimator<E>[] {
+  const choices = ESTIMATORS.map((e) => e.name.toUpperCase()).join(", ");
+  const estimators = (list ?? (ESTIMATORS as readonly Estimator[] as readonly Estimator<E>[])).slice();
+  if (estimators.length === 0) throw new OpeInputError("estimators", null, `is empty; pass at least one of ${choices}`);
+  for (const e of estimators) {
+    if (isEstimator(e)) continue;
+    const named = typeof e === "string" ? `the name ${JSON.stringify(e)}${didYouMean(e, ESTIMATOR_NAMES)}` : JSON.stringify(e);
+    throw new OpeInputError("estimators", null, `contains ${named}; pass the registry's estimator objects (${choices}), and resolve a name from a config or command line with estimatorNamed()`);
   }
-  return names.filter((e, i) => names.indexOf(e) === i);
+  return estimators.filter((e, i) => estimators.indexOf(e) === i);
 }
 
 function targetKind(target: TargetPolicy, label: "target" | "baseline"): "model" | "pmfs" | "actions" {

@@ -1,6 +1,7 @@
-/** A plain-text table of estimates, for CLIs and logs. */
-import { ESTIMATOR_NAMES } from "./types";
-import type { EstimatorName, OpeEstimate } from "./types";
+/** Tables: estimates as plain text (CLIs and logs), and the estimator registry as Markdown (docs/ope.md). */
+import { ESTIMATORS, ESTIMATOR_NAMES, DEFAULT_ESTIMATOR } from "./estimators";
+import type { EstimatorName } from "./estimators";
+import type { OpeEstimate } from "./score";
 
 function fmt(x: number, digits = 4): string {
   return Number.isFinite(x) ? x.toFixed(digits) : "n.a.";
@@ -84,4 +85,34 @@ export function formatComparisonTable(c: ComparisonLike, names: { target?: strin
     "\ncost = 1 − reward (smaller is better); a negative difference favours " + t + "\n" +
     warnings.map((w) => `warning: ${w}\n`).join("")
   );
+}
+
+/**
+ * The estimator registry as a Markdown table, in table order: name, estimate, what it is, whether
+ * it is biased, whether it needs a cost model, and its intervals. docs/ope.md holds it between its
+ * estimators markers (regenerate: node scripts/ope-estimators-table.js).
+ */
+export function estimatorsMarkdownTable(): string {
+  const esc = (s: string) => s.replace(/\|/g, "\\|");
+  const lines = [
+    "| name | estimate (means over the n logged rows) | what it is | notes | biased | cost model | intervals (primary first) |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const e of ESTIMATORS) {
+    const name = e === DEFAULT_ESTIMATOR ? `\`${e.name}\` (**default**)` : `\`${e.name}\``;
+    const biased = e.biased ? `**yes**: ${esc(e.warning ?? "biased by construction")}` : "no";
+    lines.push(`| ${name} | ${esc(e.formula)} | ${esc(e.title)} | ${esc(e.description)} | ${biased} | ${e.needsCostModel ? "yes" : "no"} | ${e.intervals.join(", ")} |`);
+  }
+  return lines.join("\n");
+}
+
+const TABLE_START = "<!-- estimators:start (generated from ope/estimators.ts by scripts/ope-estimators-table.js) -->";
+const TABLE_END = "<!-- estimators:end -->";
+
+/** A document (docs/ope.md) with the text between its estimators markers replaced by the current table. */
+export function withEstimatorsTable(doc: string): string {
+  const a = doc.indexOf(TABLE_START);
+  const b = doc.indexOf(TABLE_END);
+  if (a < 0 || b < a) throw new Error(`no estimators table markers (${TABLE_START} ... ${TABLE_END})`);
+  return doc.slice(0, a + TABLE_START.length) + "\n" + estimatorsMarkdownTable() + "\n" + doc.slice(b);
 }

@@ -3,12 +3,6 @@
  * is better, as in the original sample's `average loss`.
  */
 
-/** The estimators the kit offers; `dr` is the default, as in the original. */
-export type EstimatorName = "ips" | "snips" | "dm" | "dr" | "sndr";
-
-/** Every estimator name, in the order tables print them. */
-export const ESTIMATOR_NAMES: readonly EstimatorName[] = ["ips", "snips", "dm", "dr", "sndr"];
-
 /** A confidence interval for an estimate. */
 export interface OpeInterval {
   lower: number;
@@ -16,73 +10,8 @@ export interface OpeInterval {
   method: "bootstrap" | "normal";
 }
 
-/** One estimator's result. */
-export interface OpeEstimate {
-  estimator: EstimatorName;
-  /** Estimated average cost of the target policy (1 − mean reward); smaller is better. */
-  value: number;
-  /** The primary interval: the bootstrap one when bootstrap samples were drawn, else the normal one. */
-  ci: OpeInterval;
-  /** Normal-approximation (delta-method) interval, always computed. */
-  normalCi: OpeInterval;
-  /** Percentile interval of the seeded Poisson bootstrap, or null when bootstrapSamples = 0. */
-  bootstrapCi: OpeInterval | null;
-  /** Standard error behind the normal interval. */
-  standardError: number;
-  /** Confidence level of both intervals (0.95 by default). */
-  confidence: number;
-  /** Number of logged rows used. */
-  n: number;
-  /** Effective sample size of the importance weights w = π(a|x)/p: (Σw)² / Σw². */
-  effectiveSampleSize: number;
-  /** Mean importance weight; far from 1 means the target puts mass where the logger rarely went. */
-  meanWeight: number;
-  /** Largest importance weight seen. */
-  maxWeight: number;
-  /** True for estimators whose value is biased by construction (DM relies on the reward model only). */
-  biased: boolean;
-  /**
-   * Diagnostics in words, empty when all is well: a small effective sample size (the estimate
-   * and its interval rest on a few heavily weighted rows — measured on shuttle, coverage collapses
-   * below about 100), or a mean weight far from 1 (the target often picks actions the logger
-   * rarely tried).
-   */
-  warnings: string[];
-  /**
-   * The possible range of this estimate — average costs lie in [1 − maxReward, 1 − minReward]
-   * (a difference of two policies in ± the range's width) — when the caller gave or defaulted a
-   * reward range (evaluatePolicy, comparePolicies, PolicyEvaluationStream); null from a bare
-   * accumulator.
-   */
-  range: { lower: number; upper: number } | null;
-  /**
-   * What was clipped to `range`, empty when nothing: "value" (the point estimate, e.g. IPS with
-   * large weights), "ci.lower", "ci.upper", "normalCi.lower", ... .
-   */
-  clipped: string[];
-}
-
 /** The possible rewards (config workflow.min_reward / max_reward): one owner, data/rewards.ts. */
 export type { RewardRange } from "../data/rewards";
-
-/** Clips an estimate (value and every interval end) to [lower, upper]; records what moved in `clipped`. */
-export function clipEstimate(e: OpeEstimate, lower: number, upper: number): OpeEstimate {
-  const clipped: string[] = [];
-  const clip = (x: number, name: string): number => {
-    if (x < lower) { clipped.push(name); return lower; }
-    if (x > upper) { clipped.push(name); return upper; }
-    return x;
-  };
-  const interval = (i: OpeInterval, name: string): OpeInterval => ({ lower: clip(i.lower, `${name}.lower`), upper: clip(i.upper, `${name}.upper`), method: i.method });
-  const value = clip(e.value, "value");
-  const normalCi = interval(e.normalCi, "normalCi");
-  const bootstrapCi = e.bootstrapCi ? interval(e.bootstrapCi, "bootstrapCi") : null;
-  const ci = interval(e.ci, "ci");
-  return { ...e, value, ci, normalCi, bootstrapCi, range: { lower, upper }, clipped };
-}
-
-/** The results of several estimators, keyed by name. */
-export type OpeResults<E extends EstimatorName = EstimatorName> = Record<E, OpeEstimate>;
 
 /** Anything that gives a probability for every action (1-based action a has probability pmf[a-1]). */
 export interface PmfModel {

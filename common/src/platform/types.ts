@@ -17,6 +17,7 @@
  * - Errors are thrown, never logged and swallowed. A failed job throws `JobFailedError` carrying
  *   the failure reason (SageMaker's `output/failure` file) and the job's log.
  */
+import type { OpeEstimate } from "../ope";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -159,24 +160,18 @@ export interface ExperimentRecord {
   };
 }
 
-/** A score written by an evaluation job (`score.json`); smaller is better (average cost). */
-export interface EvaluationScore {
-  score: number;
-  ci: { lower: number; upper: number; method: string };
-  n: number;
-  estimator: string;
-  /** Extra detail the job reports (effective sample size, bias flag, other estimators...). */
-  details?: Record<string, unknown>;
-}
-
 export interface ModelRecord {
   experiment_id: string;
   model_id: string;
   train_state: JobStatus | null;
   evaluation_job_name: string | null;
   eval_state: JobStatus | null;
-  /** eval data URI -> score; reset when the model is (re)trained; accumulates across data sets. */
-  eval_scores: Record<string, EvaluationScore>;
+  /**
+   * eval data URI -> score (the evaluation job's estimate); reset when the model is (re)trained;
+   * accumulates across data sets. Records of the previous version, whose scores had another
+   * shape, are read into this one by `decodeRecord`.
+   */
+  eval_scores: Record<string, OpeEstimate>;
   input_model_id: string | null;
   input_data_s3_prefix: string | null;
   eval_data_s3_path: string | null;
@@ -286,7 +281,7 @@ export interface TrainingJobResult extends JobResult {
 
 /**
  * An evaluation job: channels `evaluation` (joined data) and `pretrained_model` (the model to
- * score); the job writes `score.json` (an `EvaluationScore`) into its model/output folder.
+ * score); the job writes `score.json` (the JSON of an `OpeEstimate`) into its model/output folder.
  */
 export interface EvaluationJobRequest {
   experimentId: string;
@@ -300,7 +295,7 @@ export interface EvaluationJobRequest {
 }
 
 export interface EvaluationJobResult extends JobResult {
-  score: EvaluationScore;
+  score: OpeEstimate;
   /** URI of the score JSON. */
   scoreUri: string;
 }

@@ -14,8 +14,11 @@ import {
   Config,
   DEFAULT_REWARD_RANGE,
   DataFileError,
+  ESTIMATORS,
   ESTIMATOR_NAMES,
+  Estimator,
   EstimatorName,
+  estimatorNamed,
   JoinedRecord,
   LEARNER_DEFAULTS,
   LEARNER_PARAMETERS,
@@ -91,7 +94,7 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
     },
   },
   evaluate: {
-    summary: "estimate a policy's average cost on logged data (IPS, SNIPS, DM, DR, SNDR with 95% intervals)",
+    summary: `estimate a policy's average cost on logged data (${ESTIMATORS.map((e) => e.name.toUpperCase()).join(", ")} with 95% intervals)`,
     usage: "bandits evaluate --data <file|dir> (--model <dir> | --actions <file>) [--estimators dr,ips] [--strict] [--json]",
     learner: false,
     flags: {
@@ -358,12 +361,7 @@ async function cmdSimulate(v: Record<string, string | boolean | undefined>, out:
 async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
   if (typeof v.data !== "string") throw new CliUsageError("--data is required: the logged file or folder to evaluate on");
   if ((v.model === undefined) === (v.actions === undefined)) throw new CliUsageError("give exactly one target policy: --model <dir> or --actions <file>");
-  let estimators: EstimatorName[] | undefined;
-  if (typeof v.estimators === "string") {
-    estimators = v.estimators.split(",").map((s) => s.trim().toLowerCase()) as EstimatorName[];
-    const bad = estimators.filter((e) => !ESTIMATOR_NAMES.includes(e));
-    if (bad.length || estimators.length === 0) throw new CliUsageError(`--estimators: unknown ${bad.join(", ") || "(empty)"}; choose from ${ESTIMATOR_NAMES.join(", ")}`);
-  }
+  const estimators = typeof v.estimators === "string" ? estimatorsOfFlag(v.estimators) : undefined;
   const seed = v.seed === undefined ? 1 : (v.seed as string);
   const bootstrapSamples = num(v.bootstrap, "bootstrap", 1000, { int: true, min: 0 });
   const range = rewardRange(v);
@@ -397,6 +395,19 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
   if (data.skipped) out(skippedText(data.skipped, data.reasons));
   out("");
   out(formatEstimateTable(res).trimEnd());
+}
+
+/** `--estimators dr,ips`: the registry's estimators of those names; an unknown or empty list is a usage error with the choices. */
+function estimatorsOfFlag(text: string): Estimator<EstimatorName>[] {
+  const names = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) throw new CliUsageError(`--estimators is empty; choose from ${ESTIMATOR_NAMES.join(", ")}`);
+  return names.map((name) => {
+    try {
+      return estimatorNamed(name, "--estimators");
+    } catch (error) {
+      throw new CliUsageError((error as Error).message);
+    }
+  });
 }
 
 async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {

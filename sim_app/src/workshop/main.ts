@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { compareCosts, createLocalPlatform, distinctDecimals, formatScore, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
 import { writeWorkshopReport } from "./report";
-import { runWorkshop, type GateRule, type LoopRow, type ScoreSummary } from "./run";
+import { runWorkshop, type GateRule, type LoopRow } from "./run";
 
 // The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -50,14 +50,13 @@ function bar(done: number, total: number, width = 30): string {
 
 function table(rows: LoopRow[]): string {
   const head = ["loop", "reward", "train/eval", "champion cost [CI]", "challenger cost [CI]", "deployed", "s"];
-  // Intervals clipped to [0, 1]; more digits when the two costs would print equal.
-  const cost = (s: ScoreSummary, d: number) => formatScore({ score: s.score, ci: s }, d);
+  // Intervals clipped to the possible costs; more digits when the two costs would print equal.
   const body = rows.map((r) => [
     String(r.loop),
     r.meanReward.toFixed(3),
     `${r.joined.train}/${r.joined.eval}`,
-    cost(r.champion, distinctDecimals([r.champion.score, r.challenger.score])),
-    cost(r.challenger, distinctDecimals([r.champion.score, r.challenger.score])),
+    formatScore(r.champion, distinctDecimals([r.champion.value, r.challenger.value])),
+    formatScore(r.challenger, distinctDecimals([r.champion.value, r.challenger.value])),
     r.deployed ? "yes" : "no",
     r.seconds.toFixed(2),
   ]);
@@ -130,7 +129,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     onLoop: (r) => {
       const text =
         `loop ${String(r.loop).padStart(2)}/${loops} ${bar(1, 1)} reward ${r.meanReward.toFixed(3)}  ` +
-        `challenger vs champion ${compareCosts(r.challenger.score, r.champion.score)} -> ${r.deployed ? "deployed" : "kept champion"}`;
+        `challenger vs champion ${compareCosts(r.challenger.value, r.champion.value)} -> ${r.deployed ? "deployed" : "kept champion"}`;
       process.stdout.write(tty ? `\r${text}\n` : `${text}\n`);
     },
   });

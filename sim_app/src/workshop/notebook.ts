@@ -56,15 +56,14 @@ export async function openExperiment(
 
 /** A loop of `runLoop` in the shape the `LoopDashboard` draws. */
 export function loopResult(row: LoopRow, servedModelId?: string): LoopResult {
-  const score = (s: LoopRow["champion"]) => ({ score: s.score, ci: { lower: s.lower, upper: s.upper }, n: s.n });
   return {
     loop: row.loop,
     rewards: row.rewards,
-    challenger: score(row.challenger),
-    champion: score(row.champion),
+    challenger: row.challenger,
+    champion: row.champion,
     deployed: row.deployed,
-    servedModelId: servedModelId ?? row.champion.modelId,
-    trainedModelId: row.challenger.modelId,
+    servedModelId: servedModelId ?? row.championId,
+    trainedModelId: row.challengerId,
     seconds: row.seconds,
   };
 }

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { clipInterval, distinctDecimals, escapeHtml as esc, plotlyBundle, registerExperimentFile, resolveWorkspaceDir, rollingMean, type Config } from "@cbkit/common";
+import { clipInterval, distinctDecimals, escapeHtml as esc, plotlyBundle, registerExperimentFile, resolveWorkspaceDir, rollingMean, type Config, type OpeEstimate } from "@cbkit/common";
 import type { WorkshopResult } from "./run";
 
 const f4 = (x: number) => x.toFixed(4);
@@ -27,29 +27,28 @@ export function renderReport(result: WorkshopResult): string {
     { x: [1, x.length], y: [result.oracleReward, result.oracleReward], name: "oracle", type: "scatter", mode: "lines", line: { dash: "dash" } },
     { x: [1, x.length], y: [result.majorityReward, result.majorityReward], name: "always the majority class", type: "scatter", mode: "lines", line: { dash: "dot" } },
   ];
-  // Intervals clipped to the possible costs [0, 1].
-  const clipped = (r: { score: number; lower: number; upper: number }) => clipInterval({ score: r.score, ci: r });
-  const err = (rows: { score: number; lower: number; upper: number }[]) => ({
+  // Intervals clipped to the possible costs (the score's range, [0, 1] by default).
+  const err = (rows: OpeEstimate[]) => ({
     type: "data",
     symmetric: false,
-    array: rows.map((r) => clipped(r).upper - r.score),
-    arrayminus: rows.map((r) => r.score - clipped(r).lower),
+    array: rows.map((r) => clipInterval(r).upper - r.value),
+    arrayminus: rows.map((r) => r.value - clipInterval(r).lower),
   });
   /** "score [lower, upper]" clipped, with digits enough to tell the two models apart. */
-  const cost = (r: { score: number; lower: number; upper: number }, other: number) => {
-    const d = Math.max(4, distinctDecimals([r.score, other]));
-    const c = clipped(r);
+  const cost = (r: OpeEstimate, other: number) => {
+    const d = Math.max(4, distinctDecimals([r.value, other]));
+    const c = clipInterval(r);
     return `${c.score.toFixed(d)} [${c.lower.toFixed(d)}, ${c.upper.toFixed(d)}]`;
   };
   const challenger = result.loops.map((r) => r.challenger);
   const champion = result.loops.map((r) => r.champion);
   const deployedLoops = result.loops.filter((r) => r.deployed);
   const scoreTraces = [
-    { x: loops.map((l) => l - 0.1), y: champion.map((s) => s.score), error_y: err(champion), name: "champion (hosted)", type: "scatter", mode: "markers" },
-    { x: loops.map((l) => l + 0.1), y: challenger.map((s) => s.score), error_y: err(challenger), name: "challenger (new)", type: "scatter", mode: "markers" },
+    { x: loops.map((l) => l - 0.1), y: champion.map((s) => s.value), error_y: err(champion), name: "champion (hosted)", type: "scatter", mode: "markers" },
+    { x: loops.map((l) => l + 0.1), y: challenger.map((s) => s.value), error_y: err(challenger), name: "challenger (new)", type: "scatter", mode: "markers" },
     {
       x: deployedLoops.map((r) => r.loop + 0.1),
-      y: deployedLoops.map((r) => r.challenger.score),
+      y: deployedLoops.map((r) => r.challenger.value),
       name: "deployed",
       type: "scatter",
       mode: "markers",
@@ -60,8 +59,8 @@ export function renderReport(result: WorkshopResult): string {
     .map(
       (r) =>
         `<tr><td>${r.loop}</td><td>${f4(r.meanReward)}</td><td>${r.joined.train}/${r.joined.eval}</td>` +
-        `<td>${cost(r.champion, r.challenger.score)}</td>` +
-        `<td>${cost(r.challenger, r.champion.score)}</td>` +
+        `<td>${cost(r.champion, r.challenger.value)}</td>` +
+        `<td>${cost(r.challenger, r.champion.value)}</td>` +
         `<td>${r.deployed ? "yes" : "no"}</td><td>${esc(r.hostedModelId)}</td><td>${r.seconds.toFixed(2)}</td></tr>`,
     )
     .join("\n");
@@ -78,7 +77,7 @@ both models scored on ${result.gateOn === "holdout" ? "the holdout (every eval s
 run time ${result.seconds.toFixed(1)} s.</p>
 <p>Mean reward in the loops ${f4(total)}; oracle ${f4(result.oracleReward)}; always the majority class ${f4(result.majorityReward)};
 uniform random ${f4(result.randomReward)}. Warm-start data cost (1 − mean reward) ${f4(result.baselineCost)};
-first model's estimated cost ${cost(result.first, result.first.score)}.</p>
+first model's estimated cost ${cost(result.first, result.first.value)}.</p>
 <h2>Rolling mean reward</h2><div id="rewards" style="height:480px"></div>
 <h2>Estimated cost per loop (smaller is better, with confidence intervals)</h2><div id="scores" style="height:420px"></div>
 <h2>Loops</h2>

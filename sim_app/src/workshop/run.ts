@@ -20,7 +20,7 @@ import {
   loadConfig,
   sortableSuffix,
   type Config,
-  type EvaluationScore,
+  type OpeEstimate,
 } from "@cbkit/common";
 import { prepareStatlogWarmStartData, resolveShuttleDataFile, StatlogSimApp } from "../statlog";
 
@@ -51,21 +51,17 @@ export interface WorkshopOptions {
   log?: (message: string) => void;
 }
 
-export interface ScoreSummary {
-  modelId: string;
-  score: number;
-  lower: number;
-  upper: number;
-  n: number;
-}
-
 export interface LoopRow {
   loop: number;
   meanReward: number;
   /** The 0/1 reward of each interaction of the loop, in order. */
   rewards: number[];
-  champion: ScoreSummary;
-  challenger: ScoreSummary;
+  /** The model that served the loop, and its score on the gate's data. */
+  championId: string;
+  champion: OpeEstimate;
+  /** The model trained after the loop, and its score on the same data. */
+  challengerId: string;
+  challenger: OpeEstimate;
   deployed: boolean;
   hostedModelId: string;
   joined: { train: number; eval: number };
@@ -80,7 +76,8 @@ export interface WorkshopResult {
   loops: LoopRow[];
   /** One 0/1 reward per interaction made in the loops, in order. */
   rewards: number[];
-  first: ScoreSummary;
+  firstModelId: string;
+  first: OpeEstimate;
   baselineCost: number;
   oracleReward: number;
   majorityReward: number;
@@ -92,32 +89,31 @@ export interface WorkshopResult {
   workspace: string | null;
 }
 
-/** An evaluation score as the loop reports it (with its model id). */
-export function scoreSummary(modelId: string, s: EvaluationScore): ScoreSummary {
-  return { modelId, score: s.score, lower: s.ci.lower, upper: s.ci.upper, n: s.n };
-}
+/** What the gate reads of a score (an `OpeEstimate`): the estimated cost and its interval. */
+export type GateScore = Pick<OpeEstimate, "value" | "ci">;
 
 /** The gate's reason in words, with enough digits to tell two close costs apart. */
-export function gateReason(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): string {
+export function gateReason(rule: GateRule, challenger: GateScore, champion: GateScore): string {
   if (rule === "always") return "gate always: every challenger is deployed";
-  const diff = challenger.score - champion.score;
+  const diff = challenger.value - champion.value;
   if (rule === "point") {
-    const d = distinctDecimals([challenger.score, champion.score]);
+    const d = distinctDecimals([challenger.value, champion.value]);
     const op = diff <= 0 ? "<=" : ">";
-    return `challenger cost ${challenger.score.toFixed(d)} ${op} champion ${champion.score.toFixed(d)} (difference ${formatDifference(diff, d)})`;
+    return `challenger cost ${challenger.value.toFixed(d)} ${op} champion ${champion.value.toFixed(d)} (difference ${formatDifference(diff, d)})`;
   }
-  const d = distinctDecimals([challenger.upper, champion.score]);
-  const op = challenger.upper < champion.score ? "<" : ">=";
+  const upper = challenger.ci.upper;
+  const d = distinctDecimals([upper, champion.value]);
+  const op = upper < champion.value ? "<" : ">=";
   return (
-    `challenger upper bound ${challenger.upper.toFixed(d)} ${op} champion cost ${champion.score.toFixed(d)}` +
-    ` (costs ${challenger.score.toFixed(d)} vs ${champion.score.toFixed(d)}, difference ${formatDifference(diff, d)})`
+    `challenger upper bound ${upper.toFixed(d)} ${op} champion cost ${champion.value.toFixed(d)}` +
+    ` (costs ${challenger.value.toFixed(d)} vs ${champion.value.toFixed(d)}, difference ${formatDifference(diff, d)})`
   );
 }
 
-export function gatePasses(rule: GateRule, challenger: ScoreSummary, champion: ScoreSummary): boolean {
+export function gatePasses(rule: GateRule, challenger: GateScore, champion: GateScore): boolean {
   if (rule === "always") return true;
-  if (rule === "point") return challenger.score <= champion.score;
-  return challenger.upper < champion.score;
+  if (rule === "point") return challenger.value <= champion.value;
+  return challenger.ci.upper < champion.value;
 }
 
 /** How each loop runs: the same for `npm start` (runWorkshop) and notebook 3. */
@@ -161,7 +157,8 @@ export function loopSettings(config: Config, overrides: Partial<LoopSettings> = 
 
 /** What `startExperiment` did: the first model's score and the warm-start data's own cost. */
 export interface StartSummary {
-  first: ScoreSummary;
+  firstModelId: string;
+  first: OpeEstimate;
   baselineCost: number;
   endpointUrl: string;
 }
@@ -179,9 +176,9 @@ export async function startExperiment(
   const baseline = await manager.evaluateHistoricalData(manager.lastJoinedJobEvalData);
   await manager.initializeFirstModel({ inputDataUri: manager.lastJoinedJobTrainData });
   const firstId = manager.lastTrainedModelId as string;
-  const first = scoreSummary(firstId, await manager.evaluateModel());
+  const first = await manager.evaluateModel();
   const endpointUrl = (await manager.deployModel({ modelId: firstId })).url;
-  return { first, baselineCost: baseline.cost, endpointUrl };
+  return { firstModelId: firstId, first, baselineCost: baseline.cost, endpointUrl };
 }
 
 /** Sends the users' requests in mini-batches, `concurrency` at a time; returns the rewards. */
@@ -248,7 +245,7 @@ export async function runLoop(
   const challengerId = manager.lastTrainedModelId as string;
   const championId = manager.lastHostedModelId;
   const gateData = settings.gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
-  const score = async (modelId: string) => scoreSummary(modelId, await manager.evaluateModel({ modelId, inputDataUri: gateData }));
+  const score = (modelId: string) => manager.evaluateModel({ modelId, inputDataUri: gateData });
   const challenger = await score(challengerId);
   const champion = await score(championId);
   const deployed = gatePasses(settings.gate, challenger, champion);
@@ -257,7 +254,9 @@ export async function runLoop(
     loop,
     meanReward,
     rewards,
+    championId,
     champion,
+    challengerId,
     challenger,
     deployed,
     hostedModelId: manager.lastHostedModelId as string,
@@ -308,6 +307,7 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
       gateOn: settings.gateOn,
       loops: rows,
       rewards: rows.flatMap((r) => r.rewards),
+      firstModelId: start.firstModelId,
       first: start.first,
       baselineCost: start.baselineCost,
       oracleReward: sim.oracleReward,

@@ -44,7 +44,7 @@ export function evaluate(ctx: StepContext, options: { inputDataUri?: string; mod
             r.eval_data_s3_path = dataUri;
           },
           value({ score: s }) {
-            ctx.log(`evaluated ${modelId}: ${s.estimator} cost ${s.score.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
+            ctx.log(`evaluated ${modelId}: ${s.estimator} cost ${s.value.toFixed(4)} [${s.ci.lower.toFixed(4)}, ${s.ci.upper.toFixed(4)}] on ${s.n} records`);
             return s;
           },
         },

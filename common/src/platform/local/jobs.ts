@@ -12,11 +12,11 @@ import * as path from "node:path";
 import { jobPaths, SCORE_FILE, writeFailure, type Channel, type JobLog, type JobPaths } from "../../container/contract";
 import { evaluateJob } from "../../container/evaluate";
 import { trainJob } from "../../container/train";
+import { parseScore } from "../../ope";
 import {
   JobFailedError,
   type EvaluationJobRequest,
   type EvaluationJobResult,
-  type EvaluationScore,
   type JobRunner,
   type TrainingJobRequest,
   type TrainingJobResult,
@@ -54,7 +54,7 @@ export class LocalJobRunner implements JobRunner {
       request.outputUri,
     );
     const scoreUri = `${request.outputUri}/${SCORE_FILE}`;
-    const score = JSON.parse((await this.store.get(scoreUri)).toString("utf8")) as EvaluationScore;
+    const score = parseScore((await this.store.get(scoreUri)).toString("utf8"), scoreUri);
     return { ...r.result, score, scoreUri };
   }
 

@@ -14,6 +14,7 @@ import {
   type RecordTypes,
   type Versioned,
 } from "../types";
+import { decodeRecord, encodeRecord } from "../record-codec";
 import { DuckDbFile, type DuckDbFileOptions } from "./duckdbFile";
 
 const SCHEMA = [
@@ -37,6 +38,11 @@ async function readOne(c: DuckDBConnection, kind: string, exp: string, id: strin
   return { version: Number(rows[0].version), value: String(rows[0].value) };
 }
 
+/** Where a record came from, for errors. */
+function sourceOf(kind: RecordKind, experimentId: string, id: string): string {
+  return `${kind} record ${experimentId}/${id} (local DuckDB records)`;
+}
+
 export class DuckDbRecordStore implements RecordStore {
   readonly db: DuckDbFile;
   /** The metrics view of the same file. */
@@ -58,7 +64,7 @@ export class DuckDbRecordStore implements RecordStore {
   async get<K extends RecordKind>(kind: K, experimentId: string, id: string): Promise<Versioned<RecordTypes[K]> | null> {
     checkKind(kind);
     const row = await this.db.use((c) => readOne(c, kind, experimentId, id));
-    return row ? { version: row.version, value: JSON.parse(row.value) as RecordTypes[K] } : null;
+    return row ? { version: row.version, value: decodeRecord(kind, row.value, sourceOf(kind, experimentId, id)) } : null;
   }
 
   async create<K extends RecordKind>(
@@ -72,12 +78,12 @@ export class DuckDbRecordStore implements RecordStore {
       // One statement: insert unless the key exists (atomic; the file is held by this process only).
       const r = await c.runAndReadAll(
         "INSERT INTO records VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT DO NOTHING RETURNING version",
-        [kind, experimentId, id, JSON.stringify(value), new Date().toISOString()],
+        [kind, experimentId, id, encodeRecord(value), new Date().toISOString()],
       );
       if (r.getRowObjectsJS().length === 1) return { version: 1, value, created: true };
       const existing = await readOne(c, kind, experimentId, id);
       if (!existing) throw new Error(`record ${kind} ${experimentId}/${id} neither inserted nor found`);
-      return { version: existing.version, value: JSON.parse(existing.value) as RecordTypes[K], created: false };
+      return { version: existing.version, value: decodeRecord(kind, existing.value, sourceOf(kind, experimentId, id)), created: false };
     });
   }
 
@@ -94,7 +100,7 @@ export class DuckDbRecordStore implements RecordStore {
       const r = await c.runAndReadAll(
         `UPDATE records SET version = version + 1, value = $1, updated_at = $2
            WHERE kind = $3 AND experiment_id = $4 AND id = $5 AND version = $6 RETURNING version`,
-        [JSON.stringify(value), new Date().toISOString(), kind, experimentId, id, expectedVersion],
+        [encodeRecord(value), new Date().toISOString(), kind, experimentId, id, expectedVersion],
       );
       const rows = r.getRowObjectsJS();
       if (rows.length === 0) {
@@ -109,13 +115,13 @@ export class DuckDbRecordStore implements RecordStore {
     checkKind(kind);
     const rows = await this.db.use(async (c) =>
       (
-        await c.runAndReadAll("SELECT version, value FROM records WHERE kind = $1 AND experiment_id = $2 ORDER BY id", [
+        await c.runAndReadAll("SELECT id, version, value FROM records WHERE kind = $1 AND experiment_id = $2 ORDER BY id", [
           kind,
           experimentId,
         ])
       ).getRowObjectsJS(),
     );
-    return rows.map((r) => ({ version: Number(r.version), value: JSON.parse(String(r.value)) as RecordTypes[K] }));
+    return rows.map((r) => ({ version: Number(r.version), value: decodeRecord(kind, String(r.value), sourceOf(kind, experimentId, String(r.id))) }));
   }
 
   async deleteExperiment(experimentId: string): Promise<{ experiments: number; models: number; joinJobs: number }> {

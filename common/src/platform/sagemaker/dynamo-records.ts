@@ -18,6 +18,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
+import { decodeRecord, encodeRecord } from "../record-codec";
 import { ConflictError, type RecordKind, type RecordStore, type RecordTypes, type Versioned } from "../types";
 import { awsCall, awsErrorName } from "./aws";
 import { pollUntil } from "./waiter";
@@ -119,7 +120,7 @@ export class DynamoRecordStore implements RecordStore {
   }
 
   private toItem(kind: RecordKind, experimentId: string, id: string, value: unknown, version: number): Item {
-    return { ...this.key(kind, experimentId, id), version: { N: String(version) }, record: { S: JSON.stringify(value) } };
+    return { ...this.key(kind, experimentId, id), version: { N: String(version) }, record: { S: encodeRecord(value) } };
   }
 
   private fromItem<K extends RecordKind>(kind: K, item: Item): Versioned<RecordTypes[K]> {
@@ -127,7 +128,9 @@ export class DynamoRecordStore implements RecordStore {
     const version = Number(item.version?.N);
     if (text === undefined || !Number.isInteger(version))
       throw new Error(`${kind} item ${JSON.stringify(item.experiment_id)} in ${this.specs[kind].name} lacks 'record'/'version'; was it written by another tool?`);
-    return { value: JSON.parse(text) as RecordTypes[K], version };
+    const spec = this.specs[kind];
+    const where = `${item.experiment_id?.S}${spec.rangeKey ? `/${item[spec.rangeKey]?.S}` : ""}`;
+    return { value: decodeRecord(kind, text, `${kind} item ${where} in ${spec.name}`), version };
   }
 
   async get<K extends RecordKind>(kind: K, experimentId: string, id: string): Promise<Versioned<RecordTypes[K]> | null> {

@@ -2,7 +2,7 @@
 export { createSageMakerPlatform, SageMakerPlatform, type SageMakerClients, type SageMakerPlatformOptions } from "./platform";
 export { S3ObjectStore, parseS3Uri } from "./s3-store";
 export { DynamoRecordStore, type DynamoRecordStoreOptions } from "./dynamo-records";
-export { SageMakerJobRunner, checkSageMakerName, packedArtifactUri, parseEvaluationScore, trainingJobLogsPointer } from "./jobs";
+export { SageMakerJobRunner, checkSageMakerName, packedArtifactUri, trainingJobLogsPointer } from "./jobs";
 export { SageMakerHosting, SageMakerNameCollisionError, checkSameName, endpointConfigName, servingEnvironment, VARIANT_NAME } from "./hosting";
 export { AthenaJoiner, AthenaQueryError, DecisionsNotVisibleError } from "./athena-join";
 export {

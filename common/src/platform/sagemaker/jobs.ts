@@ -18,11 +18,11 @@ import {
   JobFailedError,
   type EvaluationJobRequest,
   type EvaluationJobResult,
-  type EvaluationScore,
   type JobRunner,
   type TrainingJobRequest,
   type TrainingJobResult,
 } from "../types";
+import { parseScore, type OpeEstimate } from "../../ope";
 import { awsCall } from "./aws";
 import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
@@ -62,21 +62,6 @@ export function trainingJobLogsPointer(region: string, jobName: string): string 
     `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${group}` +
     `$3FlogStreamNameFilter$3D${encodeURIComponent(jobName)}`
   );
-}
-
-/** Checks a parsed score file has the `EvaluationScore` shape. */
-export function parseEvaluationScore(text: string, source: string): EvaluationScore {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source} is not JSON: ${(error as Error).message}`);
-  }
-  const v = value as Partial<EvaluationScore>;
-  const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
-  if (!v || typeof v !== "object" || !finite(v.score) || !finite(v.n) || typeof v.estimator !== "string" || !v.ci || !finite(v.ci.lower) || !finite(v.ci.upper))
-    throw new Error(`${source} lacks a finite score, n, estimator or ci {lower, upper}: ${text.slice(0, 200)}`);
-  return v as EvaluationScore;
 }
 
 export class SageMakerJobRunner implements JobRunner {
@@ -270,13 +255,13 @@ export class SageMakerJobRunner implements JobRunner {
   }
 
   /** Finds score.json in the job's model.tar.gz or output.tar.gz (no log scraping). */
-  async readScore(jobName: string, outputUri: string): Promise<EvaluationScore> {
+  async readScore(jobName: string, outputUri: string): Promise<OpeEstimate> {
     const base = `${outputUri.replace(/\/output\/model$/, "").replace(/\/output$/, "")}/output`;
     for (const archive of ["model.tar.gz", "output.tar.gz"]) {
       const uri = `${base}/${archive}`;
       if (!(await this.store.exists(uri))) continue;
       const entry = readTar(await this.store.get(uri)).find((e) => e.path.split("/").pop() === SCORE_FILE);
-      if (entry) return parseEvaluationScore(entry.data.toString("utf8"), `${uri}:${entry.path}`);
+      if (entry) return parseScore(entry.data.toString("utf8"), `${uri}:${entry.path}`);
     }
     throw new JobFailedError(
       jobName,

@@ -112,7 +112,7 @@ export class SageMakerPlatform implements Platform {
       runTraining: (request: TrainingJobRequest): Promise<TrainingJobResult> => jobs.runTraining(request),
       runEvaluation: async (request: EvaluationJobRequest): Promise<EvaluationJobResult> => {
         const result = await jobs.runEvaluation(request);
-        await this.metrics.put(request.experimentId, METRIC_NAMES.evaluatedScore, result.score.score, result.endTime);
+        await this.metrics.put(request.experimentId, METRIC_NAMES.evaluatedScore, result.score.value, result.endTime);
         return result;
       },
     };
@@ -130,7 +130,7 @@ export class SageMakerPlatform implements Platform {
         const model = await this.records.get("model", request.experimentId, request.modelId);
         const scores = Object.values(model?.value.eval_scores ?? {});
         await this.metrics.put(request.experimentId, METRIC_NAMES.deployments, 1);
-        if (scores.length) await this.metrics.put(request.experimentId, METRIC_NAMES.hostedScore, scores[scores.length - 1].score);
+        if (scores.length) await this.metrics.put(request.experimentId, METRIC_NAMES.hostedScore, scores[scores.length - 1].value);
         return hosting.deploy(request);
       },
       describe: (name: string) => hosting.describe(name),

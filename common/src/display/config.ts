@@ -1,8 +1,7 @@
 /** The config as a notebook shows it: the settings table and any warnings. */
-import { showMarkdown } from "../display/kernel";
-import { showTable } from "../display/table";
-import type { Config } from "./load";
-import { configSettingsRows } from "./describe";
+import { configSettingsRows, type Config } from "../config";
+import { showMarkdown } from "./kernel";
+import { showTable } from "./table";
 
 /** Shows where the config came from, its warnings, and every setting (changed ones marked). */
 export function showConfig(config: Config, options: { onlyChanged?: boolean } = {}): void {
