@@ -11,7 +11,8 @@
  * bin or pair) are looked up once per dimension and reused.
  */
 import { hash32 } from "../util/random";
-import { BinningKind, ConfigMismatchError, Context, FeatureMapKind, LearnerError, NUM_FEATURES_KEY } from "./options";
+import { ConfigMismatchError, Context, LearnerError, NUM_FEATURES_KEY } from "./options";
+import type { BinningKind, FeatureMapKind } from "./policies";
 
 /** Seed of the feature-name hash (fixed: it is part of the model's meaning). */
 export const FEATURE_HASH_SEED = 0;
