@@ -12,6 +12,7 @@ import {
   LEARNER_PARAMETER_LIST,
   LearnerParameter,
   LearnerParameterSpec,
+  ParameterProblem,
   allowedText,
   isAllowedValue,
   policyOf,
@@ -211,6 +212,24 @@ export function learnerOptionsFromParameters(p: Record<string, unknown>, seed?: 
   const out = o as unknown as LearnerOptions;
   withParameterNames(() => resolveLearnerOptions(out));
   return out;
+}
+
+/**
+ * The rules between learner parameters (bits against the model's weight budget, min_probability
+ * against num_arms) that a validated config section breaks, each with the key to fix. Empty when
+ * some key failed its own check (it is reported on its own).
+ */
+export function learnerParameterProblems(p: Record<string, unknown>): (ParameterProblem & { key: string })[] {
+  const o: Record<string, unknown> = { ...LEARNER_DEFAULTS };
+  for (const spec of LEARNER_PARAMETER_LIST) {
+    if (!isAllowedValue(spec, p[spec.key])) return [];
+    o[spec.option] = p[spec.key];
+  }
+  const r = o as unknown as ResolvedLearnerOptions;
+  return LEARNER_PARAMETER_LIST.flatMap((spec) => {
+    const problem = spec.check?.(r);
+    return problem ? [{ key: spec.key, ...problem }] : [];
+  });
 }
 
 /** A parameter whose value differs between a parent model and the parameters of its next model. */

@@ -94,8 +94,8 @@ export const MAX_MODEL_WEIGHTS = 2 ** 25;
 export const LOAD_BYTES_PER_WEIGHT = 84;
 
 const BITS_REASON =
-  "a model holds up to 2^bits × weight columns weights, and loading takes about 84 bytes per weight (measured): " +
-  "at most 2^25 weights (about 2.8 GB) so that a model loads on an 8 GB laptop, and never more than 2^24 rows (V8's Map limit)";
+  "a model holds up to 2^bits × weight columns weights, and loading one takes about 84 bytes per weight (measured): " +
+  "at most 2^25 weights (about 2.8 GB) load on an 8 GB laptop, and V8's Map holds at most 2^24 rows";
 
 // ---------------------------------------------------------------- what a policy works on
 
@@ -453,7 +453,7 @@ export const BASE_PARAMETERS = [
   parameter({
     key: "bits",
     option: "bits",
-    help: "size of the hashed feature table, as 2^bits rows",
+    help: `size of the hashed feature table, as 2^bits rows; at most ${maxBitsFor(7)} for the shuttle's 7 actions with one block of regressors (egreedy, mtr)`,
     type: "integer",
     default: 18,
     min: 1,
@@ -503,7 +503,7 @@ export const BASE_PARAMETERS = [
     default: 16,
     min: 2,
     max: 1024,
-    reason: "the edges of every feature are saved in the model; 1024 bins already resolve 0.1% quantiles",
+    reason: "the edges of every feature are saved in the model, and 1024 bins already resolve 0.1% quantiles",
     onRetrain: "fixed",
     usedWhen: usesBins,
   }),
@@ -525,7 +525,7 @@ export const BASE_PARAMETERS = [
     default: 9,
     min: 1,
     max: 1000000,
-    reason: "every logged decision carries its context",
+    reason: "every request and every logged decision carries the context",
     onRetrain: "fixed",
     unit: "features",
     optionDefault: null,
