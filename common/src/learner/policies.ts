@@ -206,7 +206,7 @@ const EGREEDY = policy({
 
 const BAG = policy({
   name: "bag",
-  help: "bagging: num_policies cb learners on online bootstrap samples (Poisson(1) repeats); each puts 1/M on its greedy action",
+  help: "bagging: num_policies learners, each trained on an online bootstrap sample (every example repeated Poisson(1) times); each puts 1/M on its greedy action",
   parameters: [NUM_POLICIES],
   vwFlag: "--bag",
   vwFlagValue: "numPolicies",
@@ -253,7 +253,7 @@ function coverPmf(m: PolicyModel, ex: EncodedExample, t: number, out: Float64Arr
 
 const COVER = policy({
   name: "cover",
-  help: "online cover: the cb learner plus num_policies − 1 learners pulled towards actions the others neglect; 1/M per member's greedy action, floored",
+  help: "online cover: the greedy learner plus num_policies − 1 learners pulled towards actions the others neglect; 1/M on each one's greedy action, with a shrinking floor",
   parameters: [
     NUM_POLICIES,
     parameter({
@@ -415,7 +415,7 @@ export type BinningKind = (typeof BINNINGS)[number];
 export const EXPLORATION_POLICY_PARAMETER = parameter({
   key: "exploration_policy",
   option: "explorationPolicy",
-  help: "how the learner explores: " + POLICIES.map((p) => p.name).join(", "),
+  help: "how the learner explores; a policy's own keys (epsilon for egreedy, num_policies for bag and cover, ...) apply only to it",
   type: "choice",
   choices: EXPLORATION_POLICIES,
   default: "egreedy",
