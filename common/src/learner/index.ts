@@ -5,3 +5,4 @@ export { GdState } from "./gd";
 export { argmin, egreedyPmf, softmaxPmf, squarecbPmf, floorPmf, poisson1FromUniform } from "./explore";
 export * from "./learner";
 export * from "./model";
+export * from "./reference";

@@ -63,6 +63,8 @@ export interface LearnerParameter {
   readonly reason?: string;
   /** A rule against the other parameters (checked on options with every default applied). */
   readonly check?: (o: ResolvedLearnerOptions) => ParameterProblem | undefined;
+  /** That rule in words (docs). */
+  readonly rule?: string;
   /** VW's spelling: "--epsilon" (then "--epsilon 0.05"), or the argument for the options (null: none). */
   readonly vw?: string | ((o: ResolvedLearnerOptions) => string | null);
   readonly onRetrain: OnRetrain;
@@ -460,6 +462,7 @@ export const BASE_PARAMETERS = [
     max: 24,
     reason: BITS_REASON,
     check: bitsProblem,
+    rule: "2^bits × weight columns <= 2^25, where weight columns = num_arms × the policy's regressor blocks (see the policies)",
     vw: "-b",
     onRetrain: "fixed",
   }),
@@ -538,6 +541,7 @@ export const BASE_PARAMETERS = [
     default: 0,
     min: 0,
     max: 0.5,
+    rule: "below 1/num_arms",
     check: (o) =>
       o.minProbability * o.numArms < 1
         ? undefined

@@ -22,6 +22,7 @@ import {
   allowedText,
   evaluatePolicy,
   formatEstimateTable,
+  learnerSettings,
   learnerOptionsFromParameters,
   findProjectRoot,
   loadConfig,
@@ -457,6 +458,7 @@ async function cmdDescribe(v: Record<string, string | boolean | undefined>, out:
     minProbability: o.minProbability,
     examplesSeen: learner.examplesSeen,
     options: o,
+    settings: learnerSettings(o),
   };
   if (v.json) {
     out(JSON.stringify(info, null, 2));
@@ -471,6 +473,9 @@ async function cmdDescribe(v: Record<string, string | boolean | undefined>, out:
   } else out(`feature map: ${fm.kind}`);
   out(`probability floor: ${o.minProbability > 0 ? `${o.minProbability} (every action keeps at least this probability)` : "off (0)"}`);
   out(`examples seen: ${info.examplesSeen}; seed ${o.seed}`);
+  out("settings (tunable: config.yaml's value applies to the next model trained from this one; fixed: every model of its line keeps it):");
+  const w = Math.max(...info.settings.map((x) => x.key.length)), vw = Math.max(...info.settings.map((x) => String(x.value).length));
+  for (const x of info.settings) out(`  ${x.key.padEnd(w)}  ${String(x.value).padEnd(vw)}  ${x.onRetrain}`);
 }
 
 /** Runs the CLI; returns the exit code. */
