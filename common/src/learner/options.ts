@@ -84,8 +84,8 @@ export const LEARNER_DEFAULTS: Omit<ResolvedLearnerOptions, "numArms" | "explora
 export const NUM_FEATURES_KEY = "algor.algorithms_parameters.num_features";
 /** Where the action count comes from in config.yaml. */
 export const NUM_ARMS_KEY = "algor.algorithms_parameters.num_arms";
-/** The feature count `learnerOptionsFromParameters` uses when num_features is absent (the shuttle's). */
-export const DEFAULT_NUM_FEATURES = 9;
+/** The feature count `learnerOptionsFromParameters` uses when num_features is absent (the shuttle's; the registry's default). */
+export const DEFAULT_NUM_FEATURES = LEARNER_PARAMETER_LIST.find((p) => p.key === "num_features")!.default as number;
 
 /** Bad learner input or options; `field` names what is wrong. */
 export class LearnerError extends Error {
