@@ -150,3 +150,73 @@ test("evaluation clips the score and its interval to the possible costs and says
   const bad = await job({ cfa_type: "dr" }, { evaluation: [rec(1), { ...rec(2), reward: 3 }] }, model.paths.modelDir);
   await assert.rejects(evaluateJob(bad.paths, bad.log), /row 1: reward is 3, outside the possible rewards \[0, 1\] \(min_reward \/ max_reward: config\.yaml workflow\.min_reward \/ workflow\.max_reward\) \(event_id e2\)/);
 });
+
+// ---------------------------------------------------------------- issue 14 item 9: a retrained model and the config's settings
+
+/** A first model trained on 50 records with HP plus `hp`; returns its folder. */
+async function firstModel(hp: Record<string, string> = {}): Promise<string> {
+  const first = await job({ ...HP, ...hp }, { training: Array.from({ length: 50 }, (_, i) => rec(i)) });
+  await trainJob(first.paths, first.log);
+  return first.paths.modelDir;
+}
+
+test("retraining applies the config's tunable settings (epsilon, the policy's own parameters, learning rate) to the next model", async () => {
+  const parent = await firstModel();
+  const next = await job({ ...HP, epsilon: "0.2", learning_rate: "0.25", power_t: "0.4", min_probability: "0.01" }, { training: [rec(100), rec(101)] }, parent);
+  await trainJob(next.paths, next.log);
+  const { learner } = await loadModel(next.paths.modelDir);
+  assert.equal(learner.options.epsilon, 0.2, "epsilon changed in config.yaml reaches the retrained model");
+  assert.equal(learner.options.learningRate, 0.25);
+  assert.equal(learner.options.powerT, 0.4);
+  assert.equal(learner.options.minProbability, 0.01);
+  assert.equal(learner.examplesSeen, 52, "and it continues the parent's learning");
+  assert.ok(next.lines.some((l) => /epsilon 0\.05 -> 0\.2/.test(l)), `the job log says what changed: ${next.lines.join("\n")}`);
+  // A policy with the same weight layout (one cb learner) may replace egreedy on the next model.
+  const soft = await job({ ...HP, exploration_policy: "softmax", lambda: "5" }, { training: [rec(102)] }, parent);
+  await trainJob(soft.paths, soft.log);
+  const s = (await loadModel(soft.paths.modelDir)).learner;
+  assert.equal(s.options.explorationPolicy, "softmax");
+  assert.equal(s.options.lambda, 5);
+  assert.match(s.vwArguments, /--softmax --lambda 5/);
+});
+
+test("retraining with the same settings continues the parent exactly; a setting not given keeps the parent's value", async () => {
+  const parent = await firstModel({ epsilon: "0.1" });
+  const data = Array.from({ length: 30 }, (_, i) => rec(200 + i));
+  const a = await job({ ...HP, epsilon: "0.1" }, { training: data }, parent);
+  await trainJob(a.paths, a.log);
+  const { epsilon: _omitted, ...withoutEpsilon } = HP;
+  const b = await job(withoutEpsilon, { training: data }, parent);
+  await trainJob(b.paths, b.log);
+  const direct = (await loadModel(parent)).learner;
+  await direct.train(data);
+  const probe = rec(999).observation;
+  for (const dir of [a.paths.modelDir, b.paths.modelDir]) {
+    const { learner } = await loadModel(dir);
+    assert.equal(learner.options.epsilon, 0.1);
+    assert.deepEqual([...learner.predictPmf(probe)], [...direct.predictPmf(probe)], "bit-identical to training the loaded parent");
+  }
+});
+
+test("retraining refuses a changed weight-layout setting, naming the key, both values and how to start a new model line", async () => {
+  const parent = await firstModel();
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ exploration_policy: "bag", num_policies: "3" }, /has exploration_policy egreedy but exploration_policy is bag \(config\.yaml algor\.algorithms_parameters\.exploration_policy\)/],
+    [{ bits: "20" }, /has bits 18 but bits is 20 \(config\.yaml algor\.algorithms_parameters\.bits\)/],
+    [{ feature_map: "bins" }, /has feature_map linear but feature_map is bins \(config\.yaml algor\.algorithms_parameters\.feature_map\)/],
+    [{ cb_type: "dr" }, /has cb_type mtr but cb_type is dr/],
+  ];
+  for (const [hp, re] of cases) {
+    const j = await job({ ...HP, ...hp }, { training: [rec(1)] }, parent);
+    await assert.rejects(trainJob(j.paths, j.log), (e: Error) => {
+      assert.match(e.message, re);
+      assert.match(e.message, /initializeFirstModel\(\)/, "says how to start a new model line");
+      assert.match(e.message, /new experiment id/);
+      return true;
+    });
+    assert.ok(!fs.existsSync(path.join(j.paths.modelDir, "model.json")), "no model saved");
+  }
+  const bag = await firstModel({ exploration_policy: "bag", num_policies: "3" });
+  const more = await job({ ...HP, exploration_policy: "bag", num_policies: "5" }, { training: [rec(1)] }, bag);
+  await assert.rejects(trainJob(more.paths, more.log), /has num_policies 3 but num_policies is 5 \(config\.yaml algor\.algorithms_parameters\.num_policies\)/);
+});

@@ -283,3 +283,22 @@ test("an old config naming the original sample's BanditsIAMRole gets a warning: 
   const withArn = old.replace(/role_arn: null/, 'role_arn: "arn:aws:iam::123456789012:role/Mine"');
   assert.ok(!parseConfig(withArn, "t").warnings.some((w) => /BanditsIAMRole/.test(w)));
 });
+
+// ---------------------------------------------------------------- issue 14 item 1: learner limits refused at load
+
+test("learner settings that would load and then fail (or exhaust memory) later are refused at load, naming the key", () => {
+  const bitsIssue = issueAt(issuesOf(edit("num_arms", "num_arms: 1000")), "algor.algorithms_parameters.bits");
+  assert.match(bitsIssue.found, /^18, with 1000 weight columns .*about 22\.0 GB to load/);
+  assert.match(bitsIssue.expected, /^at most 15 with 1000 weight columns/);
+  assert.equal(bitsIssue.line, shipped.split("\n").findIndex((l) => /^\s*algorithms_parameters:/.test(l)) + 1, "bits is not in the file: the section's line");
+  const bits23 = issueAt(issuesOf(edit("num_bins", "num_bins: 16\n    bits: 23")), "algor.algorithms_parameters.bits");
+  assert.match(bits23.expected, /at most 22 with 7 weight columns .*8 GB laptop/);
+  assert.match(issueAt(issuesOf(edit("num_bins", "num_bins: 5000")), "algor.algorithms_parameters.num_bins").expected, /^an integer in \[2, 1024\]/);
+  assert.match(issueAt(issuesOf(edit("num_bins", "num_bins: 16\n    power_t: 5")), "algor.algorithms_parameters.power_t").expected, /^a number in \[0, 1\] \(above 1/);
+  const floor = issueAt(issuesOf(edit("min_probability", "min_probability: 0.2")), "algor.algorithms_parameters.min_probability");
+  assert.equal(floor.found, "0.2 with num_arms 7");
+  assert.match(floor.expected, /^below 1\/num_arms = 0\.143/);
+  assert.equal(issueAt(issuesOf(edit("num_policies", "num_policies: 300")), "algor.algorithms_parameters.num_policies").expected, "an integer in [1, 256] (every example updates each policy, so training time grows with it)");
+  // bits 22 with the shipped 7 actions is the largest that loads within the budget.
+  assert.equal(parseConfig(edit("num_bins", "num_bins: 16\n    bits: 22"), "t").algor.algorithms_parameters.bits, 22);
+});

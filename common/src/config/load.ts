@@ -9,6 +9,7 @@ import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, Con
 import { findProjectRoot } from "./paths";
 import { rewardRangeIssue } from "../data/rewards";
 import { didYouMean } from "../util/suggest";
+import { learnerParameterProblems } from "../learner/options";
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -145,6 +146,16 @@ function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: stri
       `resource.shared_resource.iam_role.role_name is ${LEGACY_ROLE_NAME}, the role the original sample's CloudFormation stack created; ` +
         "this kit creates no role. Create the execution role as docs/sagemaker.md section 2.1 shows and name it here, or set sagemaker.role_arn.",
     );
+  // Rules between the learner's keys (the model's weight budget, the probability floor), from its registry.
+  const learner = c.algor?.algorithms_parameters;
+  if (learner)
+    for (const p of learnerParameterProblems(learner as unknown as Record<string, unknown>))
+      issues.push({
+        path: `algor.algorithms_parameters.${p.key}`,
+        found: p.found,
+        expected: p.expected,
+        line: lineOf(["algor", "algorithms_parameters", p.key]) ?? lineOf(["algor", "algorithms_parameters"], true),
+      });
 }
 
 const LEGACY_ROLE_NAME = "BanditsIAMRole";

@@ -3,8 +3,10 @@
  * The loader (load.ts) validates against it, and the README's config reference and the notebook's
  * config table are read from it. Roles add their keys in their own section below
  * (WORKFLOW_FIELDS, SAGEMAKER_FIELDS) AND in the matching interface at the end of the file
- * (WorkflowSettings, SageMakerSettings); the build fails when the two disagree.
+ * (WorkflowSettings, SageMakerSettings); the build fails when the two disagree. The learner's
+ * keys are not written here: they are read from the learner's registry (learner/policies.ts).
  */
+import { LEARNER_PARAMETER_LIST, type BinningKind, type CbType, type ExplorationPolicy, type FeatureMapKind, type LearnerParameter, type LearnerParameterSpec } from "../learner/policies";
 
 import { MAX_MAGNITUDE } from "../data/numbers";
 import { DEFAULT_REWARD_RANGE } from "../data/rewards";
@@ -97,12 +99,8 @@ export function cfgObj<const F extends Record<string, ConfigSchemaNode>>(descrip
   return { kind: "object", description, fields, required };
 }
 
-export const CONFIG_EXPLORATION_POLICIES = ["egreedy", "bag", "cover", "first", "softmax", "squarecb"] as const;
 /** cfa_type's choices: the estimator registry's names (ope/estimators.ts), the default first. */
 export const CONFIG_CFA_TYPES = ESTIMATOR_CHOICES;
-export const CONFIG_CB_TYPES = ["dr", "ips", "mtr"] as const;
-export const CONFIG_FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
-export const CONFIG_BINNINGS = ["gaussian", "quantile"] as const;
 
 /** " (dm is biased)": the registry's biased estimators, for cfa_type's description. */
 function biasedNote(): string {
@@ -148,17 +146,33 @@ const jobFleet = (what: string, type: string) =>
     }),
   }, true);
 
+/** The schema node of a learner parameter: a choice is a string node of its choices, else a number node. */
+type LearnerParameterNode<P> = P extends { choices: readonly (infer C extends string)[] } ? ConfigStringNode<C> & { enum: readonly C[] } : ConfigNumberNode;
+
+/**
+ * A learner parameter as a config key: its help (and why its range is limited), its range, and
+ * its default — for a key config.yaml must state, the value config.yaml ships.
+ */
+function learnerParameterNode(p: LearnerParameter): ConfigSchemaNode {
+  const base = {
+    description: p.reason ? `${p.help}; the range is limited because ${p.reason}` : p.help,
+    ...(p.configRequired ? { required: true } : {}),
+    default: p.shipped ?? p.default,
+    ...(p.reason ? { reason: p.reason } : {}),
+  };
+  if (p.type === "choice") return { kind: "string", enum: p.choices, ...base } as ConfigStringNode;
+  const range = { min: p.min, max: p.max, exclusiveMin: p.exclusiveMin };
+  return { kind: "number", ...(p.type === "integer" ? { integer: true } : {}), ...Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined)), ...base } as ConfigNumberNode;
+}
+
+/** The learner's keys, one per parameter of the registry, in its order. */
+export const LEARNER_FIELDS = Object.fromEntries(LEARNER_PARAMETER_LIST.map((p) => [p.key, learnerParameterNode(p)])) as {
+  [P in LearnerParameterSpec as P["key"]]: LearnerParameterNode<P>;
+};
+
 /** The learner's settings (passed unchanged as hyperparameters to training and evaluation). */
 export const ALGORITHM_FIELDS = {
-  exploration_policy: cfgOneOf(CONFIG_EXPLORATION_POLICIES, {
-    description: "how the learner explores: egreedy, bag (bagging), cover (online cover), first (explore-first), softmax, squarecb",
-    required: true,
-    default: "egreedy",
-  }),
-  epsilon: cfgNum({ description: "exploration probability of egreedy (and the floor of cover)", min: 0, max: 1, required: true, default: 0.001 }),
-  num_policies: cfgNum({ description: "number of policies for bag and cover", integer: true, min: 1, required: true, default: 3 }),
-  num_arms: cfgNum({ description: "number of actions; must equal the client app's (7 for the shuttle)", integer: true, min: 2, required: true, default: 7 }),
-  num_features: cfgNum({ description: "number of context features; must equal the client app's (9 for the shuttle); the model refuses other counts", integer: true, min: 1, default: 9 }),
+  ...LEARNER_FIELDS,
   cfa_type: cfgOneOf(CONFIG_CFA_TYPES, {
     description: `off-policy estimator that scores a model: ${CONFIG_CFA_TYPES.join(", ")}${biasedNote()}`,
     required: true,
@@ -168,19 +182,6 @@ export const ALGORITHM_FIELDS = {
       return warning ? `algor.algorithms_parameters.cfa_type is ${v}: ${warning}. It is used as you asked, not replaced.` : undefined;
     },
   }),
-  cb_type: cfgOneOf(CONFIG_CB_TYPES, { description: "how bandit feedback trains the cost regressors: mtr (importance-weighted regression, VW 9's default), dr, ips", default: "mtr" }),
-  feature_map: cfgOneOf(CONFIG_FEATURE_MAPS, { description: "context features: linear, quadratic (pairwise products), bins (one-hot per feature bin)", default: "linear" }),
-  num_bins: cfgNum({ description: "bins per feature for feature_map: bins", integer: true, min: 2, default: 16 }),
-  binning: cfgOneOf(CONFIG_BINNINGS, { description: "how bin edges are fitted on the first training batch: gaussian (mean + std x normal quantiles) or quantile", default: "gaussian" }),
-  min_probability: cfgNum({ description: "probability floor: every action keeps at least this much in every decision (below 1/num_arms), so off-policy evaluation stays valid", min: 0, max: 0.5, default: 0 }),
-  bits: cfgNum({ description: "size of the hashed weight table, as 2^bits", integer: true, min: 1, max: 28, default: 18 }),
-  learning_rate: cfgNum({ description: "learning rate of the online updates", exclusiveMin: 0, default: 0.5 }),
-  power_t: cfgNum({ description: "decay exponent of the learning rate", min: 0, default: 0.5 }),
-  psi: cfgNum({ description: "cover: weight of the diversity term", min: 0, default: 1.0 }),
-  tau: cfgNum({ description: "first: number of initial explore-only decisions", integer: true, min: 0, default: 0 }),
-  lambda: cfgNum({ description: "softmax: inverse temperature", min: 0, default: 1.0 }),
-  gamma_scale: cfgNum({ description: "squarecb: scale of the exploration parameter gamma", exclusiveMin: 0, default: 10 }),
-  gamma_exponent: cfgNum({ description: "squarecb: growth exponent of gamma with the number of examples", min: 0, default: 0.5 }),
 };
 
 /** The ends of the reward range keep the numeric contract (the rule between them: load.ts, from data/rewards.ts). */
@@ -311,17 +312,18 @@ export interface FleetSettings {
   instance_type: string;
   instance_count: number;
 }
+/** The learner's keys (from its registry, learner/policies.ts) and the estimator's. */
 export interface AlgorithmsParameters {
-  exploration_policy: (typeof CONFIG_EXPLORATION_POLICIES)[number];
+  exploration_policy: ExplorationPolicy;
   epsilon: number;
   num_policies: number;
   num_arms: number;
   num_features: number;
   cfa_type: EstimatorName;
-  cb_type: (typeof CONFIG_CB_TYPES)[number];
-  feature_map: (typeof CONFIG_FEATURE_MAPS)[number];
+  cb_type: CbType;
+  feature_map: FeatureMapKind;
   num_bins: number;
-  binning: (typeof CONFIG_BINNINGS)[number];
+  binning: BinningKind;
   min_probability: number;
   bits: number;
   learning_rate: number;

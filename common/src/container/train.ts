@@ -3,7 +3,10 @@
  *
  * - no `training` channel: saves a fresh (untrained, uniform-exploring) model — the first model;
  * - `training` only: learns a new model from the joined files;
- * - `training` + `pretrained_model`: continues learning from the parent model (warm start).
+ * - `training` + `pretrained_model`: continues learning from the parent model (warm start). The
+ *   hyperparameters' tunable learner settings (epsilon, lambda, learning_rate, min_probability, ...)
+ *   apply to the new model; one that would change the parent's weight layout (bits, feature_map,
+ *   num_arms, egreedy to bag, ...) fails the job naming the key (policies.ts marks which is which).
  * A `training` channel that is present but holds no usable record fails the job (it never saves a
  * model trained on 0 records).
  *
@@ -15,7 +18,7 @@
  */
 import * as fs from "node:fs";
 import { readJoinedRecords } from "../data";
-import { CbLearner, NUM_ARMS_KEY, NUM_FEATURES_KEY, learnerOptionsFromParameters, loadModel, saveModel } from "../learner";
+import { CbLearner, ModelLayoutError, learnerOptionsFromParameters, loadModel, nextModelOptions, parameterValueText, saveModel } from "../learner";
 import {
   booleanHyperparameter,
   channelHasFiles,
@@ -37,16 +40,30 @@ export interface TrainingOutcome {
   warmStartedFrom: string | null;
 }
 
-/** Refuses a parent model whose shape differs from the config's (hyperparameters num_arms / num_features). */
-function checkParentMatchesConfig(learner: CbLearner, hp: Record<string, string>, parentId: string): void {
-  const arms = hp.num_arms;
-  if (arms !== undefined && arms.trim() !== "" && Number(arms) !== learner.numArms) {
-    throw new Error(`the parent model ${parentId} has ${learner.numArms} actions but num_arms is ${arms} (config.yaml ${NUM_ARMS_KEY}); train a new first model or fix the config`);
+/** Where config.yaml holds the learner's settings. */
+const PARAMETERS_KEY = "config.yaml algor.algorithms_parameters";
+
+/**
+ * The parent model with the hyperparameters' learner settings applied (the next model of its
+ * line), logging what changed; a setting that would change the weight layout fails the job with
+ * the key, both values and how to start a new model line.
+ */
+function continueParent(parent: CbLearner, hp: Record<string, string>, parentId: string, log: JobLog): CbLearner {
+  let next;
+  try {
+    next = nextModelOptions(parent.options, parent.numFeatures, hp);
+  } catch (e) {
+    if (!(e instanceof ModelLayoutError)) throw e;
+    const lines = e.changes.map(
+      (c) =>
+        `the parent model ${parentId} has ${parameterValueText(c.key, c.parent)} but ${c.key} is ${String(c.next)} (${PARAMETERS_KEY}.${c.key}): ${c.why}, ` +
+        `so the models of a line keep it. Set ${c.key} back to ${String(c.parent)}`,
+    );
+    throw new Error(`${lines.join("; ")}; or start a new model line with the new setting: initializeFirstModel() on this experiment, or a new experiment id`);
   }
-  const feats = hp.num_features;
-  if (feats !== undefined && feats.trim() !== "" && learner.numFeatures !== null && Number(feats) !== learner.numFeatures) {
-    throw new Error(`the parent model ${parentId} has ${learner.numFeatures} features but num_features is ${feats} (config.yaml ${NUM_FEATURES_KEY}); train a new first model or fix the config`);
-  }
+  if (next.applied.length === 0) return parent;
+  log(`settings changed since the parent model (applied to this model): ${next.applied.map((c) => `${c.key} ${String(c.parent)} -> ${String(c.next)}`).join(", ")}`);
+  return parent.withOptions(next.options);
 }
 
 export async function trainJob(paths: JobPaths, log: JobLog): Promise<TrainingOutcome> {
@@ -70,8 +87,8 @@ export async function trainJob(paths: JobPaths, log: JobLog): Promise<TrainingOu
     const loaded = await loadModel(pretrainedDir);
     learner = loaded.learner;
     parentModelId = loaded.metadata.modelId;
-    checkParentMatchesConfig(learner, hp, parentModelId);
     log(`warm start from model ${parentModelId} (${learner.examplesSeen} examples seen)`);
+    learner = continueParent(learner, hp, parentModelId, log);
   } else {
     learner = CbLearner.create(learnerOptionsFromParameters(hp, seed));
     if (!dataGiven) log(hasParent ? "no training data: the pretrained model is ignored, saving a fresh model" : "no training data: saving a fresh model");

@@ -11,7 +11,21 @@
  * bin or pair) are looked up once per dimension and reused.
  */
 import { hash32 } from "../util/random";
-import { BinningKind, ConfigMismatchError, Context, FeatureMapKind, LearnerError, NUM_FEATURES_KEY } from "./options";
+import { ConfigMismatchError, LearnerError, NUM_FEATURES_KEY } from "./errors";
+
+/** How contexts become features: the raw values, every pairwise product too, or one-hot bins. */
+export const FEATURE_MAPS = ["linear", "quadratic", "bins"] as const;
+export type FeatureMapKind = (typeof FEATURE_MAPS)[number];
+/**
+ * How the bins map places its edges, fitted once on the first training batch and then frozen:
+ * `gaussian` = mean + std · Φ⁻¹(k/numBins) per feature (robust with few rows), `quantile` =
+ * empirical quantiles of the batch.
+ */
+export const BINNINGS = ["gaussian", "quantile"] as const;
+export type BinningKind = (typeof BINNINGS)[number];
+
+/** A context: a numeric vector (feature i is named String(i + 1), as in VW text) or named features. */
+export type Context = ArrayLike<number> | Record<string, number>;
 
 /** Seed of the feature-name hash (fixed: it is part of the model's meaning). */
 export const FEATURE_HASH_SEED = 0;

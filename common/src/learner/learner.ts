@@ -9,16 +9,18 @@
  *        (c − ĉ_a)/p for the taken action (doubly robust).
  *  - ips: target c/p for the taken action and 0 for every other action.
  *  - mtr: only the taken action's regressor learns, target c with importance weight 1/p.
- * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf.
+ * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf; each policy's
+ * pmf, learn hook and weight columns are its entry in the registry (policies.ts).
  */
 import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
 import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
-import { argmin, egreedyPmf, floorPmf, normalizePmf, poisson1FromUniform, softmaxPmf, squarecbPmf } from "./explore";
+import { floorPmf, normalizePmf } from "./explore";
 import { EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
 import { GdLearner, GdState, WeightStore } from "./gd";
 import { ConfigMismatchError, Context, LearnerError, LearnerOptions, NUM_ARMS_KEY, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
+import { ExplorationPolicySpec, PolicyModel, policyOf, vwArgumentsOf, weightLayout } from "./policies";
 
 export interface TrainReport {
   /** Rows learned from. */
@@ -71,26 +73,17 @@ export class CbLearner {
   /** @internal */ readonly featureMap: FeatureMap;
   private readonly ex = new EncodedExample();
   private readonly k: number;
-  /** Column blocks (of K) per cb learner: 2 with a dr scorer, else 1. */
-  private readonly perCb: number;
-  private readonly numCb: number;
-  private readonly numCover: number;
-  private readonly seedWord: number;
-  private readonly scores: Float64Array;
-  private readonly scratch: Float64Array;
-  private readonly costs: Float64Array;
-  private readonly coverPreds: Int32Array;
+  private readonly policy: ExplorationPolicySpec;
+  /** The regressors as the policy's pmf and learn hook see them. */
+  private readonly model: CbRegressors;
   private colCtx = new Float64Array(0);
 
   private constructor(options: ResolvedLearnerOptions, store: WeightStore | null, state: LearnerState | null) {
     this.options = options;
     this.numArms = this.k = options.numArms;
-    const policy = options.explorationPolicy;
-    this.perCb = options.cbType === "dr" ? 2 : 1;
-    this.numCb = policy === "bag" ? options.numPolicies : 1;
-    this.numCover = policy === "cover" ? options.numPolicies - 1 : 0;
-    const width = (this.numCb * this.perCb + this.numCover) * this.k;
-    this.seedWord = hash32(String(options.seed), 0x6c62);
+    this.policy = policyOf(options.explorationPolicy);
+    const layout = weightLayout(options);
+    const width = layout.columns;
     const st = store ?? new WeightStore(width);
     if (st.width !== width) throw new LearnerError("weights", `have ${st.width} columns per row, the options need ${width}`);
     this.gd = new GdLearner(st, options.learningRate, options.powerT);
@@ -113,10 +106,7 @@ export class CbLearner {
       this.examplesSeen = state.examplesSeen;
       Object.assign(this.gd.state, state.gd);
     }
-    this.scores = new Float64Array(this.k);
-    this.scratch = new Float64Array(this.k);
-    this.costs = new Float64Array(this.k);
-    this.coverPreds = new Int32Array(Math.max(1, this.numCover + 1));
+    this.model = new CbRegressors(this.gd, options, layout.blocksPerCbLearner, layout.cbLearners, hash32(String(options.seed), 0x6c62), layout.cbLearners + layout.extraBlocks);
   }
 
   static create(options: LearnerOptions): CbLearner {
@@ -126,6 +116,14 @@ export class CbLearner {
   /** @internal Rebuilds a learner from saved parts (model loading). */
   static restore(options: LearnerOptions, store: WeightStore, state: LearnerState): CbLearner {
     return new CbLearner(resolveLearnerOptions(options), store, state);
+  }
+
+  /**
+   * A learner on these weights and this learning state with other options of the same weight
+   * layout (the next model of a line with config.yaml's tunable settings; see nextModelOptions).
+   */
+  withOptions(options: LearnerOptions): CbLearner {
+    return new CbLearner(resolveLearnerOptions(options), this.gd.store, this.state);
   }
 
   /** Snapshot of the non-weight learning state (for saving). */
@@ -209,75 +207,15 @@ export class CbLearner {
   chooseAction(context: Context, eventId: string): ChosenAction {
     if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${JSON.stringify(eventId)}`);
     const pmf = this.predictPmf(context);
-    const i = sampleIndex(pmf, hashUnit(eventId, this.seedWord));
+    const i = sampleIndex(pmf, hashUnit(eventId, this.model.seedWord));
     return { action: i + 1, actionProb: pmf[i], pmf };
   }
 
   private pmfOf(ex: EncodedExample, out: Float64Array): void {
-    const o = this.options, k = this.k, s = this.scores;
-    const t = this.examplesSeen;
-    switch (o.explorationPolicy) {
-      case "egreedy":
-        this.gd.predictMany(ex, 0, k, s);
-        egreedyPmf(argmin(s, k), k, o.epsilon, out);
-        break;
-      case "first":
-        if (t < o.tau) out.fill(1 / k, 0, k);
-        else {
-          this.gd.predictMany(ex, 0, k, s);
-          egreedyPmf(argmin(s, k), k, 0, out);
-        }
-        break;
-      case "softmax":
-        this.gd.predictMany(ex, 0, k, s);
-        softmaxPmf(s, k, o.lambda, out);
-        break;
-      case "squarecb":
-        this.gd.predictMany(ex, 0, k, s);
-        squarecbPmf(s, k, o.gammaScale * Math.pow(t + 1, o.gammaExponent), out);
-        break;
-      case "bag": {
-        out.fill(0, 0, k);
-        const m = this.numCb, share = 1 / m;
-        for (let b = 0; b < m; b++) {
-          this.gd.predictMany(ex, b * this.perCb * k, k, s);
-          out[argmin(s, k)] += share;
-        }
-        break;
-      }
-      case "cover":
-        this.coverPmf(ex, t, out);
-        break;
-    }
+    const o = this.options, k = this.k;
+    this.policy.pmf(this.model, ex, this.examplesSeen, out);
     if (o.minProbability > 0) floorPmf(out, k, o.minProbability);
     normalizePmf(out, k);
-  }
-
-  private coverCol(j: number): number {
-    return (this.numCb * this.perCb + j) * this.k;
-  }
-
-  /** Online cover's floor μ = min(1/K, 1/√(tK)) after t examples (1/K at t = 0). */
-  private coverMinProb(t: number): number {
-    return Math.min(1 / this.k, 1 / Math.sqrt(t * this.k));
-  }
-
-  /**
-   * Online cover's pmf: each of the M policies (the cb learner and M − 1 cover learners) puts 1/M
-   * on its greedy action; actions that some policy chose get at least μ (VW floors only the
-   * support; actions no policy chose keep 0 unless minProbability is set). Fills `preds` with each
-   * policy's greedy action.
-   */
-  private coverPmf(ex: EncodedExample, t: number, out: Float64Array, preds?: Int32Array): void {
-    const k = this.k, s = this.scores, m = this.numCover + 1, share = 1 / m;
-    out.fill(0, 0, k);
-    for (let j = 0; j < m; j++) {
-      this.gd.predictMany(ex, j === 0 ? 0 : this.coverCol(j - 1), k, s);
-      const a = argmin(s, k);
-      out[a] += share;
-      if (preds) preds[j] = a;
-    }
-    floorPmf(out, k, this.coverMinProb(t), false);
   }
 
   // ---------------------------------------------------------------- learning
@@ -292,86 +230,9 @@ export class CbLearner {
   }
 
   private learnEncoded(ex: EncodedExample, a: number, cost: number, p: number): void {
-    const o = this.options;
     const t = this.examplesSeen;
-    if (o.explorationPolicy === "bag") {
-      for (let b = 0; b < this.numCb; b++) {
-        const count = poisson1FromUniform(hashUnit(`${t}/${b}`, this.seedWord));
-        for (let c = 0; c < count; c++) this.cbLearn(b, ex, a, cost, p);
-      }
-    } else if (o.explorationPolicy === "cover") {
-      this.coverLearn(ex, a, cost, p, t);
-    } else if (o.explorationPolicy === "first" && p >= 1) {
-      // VW's explore-first learns only from explored decisions: after tau the policy exploits,
-      // and its own greedy decisions (probability 1) are counted but not learned from.
-    } else {
-      this.cbLearn(0, ex, a, cost, p);
-    }
+    this.policy.learn(this.model, ex, t, a, cost, p);
     this.examplesSeen = t + 1;
-  }
-
-  /** One update of cb learner `b` (its policy regressors, and its scorer for dr). */
-  private cbLearn(b: number, ex: EncodedExample, a: number, cost: number, p: number): void {
-    const k = this.k, gd = this.gd;
-    const pol = b * this.perCb * k;
-    switch (this.options.cbType) {
-      case "mtr":
-        gd.update(ex, pol + a, cost, 1 / p);
-        break;
-      case "ips":
-        for (let j = 0; j < k; j++) gd.update(ex, pol + j, j === a ? cost / p : 0, 1);
-        break;
-      case "dr": {
-        const sc = pol + k, c = this.costs;
-        gd.predictMany(ex, sc, k, c);
-        for (let j = 0; j < k; j++) c[j] = gd.clamp(c[j]);
-        gd.update(ex, sc + a, cost, 1);
-        c[a] += (cost - c[a]) / p;
-        for (let j = 0; j < k; j++) gd.update(ex, pol + j, c[j], 1);
-        break;
-      }
-    }
-  }
-
-  /** Cost estimates of every action for the cover learners (after the cb learner's update). */
-  private estimateCosts(ex: EncodedExample, a: number, cost: number, p: number, out: Float64Array): void {
-    const k = this.k, gd = this.gd;
-    if (this.options.cbType === "ips") {
-      out.fill(0, 0, k);
-      out[a] = cost / p;
-      return;
-    }
-    gd.predictMany(ex, this.options.cbType === "dr" ? k : 0, k, out);
-    for (let j = 0; j < k; j++) out[j] = gd.clamp(out[j]);
-    out[a] += (cost - out[a]) / p;
-  }
-
-  /**
-   * Online cover (VW's legacy --cover): the first policy is the cb learner itself; cover learner
-   * j ≥ 1 learns the pseudo-costs ĉ_a + 1 − ψ μ ν / max(P_a, μ), where ĉ are the doubly robust
-   * cost estimates, P_a the probability the earlier policies (by their greedy actions before this
-   * update) put on a, and ν = μK plus the mass assigned so far — so later policies are pulled
-   * towards actions the cover neglects.
-   */
-  private coverLearn(ex: EncodedExample, a: number, cost: number, p: number, t: number): void {
-    const k = this.k, gd = this.gd, probs = this.scratch, c = this.costs;
-    const m = this.numCover + 1, share = 1 / m;
-    const preds = this.coverPreds;
-    this.coverPmf(ex, t, probs, preds);
-    this.cbLearn(0, ex, a, cost, p);
-    this.estimateCosts(ex, a, cost, p, c);
-    const mu = this.coverMinProb(t), psi = this.options.psi;
-    let norm = mu * k;
-    probs.fill(0);
-    for (let j = 0; j < m; j++) {
-      if (j > 0) {
-        const col = this.coverCol(j - 1);
-        for (let x = 0; x < k; x++) gd.update(ex, col + x, c[x] + 1 - (psi * mu * norm) / Math.max(probs[x], mu), 1);
-      }
-      const pj = probs[preds[j]];
-      norm += pj < mu ? Math.max(0, share - (mu - pj)) : share;
-      probs[preds[j]] += share;
-    }
   }
 
   private actionMismatch(field: string, action: number): ConfigMismatchError {
@@ -554,18 +415,72 @@ export function describeLearner(o: ResolvedLearnerOptions, fm: FeatureMapState, 
   return parts.join("; ");
 }
 
-/** VW command-line equivalent of the options. */
-export function vwArgumentsOf(o: ResolvedLearnerOptions): string {
-  const parts = [`--cb_explore ${o.numArms}`];
-  switch (o.explorationPolicy) {
-    case "egreedy": parts.push(`--epsilon ${o.epsilon}`); break;
-    case "bag": parts.push(`--bag ${o.numPolicies}`); break;
-    case "cover": parts.push(`--cover ${o.numPolicies} --psi ${o.psi}`); break;
-    case "first": parts.push(`--first ${o.tau}`); break;
-    case "softmax": parts.push(`--softmax --lambda ${o.lambda}`); break;
-    case "squarecb": parts.push(`--squarecb --gamma_scale ${o.gammaScale} --gamma_exponent ${o.gammaExponent}`); break;
+/**
+ * The cost regressors of the cb reduction, as a policy's pmf and learn hook use them: cb learner b
+ * owns `blocksPerCbLearner` blocks of K columns (its cost regressors, then dr's scorer), and the
+ * policy's own blocks follow the cb learners.
+ */
+class CbRegressors implements PolicyModel {
+  readonly k: number;
+  readonly scores: Float64Array;
+  readonly probs: Float64Array;
+  readonly costs: Float64Array;
+  readonly preds: Int32Array;
+
+  constructor(
+    readonly gd: GdLearner,
+    readonly options: ResolvedLearnerOptions,
+    private readonly blocksPerCbLearner: number,
+    private readonly cbLearners: number,
+    readonly seedWord: number,
+    members: number,
+  ) {
+    this.k = options.numArms;
+    this.scores = new Float64Array(this.k);
+    this.probs = new Float64Array(this.k);
+    this.costs = new Float64Array(this.k);
+    this.preds = new Int32Array(Math.max(1, members));
   }
-  parts.push(`--cb_type ${o.cbType}`, `-b ${o.bits}`, `-l ${o.learningRate}`, `--power_t ${o.powerT}`);
-  if (o.featureMap === "quadratic") parts.push("-q ::");
-  return parts.join(" ");
+
+  cbColumn(b: number): number {
+    return b * this.blocksPerCbLearner * this.k;
+  }
+
+  extraColumn(j: number): number {
+    return (this.cbLearners * this.blocksPerCbLearner + j) * this.k;
+  }
+
+  cbLearn(b: number, ex: EncodedExample, a: number, cost: number, p: number): void {
+    const k = this.k, gd = this.gd;
+    const pol = this.cbColumn(b);
+    switch (this.options.cbType) {
+      case "mtr":
+        gd.update(ex, pol + a, cost, 1 / p);
+        break;
+      case "ips":
+        for (let j = 0; j < k; j++) gd.update(ex, pol + j, j === a ? cost / p : 0, 1);
+        break;
+      case "dr": {
+        const sc = pol + k, c = this.costs;
+        gd.predictMany(ex, sc, k, c);
+        for (let j = 0; j < k; j++) c[j] = gd.clamp(c[j]);
+        gd.update(ex, sc + a, cost, 1);
+        c[a] += (cost - c[a]) / p;
+        for (let j = 0; j < k; j++) gd.update(ex, pol + j, c[j], 1);
+        break;
+      }
+    }
+  }
+
+  estimateCosts(ex: EncodedExample, a: number, cost: number, p: number, out: Float64Array): void {
+    const k = this.k, gd = this.gd;
+    if (this.options.cbType === "ips") {
+      out.fill(0, 0, k);
+      out[a] = cost / p;
+      return;
+    }
+    gd.predictMany(ex, this.options.cbType === "dr" ? k : 0, k, out);
+    for (let j = 0; j < k; j++) out[j] = gd.clamp(out[j]);
+    out[a] += (cost - out[a]) / p;
+  }
 }

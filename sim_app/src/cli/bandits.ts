@@ -20,11 +20,13 @@ import {
   EstimatorName,
   estimatorNamed,
   JoinedRecord,
-  LEARNER_DEFAULTS,
-  LEARNER_PARAMETERS,
+  LEARNER_PARAMETER_LIST,
   LearnerOptions,
+  POLICIES,
+  allowedText,
   evaluatePolicy,
   formatEstimateTable,
+  learnerSettings,
   learnerOptionsFromParameters,
   findProjectRoot,
   loadConfig,
@@ -42,30 +44,17 @@ export class CliUsageError extends Error {}
 
 type Spec = { type: "string" | "boolean"; short?: string; help: string; param?: string };
 
-/** Learner flags; the values in effect (config file, flag or default) are listed by --help. */
-const LEARNER_FLAGS: Record<string, Spec & { param: string }> = {
-  policy: { type: "string", help: "exploration policy: egreedy | bag | cover | first | softmax | squarecb", param: "exploration_policy" },
-  epsilon: { type: "string", help: "egreedy exploration", param: "epsilon" },
-  "num-policies": { type: "string", help: "bag / cover policies", param: "num_policies" },
-  psi: { type: "string", help: "cover disagreement weight", param: "psi" },
-  tau: { type: "string", help: "first: uniform decisions before greedy", param: "tau" },
-  lambda: { type: "string", help: "softmax inverse temperature", param: "lambda" },
-  "gamma-scale": { type: "string", help: "squarecb gamma scale", param: "gamma_scale" },
-  "gamma-exponent": { type: "string", help: "squarecb gamma exponent", param: "gamma_exponent" },
-  "cb-type": { type: "string", help: "cost estimator: mtr | dr | ips", param: "cb_type" },
-  "feature-map": { type: "string", help: "linear | quadratic | bins", param: "feature_map" },
-  "num-bins": { type: "string", help: "bins per feature for --feature-map bins", param: "num_bins" },
-  binning: { type: "string", help: "bin edges: gaussian | quantile", param: "binning" },
-  bits: { type: "string", help: "hash bits b, 2^b weights", param: "bits" },
-  "learning-rate": { type: "string", help: "learning rate", param: "learning_rate" },
-  "power-t": { type: "string", help: "power_t", param: "power_t" },
-  "min-probability": { type: "string", help: "probability floor for every action", param: "min_probability" },
-  "num-arms": { type: "string", help: "number of actions (the shuttle app has 7)", param: "num_arms" },
-  "num-features": { type: "string", help: "number of context features (the shuttle app has 9); other counts are refused", param: "num_features" },
-};
+/**
+ * Learner flags, one per parameter of the learner's registry (policies.ts): the key in kebab-case
+ * (or the parameter's own flag, --policy), its help and what it allows. The values in effect
+ * (config file, flag or default) are listed by --help.
+ */
+const LEARNER_FLAGS: Record<string, Spec & { param: string }> = Object.fromEntries(
+  LEARNER_PARAMETER_LIST.map((p) => [p.flag ?? p.key.replace(/_/g, "-"), { type: "string", help: `${p.help}; ${allowedText(p)}`, param: p.key }]),
+);
 
-/** The CLI's own defaults where the learner has none (the shuttle app's shape). */
-const CLI_DEFAULTS: Record<string, unknown> = { num_arms: 7, num_features: 9, exploration_policy: "egreedy" };
+/** The flag of a learner parameter. */
+const flagOf = (param: string): string | undefined => Object.entries(LEARNER_FLAGS).find(([, f]) => f.param === param)?.[0];
 
 /** Data flags shared by train and evaluate. */
 const DATA_FLAGS: Record<string, Spec> = {
@@ -153,8 +142,18 @@ function helpText(cmd?: string, values: Record<string, string | boolean | undefi
   for (const [n, s] of Object.entries(COMMON)) rows.push([`--${n}`, s.help]);
   const w = Math.max(...rows.map((r) => r[0].length));
   const text = [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)];
+  if (c.learner) text.push("", ...policiesText());
   if (c.learner) text.push("", ...effectiveSettingsText(values, cmd === "train"));
   return text.join("\n");
+}
+
+/** The exploration policies of --policy, each with how it explores and its own flags. */
+function policiesText(): string[] {
+  const w = Math.max(...POLICIES.map((p) => p.name.length));
+  return [
+    "exploration policies (--policy):",
+    ...POLICIES.map((p) => `  ${p.name.padEnd(w)}  ${p.help}${p.parameters.length ? ` (${p.parameters.map((x) => `--${flagOf(x.key)}`).join(", ")})` : ""}`),
+  ];
 }
 
 /** A setting in effect and where its value comes from. */
@@ -166,8 +165,8 @@ export interface EffectiveSetting {
 }
 
 /**
- * The learner settings a command would use, each with its source: the defaults (the learner's,
- * and the shuttle app's shape for num_arms / num_features), then config.yaml's
+ * The learner settings a command would use, each with its source: the registry's defaults (for
+ * num_arms, which has none, the value config.yaml ships: the shuttle app's 7), then config.yaml's
  * algor.algorithms_parameters (--config, else the project's config.yaml; --no-config skips it),
  * then the learner flags, which win. With `withData`, also the seed and the reward range.
  */
@@ -176,12 +175,11 @@ export function effectiveSettings(values: Record<string, string | boolean | unde
   const config = configFile ? loadConfig(configFile) : null;
   const fromConfig = (config?.algor.algorithms_parameters ?? {}) as Record<string, unknown>;
   const out: EffectiveSetting[] = [];
-  const defaults = LEARNER_DEFAULTS as unknown as Record<string, unknown>;
-  for (const [param, option] of Object.entries(LEARNER_PARAMETERS)) {
-    const flag = Object.entries(LEARNER_FLAGS).find(([, f]) => f.param === param)?.[0];
-    if (flag && values[flag] !== undefined) out.push({ name: param, value: values[flag], source: `flag --${flag}` });
-    else if (fromConfig[param] !== undefined && fromConfig[param] !== null) out.push({ name: param, value: fromConfig[param], source: `config ${configFile}` });
-    else out.push({ name: param, value: CLI_DEFAULTS[param] ?? defaults[option], source: "default" });
+  for (const p of LEARNER_PARAMETER_LIST) {
+    const flag = flagOf(p.key);
+    if (flag && values[flag] !== undefined) out.push({ name: p.key, value: values[flag], source: `flag --${flag}` });
+    else if (fromConfig[p.key] !== undefined && fromConfig[p.key] !== null) out.push({ name: p.key, value: fromConfig[p.key], source: `config ${configFile}` });
+    else out.push({ name: p.key, value: p.default ?? p.shipped, source: "default" });
   }
   if (withData) {
     const seed = values.seed !== undefined ? { value: values.seed, source: "flag --seed" } : config ? { value: config.seed, source: `config ${configFile}` } : { value: 1, source: "default" };
@@ -284,7 +282,7 @@ function toOptions(p: Record<string, unknown>, seed?: number | string): LearnerO
     return learnerOptionsFromParameters(p, seed);
   } catch (e) {
     const field = (e as { field?: string }).field;
-    const flag = Object.entries(LEARNER_FLAGS).find(([, s]) => s.param === field)?.[0];
+    const flag = field === undefined ? undefined : flagOf(field);
     throw new CliUsageError(flag ? `--${flag}: ${(e as Error).message.slice(String(field).length + 2)}` : (e as Error).message);
   }
 }
@@ -477,6 +475,7 @@ async function cmdDescribe(v: Record<string, string | boolean | undefined>, out:
     minProbability: o.minProbability,
     examplesSeen: learner.examplesSeen,
     options: o,
+    settings: learnerSettings(o),
   };
   if (v.json) {
     out(JSON.stringify(info, null, 2));
@@ -491,6 +490,9 @@ async function cmdDescribe(v: Record<string, string | boolean | undefined>, out:
   } else out(`feature map: ${fm.kind}`);
   out(`probability floor: ${o.minProbability > 0 ? `${o.minProbability} (every action keeps at least this probability)` : "off (0)"}`);
   out(`examples seen: ${info.examplesSeen}; seed ${o.seed}`);
+  out("settings (tunable: config.yaml's value applies to the next model trained from this one; fixed: every model of its line keeps it):");
+  const w = Math.max(...info.settings.map((x) => x.key.length)), vw = Math.max(...info.settings.map((x) => String(x.value).length));
+  for (const x of info.settings) out(`  ${x.key.padEnd(w)}  ${String(x.value).padEnd(vw)}  ${x.onRetrain}`);
 }
 
 /** Runs the CLI; returns the exit code. */
