@@ -8,7 +8,9 @@
  *        cost of the taken action; every action's target is the scorer's prediction ĉ_a, plus
  *        (c − ĉ_a)/p for the taken action (doubly robust).
  *  - ips: target c/p for the taken action and 0 for every other action.
- *  - mtr: only the taken action's regressor learns, target c with importance weight 1/p.
+ *  - mtr (VW 9's default, its cb_adf reduction): only the taken action's regressor learns, target
+ *        c with importance weight 1/(p·K) — VW scales 1/p by the events seen over the actions
+ *        offered, which is 1/K with K actions on every event.
  * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf.
  */
 import type { JoinedColumns } from "../data/joinedFiles";
@@ -318,7 +320,8 @@ export class CbLearner {
     const pol = b * this.perCb * k;
     switch (this.options.cbType) {
       case "mtr":
-        gd.update(ex, pol + a, cost, 1 / p);
+        // VW's cb_adf mtr: weight 1/p × (events / actions offered) = 1/(p·K) for a fixed K.
+        gd.update(ex, pol + a, cost, 1 / (p * k));
         break;
       case "ips":
         for (let j = 0; j < k; j++) gd.update(ex, pol + j, j === a ? cost / p : 0, 1);
