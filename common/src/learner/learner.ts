@@ -5,8 +5,8 @@
  * per-action cost regressors (VW's cost-sensitive one-against-all); the greedy action is the one
  * with the smallest predicted cost. The cost estimator is the option `cbType`:
  *  - dr  (VW legacy --cb default): a second set of K regressors (the "scorer") learns the observed
- *        cost of the taken action; every action's target is the scorer's prediction ĉ_a, plus
- *        (c − ĉ_a)/p for the taken action (doubly robust).
+ *        cost of the taken action with importance weight 1/p; every action's target is the
+ *        scorer's prediction ĉ_a, plus (c − ĉ_a)/p for the taken action (doubly robust).
  *  - ips: target c/p for the taken action and 0 for every other action.
  *  - mtr (VW 9's default, its cb_adf reduction): only the taken action's regressor learns, target
  *        c with importance weight 1/(p·K) — VW scales 1/p by the events seen over the actions
@@ -330,7 +330,7 @@ export class CbLearner {
         const sc = pol + k, c = this.costs;
         gd.predictMany(ex, sc, k, c);
         for (let j = 0; j < k; j++) c[j] = gd.clamp(c[j]);
-        gd.update(ex, sc + a, cost, 1);
+        gd.update(ex, sc + a, cost, 1 / p); // VW's legacy scorer learns with weight 1/p
         c[a] += (cost - c[a]) / p;
         for (let j = 0; j < k; j++) gd.update(ex, pol + j, c[j], 1);
         break;
