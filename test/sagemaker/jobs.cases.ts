@@ -5,7 +5,7 @@ import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, 
 import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/dist/platform/sagemaker";
 import { JobFailedError } from "@cbkit/common";
 import { checkCreateTrainingJob } from "./fake-cloud";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 const EXP = "exp-jobs";
 const MODEL = `${EXP}-model-000000000001`;
@@ -13,7 +13,7 @@ const PARENT = `${EXP}-model-000000000000`;
 const EVAL_JOB = `${MODEL}-eval-000000000002`;
 const score = { score: 0.25, ci: { lower: 0.2, upper: 0.3, method: "bootstrap" }, n: 100, estimator: "dr", details: { ess: 80 } };
 
-describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
+for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMaker mocked, S3 on ${emulator.name})`, { skip: emulator.skip }, () => {
   let s3: S3Emulator;
   let store: S3ObjectStore;
   const client = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
@@ -21,7 +21,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
   const uri = (key: string) => store.uriOf(key);
 
   before(async () => {
-    s3 = await startS3();
+    s3 = await emulator.s3();
     store = new S3ObjectStore(s3.client, BUCKET, REGION);
     await store.put(uri(`${EXP}/joined_data/j1/train/part-0.csv`), "reward,event_id\n");
     await store.put(uri(`${EXP}/joined_data/j1/eval/part-0.csv`), "reward,event_id\n");
