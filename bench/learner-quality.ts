@@ -1,9 +1,9 @@
 /**
  * Learner quality on the workshop's task: `bandits simulate`'s protocol (warm start 100, then 15
  * loops × 500 decisions, frozen model per loop, retrained warm-started on each loop's train split),
- * median over seeds 1..10 of the mean reward over all loops and over loops 11–15, next to Vowpal
- * Wabbit's numbers on exactly this protocol and the targets. Baselines (always class 1, uniform
- * random) run in the same process on the same simulated users.
+ * median over seeds 1..10 of the mean reward over all loops and over loops 11–15, and the targets
+ * of the shipped configuration. Baselines (always class 1, uniform random) run in the same process
+ * on the same simulated users. Vowpal Wabbit on the same protocol: bench/vw-side-by-side.ts.
  *
  * Usage: node build/bench/learner-quality.js [--seeds N] [--json]
  */
@@ -14,8 +14,6 @@ import { median } from "@cbkit/sim_app/dist/simulate";
 type Row = {
   name: string;
   learner: Omit<LearnerOptions, "numArms">;
-  /** VW 8.7.0 / 9.11.2 legacy / 9.11.2 ADF overall means (median of 10 seeds). */
-  vw?: [number, number, number];
   target?: { overall?: number; last5?: number; minProb?: number };
 };
 
@@ -25,26 +23,20 @@ const numSeeds = seedsArg >= 0 ? Number(args[seedsArg + 1]) : 10;
 const json = args.includes("--json");
 const seeds = Array.from({ length: numSeeds }, (_, i) => i + 1);
 
-const vwBest = (v: [number, number, number]) => Math.max(...v);
-const VW_EG001: [number, number, number] = [0.828, 0.829, 0.807];
-const VW_EG01: [number, number, number] = [0.745, 0.749, 0.732];
-const VW_BAG3: [number, number, number] = [0.828, 0.837, 0.804];
-const VW_COVER3: [number, number, number] = [0.824, 0.751, 0.696];
-
 const SHIPPED: Omit<LearnerOptions, "numArms"> = { explorationPolicy: "egreedy", epsilon: 0.001, minProbability: 0.001, cbType: "mtr", featureMap: "bins", numBins: 16 };
 
 const rows: Row[] = [
-  // VW's arguments with VW legacy --cb semantics (cb_type dr), linear features.
-  { name: "egreedy 0.001, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.001, cbType: "dr" }, vw: VW_EG001, target: { overall: vwBest(VW_EG001) - 0.02 } },
-  { name: "egreedy 0.1, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.1, cbType: "dr" }, vw: VW_EG01, target: { overall: vwBest(VW_EG01) - 0.02 } },
-  { name: "bag 3, dr (VW legacy)", learner: { explorationPolicy: "bag", numPolicies: 3, cbType: "dr" }, vw: VW_BAG3, target: { overall: vwBest(VW_BAG3) - 0.02 } },
-  { name: "cover 3, dr, psi 0.05 (VW 8.7.0: eps-scaled)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 0.05 }, vw: VW_COVER3, target: { overall: vwBest(VW_COVER3) - 0.02 } },
-  { name: "cover 3, dr, psi 1 (VW 9 semantics)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 1 }, vw: VW_COVER3 },
+  // VW's legacy --cb semantics (cb_type dr), linear features.
+  { name: "egreedy 0.001, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.001, cbType: "dr" } },
+  { name: "egreedy 0.1, dr (VW legacy)", learner: { explorationPolicy: "egreedy", epsilon: 0.1, cbType: "dr" } },
+  { name: "bag 3, dr (VW legacy)", learner: { explorationPolicy: "bag", numPolicies: 3, cbType: "dr" } },
+  { name: "cover 3, dr, psi 0.05 (VW 8.7.0: eps-scaled)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 0.05 } },
+  { name: "cover 3, dr, psi 1 (VW 9 semantics)", learner: { explorationPolicy: "cover", numPolicies: 3, cbType: "dr", psi: 1 } },
   // The same arguments with the kit's default estimator (mtr, VW 9's default).
-  { name: "egreedy 0.001 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.001 }, vw: VW_EG001, target: { overall: vwBest(VW_EG001) - 0.02 } },
-  { name: "egreedy 0.1 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.1 }, vw: VW_EG01, target: { overall: vwBest(VW_EG01) - 0.02 } },
-  { name: "bag 3 (kit default mtr)", learner: { explorationPolicy: "bag", numPolicies: 3 }, vw: VW_BAG3, target: { overall: vwBest(VW_BAG3) - 0.02 } },
-  { name: "cover 3, psi 0.05 (kit default mtr)", learner: { explorationPolicy: "cover", numPolicies: 3, psi: 0.05 }, vw: VW_COVER3, target: { overall: vwBest(VW_COVER3) - 0.02 } },
+  { name: "egreedy 0.001 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.001 } },
+  { name: "egreedy 0.1 (kit default mtr)", learner: { explorationPolicy: "egreedy", epsilon: 0.1 } },
+  { name: "bag 3 (kit default mtr)", learner: { explorationPolicy: "bag", numPolicies: 3 } },
+  { name: "cover 3, psi 0.05 (kit default mtr)", learner: { explorationPolicy: "cover", numPolicies: 3, psi: 0.05 } },
   { name: "squarecb (mtr, linear)", learner: { explorationPolicy: "squarecb" } },
   { name: "SHIPPED: egreedy 0.001 + floor 0.001, mtr, bins 16", learner: SHIPPED, target: { overall: 0.95, last5: 0.97, minProb: 0.001 } },
   { name: "shipped, quadratic instead of bins", learner: { ...SHIPPED, featureMap: "quadratic" } },
@@ -76,7 +68,7 @@ async function main(): Promise<void> {
   const num = (x: number | undefined) => (x === undefined ? "" : x.toFixed(3));
   if (!json) {
     console.log(`learner quality: median over seeds 1..${numSeeds}, 15 loops x 500 decisions (mean reward; oracle 1.0)`);
-    console.log(`${pad("configuration", 52)} ${"overall".padStart(7)} ${"L11-15".padStart(7)} ${"min p".padStart(8)}  ${"VW 8.7/9.11/ADF".padStart(17)}  ${"target".padStart(16)}  verdict`);
+    console.log(`${pad("configuration", 52)} ${"overall".padStart(7)} ${"L11-15".padStart(7)} ${"min p".padStart(8)}  ${"target".padStart(16)}  verdict`);
   }
   let failures = 0;
   for (const row of rows) {
@@ -95,10 +87,10 @@ async function main(): Promise<void> {
     const targetText = row.target
       ? [row.target.overall !== undefined ? `>=${row.target.overall.toFixed(3)}` : "", row.target.last5 !== undefined ? `L>=${row.target.last5}` : "", row.target.minProb !== undefined ? `p>=${row.target.minProb}` : ""].filter(Boolean).join(" ")
       : "";
-    const res = { name: row.name, learner: row.learner, overall, loops11to15: last5, minLoggedProb: minProb, vw: row.vw ?? null, target: row.target ?? null, verdict, perSeedOverall: runs.map((r) => r.overall), seconds: (Date.now() - t) / 1000 };
+    const res = { name: row.name, learner: row.learner, overall, loops11to15: last5, minLoggedProb: minProb, target: row.target ?? null, verdict, perSeedOverall: runs.map((r) => r.overall), seconds: (Date.now() - t) / 1000 };
     results.push(res);
     if (!json) {
-      console.log(`${pad(row.name, 52)} ${num(overall).padStart(7)} ${num(last5).padStart(7)} ${minProb.toExponential(1).padStart(8)}  ${(row.vw ? row.vw.map((v) => v.toFixed(3)).join("/") : "").padStart(17)}  ${targetText.padStart(16)}  ${verdict}${row.vw ? `  (${overall - vwBest(row.vw) >= 0 ? "+" : ""}${(overall - vwBest(row.vw)).toFixed(3)} vs VW best)` : ""}`);
+      console.log(`${pad(row.name, 52)} ${num(overall).padStart(7)} ${num(last5).padStart(7)} ${minProb.toExponential(1).padStart(8)}  ${targetText.padStart(16)}  ${verdict}`);
     }
   }
   const maj = baseline("majority"), uni = baseline("uniform");

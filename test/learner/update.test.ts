@@ -13,13 +13,16 @@ import { CbLearner } from "@cbkit/common";
 test("one update matches the documented equations", () => {
   const l = CbLearner.create({ numArms: 3, explorationPolicy: "egreedy", epsilon: 0, cbType: "mtr" });
   l.learn([2], 1, 1, 0.5);
-  const m = Math.sqrt(0.5);
-  const delta = 2 * (1 - Math.exp(-1));
-  const r1 = 1 / (Math.sqrt(32) * 2), rc = 1 / Math.sqrt(8);
+  // mtr's importance weight is 1/(p·K), as VW 9's cb_adf: h = 1/(0.5 · 3).
+  const h = 1 / (0.5 * 3);
+  const m = Math.sqrt(0.5); // √(H/S) with H = h, S = h · (2²/2² + 1²/1²)
+  const r1 = 1 / (Math.sqrt(16 * h) * 2), rc = 1 / Math.sqrt(4 * h); // G_1 = h·g²·x² = 16h, G_c = 4h
+  const u = m * (4 * r1 + rc);
+  const delta = (1 - Math.exp(-2 * 0.5 * h * u)) / u;
   const w1 = m * delta * 2 * r1, wc = m * delta * rc;
   const costs = l.predictCosts([2]);
   assert.ok(Math.abs(costs[0] - (2 * w1 + wc)) < 1e-12, `prediction ${costs[0]}`);
-  assert.ok(Math.abs(costs[0] - (1 - Math.exp(-1))) < 1e-12);
+  assert.ok(Math.abs(costs[0] - (1 - Math.exp(-m * Math.sqrt(h)))) < 1e-12);
   assert.equal(costs[1], 0);
   assert.equal(costs[2], 0);
   // The two weights separately: a context with feature "1" = 1 predicts w_1 + w_c.

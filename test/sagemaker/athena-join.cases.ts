@@ -19,7 +19,7 @@ import {
 } from "@cbkit/common/dist/platform/sagemaker";
 import type { JoinRequest } from "@cbkit/common";
 import { batchCaptureLine, captureLine, makeDecisions } from "./athena-fixtures";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, testSettings, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, testSettings, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 const EXP = "exp-aj";
 
@@ -31,7 +31,7 @@ interface FakeQuery {
   polls: number;
 }
 
-describe("AthenaJoiner (Athena mocked, S3 on s3rver)", () => {
+for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked, S3 on ${emulator.name})`, { skip: emulator.skip }, () => {
   let s3: S3Emulator;
   let store: S3ObjectStore;
   const client = new AthenaClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
@@ -89,7 +89,7 @@ describe("AthenaJoiner (Athena mocked, S3 on s3rver)", () => {
   const lines = (ds: typeof decisions) => ds.map((d) => JSON.stringify(captureLine(d))).join("\n") + "\n";
 
   before(async () => {
-    s3 = await startS3();
+    s3 = await emulator.s3();
     store = new S3ObjectStore(s3.client, BUCKET, REGION);
     await store.put(store.uriOf(captureKey("a.jsonl")), lines(decisions.slice(0, 9)));
     const rewards = (ids: string[]) => ids.map((id) => JSON.stringify({ event_id: id, reward: 1 })).join("\n") + "\n";

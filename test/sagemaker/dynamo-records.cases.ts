@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/dist/platform/sagemaker";
 import { ConflictError, parseConfig, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
 import { PREVIOUS_VERSION_SCORE, PREVIOUS_VERSION_SCORE_TODAY, scoreFixture } from "../ope/fixtures";
-import { startDynamo, type DynamoEmulator } from "./helpers";
+import { STORAGE_EMULATORS, type DynamoEmulator } from "./helpers";
 
 const tables = { experiment: "CbkitExperiments", model: "CbkitModels", join: "CbkitJoins" };
 
@@ -38,11 +38,13 @@ function model(exp: string, id: string): ModelRecord {
   };
 }
 
-describe("DynamoRecordStore on dynalite", () => {
+
+// The same cases on two independent DynamoDB emulators: dynalite and moto's server.
+for (const emulator of STORAGE_EMULATORS) describe(`DynamoRecordStore on ${emulator.name === "moto" ? "moto" : "dynalite"}`, { skip: emulator.skip }, () => {
   let ddb: DynamoEmulator;
   let store: DynamoRecordStore;
   before(async () => {
-    ddb = await startDynamo();
+    ddb = await emulator.dynamo();
     store = new DynamoRecordStore(ddb.client, { tables, tableIntervalMs: 20, tableTimeoutMs: 10_000 });
   });
   after(async () => ddb.stop());

@@ -1,7 +1,7 @@
 /**
  * Shared test helpers of the SageMaker platform: real protocol emulators (s3rver for S3, dynalite
- * for DynamoDB) on random loopback ports with temporary folders, a fake clock for bounded waits,
- * and small fixtures.
+ * for DynamoDB, and moto's server as a second, independent S3 and DynamoDB) on random loopback
+ * ports with temporary folders, a fake clock for bounded waits, and small fixtures.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -10,7 +10,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import * as net from "node:net";
+import { pythonToolOrSkip } from "../../bench/python";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SageMakerSettings } from "@cbkit/common/dist/platform/sagemaker";
@@ -79,6 +81,89 @@ export async function startDynamo(): Promise<DynamoEmulator> {
     },
   };
 }
+
+/** moto (`moto[server]` in .venv): a skip reason when it is missing (an error under CI=true). */
+export const moto = pythonToolOrSkip("test/sagemaker/storage.test.ts (S3 and DynamoDB on moto)", "moto.server", "moto[server]");
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Starts moto's server (every service on one port, state in memory) on a free loopback port and
+ * waits until it answers; `stop` ends that process.
+ */
+async function startMotoServer(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  if (!moto.python) throw new Error(String(moto.skip));
+  const port = await freePort();
+  const child = spawn(moto.python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto's server exited with ${child.exitCode}: ${stderr.slice(-1000)}`);
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`moto's server did not answer on ${endpoint} within 30 s: ${stderr.slice(-1000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoint,
+    stop: async () => {
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+/** S3 on moto's server, with the SDK's default checksums (CRC on every request) left on. */
+export async function startMotoS3(): Promise<S3Emulator> {
+  const server = await startMotoServer();
+  const client = new S3Client({ region: REGION, endpoint: server.endpoint, forcePathStyle: true, credentials: DUMMY_CREDENTIALS });
+  return {
+    client,
+    endpoint: server.endpoint,
+    dir: "",
+    stop: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
+}
+
+/** DynamoDB on moto's server. */
+export async function startMotoDynamo(): Promise<DynamoEmulator> {
+  const server = await startMotoServer();
+  const client = new DynamoDBClient({ region: REGION, endpoint: server.endpoint, credentials: DUMMY_CREDENTIALS });
+  return {
+    client,
+    stop: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * The storage emulators a suite that touches S3 or DynamoDB runs on: s3rver and dynalite, and
+ * moto's server for both (skipped, naming the install command, when moto is missing).
+ */
+export const STORAGE_EMULATORS: { name: string; s3: () => Promise<S3Emulator>; dynamo: () => Promise<DynamoEmulator>; skip: string | false }[] = [
+  { name: "s3rver", s3: startS3, dynamo: startDynamo, skip: false },
+  { name: "moto", s3: startMotoS3, dynamo: startMotoDynamo, skip: moto.skip },
+];
 
 /** A clock whose sleeps advance time instantly, to test timeouts without waiting. */
 export function fakeClock(start = Date.parse("2026-11-28T12:00:00Z")) {

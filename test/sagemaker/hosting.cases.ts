@@ -13,7 +13,7 @@ import {
   UpdateEndpointCommand,
 } from "@aws-sdk/client-sagemaker";
 import { S3ObjectStore, SageMakerHosting, SageMakerNameCollisionError, WaitTimeoutError } from "@cbkit/common/dist/platform/sagemaker";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, validationError, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, validationError, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 const EXP = "exp-host";
 const M1 = `${EXP}-model-000000000001`;
@@ -101,7 +101,7 @@ function fakeControlPlane(sm: ReturnType<typeof mockClient>, options: { updateOu
   return { models, configs, endpoint: () => endpoint, setEndpoint: (e: Endpoint | null) => (endpoint = e) };
 }
 
-describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
+for (const emulator of STORAGE_EMULATORS) describe(`SageMakerHosting (SageMaker mocked, artifacts on ${emulator.name})`, { skip: emulator.skip }, () => {
   let s3: S3Emulator;
   let store: S3ObjectStore;
   const client = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
@@ -111,7 +111,7 @@ describe("SageMakerHosting (SageMaker mocked, artifacts on s3rver)", () => {
   const hosting = (clock = fakeClock()) => new SageMakerHosting(client, store, testSettings(), (exp) => store.uriOf(`${exp}/inference_data`), clock);
 
   before(async () => {
-    s3 = await startS3();
+    s3 = await emulator.s3();
     store = new S3ObjectStore(s3.client, BUCKET, REGION);
     for (const m of [M1, M2]) await store.put(`${artifact(m)}.tar.gz`, tarGz({ "model.json": "{}" }));
   });

@@ -6,7 +6,7 @@ import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError
 import { JobFailedError } from "@cbkit/common";
 import { scoreFixture } from "../ope/fixtures";
 import { checkCreateTrainingJob } from "./fake-cloud";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startS3, tarGz, testSettings, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 const EXP = "exp-jobs";
 const MODEL = `${EXP}-model-000000000001`;
@@ -14,7 +14,7 @@ const PARENT = `${EXP}-model-000000000000`;
 const EVAL_JOB = `${MODEL}-eval-000000000002`;
 const score = scoreFixture(0.25, 0.2, 0.3);
 
-describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
+for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMaker mocked, S3 on ${emulator.name})`, { skip: emulator.skip }, () => {
   let s3: S3Emulator;
   let store: S3ObjectStore;
   const client = new SageMakerClient({ region: REGION, credentials: DUMMY_CREDENTIALS });
@@ -22,7 +22,7 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
   const uri = (key: string) => store.uriOf(key);
 
   before(async () => {
-    s3 = await startS3();
+    s3 = await emulator.s3();
     store = new S3ObjectStore(s3.client, BUCKET, REGION);
     await store.put(uri(`${EXP}/joined_data/j1/train/part-0.csv`), "reward,event_id\n");
     await store.put(uri(`${EXP}/joined_data/j1/eval/part-0.csv`), "reward,event_id\n");

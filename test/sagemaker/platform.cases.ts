@@ -34,7 +34,7 @@ import {
 } from "@cbkit/common/dist/platform/sagemaker";
 import { parseConfig, type ModelRecord } from "@cbkit/common";
 import { scoreFixture } from "../ope/fixtures";
-import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator } from "./helpers";
+import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 /** The shipped config.yaml switched to SageMaker mode. */
 function sageMakerConfigText(): string {
@@ -200,7 +200,7 @@ describe("the policies in docs/sagemaker.md", () => {
 
 type Policy = { Statement: { Sid: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[] };
 
-describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoDB on dynalite, the rest mocked)", () => {
+for (const emulator of STORAGE_EMULATORS) describe(`SageMakerPlatform: metrics, dashboard, clean-up (S3 and DynamoDB on ${emulator.name === "moto" ? "moto" : "s3rver and dynalite"}, the rest mocked)`, { skip: emulator.skip }, () => {
   let s3: S3Emulator;
   let ddb: DynamoEmulator;
   let platform: SageMakerPlatform;
@@ -228,8 +228,8 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
   });
 
   before(async () => {
-    s3 = await startS3();
-    ddb = await startDynamo();
+    s3 = await emulator.s3();
+    ddb = await emulator.dynamo();
     platform = await createSageMakerPlatform(parseConfig(CONFIG), {
       clients: { s3: s3.client, dynamodb: ddb.client, sagemaker, athena, cloudwatch },
       settings: { ...testSettings(), region: REGION },

@@ -5,10 +5,12 @@
  * per-action cost regressors (VW's cost-sensitive one-against-all); the greedy action is the one
  * with the smallest predicted cost. The cost estimator is the option `cbType`:
  *  - dr  (VW legacy --cb default): a second set of K regressors (the "scorer") learns the observed
- *        cost of the taken action; every action's target is the scorer's prediction ĉ_a, plus
- *        (c − ĉ_a)/p for the taken action (doubly robust).
+ *        cost of the taken action with importance weight 1/p; every action's target is the
+ *        scorer's prediction ĉ_a, plus (c − ĉ_a)/p for the taken action (doubly robust).
  *  - ips: target c/p for the taken action and 0 for every other action.
- *  - mtr: only the taken action's regressor learns, target c with importance weight 1/p.
+ *  - mtr (VW 9's default, its cb_adf reduction): only the taken action's regressor learns, target
+ *        c with importance weight 1/(p·K) — VW scales 1/p by the events seen over the actions
+ *        offered, which is 1/K with K actions on every event.
  * Exploration (option `explorationPolicy`) turns the regressors' scores into a pmf; each policy's
  * pmf, learn hook and weight columns are its entry in the registry (policies.ts).
  */
@@ -455,7 +457,8 @@ class CbRegressors implements PolicyModel {
     const pol = this.cbColumn(b);
     switch (this.options.cbType) {
       case "mtr":
-        gd.update(ex, pol + a, cost, 1 / p);
+        // VW's cb_adf mtr: weight 1/p × (events / actions offered) = 1/(p·K) for a fixed K.
+        gd.update(ex, pol + a, cost, 1 / (p * k));
         break;
       case "ips":
         for (let j = 0; j < k; j++) gd.update(ex, pol + j, j === a ? cost / p : 0, 1);
@@ -464,7 +467,7 @@ class CbRegressors implements PolicyModel {
         const sc = pol + k, c = this.costs;
         gd.predictMany(ex, sc, k, c);
         for (let j = 0; j < k; j++) c[j] = gd.clamp(c[j]);
-        gd.update(ex, sc + a, cost, 1);
+        gd.update(ex, sc + a, cost, 1 / p); // VW's legacy scorer learns with weight 1/p
         c[a] += (cost - c[a]) / p;
         for (let j = 0; j < k; j++) gd.update(ex, pol + j, c[j], 1);
         break;

@@ -14,9 +14,7 @@ import { CbLearner, JoinedRecord, LearnerOptions, splitOf, splitValueOf } from "
 import { StatlogSimApp } from "../statlog/sim-app";
 import { prepareStatlogWarmStartData } from "../statlog/warm-start";
 
-export interface SimulateOptions {
-  /** Learner options; numArms defaults to the simulator's 7 actions, seed to the run's seed. */
-  learner: Omit<LearnerOptions, "numArms"> & { numArms?: number };
+export interface ProtocolOptions {
   seed?: number;
   loops?: number;
   batchSize?: number;
@@ -31,7 +29,24 @@ export interface SimulateOptions {
   onLoop?: (loop: number, meanReward: number) => void;
 }
 
-export interface SimulationResult {
+export interface SimulateOptions extends ProtocolOptions {
+  /** Learner options; numArms defaults to the simulator's 7 actions, seed to the run's seed. */
+  learner: Omit<LearnerOptions, "numArms"> & { numArms?: number };
+}
+
+/**
+ * What the protocol needs from a learner, so another implementation (Vowpal Wabbit in the
+ * benches) runs exactly the same protocol: the decisions of one loop under the frozen model, and
+ * retraining on records.
+ */
+export interface ProtocolLearner {
+  /** One decision per context (1-based action, its probability, the pmf) under the current model. */
+  choose(contexts: number[][], eventIds: string[]): Promise<{ action: number; actionProb: number; pmf: ArrayLike<number> }[]>;
+  /** Continues training on these records (warm-started). */
+  train(records: JoinedRecord[]): Promise<void>;
+}
+
+export interface ProtocolResult {
   seed: number;
   /** Mean reward of each loop's decisions. */
   loopRewards: number[];
@@ -45,6 +60,9 @@ export interface SimulationResult {
   warmStartReward: number;
   /** Records each model trained on. */
   trainedRows: number[];
+}
+
+export interface SimulationResult extends ProtocolResult {
   learner: CbLearner;
 }
 
@@ -54,13 +72,27 @@ export function isTrainSplit(eventId: string, ratio: number): boolean {
 
 export async function simulate(o: SimulateOptions): Promise<SimulationResult> {
   const seed = o.seed ?? 1;
+  const numArms = new StatlogSimApp({ dataFile: o.dataFile, seed }).numActions;
+  const learner = CbLearner.create({ numArms, seed, ...o.learner } as LearnerOptions);
+  const result = await runProtocol(
+    {
+      choose: async (contexts, eventIds) => contexts.map((c, i) => learner.chooseAction(c, eventIds[i])),
+      train: async (records) => void (await learner.train(records)),
+    },
+    o,
+  );
+  return { ...result, learner };
+}
+
+/** The protocol above with any learner (see ProtocolLearner). */
+export async function runProtocol(learner: ProtocolLearner, o: ProtocolOptions): Promise<ProtocolResult> {
+  const seed = o.seed ?? 1;
   const loops = o.loops ?? 15;
   const batch = o.batchSize ?? 500;
   const warmN = o.warmStart ?? 100;
   const wsRatio = o.warmStartRatio ?? 0.8;
   const loopRatio = o.loopRatio ?? 0.85;
   const sim = new StatlogSimApp({ dataFile: o.dataFile, seed });
-  const learner = CbLearner.create({ numArms: sim.numActions, seed, ...o.learner } as LearnerOptions);
   const warm = prepareStatlogWarmStartData({ dataFile: o.dataFile, batchSize: warmN, seed });
   const pick = (recs: JoinedRecord[], ratio: number) => (o.trainOnAll ? recs : recs.filter((r) => isTrainSplit(r.event_id, ratio)));
   const trainedRows: number[] = [];
@@ -71,17 +103,19 @@ export async function simulate(o: SimulateOptions): Promise<SimulationResult> {
   let minProb = 1;
   const k = sim.numActions;
   for (let loop = 0; loop < loops; loop++) {
+    // The model is frozen during a loop, so the loop's decisions are asked for at once.
+    const users = Array.from({ length: batch }, () => sim.chooseRandomUser());
+    const eventIds = users.map((_, i) => `sim-${seed}-${loop + 1}-${i}`);
+    const decisions = await learner.choose(users.map((u) => u.context), eventIds);
     const recs: JoinedRecord[] = [];
     let sum = 0;
-    for (let i = 0; i < batch; i++) {
-      const user = sim.chooseRandomUser();
-      const eventId = `sim-${seed}-${loop + 1}-${i}`;
-      const c = learner.chooseAction(user.context, eventId);
+    users.forEach((user, i) => {
+      const c = decisions[i], eventId = eventIds[i];
       for (let a = 0; a < k; a++) if (c.pmf[a] < minProb) minProb = c.pmf[a];
       const reward = sim.rewardOf(user.userId, c.action);
       sum += reward;
       recs.push({ reward, event_id: eventId, action: c.action, action_prob: c.actionProb, model_id: `model-${loop}`, observation: user.context, sample_prob: splitValueOf(eventId) });
-    }
+    });
     loopRewards.push(sum / batch);
     o.onLoop?.(loop + 1, sum / batch);
     const tr = pick(recs, loopRatio);
@@ -97,7 +131,6 @@ export async function simulate(o: SimulateOptions): Promise<SimulationResult> {
     minLoggedProb: minProb,
     warmStartReward: mean(warm.map((r) => r.reward)),
     trainedRows,
-    learner,
   };
 }
 
