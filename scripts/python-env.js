@@ -66,7 +66,15 @@ function main(argv) {
   if (!venvPython()) run(findBasePython(opt("--python")), ["-m", "venv", VENV]);
   const py = venvPython();
   if (!py) throw new Error(`the venv at ${VENV} has no ${venvBin("python")}; delete ${VENV} and run ${SETUP_COMMAND} again`);
-  run(py, ["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r", requirements]);
+  try {
+    run(py, ["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r", requirements]);
+  } catch (e) {
+    throw new Error(
+      `${e.message}: pip could not install ${path.relative(projectRoot, requirements)} into ${VENV}. Is the Python ` +
+        "package index reachable (behind a proxy: set HTTPS_PROXY, or PIP_INDEX_URL for a mirror)? " +
+        `Fix that and run ${SETUP_COMMAND} again; until then the tests that need these tools are skipped.`,
+    );
+  }
   console.log(`python-env: ready: ${py} with ${path.relative(projectRoot, requirements)}`);
   console.log(`python-env: register the kernel with this Jupyter: npm run install-kernel (uses ${venvBin("jupyter")})`);
 }
