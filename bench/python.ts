@@ -10,11 +10,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common";
 
-export const INSTALL_COMMAND = "npm run python-env";
+interface PythonEnvScript {
+  SETUP_COMMAND: string;
+  venvBin(name: string): string;
+}
+// scripts/python-env.js owns where the venv is and how it is made.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pythonEnv = require(path.join(findProjectRoot(), "scripts", "python-env.js")) as PythonEnvScript;
 
-/** `<project root>/.venv/bin/python`, whether or not it exists. */
-export function venvPython(root: string = findProjectRoot()): string {
-  return path.join(root, ".venv", "bin", "python");
+export const INSTALL_COMMAND = pythonEnv.SETUP_COMMAND;
+
+/** The venv's Python (`.venv/bin/python`, or `.venv\\Scripts\\python.exe` on Windows), whether or not it exists. */
+export function venvPython(): string {
+  return pythonEnv.venvBin("python");
 }
 
 export type PythonTool = { ok: true; python: string } | { ok: false; reason: string };

@@ -4,7 +4,8 @@
  * `npm install` (postinstall) and on demand (`npm run install-kernel`).
  *
  * The kernelspec goes to `<Jupyter data dir>/kernels/cbkit/` ($JUPYTER_DATA_DIR when set, else
- * what `jupyter --data-dir` prints; on Linux usually ~/.local/share/jupyter/kernels/cbkit) and
+ * what `jupyter --data-dir` prints — the project's .venv Jupyter first; on Linux usually
+ * ~/.local/share/jupyter/kernels/cbkit) and
  * holds kernel.json plus a copy of scripts/kernel-launcher.js. The launcher runs the tslab of the
  * checkout a notebook lives in (the nearest node_modules/tslab above the notebook's folder), so
  * every checkout's install writes the same kernel and each notebook still runs its own kit.
@@ -14,6 +15,7 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
+const { venvBin } = require("./python-env");
 
 const KERNEL_NAME = "cbkit";
 const DISPLAY_NAME = "TypeScript (cbkit)";
@@ -22,7 +24,8 @@ const projectRoot = path.resolve(__dirname, "..");
 /** Where Jupyter looks for user kernels: $JUPYTER_DATA_DIR, else `jupyter --data-dir` of the first Jupyter that answers. */
 function jupyterDataDir() {
   if (process.env.JUPYTER_DATA_DIR) return { source: "JUPYTER_DATA_DIR", dir: path.resolve(process.env.JUPYTER_DATA_DIR) };
-  const candidates = [process.env.JUPYTER || "jupyter", "/usr/bin/jupyter", "/usr/local/bin/jupyter"];
+  // The project's own venv first (`npm run python-env`), then a Jupyter on PATH or Debian's.
+  const candidates = [process.env.JUPYTER, venvBin("jupyter"), "jupyter", "/usr/bin/jupyter", "/usr/local/bin/jupyter"].filter(Boolean);
   for (const cmd of candidates) {
     const r = spawnSync(cmd, ["--data-dir"], { encoding: "utf8", timeout: 30000 });
     if (r.status === 0 && r.stdout.trim()) return { source: cmd, dir: r.stdout.trim() };

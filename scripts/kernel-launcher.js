@@ -9,7 +9,9 @@
  * 1. Which tslab: Jupyter starts a kernel in the notebook's folder, so the nearest
  *    node_modules/tslab above the working directory is that checkout's (its packages, its build).
  *    Without one, the tslab recorded at registration (CBKIT_FALLBACK_TSLAB) is used, with a warning.
- * 2. Status: tslab handles every shell message concurrently and wraps each in its own busy/idle
+ * 2. Charts: the kernelspec folder is exported as CBKIT_KERNELSPEC_DIR; the kit copies plotly.js
+ *    there and the Jupyter server serves it (common/src/display/chart.ts).
+ * 3. Status: tslab handles every shell message concurrently and wraps each in its own busy/idle
  *    pair, so a completion or kernel_info request answered during a long cell, or the end of the
  *    first of several queued cells (Run All), publishes "idle" while code still runs, and the
  *    front end shows an idle kernel. Here each request still gets its own busy and idle (clients
@@ -29,6 +31,13 @@ function findTslab(dir) {
   }
 }
 
+/**
+ * How long the last request's idle waits for requests already sent: a cell that runs synchronously
+ * (compiling, loading modules) blocks the event loop, so cells queued by Run All meanwhile are read
+ * from the socket only after it ends. Without the wait the front end would flash "idle" between them.
+ */
+const IDLE_SETTLE_MS = 30;
+
 /** Makes a ZmqServer publish "idle" only when none of its requests is still being handled. */
 function holdIdleWhileBusy(ZmqServer) {
   const publish = ZmqServer.prototype.publishStatus;
@@ -43,8 +52,16 @@ function holdIdleWhileBusy(ZmqServer) {
     this.cbkitInFlight = Math.max(0, this.cbkitInFlight - 1);
     this.cbkitHeldIdle.push(parent);
     if (this.cbkitInFlight > 0) return;
-    const held = this.cbkitHeldIdle.splice(0);
-    for (const p of held) publish.call(this, "idle", p);
+    clearTimeout(this.cbkitIdleTimer);
+    this.cbkitIdleTimer = setTimeout(() => {
+      if (this.cbkitInFlight > 0) return;
+      const held = this.cbkitHeldIdle.splice(0);
+      try {
+        for (const p of held) publish.call(this, "idle", p);
+      } catch {
+        // The sockets closed meanwhile (shutdown): nobody is listening any more.
+      }
+    }, IDLE_SETTLE_MS);
   };
 }
 
@@ -69,6 +86,9 @@ function main() {
     tslabDir = fallback;
   }
   process.env.CBKIT_TSLAB_DIR = tslabDir;
+  // The kernelspec folder this launcher was copied into: Jupyter serves its files at
+  // <base url>kernelspecs/cbkit/, which is where the kit's charts load plotly.js from.
+  if (fs.existsSync(path.join(__dirname, "kernel.json"))) process.env.CBKIT_KERNELSPEC_DIR = __dirname;
   // By real path, as the kit's own require("tslab") resolves it, so both share one module instance.
   const real = fs.realpathSync(tslabDir);
   holdIdleWhileBusy(require(path.join(real, "dist", "jupyter.js")).ZmqServer);

@@ -1,7 +1,10 @@
 /** The notebook display helpers, outside a kernel (the notebook tests cover them inside one). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatCell, inKernel, plotlyBundle, plotlyHtml, plotlyLibraryHtml, tableHtml, tableText } from "@cbkit/common";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CHART_TRACE_TYPES, formatCell, inKernel, PLOTLY_PACKAGE, plotlyBundle, plotlyHtml, plotlyLibraryHtml, servedPlotly, showChart, tableHtml, tableText } from "@cbkit/common";
 
 test("outside a kernel nothing loads tslab and the helpers fall back to text", () => {
   assert.equal(inKernel(), false);
@@ -25,10 +28,12 @@ test("tables from rows and from a DataFrame-shaped object, escaped and formatted
   assert.equal(formatCell([1, 2]), "[1,2]");
 });
 
-test("plotly: the bundle comes from node_modules, and chart data cannot close the script", () => {
+test("plotly: the basic bundle comes from node_modules, and chart data cannot close the script", () => {
   const b = plotlyBundle();
-  assert.match(b.file, /node_modules[\\/]plotly\.js-dist-min[\\/]plotly\.min\.js$/);
+  assert.match(b.file, /node_modules[\\/]plotly\.js-basic-dist-min[\\/]plotly-basic\.min\.js$/);
+  assert.equal(PLOTLY_PACKAGE, "plotly.js-basic-dist-min");
   assert.match(b.version, /^\d+\.\d+\.\d+$/);
+  assert.ok(b.code.length < 2_000_000, `the basic build is small (${b.code.length} characters)`);
   const lib = plotlyLibraryHtml();
   assert.equal((lib.match(/<\/script/gi) ?? []).length, 1, "only the closing tag");
   assert.doesNotMatch(lib, /<script[^>]*\bsrc\s*=/i, "no script loaded from elsewhere");
@@ -37,4 +42,43 @@ test("plotly: the bundle comes from node_modules, and chart data cannot close th
   assert.match(html, /Plotly\.newPlot\(/);
   const other = plotlyHtml({ data: [] });
   assert.notEqual(/id="([^"]+)"/.exec(html)?.[1], /id="([^"]+)"/.exec(other)?.[1], "unique chart ids");
+});
+
+test("a chart shows a note naming it until plotly.js draws it (and where no script runs)", () => {
+  const html = plotlyHtml({ data: [{ type: "scatter", name: "a <b>", y: [1] }, { type: "bar", name: "b", y: [2] }], layout: { title: { text: "Costs & rewards" } } });
+  const note = /<div class="cbkit-chart-note"[^>]*>(.*?)<\/div>/.exec(html)?.[1] ?? "";
+  assert.match(note, /<b>Chart: Costs &amp; rewards<\/b> \(a &lt;b&gt;, b\)/, "title and trace names, escaped");
+  assert.match(note, /Not drawn here: Jupyter runs a chart's script only in a notebook it trusts/);
+  assert.doesNotMatch(html, /[\u{1F300}-\u{1FAFF}\u2600-\u27BF]/u, "no emoji (an empty box without emoji fonts)");
+});
+
+test("trace types the shipped build cannot draw are refused with the types it can", () => {
+  assert.deepEqual([...CHART_TRACE_TYPES], ["scatter", "bar", "pie"]);
+  assert.throws(() => plotlyHtml({ data: [{ y: [1] }, { type: "heatmap", z: [[1]] }] }), /chart trace 1 has type "heatmap", which the kit's plotly\.js build \(plotly\.js-basic-dist-min\) does not draw; use one of: scatter, bar, pie/);
+  assert.throws(() => showChart([{ type: "surface" }]), /type "surface"/, "outside a kernel too");
+});
+
+test("outside the cbkit kernel nothing is served; in it, plotly.js is copied into the kernelspec once and named by version", () => {
+  const saved = process.env.CBKIT_KERNELSPEC_DIR;
+  const spec = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-spec-"));
+  try {
+    delete process.env.CBKIT_KERNELSPEC_DIR;
+    assert.equal(servedPlotly(), undefined);
+    process.env.CBKIT_KERNELSPEC_DIR = spec;
+    assert.equal(servedPlotly(), undefined, "a folder without kernel.json is not a kernelspec");
+    fs.writeFileSync(path.join(spec, "kernel.json"), "{}");
+    const other = fs.mkdtempSync(path.join(spec, "cbkit-"));
+    fs.writeFileSync(path.join(other, "kernel.json"), "{}");
+    process.env.CBKIT_KERNELSPEC_DIR = other;
+    const served = servedPlotly();
+    const name = `plotly-basic-${plotlyBundle().version}.min.js`;
+    assert.deepEqual(served, { url: `kernelspecs/${path.basename(other)}/${name}` });
+    assert.ok(fs.readFileSync(path.join(other, name)).equals(fs.readFileSync(plotlyBundle().file)), "the bundle, byte for byte");
+    assert.deepEqual(fs.readdirSync(other).sort(), ["kernel.json", name], "no partial file left");
+    assert.match(plotlyHtml({ data: [] }), new RegExp(`"kernelspecs/${path.basename(other)}/${name.replace(/\./g, "\\.")}"`), "charts load it from there");
+  } finally {
+    if (saved === undefined) delete process.env.CBKIT_KERNELSPEC_DIR;
+    else process.env.CBKIT_KERNELSPEC_DIR = saved;
+    fs.rmSync(spec, { recursive: true, force: true });
+  }
 });

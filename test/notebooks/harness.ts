@@ -1,5 +1,5 @@
 /**
- * Executes notebooks with the real Jupyter client (nbclient, from Debian's python3-nbclient) and
+ * Executes notebooks with the real Jupyter client (nbclient, from the project's .venv) and
  * the project's kernel (cbkit, which runs tslab), and gives tests easy access to the outputs.
  * Executed notebooks are written to test-output/notebooks/ (kept for inspection).
  */
@@ -7,6 +7,7 @@ import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common";
+import { canImport, missingTool, PYTHON_ENV_COMMAND, venvPython } from "../python-tools";
 
 export interface NbOutput {
   output_type: "stream" | "display_data" | "execute_result" | "error" | "update_display_data";
@@ -80,14 +81,20 @@ export class ExecutedNotebook {
   }
 }
 
-/** The Jupyter command that works here: `jupyter` on PATH (if it has nbclient) or Debian's. */
+/**
+ * The Python that runs notebooks headless (has nbclient): $JUPYTER_PYTHON, else the project's
+ * .venv (`npm run python-env`), else a python3 on PATH or Debian's (the apt route).
+ */
 export function findJupyterPython(): string | undefined {
-  for (const py of [process.env.JUPYTER_PYTHON, "python3", "/usr/bin/python3"]) {
-    if (!py) continue;
-    const r = spawnSync(py, ["-c", "import nbclient, nbformat"], { encoding: "utf8" });
-    if (r.status === 0) return py;
+  for (const py of [process.env.JUPYTER_PYTHON, venvPython(), "python3", "/usr/bin/python3"]) {
+    if (py && canImport(py, ["nbclient", "nbformat"])) return py;
   }
   return undefined;
+}
+
+/** Why notebooks cannot be executed here, naming `test` (throws under CI), or false. */
+export function jupyterMissing(test: string): string | false {
+  return findJupyterPython() ? false : missingTool(test, "Python with nbclient (Jupyter's client)", `run \`${PYTHON_ENV_COMMAND}\``);
 }
 
 /** The kernel the notebooks name in their metadata (registered by scripts/install-kernel.js). */
@@ -164,7 +171,7 @@ export let kernelNote = "";
  */
 export async function executeNotebook(name: string, options: { timeoutSeconds?: number; kernel?: string } = {}): Promise<ExecutedNotebook> {
   const py = findJupyterPython();
-  if (!py) throw new Error("no Python with nbclient found: install python3-nbclient jupyter-client python3-ipykernel (see .ci/run)");
+  if (!py) throw new Error(`no Python with nbclient found: run \`${PYTHON_ENV_COMMAND}\``);
   if (!kernelChecked) {
     kernelNote = ensureKitKernel(py);
     kernelChecked = true;
@@ -185,4 +192,46 @@ export async function executeNotebook(name: string, options: { timeoutSeconds?: 
   if (!report.ok && report.failure) throw new Error(describeFailure(name, report.failure, output));
   const nb = JSON.parse(fs.readFileSync(output, "utf8")) as { cells: NbCell[] };
   return new ExecutedNotebook(name, output, nb.cells, report);
+}
+
+/**
+ * Runs `fn` while holding the workshop lock: the notebooks' experiments (nb1-step-by-step, ...) live
+ * in the project's one workspace, so two test files must not run the workshop notebooks at the same
+ * time (node runs test files in parallel on machines with more cores). A lock left by a process
+ * that is gone is taken over.
+ */
+export async function withWorkshopLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(projectRoot, "test-output", "workshop.lock");
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let pid = 0;
+      try {
+        pid = Number(fs.readFileSync(path.join(lock, "pid"), "utf8"));
+      } catch {
+        pid = 0; // being written, or the lock was just released
+      }
+      const alive = (p: number) => {
+        try {
+          process.kill(p, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const fresh = fs.existsSync(lock) && Date.now() - fs.statSync(lock).mtimeMs < 10_000;
+      if ((pid && !alive(pid)) || (!pid && !fresh)) fs.rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }

@@ -1,20 +1,18 @@
 /**
  * Executes every notebooks/*.ipynb with the real Jupyter client and the kit's `cbkit` kernel
- * (tslab), fails on any cell error (showing the cell and the error), then runs the notebook's output checks from
- * checks/<notebook name>.ts when there is one, and opens its HTML export in headless Chromium. A
- * notebook that another test file in this folder executes itself (it names the notebook file) is
- * left to that file, so no notebook runs twice (two runs would share the workspace). Without
- * Jupyter the suite is skipped, except in CI.
+ * (tslab), fails on any cell error (showing the cell and the error), then runs the notebook's
+ * output checks from checks/<notebook name>.ts when there is one. A notebook that another test
+ * file in this folder executes itself (it names the notebook file) is left to that file, so no
+ * notebook runs twice here. Without Jupyter the suite is skipped, except in CI. (The notebooks in
+ * the browser front ends: test/browser/frontends.test.ts.)
  */
 import { test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as harness from "./harness";
-import { executeNotebook, findJupyterPython, listNotebooks, type ExecutedNotebook } from "./harness";
-import { assertRendersInBrowser, browserAvailable, launchBrowser } from "../browser/render";
+import { executeNotebook, jupyterMissing, listNotebooks, type ExecutedNotebook } from "./harness";
 
-const jupyter = findJupyterPython();
-const skip = !jupyter && !process.env.CI ? "Jupyter (python3-nbclient) not installed; see .ci/run" : false;
+const skip = jupyterMissing("test/notebooks/notebooks.test.ts");
 
 /** The other test files of this folder that execute the notebook `name`. */
 function coveredElsewhere(name: string): string[] {
@@ -25,11 +23,9 @@ function coveredElsewhere(name: string): string[] {
     .filter((f) => fs.readFileSync(path.join(__dirname, f), "utf8").includes(`"${name}"`));
 }
 
-const noBrowser = skip ? "no Jupyter" : browserAvailable();
-
 for (const name of listNotebooks().filter((n) => coveredElsewhere(n).length === 0)) {
   const base = name.replace(/\.ipynb$/, "");
-  test(`notebook ${name} runs top to bottom, shows what it should and draws in Chromium`, { skip, timeout: 20 * 60_000 }, async (t) => {
+  test(`notebook ${name} runs top to bottom and shows what it should`, { skip, timeout: 20 * 60_000 }, async (t) => {
     const nb = await executeNotebook(name);
     if (harness.kernelNote) t.diagnostic(harness.kernelNote);
     t.diagnostic(`${name}: ${nb.seconds.toFixed(1)} s (kernel start ${nb.report.kernel_start_seconds ?? "?"} s)`);
@@ -40,17 +36,6 @@ for (const name of listNotebooks().filter((n) => coveredElsewhere(n).length === 
       await mod.default(nb);
     } else {
       t.diagnostic(`${name}: no output checks (add test/notebooks/checks/${base}.ts)`);
-    }
-    if (noBrowser) {
-      t.diagnostic(`browser check skipped: ${noBrowser}`);
-      return;
-    }
-    const browser = await launchBrowser();
-    try {
-      const page = await assertRendersInBrowser(browser, nb.outputPath);
-      t.diagnostic(`${name} in Chromium: ${page.charts.length} chart(s) drawn, screenshot ${page.screenshot}`);
-    } finally {
-      await browser.close();
     }
   });
 }

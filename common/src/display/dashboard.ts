@@ -7,7 +7,7 @@
  *   while a blue/green deployment happens.
  *
  * Both keep their numbers in plain fields (for tests and summaries) and only render through the
- * chart helpers of this folder (plotly.js inlined, no CDN). Outside a kernel they print short text.
+ * chart helpers of this folder (plotly.js served locally, no CDN). Outside a kernel they print short text.
  */
 import { costOfReward } from "../data/rewards";
 import type { ScoreView } from "../ope";
@@ -279,7 +279,7 @@ export class LoopDashboard {
 
   private renderStatus(): void {
     this.statusDisplay?.html(
-      `<div class="cbkit-dashboard-status" style="font-family:sans-serif;font-size:13px;color:#333">⏱ ${escapeHtml(this.statusText)} — ${this.headerHtml()}</div>`,
+      `<div class="cbkit-dashboard-status" style="font-family:sans-serif;font-size:13px;color:#333"><b>Status:</b> ${escapeHtml(this.statusText)} — ${this.headerHtml()}</div>`,
     );
   }
 

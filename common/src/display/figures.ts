@@ -83,14 +83,16 @@ export function barFigure(
       x: [...labels],
       y: [...s.values],
       ...(s.colors ? { marker: { color: [...s.colors] } } : {}),
-      ...(s.text ? { text: [...s.text], textposition: "outside" } : {}),
+      // Labels above the bars may reach past the axis range: draw them anyway (never clipped).
+      ...(s.text ? { text: [...s.text], textposition: "outside", cliponaxis: false } : {}),
     })),
     layout: {
       title: { text: options.title },
       barmode: "group",
       showlegend: series.length > 1,
       legend: { orientation: "h" },
-      yaxis: { title: { text: options.yTitle }, ...(options.logY ? { type: "log" } : {}), ...(options.yRange ? { range: options.yRange } : {}) },
+      // A log axis labels each power of ten only: plotly's 2 and 5 between them overlap at this height.
+      yaxis: { title: { text: options.yTitle }, ...(options.logY ? { type: "log", dtick: 1 } : {}), ...(options.yRange ? { range: options.yRange } : {}) },
     },
   };
 }
