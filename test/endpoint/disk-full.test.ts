@@ -109,3 +109,28 @@ test("a torn last line left by a killed endpoint is moved aside when the next en
     await ep.stop();
   }
 });
+
+test("a hot swap the full disk can not record in the state file is undone: a 503, and the old model goes on serving", async (t) => {
+  const disk = mountSmallDisk("endpoint hot swap on a full disk", 1024 * 1024);
+  if ("skip" in disk) return t.skip(disk.skip);
+  const stateFile = path.join(disk.dir, "endpoints", "ep-test.json");
+  const oldModel = await trainedModel(path.join(tmp, "swap-old"), "swap-model-1");
+  const newModel = await trainedModel(path.join(tmp, "swap-new"), "swap-model-2");
+  const ep = await startServe(oldModel, ["--state-file", stateFile], { CBKIT_ADMIN_TOKEN: "t0ken" });
+  try {
+    disk.fill(0);
+    const r = await fetch(`${ep.url}/admin/deploy`, { method: "POST", body: JSON.stringify({ model_dir: newModel }), headers: { "x-cbkit-admin-token": "t0ken" } });
+    const body = (await r.json()) as { error: string; message: string };
+    assert.equal(r.status, 503, JSON.stringify(body));
+    assert.match(body.message, /the model was not swapped in: the endpoint's state file: no space left to write .*ep-test\.json/);
+    const ping = (await (await fetch(`${ep.url}/ping`)).json()) as { model_id: string };
+    assert.equal(ping.model_id, "swap-model-1", "the old model serves, as the state file says");
+    assert.equal((JSON.parse(fs.readFileSync(stateFile, "utf8")) as { modelId: string }).modelId, "swap-model-1");
+    disk.free();
+    const again = await fetch(`${ep.url}/admin/deploy`, { method: "POST", body: JSON.stringify({ model_dir: newModel }), headers: { "x-cbkit-admin-token": "t0ken" } });
+    assert.equal(again.status, 200);
+  } finally {
+    await ep.stop();
+    disk.unmount();
+  }
+});

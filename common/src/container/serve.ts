@@ -56,6 +56,7 @@ import { CbLearner, loadModel } from "../learner";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { SERVING_LIMITS } from "./contract";
 import { DecisionLog, DecisionLogError, repairTornLogs } from "./decision-log";
+import { asDiskFull, isOutOfSpace } from "../util/disk";
 
 /** InvokeEndpoint's payload limit, kept in local mode too. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -311,10 +312,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const swap = (modelDir: string): Promise<string> => {
     const next = swapping.then(async () => {
       const loaded = await loadServingModel(modelDir); // fully loaded before anyone sees it
+      const before = { current, currentDir, updatedAt };
       current = loaded;
       currentDir = modelDir;
       updatedAt = new Date().toISOString();
-      writeState();
+      try {
+        writeState();
+      } catch (err) {
+        // The state file names the model served: a swap it can not record (a full disk) is undone.
+        ({ current, currentDir, updatedAt } = before);
+        throw asDiskFull(err, options.stateFile ?? "", "the endpoint's state file");
+      }
       return loaded.modelId;
     });
     swapping = next.catch(() => "");
@@ -454,6 +462,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const modelId = await swap(msg.model_dir);
       sendJson(res, 200, { model_id: modelId });
     } catch (err) {
+      if (isOutOfSpace(err)) throw new HttpError(503, "ServiceUnavailable", `the model was not swapped in: ${(err as Error).message}`);
       throw new HttpError(400, "ModelLoadError", `cannot load the model in ${msg.model_dir}: ${(err as Error).message}`);
     }
   };

@@ -16,10 +16,10 @@
  * - Decisions without a reward: left out (INNER JOIN), or given `defaultReward` (LEFT JOIN); the
  *   default is only accepted together with a window, otherwise every historic decision would get it.
  * - Rewards whose event has no decision (in the window) are counted as unmatched and left out.
- * - Invalid rewards are left out and counted before anything else (INVALID_REWARD_RULE): a reward
+ * - Invalid rewards are left out and counted before anything else: a reward
  *   that is not a number inside the reward range (NULL, NaN, ±Infinity, text, 7 for [0, 1], an
  *   unreadable line), or whose timestamp lies outside the sane window of event times (data/time.ts).
- * - A decision joins once per experiment (ALREADY_JOINED_RULE): decisions whose event id is in the
+ * - A decision joins once per experiment: decisions whose event id is in the
  *   `joinedIds` relation (the ids of the experiment's earlier successful joins) are left out and
  *   the rows they would have given are counted as already joined, so re-running a join never
  *   duplicates training or holdout data.
@@ -34,9 +34,6 @@ import { eventTimeWindow } from "../data/time";
 export const DUPLICATE_REWARD_RULE =
   "earliest reward per event wins (smallest timestamp; rewards without one count as latest; ties: file name, then lower reward)";
 export const DUPLICATE_DECISION_RULE = "earliest decision per event id is kept (smallest timestamp; ties: file name)";
-export const INVALID_REWARD_RULE =
-  "rewards that are not a number in [min_reward, max_reward] (NaN, Infinity, text, an unreadable line) or whose timestamp is outside 2000-01-01 .. now + 1 day are left out and counted";
-export const ALREADY_JOINED_RULE = "a decision joins once per experiment: event ids joined by an earlier successful join are left out and counted";
 
 /** Output columns of the joined files, in the original's order. */
 export const JOINED_OUTPUT_COLUMNS = ["reward", "event_id", "action", "action_prob", "model_id", "observation", "sample_prob"] as const;
@@ -53,7 +50,10 @@ export interface JoinSqlOptions {
   defaultReward?: number | null;
   /** The possible rewards; others are invalid (default: data/rewards.ts's default range). */
   rewardRange?: RewardBounds;
-  /** Epoch seconds a reward timestamp must lie in (default: data/time.ts's window at the time of the call). */
+  /**
+   * Epoch seconds a reward timestamp must lie in (default: data/time.ts's window at the time of
+   * the call; an engine that builds several statements resolves it once and passes it to each).
+   */
   rewardTimes?: { earliest: number; latest: number };
   /** Relation (column event_id) of the event ids earlier joins already joined; none: nothing was joined before. */
   joinedIds?: string;

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DuckDBInstance, listValue, type DuckDBConnection } from "@duckdb/node-api";
 import { duplicateIdsSql, JOINED_OUTPUT_COLUMNS, stagedJoinStatements, windowedDecisionsViewSql, type JoinSqlOptions } from "../../join/sql";
+import { eventTimeWindow } from "../../data/time";
 import { asDiskFull, isOutOfSpace } from "../../util/disk";
 import { emptySplitError, joinWarnings, JOINED_IDS_FILE } from "../join-report";
 import type { JoinCounts, JoinRequest, JoinResult } from "../types";
@@ -136,7 +137,7 @@ async function joinOnDuckDb(store: LocalObjectStore, request: JoinRequest, optio
         : undefined,
       defaultReward: request.missingReward === "drop" ? null : request.missingReward.defaultReward,
       rewardRange: request.rewardRange,
-      rewardTimes: request.rewardTimes,
+      rewardTimes: request.rewardTimes ?? eventTimeWindow(),
       joinedIds: "joined_ids",
     };
     if (sqlOptions.window && !(Number.isFinite(sqlOptions.window.start) && Number.isFinite(sqlOptions.window.end))) {

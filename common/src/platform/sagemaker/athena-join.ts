@@ -12,6 +12,7 @@ import {
   StopQueryExecutionCommand,
   type AthenaClient,
 } from "@aws-sdk/client-athena";
+import { eventTimeWindow } from "../../data/time";
 import type { JoinSqlOptions } from "../../join/sql";
 import { objectLayout } from "../layout";
 import { emptySplitError, joinWarnings } from "../join-report";
@@ -293,7 +294,7 @@ export class AthenaJoiner {
       window,
       defaultReward: request.missingReward === "drop" ? null : request.missingReward.defaultReward,
       rewardRange: request.rewardRange,
-      rewardTimes: request.rewardTimes,
+      rewardTimes: request.rewardTimes ?? eventTimeWindow(),
       joinedIds: joinedIdsRelationSql({ database, table: names.joinedIds, joinedIdsUris: request.joinedIdsUris ?? [] }),
     };
     const queries = athenaJoinQueries(options);
