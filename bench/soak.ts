@@ -72,7 +72,7 @@ async function runChild(): Promise<void> {
     const e = err as Error;
     send({ type: "error", step, name: e?.name ?? "Error", message: String(e?.message ?? err).slice(0, 400) });
   };
-  const sim = new StatlogSimApp({ dataFile: resolveShuttleDataFile(config), seed: `${config.seed}/${restart}` });
+  const sim = new StatlogSimApp({ dataFile: resolveShuttleDataFile(config), seed: `${arg("seed", "1")}/${restart}` });
   let m: ExperimentManager | null = null;
   // Like the app's rewards buffer: rewards of answered decisions wait here until they are
   // ingested, and ingested batches until a join took them (lost only when this process is killed).
@@ -335,7 +335,7 @@ async function orchestrate(): Promise<number> {
     tally.restarts++;
     killedByUs = false;
     const soft = rng.next() < 0.5;
-    const c = fork(__filename, ["--child", "--workspace", workspace, "--restart", String(tally.restarts), "--answered", answeredFile, "--batch", String(batch), "--soft", String(soft)], {
+    const c = fork(__filename, ["--child", "--workspace", workspace, "--restart", String(tally.restarts), "--answered", answeredFile, "--batch", String(batch), "--soft", String(soft), "--seed", String(seed)], {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     let stderr = "";
