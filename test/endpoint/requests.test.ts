@@ -141,3 +141,13 @@ test("a model saved without a feature count (older models) is served with a warn
     await legacy.stop();
   }
 });
+
+test("features beyond the numeric contract (1e308, -2e9) are a 400 naming the field and the bound", async () => {
+  const r = await one({ observation: OBS.map((v, i) => (i === 3 ? 1e308 : v)), event_id: "poison-1" });
+  assert.equal(r.status, 400, r.text);
+  assert.match(String(r.json.message), /^observation\[3\] must be a finite number within ±1e9 \(the kit's numeric contract\), got 1e\+308/);
+  const batch = await post(ep.url, batchOf(2, (i) => ({ observation: OBS.map((v, j) => (i === 1 && j === 0 ? -2e9 : v)) })), "application/jsonlines");
+  assert.equal(batch.status, 400);
+  assert.match(String(batch.json.message), /^line 2: observation\[0\] must be a finite number within ±1e9 .*got -2000000000/);
+  assert.equal((await one({ observation: OBS.map(() => 1e9) })).status, 200, "the bound itself is allowed");
+});

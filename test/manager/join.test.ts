@@ -139,7 +139,7 @@ test("ingestJoinedData accepts the Python sample's records (numeric event ids, o
   const m = await manager(testConfig(ws), "py-1");
   const records = Array.from({ length: 60 }, (_, i) => ({
     reward: i % 2,
-    event_id: 123456789012345678901234567890 + i, // a Python 128-bit int arrives as a (lossy) JS number
+    event_id: 9007199254740000 + i, // a Python int arrives as a JS number (exact up to 2^53)
     action: (i % 7) + 1,
     action_prob: 1 / 7,
     model_id: "not-apply-to-warm-start",
@@ -150,5 +150,8 @@ test("ingestJoinedData accepts the Python sample's records (numeric event ids, o
   assert.equal(j.counts?.train, 48);
   assert.equal(j.counts?.eval, 12);
   await assert.rejects(m.ingestJoinedData([{ ...records[0], action_prob: 0 }, ...records], 0.8), /joined record 0: field 'action_prob' must be in \(0, 1\]/);
+  // A 128-bit id arrives as a lossy JS number: ids that differ in Python collide here, refused as duplicates (a decision joins once).
+  const lossy = records.map((r, i) => ({ ...r, event_id: 123456789012345678901234567890 + i }));
+  await assert.rejects(m.ingestJoinedData(lossy, 0.8), /joined record 1: field 'event_id' "1\.2345678901234568e\+29" is also joined record 0's \(given as a number beyond 2\^53.*pass event ids as strings\)/);
   await m.close();
 });

@@ -47,7 +47,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
     athena.on(StartQueryExecutionCommand).callsFake(async (input) => {
       const id = `q${queries.length + 1}`;
       queries.push({ sql: input.QueryString, output: input.ResultConfiguration.OutputLocation, database: input.QueryExecutionContext?.Database, workgroup: input.WorkGroup, polls: 0 });
-      if (/^SELECT "reward"/.test(input.QueryString)) {
+      if (/^SELECT "reward"|^SELECT event_id FROM/.test(input.QueryString)) {
         await store.put(`${input.ResultConfiguration.OutputLocation}${id}.csv`, '"reward","event_id"\n"1.0","ev-0000"\n');
         await store.put(`${input.ResultConfiguration.OutputLocation}${id}.csv.metadata`, "binary");
       }
@@ -104,24 +104,37 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
     fakeAthena();
     // A re-run must not keep stale files.
     await store.put(store.uriOf(`${EXP}/joined_data/j1/train/old.csv`), "stale");
-    const result = await joiner().join(request("j1"), rewardsLocation());
+    const result = await joiner().join({ ...request("j1"), joinedIdsUris: [store.uriOf(`${EXP}/joined_ids/j0`)], outputJoinedIdsUri: store.uriOf(`${EXP}/joined_ids/j1`) }, rewardsLocation());
     const names = athenaTableNames(EXP);
-    assert.equal(queries.length, 7);
+    assert.equal(queries.length, 9);
     assert.match(queries[0].sql, /^CREATE DATABASE IF NOT EXISTS `cbkit_test`$/);
     assert.match(queries[1].sql, new RegExp(`CREATE EXTERNAL TABLE IF NOT EXISTS \`cbkit_test\`\\.\`${names.decisions}\``));
     assert.ok(queries[1].sql.includes(`LOCATION 's3://${BUCKET}/${EXP}/inference_data/${EXP}/AllTraffic/'`));
     assert.ok(queries[1].sql.includes(`'projection.dt.range' = '${hour},NOW'`), "projection starts at the first captured hour");
     assert.ok(queries[1].sql.includes(`'storage.location.template' = 's3://${BUCKET}/${EXP}/inference_data/${EXP}/AllTraffic/\${dt}/'`));
     assert.ok(queries[2].sql.includes(`LOCATION 's3://${BUCKET}/${EXP}/rewards_data/'`));
-    for (const q of queries.slice(0, 5)) assert.equal(q.output, `s3://${BUCKET}/${EXP}/athena_query_results/`);
-    assert.deepEqual(queries.slice(5).map((q) => q.output), [`s3://${BUCKET}/${EXP}/joined_data/j1/train/`, `s3://${BUCKET}/${EXP}/joined_data/j1/eval/`]);
+    // The ids of earlier joins: one table over joined_ids/, read by "$path" (only the successful joins' folders).
+    assert.match(queries[3].sql, new RegExp(`CREATE EXTERNAL TABLE IF NOT EXISTS \`cbkit_test\`\\.\`${names.joinedIds}\``));
+    assert.ok(queries[3].sql.includes(`LOCATION 's3://${BUCKET}/${EXP}/joined_ids/'`) && queries[3].sql.includes("'skip.header.line.count' = '1'"));
+    for (const q of queries.slice(0, 6)) assert.equal(q.output, `s3://${BUCKET}/${EXP}/athena_query_results/`);
+    assert.deepEqual(queries.slice(6).map((q) => q.output), [
+      `s3://${BUCKET}/${EXP}/joined_data/j1/train/`,
+      `s3://${BUCKET}/${EXP}/joined_data/j1/eval/`,
+      `s3://${BUCKET}/${EXP}/joined_ids/j1/`,
+    ]);
     assert.ok(queries.every((q) => q.database === "cbkit_test" && q.workgroup === "primary"));
-    assert.ok(queries[5].sql.includes(`"$path" LIKE 's3://cbkit-test-bucket/exp-aj/rewards\\_data/batch-1/%' ESCAPE '\\'`));
-    assert.match(queries[5].sql, /WHERE split = 'train' ORDER BY "timestamp", event_id$/);
-    assert.deepEqual(result.counts, { decisions: 10, duplicateDecisions: 0, rewards: 10, duplicateRewards: 0, unmatchedRewards: 0, missingRewards: 0, train: 7, eval: 3 });
-    assert.deepEqual(result.queryIds, ["q4", "q5", "q6", "q7"]);
-    assert.deepEqual((await store.list(result.outputTrainUri)).map((o) => o.key.split("/").pop()), ["q6.csv"]);
-    assert.deepEqual((await store.list(result.outputEvalUri)).map((o) => o.key.split("/").pop()), ["q7.csv"]);
+    assert.ok(queries[6].sql.includes(`"$path" LIKE 's3://cbkit-test-bucket/exp-aj/rewards\\_data/batch-1/%' ESCAPE '\\'`));
+    assert.ok(queries[6].sql.includes(`"$path" LIKE 's3://cbkit-test-bucket/exp-aj/joined\\_ids/j0/%' ESCAPE '\\'`), "the earlier join's ids are left out");
+    assert.match(queries[6].sql, /WHERE split = 'train' ORDER BY "timestamp", event_id$/);
+    assert.match(queries[8].sql, /^SELECT event_id FROM \(/);
+    assert.deepEqual(result.counts, {
+      decisions: 10, duplicateDecisions: 0, rewards: 10, duplicateRewards: 0, unmatchedRewards: 0, missingRewards: 0, train: 7, eval: 3,
+      invalidRewards: 0, invalidRewardTimes: 0, alreadyJoined: 0,
+    });
+    assert.deepEqual(result.queryIds, ["q5", "q6", "q7", "q8", "q9"]);
+    assert.deepEqual((await store.list(result.outputTrainUri)).map((o) => o.key.split("/").pop()), ["q7.csv"]);
+    assert.deepEqual((await store.list(result.outputEvalUri)).map((o) => o.key.split("/").pop()), ["q8.csv"]);
+    assert.deepEqual((await store.list(store.uriOf(`${EXP}/joined_ids/j1`))).map((o) => o.key.split("/").pop()), ["q9.csv"]);
   });
 
   it("waits for late decisions by polling the capture log, not by sleeping a fixed time (D-4)", async () => {
@@ -189,7 +202,10 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
     fakeAthena();
     const dropped = await joiner().dropTables(EXP);
     const names = athenaTableNames(EXP);
-    assert.deepEqual(dropped, [`cbkit_test.${names.decisions}`, `cbkit_test.${names.rewards}`]);
-    assert.deepEqual(queries.map((q) => q.sql), [`DROP TABLE IF EXISTS \`cbkit_test\`.\`${names.decisions}\``, `DROP TABLE IF EXISTS \`cbkit_test\`.\`${names.rewards}\``]);
+    assert.deepEqual(dropped, [`cbkit_test.${names.decisions}`, `cbkit_test.${names.rewards}`, `cbkit_test.${names.joinedIds}`]);
+    assert.deepEqual(
+      queries.map((q) => q.sql),
+      [names.decisions, names.rewards, names.joinedIds].map((t) => `DROP TABLE IF EXISTS \`cbkit_test\`.\`${t}\``),
+    );
   });
 });

@@ -107,7 +107,7 @@ export class FakeCloud {
   /** Every InvokeEndpoint that reached the runtime (also the refused ones). */
   invocations = 0;
   private flushTimer: NodeJS.Timeout | null = null;
-  private readonly tables = new Map<string, { location: string; kind: "decisions" | "rewards" }>();
+  private readonly tables = new Map<string, { location: string; kind: "decisions" | "rewards" | "joinedIds" }>();
   private readonly queries = new Map<string, { state: string; error?: string; output: string; columns: string[]; rows: string[][] }>();
   readonly sm;
   readonly athena;
@@ -385,7 +385,7 @@ export class FakeCloud {
   private async execute(sql: string, query: { output: string; columns: string[]; rows: string[][] }): Promise<void> {
     const table = /^CREATE EXTERNAL TABLE IF NOT EXISTS `\w+`\.`(\w+)`[\s\S]*?LOCATION '([^']+)'/.exec(sql);
     if (table) {
-      this.tables.set(table[1], { location: table[2], kind: /PARTITIONED BY/.test(sql) ? "decisions" : "rewards" });
+      this.tables.set(table[1], { location: table[2], kind: /PARTITIONED BY/.test(sql) ? "decisions" : /OpenCSVSerde/.test(sql) ? "joinedIds" : "rewards" });
       return;
     }
     const drop = /^DROP TABLE IF EXISTS `\w+`\.`(\w+)`/.exec(sql);
@@ -408,7 +408,15 @@ export class FakeCloud {
         const list = `[${files.map((f) => `'${f}'`).join(", ")}]`;
         const pathExpr = `replace(filename, '${dir}/', '${t.location}')`;
         const body = "STRUCT(observedContentType VARCHAR, mode VARCHAR, data VARCHAR, encoding VARCHAR)";
-        if (t.kind === "decisions")
+        if (t.kind === "joinedIds")
+          // CSV with a header line (skip.header.line.count 1); no file yet: an empty table.
+          await c.run(
+            files.length === 0
+              ? `CREATE TABLE ${db}.${name} (event_id VARCHAR, "$path" VARCHAR)`
+              : `CREATE TABLE ${db}.${name} AS SELECT event_id, ${pathExpr} AS "$path"
+                 FROM read_csv(${list}, header = true, filename = true, columns = {event_id: 'VARCHAR'})`,
+          );
+        else if (t.kind === "decisions")
           await c.run(`CREATE TABLE ${db}.${name} AS SELECT captureData AS capturedata, eventMetadata AS eventmetadata, ${pathExpr} AS "$path",
               regexp_extract(filename, '(\\d{4}/\\d{2}/\\d{2}/\\d{2})/', 1) AS dt
             FROM read_json(${list}, format = 'newline_delimited', filename = true,

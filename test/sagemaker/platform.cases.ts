@@ -408,7 +408,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerPlatform: metrics, 
       sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName).sort(),
       [...ids, `${EXP}-model-000000000005`].map((id) => `${id}-cfg`).sort(),
     );
-    assert.equal(ath.commandCalls(StartQueryExecutionCommand).length, 2, "two DROP TABLE statements");
+    assert.equal(ath.commandCalls(StartQueryExecutionCommand).length, 3, "three DROP TABLE statements (decisions, rewards, joined ids)");
     assert.deepEqual(cw.commandCalls(DeleteDashboardsCommand)[0].args[0].input, { DashboardNames: [EXP] });
     assert.ok(report.objectsDeleted >= 5);
     assert.deepEqual(await platform.objects.list(platform.objects.uriOf(EXP)), []);

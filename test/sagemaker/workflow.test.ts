@@ -156,7 +156,13 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
       assert.equal(r.eventMetadata.inferenceId, undefined);
     }
     assert.equal(records.filter((r) => r.eventMetadata.inferenceId?.startsWith("caller-")).length, 10, "single calls keep InferenceId for capture");
-    assert.equal(join.join_query_ids.length, 4);
+    assert.equal(join.join_query_ids.length, 5, "counts, split sizes, train, eval, and the joined ids");
+    assert.equal(join.counts?.alreadyJoined, 0);
+    const ids = await platform.objects.list(platform.objects.uriOf(platform.layout.joinedIdsPrefix(manager.experimentId, join.join_job_id)));
+    assert.deepEqual(ids.map((o) => o.key.endsWith(".csv")), [true], "the joined ids, Athena's CSV only (the next join reads them)");
+    // The same rewards again: Athena reads the ids of the successful join and joins nothing twice.
+    await assert.rejects(manager.join(rewardsUri), (e: Error) => /already joined \d+/.test(e.message) && /every rewarded decision was joined before/.test(e.message));
+    assert.equal(manager.lastJoinedJobId, join.join_job_id);
     assert.deepEqual((await platform.objects.list(join.output_joined_train_data_s3_path)).map((o) => o.key.endsWith(".csv")), [true], "only Athena's CSV");
 
     const second = await manager.trainNextModel({ inputDataUri: manager.lastJoinedJobTrainData });

@@ -50,6 +50,7 @@ const LAYERS: Record<"common" | "sim_app", (string | string[])[]> = {
     "container",
     "platform/types.ts",
     "platform/layout.ts",
+    "platform/join-report.ts",
     "platform/record-codec.ts",
     ["platform/local", "platform/sagemaker"],
     "platform/index.ts",

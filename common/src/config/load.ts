@@ -7,7 +7,8 @@ import * as path from "node:path";
 import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
 import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
 import { findProjectRoot } from "./paths";
-import { rewardRangeIssue } from "../data/rewards";
+import { NUMBER_CONTRACT, numberProblem } from "../data/numbers";
+import { rewardRangeIssue, rewardProblem } from "../data/rewards";
 import { didYouMean } from "../util/suggest";
 import { learnerParameterProblems } from "../learner/options";
 
@@ -121,6 +122,13 @@ function crossFieldChecks(c: ConfigValues, issues: ConfigIssue[], warnings: stri
   if (range !== null) {
     const key = range.key.split(".");
     issues.push({ path: range.key, found: range.found, expected: range.expected, line: lineOf(key) ?? lineOf(["workflow", "min_reward"]) });
+  }
+  // The default reward is a reward like any other: inside the range, or every join would give
+  // decisions a reward that training then refuses.
+  const defaultReward = c.workflow?.default_reward;
+  if (range === null && typeof min === "number" && typeof max === "number" && typeof defaultReward === "number") {
+    const problem = rewardProblem(defaultReward, { minReward: min, maxReward: max });
+    if (problem !== null) issues.push({ path: "workflow.default_reward", found: String(defaultReward), expected: `a reward in [${min}, ${max}] or null: it ${problem}`, line: lineOf(["workflow", "default_reward"]) });
   }
   for (const table of ["experiment_db", "model_db", "join_db"] as const) {
     const t = c.resource?.shared_resource?.[table];
@@ -310,6 +318,15 @@ function validateLeaf(
       }
       break;
     case "number":
+      // Every number of the config keeps the kit's numeric contract (data/numbers.ts), whatever
+      // the key's own bounds: ±1e308 or .inf would reach the learner and the estimators as is.
+      // Integer keys (counts, seeds) are hashed or counted, never multiplied into a model: they
+      // only have to be exact (a safe integer), so a seed like 1712345678 stays allowed.
+      if (typeof v === "number" && (node.integer ? Number.isFinite(v) && !Number.isSafeInteger(v) : numberProblem(v) !== null)) {
+        const rule = node.integer ? `an exact integer (at most ${Number.MAX_SAFE_INTEGER} in size)` : NUMBER_CONTRACT;
+        issues.push({ path: p, found: show(v), expected: `${describeConfigAllowed(node)}; every number in config.yaml is ${rule}`, line: lineOf(keys) });
+        return undefined;
+      }
       ok =
         typeof v === "number" &&
         Number.isFinite(v) &&

@@ -18,8 +18,11 @@
  * space (SageMaker's InferenceId rule, so data capture can carry it); none given: a UUID.
  *
  * Guarantees:
- * - every answered decision is in the decision log (`fs.writeSync` before the response is sent),
- *   so even SIGKILL loses none;
+ * - every answered decision is in the decision log (written whole before the response is sent),
+ *   so even SIGKILL loses none; a batch the log can not take whole (a full disk) is cut back out of
+ *   the file and answered 503 with the path, the free space and what to free: nothing answered
+ *   that is not logged, no half line left (decision-log.ts). A torn last line that a crash left is
+ *   moved aside when the next endpoint starts;
  * - blue/green: `POST /admin/deploy` (local admin token) loads the new model completely, then swaps
  *   one reference; a request reads that reference once, so it is served wholly by one model, and
  *   its response names it;
@@ -46,11 +49,14 @@ import * as http from "node:http";
 import * as path from "node:path";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
+import { numberProblem } from "../data/numbers";
 import { splitValueOf } from "../data/split";
 import { checkEventId } from "../data/records";
 import { CbLearner, loadModel } from "../learner";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { SERVING_LIMITS } from "./contract";
+import { DecisionLog, DecisionLogError, repairTornLogs } from "./decision-log";
+import { asDiskFull, isOutOfSpace } from "../util/disk";
 
 /** InvokeEndpoint's payload limit, kept in local mode too. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -119,36 +125,6 @@ async function loadServingModel(dir: string): Promise<LoadedModel> {
     process.stderr.write(`warning: model ${metadata.modelId} does not fix its feature count; any count is accepted (train it again to fix it from num_features)\n`);
   }
   return { learner, modelId: metadata.modelId, numFeatures: learner.numFeatures, loadedAt: new Date().toISOString() };
-}
-
-/** Appends decisions as JSON lines, one file per hour folder (`YYYY/MM/DD/HH/`), synchronously. */
-class DecisionLog {
-  private fd: number | null = null;
-  private hour = -1;
-  private readonly tag = `${Date.now()}-${process.pid}`;
-
-  constructor(private readonly dir: string) {}
-
-  append(line: string, nowMs: number): void {
-    const hour = Math.floor(nowMs / 3600000);
-    if (hour !== this.hour || this.fd === null) this.rotate(hour);
-    fs.writeSync(this.fd as number, line);
-  }
-
-  private rotate(hour: number): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    const d = new Date(hour * 3600000);
-    const p2 = (n: number) => String(n).padStart(2, "0");
-    const folder = path.join(this.dir, String(d.getUTCFullYear()), p2(d.getUTCMonth() + 1), p2(d.getUTCDate()), p2(d.getUTCHours()));
-    fs.mkdirSync(folder, { recursive: true });
-    this.fd = fs.openSync(path.join(folder, `decisions-${this.tag}.jsonl`), "a");
-    this.hour = hour;
-  }
-
-  close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
-  }
 }
 
 function errorBody(err: HttpError): Record<string, unknown> {
@@ -266,10 +242,10 @@ function checkObservation(obs: unknown, numFeatures: number | null): number[] {
     );
   }
   for (let i = 0; i < obs.length; i++) {
-    const v = obs[i];
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw validation(`observation[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
-    }
+    // The numeric contract (data/numbers.ts): a decision logged with 1e308 would poison every
+    // later evaluation that reads it, so it is refused here, before it is logged.
+    const problem = numberProblem(obs[i]);
+    if (problem !== null) throw validation(`observation[${i}] ${problem}`);
   }
   return obs as number[];
 }
@@ -311,7 +287,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let current = await loadServingModel(options.modelDir);
   let currentDir = options.modelDir;
   const actionSeed = hash32(`action/${options.seed}`, 0x5eed);
+  if (options.decisionLogDir) for (const warning of repairTornLogs(options.decisionLogDir)) process.stderr.write(`warning: ${warning}\n`);
   const log = options.decisionLogDir ? new DecisionLog(options.decisionLogDir) : null;
+  /** Logs a batch before it is answered; a log that can not take it is a 503 and nothing is answered. */
+  const logDecisions = (text: string, now: number): void => {
+    if (!log) return;
+    try {
+      log.append(text, now);
+    } catch (err) {
+      if (!(err instanceof DecisionLogError)) throw err;
+      throw new HttpError(503, "ServiceUnavailable", `${err.message} (nothing of this request was logged or answered: send it again later)`, {
+        decision_log: err.file,
+      });
+    }
+  };
   const startedAt = new Date().toISOString();
   let updatedAt = startedAt;
   let served = 0;
@@ -323,10 +312,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const swap = (modelDir: string): Promise<string> => {
     const next = swapping.then(async () => {
       const loaded = await loadServingModel(modelDir); // fully loaded before anyone sees it
+      const before = { current, currentDir, updatedAt };
       current = loaded;
       currentDir = modelDir;
       updatedAt = new Date().toISOString();
-      writeState();
+      try {
+        writeState();
+      } catch (err) {
+        // The state file names the model served: a swap it can not record (a full disk) is undone.
+        ({ current, currentDir, updatedAt } = before);
+        throw asDiskFull(err, options.stateFile ?? "", "the endpoint's state file");
+      }
       return loaded.modelId;
     });
     swapping = next.catch(() => "");
@@ -437,7 +433,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (count > maxDecisions) throw tooManyDecisions(count);
       if (count === 0) throw validation(`the batch has no lines: send one {"observation": [numbers]} object per line`);
       const decisions = jsonLines(body).map(({ text, lineNo }) => decide(parse(text, `line ${lineNo}`), model, undefined, now, `line ${lineNo}: `));
-      if (log) log.append(decisions.map((d) => JSON.stringify(d)).join("\n") + "\n", now);
+      logDecisions(decisions.map((d) => JSON.stringify(d)).join("\n") + "\n", now);
       served += decisions.length;
       const text = decisions.map((d) => JSON.stringify(answer(d))).join("\n") + "\n";
       res.writeHead(200, { "Content-Type": "application/jsonlines", "Content-Length": Buffer.byteLength(text) });
@@ -451,7 +447,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const header = req.headers["x-amzn-sagemaker-inference-id"];
     const d = decide(msg, model, typeof header === "string" ? header : undefined, now, "");
-    if (log) log.append(JSON.stringify(d) + "\n", now);
+    logDecisions(JSON.stringify(d) + "\n", now);
     served++;
     sendJson(res, 200, answer(d));
   };
@@ -466,6 +462,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const modelId = await swap(msg.model_dir);
       sendJson(res, 200, { model_id: modelId });
     } catch (err) {
+      if (isOutOfSpace(err)) throw new HttpError(503, "ServiceUnavailable", `the model was not swapped in: ${(err as Error).message}`);
       throw new HttpError(400, "ModelLoadError", `cannot load the model in ${msg.model_dir}: ${(err as Error).message}`);
     }
   };

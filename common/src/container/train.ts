@@ -108,7 +108,7 @@ export async function trainJob(paths: JobPaths, log: JobLog): Promise<TrainingOu
     }
     if (used === 0) throw new Error(`the training data in ${trainingDir} gave 0 records to train on: ${reader.whyNoRecords()}`);
   }
-  await saveModel(learner, paths.modelDir, { modelId, parentModelId });
+  await saveModel(learner, paths.modelDir, { modelId, parentModelId, ...(dataGiven ? { training: { used, skipped, firstSkipped: reasons } } : {}) });
   log(`Model learned using ${used} training experiences (${skipped} skipped); ${learner.examplesSeen} seen in total.`);
   return { modelId, used, skipped, reasons, examplesSeen: learner.examplesSeen, warmStartedFrom: parentModelId };
 }

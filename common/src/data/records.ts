@@ -1,3 +1,5 @@
+import { numberProblem } from "./numbers";
+
 /**
  * The joined experience record: one decision joined with its reward. The field names and their
  * order are the original sample's (`reward, event_id, action, action_prob, model_id, observation,
@@ -53,16 +55,21 @@ export interface ReadOptions {
 
 /**
  * The one row check both readers apply (CSV / JSON lines and VW text skip the same rows): why a
- * parsed record can not be learned from or evaluated on, or null. Config-dependent checks (the
+ * parsed record can not be learned from or evaluated on, or null: rewards and features keep the
+ * numeric contract (numbers.ts), so a row of 1e308 is skipped like a NaN. Config-dependent checks (the
  * number of actions and features, the reward range) belong to the learner and the estimators.
  */
 export function joinedRecordProblem(r: { reward: number; action: number; action_prob: number; observation: ArrayLike<number> }): string | null {
-  if (!Number.isFinite(r.reward)) return `reward is not a finite number: ${r.reward}`;
+  const reward = numberProblem(r.reward);
+  if (reward !== null) return `reward ${reward}`;
   if (!Number.isInteger(r.action) || r.action < 1) return `action must be a 1-based integer, got ${r.action}`;
   if (!(r.action_prob > 0 && r.action_prob <= 1)) return `action_prob must be in (0, 1] (the probability the action was logged with), got ${r.action_prob}`;
   const o = r.observation;
   if (o.length === 0) return "observation is empty: give at least one feature";
-  for (let j = 0; j < o.length; j++) if (!Number.isFinite(o[j])) return `observation[${j}] is not a finite number: ${o[j]}`;
+  for (let j = 0; j < o.length; j++) {
+    const problem = numberProblem(o[j]);
+    if (problem !== null) return `observation[${j}] ${problem}`;
+  }
   return null;
 }
 

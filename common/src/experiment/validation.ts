@@ -5,6 +5,7 @@
  * the field, the value and the config key or option to fix.
  */
 import type { Config } from "../config";
+import { NUMBER_CONTRACT, numberProblem } from "../data/numbers";
 import type { JoinedRecord } from "../data/records";
 import { rewardProblem, type RewardBounds } from "../data/rewards";
 import { splitRatioProblem } from "../data/split";
@@ -53,7 +54,8 @@ export function normalizeJoinedRecord(r: unknown, index: number, bounds?: TaskBo
   const o = r as Record<string, unknown>;
   const num = (field: string): number => {
     const v = typeof o[field] === "string" ? Number(o[field]) : o[field];
-    if (typeof v !== "number" || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(o[field])}`);
+    const problem = numberProblem(v);
+    if (problem !== null) bad(field, typeof o[field] === "string" ? `${problem} (from the text ${JSON.stringify(o[field])})` : problem);
     return v as number;
   };
   let obs = o.observation;
@@ -64,10 +66,12 @@ export function normalizeJoinedRecord(r: unknown, index: number, bounds?: TaskBo
       bad("observation", "is a string but not a JSON array of numbers");
     }
   }
-  if (!Array.isArray(obs) || obs.length === 0 || obs.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
-    bad("observation", "must be a non-empty array of finite numbers");
-  }
-  const observation = obs as number[];
+  if (!Array.isArray(obs) || obs.length === 0) bad("observation", `must be a non-empty array of numbers, each ${NUMBER_CONTRACT}`);
+  const observation = obs as unknown[];
+  observation.forEach((v, j) => {
+    const problem = numberProblem(v);
+    if (problem !== null) bad(`observation[${j}]`, problem);
+  });
   if (bounds && observation.length !== bounds.numFeatures) {
     bad("observation", `has ${observation.length} features, the task has ${bounds.numFeatures} (config.yaml algor.algorithms_parameters.num_features)`);
   }
@@ -87,7 +91,7 @@ export function normalizeJoinedRecord(r: unknown, index: number, bounds?: TaskBo
     action,
     action_prob: actionProb,
     model_id: String(o.model_id ?? ""),
-    observation,
+    observation: observation as number[],
     sample_prob: num("sample_prob"),
   };
 }

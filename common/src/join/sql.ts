@@ -16,11 +16,20 @@
  * - Decisions without a reward: left out (INNER JOIN), or given `defaultReward` (LEFT JOIN); the
  *   default is only accepted together with a window, otherwise every historic decision would get it.
  * - Rewards whose event has no decision (in the window) are counted as unmatched and left out.
+ * - Invalid rewards are left out and counted before anything else: a reward
+ *   that is not a number inside the reward range (NULL, NaN, ±Infinity, text, 7 for [0, 1], an
+ *   unreadable line), or whose timestamp lies outside the sane window of event times (data/time.ts).
+ * - A decision joins once per experiment: decisions whose event id is in the
+ *   `joinedIds` relation (the ids of the experiment's earlier successful joins) are left out and
+ *   the rows they would have given are counted as already joined, so re-running a join never
+ *   duplicates training or holdout data.
  * - Split: `sample_prob <= ratio` -> train, else eval; the endpoint writes sample_prob as the hash of
  *   the event id (`splitValueOf`), so the split is deterministic; the ratio follows data/split.ts's
  *   rule (strictly between 0 and 1).
  */
+import { DEFAULT_REWARD_RANGE, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { checkSplitRatio } from "../data/split";
+import { eventTimeWindow } from "../data/time";
 
 export const DUPLICATE_REWARD_RULE =
   "earliest reward per event wins (smallest timestamp; rewards without one count as latest; ties: file name, then lower reward)";
@@ -39,6 +48,55 @@ export interface JoinSqlOptions {
   window?: { start: number; end: number };
   /** null/undefined: decisions without a reward are left out. */
   defaultReward?: number | null;
+  /** The possible rewards; others are invalid (default: data/rewards.ts's default range). */
+  rewardRange?: RewardBounds;
+  /**
+   * Epoch seconds a reward timestamp must lie in (default: data/time.ts's window at the time of
+   * the call; an engine that builds several statements resolves it once and passes it to each).
+   */
+  rewardTimes?: { earliest: number; latest: number };
+  /** Relation (column event_id) of the event ids earlier joins already joined; none: nothing was joined before. */
+  joinedIds?: string;
+}
+
+/** The checked reward range and timestamp window of a join (defaults applied). */
+function rewardRules(o: JoinSqlOptions): { range: RewardBounds; times: { earliest: number; latest: number } } {
+  const range = rewardRangeOf(o.rewardRange ?? DEFAULT_REWARD_RANGE);
+  const times = o.rewardTimes ?? eventTimeWindow();
+  if (!(times.earliest <= times.latest)) throw new RangeError(`reward time window ${times.earliest} .. ${times.latest} is empty`);
+  return { range, times };
+}
+
+/** 1 when a reward row's value is a number in the range, else 0 (NULL, NaN, ±Infinity, out of range; NaN compares false in Trino and above every number in DuckDB). */
+function validRewardValueSql(o: JoinSqlOptions): string {
+  const { range } = rewardRules(o);
+  return `CASE WHEN event_id IS NOT NULL AND reward >= ${sqlNumber(range.minReward, "min_reward")} AND reward <= ${sqlNumber(range.maxReward, "max_reward")} THEN 1 ELSE 0 END`;
+}
+
+/** 1 when a reward row's timestamp is absent or inside the window, else 0. */
+function validRewardTimeSql(o: JoinSqlOptions): string {
+  const { times } = rewardRules(o);
+  return `CASE WHEN "timestamp" IS NULL OR ("timestamp" >= ${sqlNumber(times.earliest, "earliest reward time")} AND "timestamp" <= ${sqlNumber(times.latest, "latest reward time")}) THEN 1 ELSE 0 END`;
+}
+
+/** The valid rewards of the input relation (same columns). */
+export function validRewardsSql(o: JoinSqlOptions): string {
+  return `SELECT event_id, reward, "timestamp", source FROM ${o.rewards} WHERE ${validRewardValueSql(o)} = 1 AND ${validRewardTimeSql(o)} = 1`;
+}
+
+/** The ids of `joinedIds` as a subquery for IN / NOT IN (NULLs removed: NOT IN with a NULL matches nothing). */
+function joinedIdsSubquery(o: JoinSqlOptions): string {
+  return `(SELECT event_id FROM ${o.joinedIds} WHERE event_id IS NOT NULL)`;
+}
+
+/** De-duplicated decisions `d` not joined before (all of `d` when there is no `joinedIds`). */
+function newDecisionsSql(d: string, o: JoinSqlOptions): string {
+  return o.joinedIds ? `SELECT * FROM ${d} WHERE event_id NOT IN ${joinedIdsSubquery(o)}` : `SELECT * FROM ${d}`;
+}
+
+/** De-duplicated decisions `d` joined before (none when there is no `joinedIds`). */
+function oldDecisionsSql(d: string, o: JoinSqlOptions): string {
+  return o.joinedIds ? `SELECT * FROM ${d} WHERE event_id IN ${joinedIdsSubquery(o)}` : `SELECT * FROM ${d} WHERE 1 = 0`;
 }
 
 /** A finite number as an SQL literal (the only values inlined into the text; ids never are). */
@@ -50,6 +108,7 @@ export function sqlNumber(x: number, what: string): string {
 
 export function checkOptions(o: JoinSqlOptions): void {
   checkSplitRatio(o.ratio);
+  rewardRules(o);
   if (o.window && !(o.window.start <= o.window.end)) {
     throw new RangeError(`observation window start (${o.window.start}) must not be after its end (${o.window.end})`);
   }
@@ -101,30 +160,44 @@ FROM ${d} dc ${withDefault ? "LEFT" : "INNER"} JOIN ${r} rw ON dc.event_id = rw.
 }
 
 /**
- * One row of counts from the windowed decisions `dIn`, de-duplicated `d`, raw rewards `rIn`
- * and de-duplicated `r` (relation names): decisions, duplicate_decisions, rewards,
- * duplicate_rewards, unmatched_rewards, missing_rewards.
+ * One row of counts from the windowed decisions `dIn`, de-duplicated `d`, de-duplicated decisions
+ * not joined before `dNew`, raw rewards `rIn`, valid rewards `rOk` and de-duplicated `r` (relation
+ * names): decisions, duplicate_decisions, rewards, invalid_rewards, invalid_reward_times,
+ * duplicate_rewards, unmatched_rewards, already_joined, missing_rewards.
  */
-export function countsFromSql(dIn: string, d: string, rIn: string, r: string): string {
+export function countsFromSql(rel: { dIn: string; d: string; dNew: string; rIn: string; rOk: string; r: string }, o: JoinSqlOptions): string {
+  const { dIn, d, dNew, rIn, rOk, r } = rel;
   return `SELECT
   (SELECT COUNT(*) FROM ${dIn}) AS decisions,
   (SELECT COUNT(*) FROM ${dIn}) - (SELECT COUNT(*) FROM ${d}) AS duplicate_decisions,
   (SELECT COUNT(*) FROM ${rIn}) AS rewards,
-  (SELECT COUNT(*) FROM ${rIn}) - (SELECT COUNT(*) FROM ${r}) AS duplicate_rewards,
+  (SELECT COUNT(*) FROM ${rIn} WHERE ${validRewardValueSql(o)} = 0) AS invalid_rewards,
+  (SELECT COUNT(*) FROM ${rIn} WHERE ${validRewardValueSql(o)} = 1 AND ${validRewardTimeSql(o)} = 0) AS invalid_reward_times,
+  (SELECT COUNT(*) FROM ${rOk}) - (SELECT COUNT(*) FROM ${r}) AS duplicate_rewards,
   (SELECT COUNT(*) FROM ${r} ru LEFT JOIN ${d} du ON ru.event_id = du.event_id WHERE du.event_id IS NULL) AS unmatched_rewards,
-  (SELECT COUNT(*) FROM ${d} dm LEFT JOIN ${r} rm ON dm.event_id = rm.event_id WHERE rm.event_id IS NULL) AS missing_rewards`;
+  (SELECT COUNT(*) FROM (${joinDedupedSql(`(${oldDecisionsSql(d, o)})`, r, o)}) aj) AS already_joined,
+  (SELECT COUNT(*) FROM ${dNew} dm LEFT JOIN ${r} rm ON dm.event_id = rm.event_id WHERE rm.event_id IS NULL) AS missing_rewards`;
 }
 
-/** The common table expressions: windowed `d_in`, de-duplicated decisions `d` and rewards `r`. */
+/**
+ * The common table expressions: windowed `d_in`, de-duplicated decisions `d`, those not joined
+ * before `d_new`, valid rewards `r_ok` and de-duplicated rewards `r`.
+ */
 function ctes(o: JoinSqlOptions): string {
   return `WITH d_in AS (
   ${windowedDecisionsSql(o)}
 ), d AS (
   ${dedupDecisionsSql("d_in")}
+), d_new AS (
+  ${newDecisionsSql("d", o)}
+), r_ok AS (
+  ${validRewardsSql(o)}
 ), r AS (
-  ${dedupRewardsSql(o.rewards)}
+  ${dedupRewardsSql("r_ok")}
 )`;
 }
+
+const CTE_RELATIONS = { dIn: "d_in", d: "d", dNew: "d_new", rIn: "", rOk: "r_ok", r: "r" };
 
 /**
  * The joined rows as one statement (for Athena): columns JOINED_OUTPUT_COLUMNS plus `split`
@@ -133,21 +206,22 @@ function ctes(o: JoinSqlOptions): string {
 export function joinedRowsSql(o: JoinSqlOptions): string {
   checkOptions(o);
   return `${ctes(o)}
-${joinDedupedSql("d", "r", o)}`;
+${joinDedupedSql("d_new", "r", o)}`;
 }
 
 /** The counts as one statement (for Athena). */
 export function joinCountsSql(o: JoinSqlOptions): string {
   checkOptions(o);
   return `${ctes(o)}
-${countsFromSql("d_in", "d", o.rewards, "r")}`;
+${countsFromSql({ ...CTE_RELATIONS, rIn: o.rewards }, o)}`;
 }
 
 /**
  * The same join as a sequence of statements that materialise each step once (for an engine with
  * temporary tables, like DuckDB): run them in order, then read `joined` and `counts`. The
  * de-duplication steps are skipped (replaced by views of the input) when the caller has counted
- * no duplicate ids — same result, without sorting every row.
+ * no duplicate ids (among the decisions of the window, among the valid rewards) — same result,
+ * without sorting every row.
  */
 export function stagedJoinStatements(o: JoinSqlOptions, duplicates: { decisions: boolean; rewards: boolean } = { decisions: true, rewards: true }): string[] {
   checkOptions(o);
@@ -155,9 +229,11 @@ export function stagedJoinStatements(o: JoinSqlOptions, duplicates: { decisions:
     duplicates.decisions
       ? `CREATE TEMP TABLE d AS ${dedupDecisionsSql("d_in")}`
       : `CREATE TEMP VIEW d AS SELECT event_id, action, action_prob, model_id, observation, sample_prob, "timestamp" FROM d_in`,
-    duplicates.rewards ? `CREATE TEMP TABLE r AS ${dedupRewardsSql(o.rewards)}` : `CREATE TEMP VIEW r AS SELECT event_id, reward FROM ${o.rewards}`,
-    `CREATE TEMP TABLE joined AS ${joinDedupedSql("d", "r", o)}`,
-    `CREATE TEMP TABLE counts AS ${countsFromSql("d_in", "d", o.rewards, "r")}`,
+    `CREATE TEMP VIEW d_new AS ${newDecisionsSql("d", o)}`,
+    `CREATE TEMP VIEW r_ok AS ${validRewardsSql(o)}`,
+    duplicates.rewards ? `CREATE TEMP TABLE r AS ${dedupRewardsSql("r_ok")}` : `CREATE TEMP VIEW r AS SELECT event_id, reward FROM r_ok`,
+    `CREATE TEMP TABLE joined AS ${joinDedupedSql("d_new", "r", o)}`,
+    `CREATE TEMP TABLE counts AS ${countsFromSql({ ...CTE_RELATIONS, rIn: o.rewards }, o)}`,
   ];
 }
 

@@ -10,6 +10,7 @@
  * Vector contexts take a precomputed, allocation-free path: the rows of every feature (and of every
  * bin or pair) are looked up once per dimension and reused.
  */
+import { numberProblem } from "../data/numbers";
 import { hash32 } from "../util/random";
 import { ConfigMismatchError, LearnerError, NUM_FEATURES_KEY } from "./errors";
 
@@ -279,14 +280,14 @@ export function checkContext(c: Context, expectedDim: number | null, field = "co
     }
     if (c.length === 0) throw new LearnerError(field, "is empty: give at least one feature");
     for (let i = 0; i < c.length; i++) {
-      const v = c[i];
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new LearnerError(`${field}[${i}]`, `must be a finite number, got ${String(v)}`);
+      const problem = numberProblem(c[i]);
+      if (problem !== null) throw new LearnerError(`${field}[${i}]`, problem);
     }
     return;
   }
   for (const k of Object.keys(c)) {
-    const v = (c as Record<string, unknown>)[k];
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new LearnerError(`${field}.${k}`, `must be a finite number, got ${String(v)}`);
+    const problem = numberProblem((c as Record<string, unknown>)[k]);
+    if (problem !== null) throw new LearnerError(`${field}.${k}`, problem);
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
+import { numberProblem } from "../data/numbers";
 import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { floorPmf, normalizePmf } from "./explore";
@@ -323,7 +324,8 @@ export class CbLearner {
   private rewardRange: RewardBounds | null = null;
 
   private checkReward(reward: unknown): void {
-    if (typeof reward !== "number" || !Number.isFinite(reward)) throw new LearnerError("reward", `must be a finite number, got ${String(reward)}`);
+    const contract = numberProblem(reward);
+    if (contract !== null) throw new LearnerError("reward", contract);
     const problem = this.rewardRange === null ? null : rewardProblem(reward, this.rewardRange);
     if (problem !== null) throw new ConfigMismatchError("reward", problem);
   }

@@ -34,6 +34,15 @@ export interface ModelMetadata {
   examplesSeen: number;
   gd: GdState;
   weights: { file: string; rows: number; width: number; bytes: number; sha256: string; byteOrder: "little-endian" };
+  /** What the training run that saved this model read: rows learned from, rows skipped and the first reasons (absent: saved without data, or by an older kit). */
+  training?: TrainingRows;
+}
+
+/** The rows a training run used and skipped, with the first few reasons (`file:line: why`). */
+export interface TrainingRows {
+  used: number;
+  skipped: number;
+  firstSkipped: string[];
 }
 
 /** A model file that cannot be loaded; the message says why. */
@@ -58,11 +67,52 @@ function weightsBytes(store: WeightStore): Buffer {
   return buf;
 }
 
-/** Saves the learner into `dir` (created if missing): model.json + weights.bin. */
-export async function saveModel(learner: CbLearner, dir: string, meta: { modelId: string; parentModelId: string | null }): Promise<ModelMetadata> {
+/**
+ * Where a model's numbers are not finite: the count of NaN / ±Infinity cells among the weights and
+ * their learning-rate sums, and the first one; null when every number is finite. A model with one
+ * such number answers NaN probabilities, so it is never saved and never loaded.
+ */
+export function nonFiniteWeights(w: ArrayLike<number>, g: ArrayLike<number>, n: ArrayLike<number>, width: number): { count: number; first: string } | null {
+  let count = 0;
+  let first = "";
+  for (const [name, arr] of [["weight", w], ["gradient sum", g], ["normaliser", n]] as const) {
+    for (let i = 0; i < arr.length; i++) {
+      if (Number.isFinite(arr[i])) continue;
+      if (count++ === 0) first = `${name} of row ${Math.floor(i / width)}, column ${i % width} is ${arr[i]}`;
+    }
+  }
+  return count === 0 ? null : { count, first };
+}
+
+/** Why a learning state can not be saved or loaded (a number that is not finite), or null. */
+function gdStateProblem(gd: GdState | undefined): string | null {
+  if (!gd) return "the learning state (gd) is missing";
+  const bad = (["totalWeight", "sumNormX", "minLabel", "maxLabel"] as const).filter((k) => typeof gd[k] !== "number" || !Number.isFinite(gd[k]));
+  return bad.length === 0 ? null : `the learning state (gd) is not finite: ${bad.map((k) => `${k} = ${gd[k]}`).join(", ")}`;
+}
+
+/**
+ * Saves the learner into `dir` (created if missing): model.json + weights.bin. A learner whose
+ * weights or learning state hold NaN or Infinity is refused (LearnerError "weights"), so a training
+ * job that overflowed fails instead of reporting Completed with a model nobody can load.
+ */
+export async function saveModel(
+  learner: CbLearner,
+  dir: string,
+  meta: { modelId: string; parentModelId: string | null; training?: TrainingRows },
+): Promise<ModelMetadata> {
   if (!meta || typeof meta.modelId !== "string" || meta.modelId === "") throw new LearnerError("modelId", "must be a non-empty string");
   if (meta.parentModelId !== null && typeof meta.parentModelId !== "string") throw new LearnerError("parentModelId", "must be a string or null");
   const store = learner.gd.store;
+  const overflow = nonFiniteWeights(store.w, store.g, store.n, store.width);
+  const stateProblem = gdStateProblem(learner.state.gd);
+  if (overflow !== null || stateProblem !== null) {
+    throw new LearnerError(
+      "weights",
+      `model ${meta.modelId} was not saved: ${overflow ? `${overflow.count} of its numbers are not finite (the ${overflow.first})` : stateProblem}. ` +
+        "Training overflowed: check the data's rewards and features (they must keep the numeric contract, within ±1e9) and lower learning_rate",
+    );
+  }
   const bytes = weightsBytes(store);
   const state = learner.state;
   const metadata: ModelMetadata = {
@@ -85,6 +135,7 @@ export async function saveModel(learner: CbLearner, dir: string, meta: { modelId
       sha256: createHash("sha256").update(bytes).digest("hex"),
       byteOrder: "little-endian",
     },
+    ...(meta.training ? { training: meta.training } : {}),
   };
   await fsp.mkdir(dir, { recursive: true });
   await fsp.writeFile(path.join(dir, MODEL_WEIGHTS), bytes);
@@ -122,7 +173,8 @@ export async function loadModel(dir: string): Promise<{ learner: CbLearner; meta
   if (!fm || fm.kind !== options.featureMap || fm.bits !== options.bits) bad("the feature map does not match the options");
   if (!Number.isInteger(m.examplesSeen) || m.examplesSeen < 0) bad(`examplesSeen must be a non-negative integer, got ${m.examplesSeen}`);
   const gd = m.gd;
-  if (!gd || ![gd.totalWeight, gd.sumNormX, gd.minLabel, gd.maxLabel].every((v) => typeof v === "number" && Number.isFinite(v))) bad("the learning state (gd) is missing or not finite");
+  const gdProblem = gdStateProblem(gd);
+  if (gdProblem !== null) bad(`${gdProblem}; the model would answer NaN probabilities: train it again`);
   const wm = m.weights;
   if (!wm || !Number.isInteger(wm.rows) || !Number.isInteger(wm.width) || wm.rows < 0) bad("the weights description is missing or invalid");
   let bytes: Buffer;
@@ -144,6 +196,8 @@ export async function loadModel(dir: string): Promise<{ learner: CbLearner; meta
   const arrs = [new Float64Array(cells), new Float64Array(cells), new Float64Array(cells)];
   let off = head;
   for (const arr of arrs) for (let i = 0; i < cells; i++, off += 8) arr[i] = view.getFloat64(off, true);
+  const overflow = nonFiniteWeights(arrs[0], arrs[1], arrs[2], width);
+  if (overflow !== null) bad(`${wm.file} holds ${overflow.count} numbers that are not finite (the ${overflow.first}); the model would answer NaN probabilities: train it again`);
   const state: LearnerState = { examplesSeen: m.examplesSeen, gd: { ...gd }, featureMap: fm };
   let learner: CbLearner;
   try {

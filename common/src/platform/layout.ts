@@ -17,6 +17,7 @@ export function safeSegment(value: string, what: string): string {
 
 const experiment = (exp: string) => safeSegment(exp, "experiment id");
 const rewardsRoot = (exp: string) => `${experiment(exp)}/rewards_data`;
+const joinedIdsRoot = (exp: string) => `${experiment(exp)}/joined_ids`;
 const trainingJob = (exp: string, model: string) => `${experiment(exp)}/training_jobs/${safeSegment(model, "model id")}`;
 
 export const objectLayout: ObjectLayout = {
@@ -24,6 +25,8 @@ export const objectLayout: ObjectLayout = {
   rewardsRootPrefix: rewardsRoot,
   rewardsPrefix: (exp, batch) => `${rewardsRoot(exp)}/${safeSegment(batch, "rewards batch id")}`,
   joinedPrefix: (exp, join, split) => `${experiment(exp)}/joined_data/${safeSegment(join, "join job id")}/${split === "train" ? "train" : "eval"}`,
+  joinedIdsRootPrefix: joinedIdsRoot,
+  joinedIdsPrefix: (exp, join) => `${joinedIdsRoot(exp)}/${safeSegment(join, "join job id")}`,
   holdoutPrefix: (exp) => `${experiment(exp)}/holdout`,
   trainingJobPrefix: trainingJob,
   modelArtifactPrefix: (exp, model) => `${trainingJob(exp, model)}/output/model`,

@@ -106,6 +106,10 @@ export interface ObjectLayout {
   rewardsRootPrefix(experimentId: string): string; // {exp}/rewards_data
   rewardsPrefix(experimentId: string, batchId: string): string; // {exp}/rewards_data/{batchId}
   joinedPrefix(experimentId: string, joinJobId: string, split: "train" | "eval"): string; // {exp}/joined_data/{join}/{split}
+  /** Every join's event ids lie below it (the Athena joined-ids table reads it, by `"$path"`). */
+  joinedIdsRootPrefix(experimentId: string): string; // {exp}/joined_ids
+  /** The event ids a join joined (CSV, one column `event_id`): later joins leave them out. */
+  joinedIdsPrefix(experimentId: string, joinJobId: string): string; // {exp}/joined_ids/{join}
   /** The eval splits kept for comparing models on the same data, one folder per join job. */
   holdoutPrefix(experimentId: string): string; // {exp}/holdout
   trainingJobPrefix(experimentId: string, modelId: string): string; // {exp}/training_jobs/{model}
@@ -180,6 +184,8 @@ export interface ModelRecord {
   training_start_time: string | null;
   training_end_time: string | null;
   failure_reason: string | null;
+  /** The training data rows its job used and skipped (with the first reasons); absent when trained without data or unknown. */
+  training_rows?: TrainingRowsReport;
 }
 
 export interface JoinJobRecord {
@@ -277,6 +283,15 @@ export interface JobResult {
 export interface TrainingJobResult extends JobResult {
   /** Prefix URI of the model artifact, to be passed back as `pretrainedModelUri` / to hosting. */
   modelArtifactUri: string;
+  /** The training data rows the job learned from and skipped (from the model's model.json); absent when unknown or trained without data. */
+  rows?: TrainingRowsReport;
+}
+
+/** Rows a training job used and skipped, with the first few reasons (`file:line: why`). */
+export interface TrainingRowsReport {
+  used: number;
+  skipped: number;
+  first_skipped: string[];
 }
 
 /**
@@ -419,6 +434,14 @@ export interface JoinCounts {
   missingRewards: number;
   train: number;
   eval: number;
+  /** Lines of the decision log that could not be read (a line torn by a crash or a full disk); left out. */
+  malformedDecisions?: number;
+  /** Reward rows that are not a number in [min_reward, max_reward] (NaN, text, an unreadable line); left out. */
+  invalidRewards?: number;
+  /** Reward rows whose timestamp lies outside 2000-01-01 .. now + 1 day; left out. */
+  invalidRewardTimes?: number;
+  /** Rows left out because an earlier successful join of the experiment already joined their event id. */
+  alreadyJoined?: number;
 }
 
 export interface JoinRequest {
@@ -435,6 +458,14 @@ export interface JoinRequest {
   missingReward: "drop" | { defaultReward: number };
   outputTrainUri: string;
   outputEvalUri: string;
+  /** The possible rewards (config workflow.min_reward / max_reward); default [0, 1]. */
+  rewardRange?: { minReward: number; maxReward: number };
+  /** Epoch seconds a reward timestamp must lie in; default 2000-01-01 .. now + 1 day (data/time.ts). */
+  rewardTimes?: { earliest: number; latest: number };
+  /** Folder URIs of the event ids joined by the experiment's earlier successful joins (`ObjectLayout.joinedIdsPrefix`); their events are not joined again. */
+  joinedIdsUris?: string[];
+  /** Where this join writes the event ids it joined (one CSV column `event_id`); none: not written. */
+  outputJoinedIdsUri?: string;
 }
 
 export interface JoinResult {
@@ -443,6 +474,8 @@ export interface JoinResult {
   outputEvalUri: string;
   /** Athena query execution ids; empty locally. */
   queryIds: string[];
+  /** What was left out and why, one sentence each (the manager logs them). */
+  warnings?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,13 +3,15 @@
  * join job — on the client side from records already joined (`ingestJoinedData`, the original's
  * "dummy" join), or by the platform's SQL join of the decision log with ingested rewards (`join`).
  */
-import { JOINED_CSV_HEADER, joinedCsvLine, splitOfValue } from "../../data";
+import { JOINED_CSV_HEADER, eventTimeProblem, eventTimeWindow, joinedCsvLine, splitOfValue } from "../../data";
 import type { JoinedRecord } from "../../data/records";
 import { DUPLICATE_REWARD_RULE } from "../../join/sql";
+import { joinWarnings } from "../../platform/join-report";
 import type { JoinJobRecord, RewardRecord } from "../../platform/types";
 import type { StepContext } from "../context";
 import { InvalidUsageError, JoiningError } from "../errors";
 import { checkEventId, newJoinJobId, sortableSuffix } from "../ids";
+import { joinedIdsUri, readJoinedIds, removeStrayHoldouts, successfulJoinIds, writeJoinedIds } from "../joined-ids";
 import { clone } from "../state";
 import { runStep, type Step } from "../steps";
 import { checkJoinRatio, checkReward, normalizeJoinedRecord, taskBounds } from "../validation";
@@ -30,8 +32,8 @@ type JoinInputs = Pick<
   | "duplicate_reward_rule"
 >;
 
-/** What a join produced: its counts and (Athena) query ids. */
-type JoinOutput = Pick<JoinJobRecord, "counts" | "join_query_ids">;
+/** What a join produced: its counts, (Athena) query ids, and what it left out and why. */
+type JoinOutput = Pick<JoinJobRecord, "counts" | "join_query_ids"> & { warnings: string[] };
 
 /**
  * Stores records already joined with their rewards, split by `sample_prob <= ratio`, as a join
@@ -41,22 +43,45 @@ export function ingestJoinedData(ctx: StepContext, records: readonly unknown[], 
   if (!Array.isArray(records) || records.length === 0) throw new InvalidUsageError("ingestJoinedData needs a non-empty array of joined records");
   checkJoinRatio(ratio);
   const bounds = taskBounds(ctx.config);
+  const firstIndex = new Map<string, number>();
   const rows = records.map((r, i) => {
     const row = normalizeJoinedRecord(r, i, bounds);
     checkEventIdAt(row.event_id, `joined record ${i}`);
+    // Two records of one event: which reward is right is the caller's to say, so none is kept.
+    const earlier = firstIndex.get(row.event_id);
+    if (earlier !== undefined) {
+      const given = (r as { event_id?: unknown }).event_id;
+      const lossy = typeof given === "number" && !Number.isSafeInteger(given) ? " (given as a number beyond 2^53, it lost its last digits in JavaScript: pass event ids as strings)" : "";
+      throw new InvalidUsageError(
+        `joined record ${i}: field 'event_id' ${JSON.stringify(row.event_id)} is also joined record ${earlier}'s${lossy}: a decision joins once; ` +
+          "remove one of the two (which reward is right can not be told here)",
+      );
+    }
+    firstIndex.set(row.event_id, i);
     return row;
   });
-  const train = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "train");
-  const evalRows = rows.filter((r) => splitOfValue(r.sample_prob, ratio) === "eval");
-  if (train.length === 0 || evalRows.length === 0) {
-    throw new JoiningError(
-      `the ${train.length === 0 ? "train" : "eval"} split of ${rows.length} records would be empty with ratio ${ratio} ` +
-        `(train ${train.length}, eval ${evalRows.length}); give more records or another ratio`,
-    );
-  }
+  /** The rows not joined before, split; throws when a split would be empty. */
+  const split = (joinedBefore: ReadonlySet<string>) => {
+    const fresh = rows.filter((r) => !joinedBefore.has(r.event_id));
+    const train = fresh.filter((r) => splitOfValue(r.sample_prob, ratio) === "train");
+    const evalRows = fresh.filter((r) => splitOfValue(r.sample_prob, ratio) === "eval");
+    const already = rows.length - fresh.length;
+    if (train.length === 0 || evalRows.length === 0) {
+      throw new JoiningError(
+        already === rows.length
+          ? `all ${rows.length} records were joined before by earlier joins of experiment ${ctx.experimentId} (a decision joins once): nothing new to store`
+          : `the ${train.length === 0 ? "train" : "eval"} split of ${fresh.length} records would be empty with ratio ${ratio} ` +
+              `(train ${train.length}, eval ${evalRows.length}${already ? `, ${already} already joined by earlier joins` : ""}); give more records or another ratio`,
+      );
+    }
+    return { train, evalRows, already };
+  };
+  split(new Set()); // refuse an empty split before any step starts
   return runStep(ctx, {
     workflow: "joining",
     async prepare() {
+      // Nothing new at all: refused before a step starts (checked again, exactly, once the step runs).
+      split(await readJoinedIds(ctx, await successfulJoinIds(ctx)));
       const joinJobId = newJoinJobId(ctx.experimentId);
       const inputs: JoinInputs = {
         current_state: "PENDING",
@@ -68,11 +93,13 @@ export function ingestJoinedData(ctx: StepContext, records: readonly unknown[], 
         missing_reward_policy: "drop",
         duplicate_reward_rule: "none: records arrive already joined (split on their sample_prob <= ratio)",
       };
-      return joinStep(ctx, joinJobId, inputs, `storing the joined data of ${joinJobId} failed`, async (trainUri, evalUri) => {
+      return joinStep(ctx, joinJobId, inputs, `storing the joined data of ${joinJobId} failed`, async (trainUri, evalUri, joinedBefore) => {
+        const { train, evalRows, already } = split(await readJoinedIds(ctx, joinedBefore));
         const stamp = sortableSuffix();
         const csv = (rs: JoinedRecord[]) => [JOINED_CSV_HEADER, ...rs.map(joinedCsvLine)].join("\n") + "\n";
         await ctx.platform.objects.put(`${trainUri}/local-joined-data-${stamp}.csv`, csv(train));
         await ctx.platform.objects.put(`${evalUri}/local-joined-data-${stamp}.csv`, csv(evalRows));
+        await writeJoinedIds(ctx, joinJobId, [...train, ...evalRows].map((r) => r.event_id));
         const counts = {
           decisions: rows.length,
           rewards: rows.length,
@@ -81,8 +108,9 @@ export function ingestJoinedData(ctx: StepContext, records: readonly unknown[], 
           missingRewards: 0,
           train: train.length,
           eval: evalRows.length,
+          alreadyJoined: already,
         };
-        return { counts, join_query_ids: [] };
+        return { counts, join_query_ids: [], warnings: joinWarnings(counts) };
       });
     },
   });
@@ -130,21 +158,40 @@ export function join(ctx: StepContext, rewardsUri: string, options: JoinOptions)
         missing_reward_policy: missing === "drop" ? "drop" : { default_reward: missing.defaultReward },
         duplicate_reward_rule: DUPLICATE_REWARD_RULE,
       };
-      return joinStep(ctx, joinJobId, inputs, `join ${joinJobId} failed`, async (outputTrainUri, outputEvalUri) => {
-        const result = await platform.join({ experimentId, joinJobId, decisionsUri, rewardsUri, ratio, window, missingReward: missing, outputTrainUri, outputEvalUri });
-        return { counts: result.counts, join_query_ids: result.queryIds };
+      const { min_reward: minReward, max_reward: maxReward } = ctx.config.workflow;
+      return joinStep(ctx, joinJobId, inputs, `join ${joinJobId} failed`, async (outputTrainUri, outputEvalUri, joinedBefore) => {
+        const result = await platform.join({
+          experimentId,
+          joinJobId,
+          decisionsUri,
+          rewardsUri,
+          ratio,
+          window,
+          missingReward: missing,
+          outputTrainUri,
+          outputEvalUri,
+          rewardRange: { minReward, maxReward },
+          rewardTimes: eventTimeWindow(),
+          joinedIdsUris: joinedBefore.map((id) => joinedIdsUri(ctx, id)),
+          outputJoinedIdsUri: joinedIdsUri(ctx, joinJobId),
+        });
+        return { counts: result.counts, join_query_ids: result.queryIds, warnings: result.warnings ?? [] };
       });
     },
   });
 }
 
-/** The step of a join job whose `run` writes the train and eval splits at the URIs it is given. */
+/**
+ * The step of a join job whose `run` writes the train and eval splits at the URIs it is given,
+ * leaving out the events of `joinedBefore` (the experiment's successful joins, read once the step
+ * owns the joining workflow, so no other join can succeed meanwhile).
+ */
 function joinStep(
   ctx: StepContext,
   joinJobId: string,
   inputs: JoinInputs,
   failedMessage: string,
-  run: (trainUri: string, evalUri: string) => Promise<JoinOutput>,
+  run: (trainUri: string, evalUri: string, joinedBefore: string[]) => Promise<JoinOutput>,
 ): Step<"joining", JoinOutput, JoinJobRecord> {
   const { platform, experimentId } = ctx;
   const splitUri = (split: "train" | "eval") => platform.objects.uriOf(platform.layout.joinedPrefix(experimentId, joinJobId, split));
@@ -173,7 +220,10 @@ function joinStep(
       }),
     },
     async run() {
-      const output = await run(trainUri, evalUri);
+      const joinedBefore = await successfulJoinIds(ctx, joinJobId);
+      const stray = await removeStrayHoldouts(ctx, joinedBefore, joinJobId);
+      if (stray.length) ctx.log(`join ${joinJobId}: removed the holdout copies of ${stray.length} join(s) that did not succeed (${stray.join(", ")}); their events join again now`);
+      const output = await run(trainUri, evalUri, joinedBefore);
       await copyToHoldout(ctx, evalUri, joinJobId);
       return output;
     },
@@ -186,6 +236,7 @@ function joinStep(
       value(output, record) {
         ctx.state.lastJoin = record;
         ctx.log(`join ${joinJobId}: ${output.counts?.train} train / ${output.counts?.eval} eval records`);
+        for (const warning of output.warnings) ctx.log(`WARNING: join ${joinJobId}: ${warning}`);
         return clone(record);
       },
     },
@@ -227,12 +278,10 @@ export async function ingestRewards(ctx: StepContext, rewards: readonly RewardRe
     if (r === null || typeof r !== "object") throw new InvalidUsageError(`reward ${i} must be an object {event_id, reward}`);
     if (r.event_id === undefined || r.event_id === null || r.event_id === "") throw new InvalidUsageError(`reward ${i}: field 'event_id' is missing`);
     checkEventIdAt(String(r.event_id), `reward ${i}`);
-    if (typeof r.reward !== "number" || !Number.isFinite(r.reward)) {
-      throw new InvalidUsageError(`reward ${i}: field 'reward' must be a finite number, got ${JSON.stringify(r.reward)}`);
-    }
     checkReward(r.reward, bounds, `reward ${i}`);
     const ts = r.timestamp ?? base + i * 1e-6;
-    if (typeof ts !== "number" || !Number.isFinite(ts)) throw new InvalidUsageError(`reward ${i}: field 'timestamp' must be epoch seconds`);
+    const timeProblem = eventTimeProblem(ts, base);
+    if (timeProblem !== null) throw new InvalidUsageError(`reward ${i}: field 'timestamp' ${timeProblem}; or leave it out and the time of ingest is used`);
     return JSON.stringify({ event_id: String(r.event_id), reward: r.reward, timestamp: ts });
   });
   const { platform, experimentId } = ctx;

@@ -66,10 +66,18 @@ export function train(ctx: StepContext, dataOf: () => string | null, parentOf: (
             r.train_state = "Completed";
             r.s3_model_output_path = result.modelArtifactUri;
             r.training_end_time = result.endTime;
+            if (result.rows) r.training_rows = result.rows;
           },
           value(result, record) {
             const learned = result.logs.split("\n").filter((l) => l.startsWith("Model learned")).join(" ");
             ctx.log(`trained ${modelId}${parentModelId ? ` (from ${parentModelId})` : ""}: ${learned}`);
+            const rows = result.rows;
+            if (rows && rows.skipped > 0) {
+              ctx.log(
+                `WARNING: training ${modelId} skipped ${rows.skipped} of ${rows.used + rows.skipped} row(s) of ${dataUri} ` +
+                  `(the model record's training_rows lists the first): ${rows.first_skipped.slice(0, 3).join("; ")}`,
+              );
+            }
             return record;
           },
         },

@@ -11,6 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { asDiskFull, checkFreeSpace } from "../../util/disk";
 
 export interface DuckDbFileOptions {
   idleMs?: number;
@@ -21,12 +22,32 @@ export interface DuckDbFileOptions {
 
 const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
-function walSize(file: string): number {
+/**
+ * Free space a write needs besides the database and its WAL (which a checkpoint may rewrite).
+ * DuckDB can not be trusted with a full disk: a commit whose WAL write fails can end in a
+ * FatalException that aborts the whole process (seen: exit 134 in `trainNextModel`), so writes are
+ * refused with a DiskFullError while less than this is free, long before DuckDB runs out.
+ */
+export const RECORD_WRITE_RESERVE_BYTES = 16 * 1024 * 1024;
+
+function sizeOf(file: string): number {
   try {
-    return fs.statSync(`${file}.wal`).size;
+    return fs.statSync(file).size;
   } catch {
     return 0;
   }
+}
+
+const walSize = (file: string) => sizeOf(`${file}.wal`);
+
+/** What to free when the record database can not be written. */
+const FREE_HINT =
+  "free space on the disk of the workspace (old experiments' data: manager.cleanResource({ deleteData: true }); failed job folders under <workspace>/jobs; " +
+  "downloads under <workspace>/downloads), or set workspace in config.yaml to a folder on a larger disk. The records on disk are intact";
+
+/** A DuckDB error after which the instance is unusable ("database has been invalidated"). */
+function isInvalidated(err: unknown): boolean {
+  return /invalidated|FATAL Error/i.test(String((err as Error)?.message ?? err));
 }
 
 function isLockError(err: unknown): boolean {
@@ -67,12 +88,24 @@ export class DuckDbFile {
     private readonly options: DuckDbFileOptions = {},
   ) {}
 
-  /** Runs `fn` with an open connection; calls are serialised in this process. */
-  use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  /** Bytes a write needs free: the reserve, plus the database and WAL a checkpoint may rewrite. */
+  private writeNeeds(): number {
+    return RECORD_WRITE_RESERVE_BYTES + sizeOf(this.file) + walSize(this.file);
+  }
+
+  /**
+   * Runs `fn` with an open connection; calls are serialised in this process. `write: true` (any
+   * statement that changes the file) first checks the free space (DiskFullError naming the file,
+   * the space and what to free); an out-of-space failure of DuckDB itself becomes the same error.
+   */
+  use<T>(fn: (c: DuckDBConnection) => Promise<T>, options: { write?: boolean } = {}): Promise<T> {
     const run = async (): Promise<T> => {
-      const c = await this.acquire();
+      if (options.write) checkFreeSpace(this.file, this.writeNeeds(), "the record database", FREE_HINT);
       try {
-        return await fn(c);
+        return await fn(await this.acquire());
+      } catch (err) {
+        if (isInvalidated(err)) this.closeNow(); // reopened (and its WAL replayed) on the next call
+        throw asDiskFull(err, this.file, "the record database", FREE_HINT);
       } finally {
         this.scheduleClose();
       }
@@ -82,7 +115,7 @@ export class DuckDbFile {
     return p;
   }
 
-  /** Runs `fn` inside BEGIN/COMMIT (ROLLBACK on error). */
+  /** Runs `fn` inside BEGIN/COMMIT (ROLLBACK on error); a write (see `use`). */
   transaction<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.use(async (c) => {
       await c.run("BEGIN TRANSACTION");
@@ -94,7 +127,7 @@ export class DuckDbFile {
         await c.run("ROLLBACK").catch(() => undefined);
         throw err;
       }
-    });
+    }, { write: true });
   }
 
   private async acquire(): Promise<DuckDBConnection> {
@@ -139,7 +172,16 @@ export class DuckDbFile {
       await this.init(this.connection);
       this.initialised = true;
     }
-    if (walSize(this.file) > WAL_CHECKPOINT_BYTES) await this.connection.run("CHECKPOINT");
+    // A checkpoint rewrites blocks of the file: only with room to spare (else the WAL just grows).
+    if (walSize(this.file) > WAL_CHECKPOINT_BYTES) {
+      let room = true;
+      try {
+        checkFreeSpace(this.file, this.writeNeeds(), "the record database checkpoint");
+      } catch {
+        room = false;
+      }
+      if (room) await this.connection.run("CHECKPOINT");
+    }
     return this.connection;
   }
 
@@ -158,6 +200,8 @@ export class DuckDbFile {
   private closeNow(): void {
     try {
       this.connection?.closeSync();
+    } catch {
+      // An invalidated database may refuse to close cleanly; the instance is dropped anyway.
     } finally {
       this.connection = null;
       try {

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { jobPaths, SCORE_FILE, writeFailure, type Channel, type JobLog, type JobPaths } from "../../container/contract";
 import { evaluateJob } from "../../container/evaluate";
 import { trainJob } from "../../container/train";
+import { MODEL_JSON, type ModelMetadata } from "../../learner/model";
 import { parseScore } from "../../ope";
 import {
   JobFailedError,
@@ -20,9 +21,11 @@ import {
   type JobRunner,
   type TrainingJobRequest,
   type TrainingJobResult,
+  type TrainingRowsReport,
 } from "../types";
 import type { LocalObjectStore } from "./objectStore";
 import { safeSegment } from "../layout";
+import { DiskFullError, freeBytes, isOutOfSpace } from "../../util/disk";
 
 export type JobMode = "in-process" | "process";
 
@@ -42,7 +45,19 @@ export class LocalJobRunner implements JobRunner {
     if (request.trainingDataUri) channels.training = request.trainingDataUri;
     if (request.pretrainedModelUri) channels.pretrained_model = request.pretrainedModelUri;
     const r = await this.run("train", request.jobName, request.hyperparameters, channels, request.outputUri);
-    return { ...r.result, modelArtifactUri: request.outputUri };
+    const rows = await this.trainingRows(request.outputUri);
+    return { ...r.result, modelArtifactUri: request.outputUri, ...(rows ? { rows } : {}) };
+  }
+
+  /** The rows the saved model says its training used and skipped (model.json `training`), or null. */
+  private async trainingRows(modelUri: string): Promise<TrainingRowsReport | null> {
+    try {
+      const meta = JSON.parse((await this.store.get(`${modelUri}/${MODEL_JSON}`)).toString("utf8")) as Partial<ModelMetadata>;
+      const t = meta.training;
+      return t ? { used: t.used, skipped: t.skipped, first_skipped: t.firstSkipped } : null;
+    } catch {
+      return null;
+    }
   }
 
   async runEvaluation(request: EvaluationJobRequest): Promise<EvaluationJobResult> {
@@ -58,6 +73,11 @@ export class LocalJobRunner implements JobRunner {
     return { ...r.result, score, scoreUri };
   }
 
+  /**
+   * Runs a job in its folder. A full disk anywhere (the inputs, the job's own writes, the upload)
+   * fails the job with a DiskFullError naming the path, and its folder is removed rather than
+   * kept: on a full disk the space matters more than the folder.
+   */
   private async run(
     kind: "train" | "evaluate",
     jobName: string,
@@ -66,6 +86,25 @@ export class LocalJobRunner implements JobRunner {
     outputUri: string,
   ) {
     const root = path.join(this.jobsDir, safeSegment(jobName, "job name"));
+    try {
+      return await this.runIn(root, kind, jobName, hyperparameters, channels, outputUri);
+    } catch (err) {
+      // A job run as a process reports a full disk only in its failure reason.
+      if (!isOutOfSpace(err instanceof JobFailedError ? err.failureReason : err)) throw err;
+      fs.rmSync(root, { recursive: true, force: true });
+      const full = err instanceof DiskFullError ? err : new DiskFullError(root, freeBytes(root), `${kind === "train" ? "training" : "evaluation"} job ${jobName}`, { cause: err });
+      throw new JobFailedError(jobName, full.message, err instanceof JobFailedError ? err.logs : "");
+    }
+  }
+
+  private async runIn(
+    root: string,
+    kind: "train" | "evaluate",
+    jobName: string,
+    hyperparameters: Record<string, string>,
+    channels: Partial<Record<Channel, string>>,
+    outputUri: string,
+  ) {
     fs.rmSync(root, { recursive: true, force: true });
     const paths = jobPaths(root);
     fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
@@ -114,8 +153,10 @@ export class LocalJobRunner implements JobRunner {
       else await evaluateJob(paths, log);
       return true;
     } catch (err) {
-      writeFailure(paths, err);
       log(`error: ${err instanceof Error ? err.message : String(err)}`);
+      // On a full disk even the failure file may not fit: the error itself carries the reason.
+      if (isOutOfSpace(err)) throw err;
+      writeFailure(paths, err);
       return false;
     }
   }

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { asDiskFull } from "../../util/disk";
 import { ObjectStoreError, type ObjectInfo, type ObjectStore } from "../types";
 
 let tmpCounter = 0;
@@ -51,19 +52,28 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(uri: string, body: string | Uint8Array): Promise<void> {
-    const target = this.pathOf(uri);
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
-    const tmp = `${target}.tmp-${process.pid}-${++tmpCounter}`;
-    await fs.promises.writeFile(tmp, body);
-    await fs.promises.rename(tmp, target);
+    await this.writeVia(this.pathOf(uri), (tmp) => fs.promises.writeFile(tmp, body));
   }
 
   async putFile(uri: string, localPath: string): Promise<void> {
-    const target = this.pathOf(uri);
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await this.writeVia(this.pathOf(uri), (tmp) => fs.promises.copyFile(localPath, tmp));
+  }
+
+  /**
+   * Writes `target` through a temporary file renamed into place. A failed write removes its
+   * temporary file (a full disk keeps nothing half-written) and becomes a DiskFullError naming the
+   * object when the disk is full.
+   */
+  private async writeVia(target: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const tmp = `${target}.tmp-${process.pid}-${++tmpCounter}`;
-    await fs.promises.copyFile(localPath, tmp);
-    await fs.promises.rename(tmp, target);
+    try {
+      await fs.promises.mkdir(path.dirname(target), { recursive: true });
+      await write(tmp);
+      await fs.promises.rename(tmp, target);
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      throw asDiskFull(err, target, "the local object store");
+    }
   }
 
   async get(uri: string): Promise<Buffer> {
@@ -144,8 +154,12 @@ export class LocalObjectStore implements ObjectStore {
       const src = this.pathOf(o.uri);
       const rel = src === base ? path.basename(src) : path.relative(base, src);
       const dst = path.join(localDir, rel);
-      await fs.promises.mkdir(path.dirname(dst), { recursive: true });
-      await fs.promises.copyFile(src, dst);
+      try {
+        await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+        await fs.promises.copyFile(src, dst);
+      } catch (err) {
+        throw asDiskFull(err, dst, `downloading ${o.uri}`);
+      }
       files.push(dst);
     }
     return files;

@@ -84,7 +84,7 @@ export class DuckDbRecordStore implements RecordStore {
       const existing = await readOne(c, kind, experimentId, id);
       if (!existing) throw new Error(`record ${kind} ${experimentId}/${id} neither inserted nor found`);
       return { version: existing.version, value: decodeRecord(kind, existing.value, sourceOf(kind, experimentId, id)), created: false };
-    });
+    }, { write: true });
   }
 
   async update<K extends RecordKind>(
@@ -108,7 +108,7 @@ export class DuckDbRecordStore implements RecordStore {
         throw new ConflictError(kind, `${experimentId}/${id}`, expectedVersion, actual?.version ?? null);
       }
       return { version: Number(rows[0].version), value };
-    });
+    }, { write: true });
   }
 
   async list<K extends RecordKind>(kind: K, experimentId: string): Promise<Versioned<RecordTypes[K]>[]> {
@@ -141,9 +141,9 @@ export class DuckDbRecordStore implements RecordStore {
 
   async putMetric(experimentId: string, name: string, value: number, timestamp?: string): Promise<void> {
     if (!Number.isFinite(value)) throw new RangeError(`metric ${name} must be a finite number, got ${value}`);
-    await this.db.use((c) =>
-      c.run("INSERT INTO metrics VALUES ($1, $2, $3, $4)", [experimentId, name, timestamp ?? new Date().toISOString(), value]),
-    );
+    await this.db.use((c) => c.run("INSERT INTO metrics VALUES ($1, $2, $3, $4)", [experimentId, name, timestamp ?? new Date().toISOString(), value]), {
+      write: true,
+    });
   }
 
   async getMetric(experimentId: string, name: string): Promise<MetricPoint[]> {

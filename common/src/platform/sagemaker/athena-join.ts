@@ -12,8 +12,10 @@ import {
   StopQueryExecutionCommand,
   type AthenaClient,
 } from "@aws-sdk/client-athena";
+import { eventTimeWindow } from "../../data/time";
 import type { JoinSqlOptions } from "../../join/sql";
 import { objectLayout } from "../layout";
+import { emptySplitError, joinWarnings } from "../join-report";
 import type { JoinCounts, JoinRequest, JoinResult } from "../types";
 import { awsCall } from "./aws";
 import { VARIANT_NAME } from "./hosting";
@@ -25,9 +27,11 @@ import {
   captureHour,
   createDatabaseSql,
   createDecisionsTableSql,
+  createJoinedIdsTableSql,
   createRewardsTableSql,
   decisionsRelationSql,
   dropTableSql,
+  joinedIdsRelationSql,
   rewardsRelationSql,
 } from "./athena-sql";
 import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
@@ -210,15 +214,18 @@ export class AthenaJoiner {
     await this.runQuery(createDatabaseSql(database), ddl, "the join database");
     await this.runQuery(createDecisionsTableSql({ database, table: names.decisions, captureLocation: capture, firstHour: hour }), ddl, "the decisions table");
     await this.runQuery(createRewardsTableSql({ database, table: names.rewards, rewardsLocation }), ddl, "the rewards table");
+    const joinedIdsLocation = this.store.uriOf(objectLayout.joinedIdsRootPrefix(experimentId));
+    await this.runQuery(createJoinedIdsTableSql({ database, table: names.joinedIds, joinedIdsLocation }), ddl, "the joined-ids table");
   }
 
   /** Drops the experiment's tables; returns their names. */
   async dropTables(experimentId: string): Promise<string[]> {
     const names = athenaTableNames(experimentId);
     const ddl = this.queryResultsUri(experimentId);
-    for (const table of [names.decisions, names.rewards]) await this.runQuery(dropTableSql(this.settings.athenaDatabase, table), ddl, `dropping ${table}`);
+    const tables = [names.decisions, names.rewards, names.joinedIds];
+    for (const table of tables) await this.runQuery(dropTableSql(this.settings.athenaDatabase, table), ddl, `dropping ${table}`);
     this.tablesReady.delete(experimentId);
-    return [`${this.settings.athenaDatabase}.${names.decisions}`, `${this.settings.athenaDatabase}.${names.rewards}`];
+    return tables.map((table) => `${this.settings.athenaDatabase}.${table}`);
   }
 
   /** The event ids of a rewards batch, and when the batch was written. */
@@ -286,6 +293,9 @@ export class AthenaJoiner {
       ratio: request.ratio,
       window,
       defaultReward: request.missingReward === "drop" ? null : request.missingReward.defaultReward,
+      rewardRange: request.rewardRange,
+      rewardTimes: request.rewardTimes ?? eventTimeWindow(),
+      joinedIds: joinedIdsRelationSql({ database, table: names.joinedIds, joinedIdsUris: request.joinedIdsUris ?? [] }),
     };
     const queries = athenaJoinQueries(options);
     const results = this.queryResultsUri(request.experimentId);
@@ -305,28 +315,25 @@ export class AthenaJoiner {
       missingRewards: Number(c.missing_rewards ?? 0),
       train: n("train"),
       eval: n("eval"),
+      invalidRewards: Number(c.invalid_rewards ?? 0),
+      invalidRewardTimes: Number(c.invalid_reward_times ?? 0),
+      alreadyJoined: Number(c.already_joined ?? 0),
     };
-    if (counts.train === 0 || counts.eval === 0) {
-      const error = new Error(
-        `join ${request.joinJobId}: the ${counts.train === 0 ? "train" : "eval"} split is empty ` +
-          `(train ${counts.train}, eval ${counts.eval}, decisions ${counts.decisions}, rewards ${counts.rewards}, ` +
-          `unmatched rewards ${counts.unmatchedRewards}, ratio ${request.ratio}); ` +
-          "collect more interactions, check that the rewards' event ids match the decisions, or change the ratio",
-      ) as Error & { counts?: JoinCounts };
-      error.counts = counts;
-      throw error;
-    }
+    if (counts.train === 0 || counts.eval === 0) throw emptySplitError(request, counts);
     // A re-run of the same join must not leave the old files next to the new ones.
-    await this.store.delete(request.outputTrainUri, { recursive: true });
-    await this.store.delete(request.outputEvalUri, { recursive: true });
-    const [trainRun, evalRun] = await Promise.all([
+    const outputs = [request.outputTrainUri, request.outputEvalUri, ...(request.outputJoinedIdsUri ? [request.outputJoinedIdsUri] : [])];
+    for (const uri of outputs) await this.store.delete(uri, { recursive: true });
+    const [trainRun, evalRun, idsRun] = await Promise.all([
       this.runQuery(queries.train, request.outputTrainUri, `join ${request.joinJobId} train split`),
       this.runQuery(queries.eval, request.outputEvalUri, `join ${request.joinJobId} eval split`),
+      ...(request.outputJoinedIdsUri ? [this.runQuery(queries.ids, request.outputJoinedIdsUri, `join ${request.joinJobId} joined ids`)] : []),
     ]);
-    for (const [run, uri] of [
+    const written: [{ outputLocation: string }, string][] = [
       [trainRun, request.outputTrainUri],
       [evalRun, request.outputEvalUri],
-    ] as const) {
+    ];
+    if (idsRun && request.outputJoinedIdsUri) written.push([idsRun, request.outputJoinedIdsUri]);
+    for (const [run, uri] of written) {
       if (run.outputLocation && !run.outputLocation.startsWith(folder(uri)))
         throw new Error(
           `Athena wrote ${run.outputLocation} instead of under ${uri}: workgroup ${this.settings.athenaWorkgroup} overrides the ` +
@@ -339,7 +346,8 @@ export class AthenaJoiner {
       counts,
       outputTrainUri: request.outputTrainUri,
       outputEvalUri: request.outputEvalUri,
-      queryIds: [countsRun.id, splitRun.id, trainRun.id, evalRun.id],
+      queryIds: [countsRun.id, splitRun.id, trainRun.id, evalRun.id, ...(idsRun ? [idsRun.id] : [])],
+      warnings: joinWarnings(counts),
     };
   }
 }

@@ -28,10 +28,10 @@ export function athenaIdentifier(name: string, what: string): string {
  * The experiment's table names. Experiment ids may hold '-' and upper case, which Glue does not
  * take; a hash of the exact id keeps two ids that map to the same text apart.
  */
-export function athenaTableNames(experimentId: string): { decisions: string; rewards: string } {
+export function athenaTableNames(experimentId: string): { decisions: string; rewards: string; joinedIds: string } {
   const base = experimentId.toLowerCase().replace(/[^a-z0-9]+/g, "_").slice(0, 80);
   const tag = hash32(experimentId, 0).toString(16).padStart(8, "0");
-  return { decisions: `cbkit_decisions_${base}_${tag}`, rewards: `cbkit_rewards_${base}_${tag}` };
+  return { decisions: `cbkit_decisions_${base}_${tag}`, rewards: `cbkit_rewards_${base}_${tag}`, joinedIds: `cbkit_joined_ids_${base}_${tag}` };
 }
 
 /** `s3://b/k` (no trailing slash) -> `s3://b/k/`. */
@@ -96,6 +96,29 @@ WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
 LOCATION ${sqlString(folder(o.rewardsLocation))}`;
 }
 
+/**
+ * The table of event ids already joined: the CSV each successful join leaves under
+ * `{exp}/joined_ids/{join}/` (Athena's own result file of the ids query: a quoted header `event_id`,
+ * one quoted id per line). A join reads the folders of the successful joins only, by `"$path"`.
+ */
+export function createJoinedIdsTableSql(o: { database: string; table: string; joinedIdsLocation: string }): string {
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS \`${athenaIdentifier(o.database, "database")}\`.\`${athenaIdentifier(o.table, "table")}\` (
+  \`event_id\` string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '"')
+LOCATION ${sqlString(folder(o.joinedIdsLocation))}
+TBLPROPERTIES ('skip.header.line.count' = '1')`;
+}
+
+/** The `joinedIds` relation of the shared join: the ids in the folders of the earlier successful joins (none: an empty relation). */
+export function joinedIdsRelationSql(o: { database: string; table: string; joinedIdsUris: readonly string[] }): string {
+  if (o.joinedIdsUris.length === 0) return "(SELECT CAST(NULL AS VARCHAR) AS event_id WHERE 1 = 0)";
+  const paths = o.joinedIdsUris.map((uri) => `"$path" LIKE ${sqlString(folder(uri).replace(/([%_\\])/g, "\\$1") + "%")} ESCAPE '\\'`);
+  return `(SELECT event_id FROM ${qualified(o.database, o.table)}
+  WHERE ${paths.join("\n     OR ")})`;
+}
+
 export function dropTableSql(database: string, table: string): string {
   return `DROP TABLE IF EXISTS \`${athenaIdentifier(database, "database")}\`.\`${athenaIdentifier(table, "table")}\``;
 }
@@ -157,7 +180,7 @@ export function rewardsRelationSql(o: { database: string; table: string; rewards
   const like = folder(o.rewardsUri).replace(/([%_\\])/g, "\\$1") + "%";
   return `(SELECT CAST(event_id AS VARCHAR) AS event_id, CAST(reward AS DOUBLE) AS reward, CAST("timestamp" AS DOUBLE) AS "timestamp", "$path" AS source
   FROM ${qualified(o.database, o.table)}
-  WHERE "$path" LIKE ${sqlString(like)} ESCAPE '\\' AND event_id IS NOT NULL AND reward IS NOT NULL)`;
+  WHERE "$path" LIKE ${sqlString(like)} ESCAPE '\\')`;
 }
 
 export interface AthenaJoinSql {
@@ -165,9 +188,11 @@ export interface AthenaJoinSql {
   splitCounts: string;
   train: string;
   eval: string;
+  /** The event ids this join joins (both splits), for the joined-ids table. */
+  ids: string;
 }
 
-/** The four queries of one join: counts, rows per split, and each split's rows in file order. */
+/** The five queries of one join: counts, rows per split, each split's rows in file order, and the joined ids. */
 export function athenaJoinQueries(options: JoinSqlOptions): AthenaJoinSql {
   const rows = joinedRowsSql(options);
   const columns = JOINED_OUTPUT_COLUMNS.map((c) => `"${c}"`).join(", ");
@@ -178,6 +203,7 @@ export function athenaJoinQueries(options: JoinSqlOptions): AthenaJoinSql {
     splitCounts: `SELECT split, COUNT(*) AS n FROM (${rows}) j GROUP BY split`,
     train: split("train"),
     eval: split("eval"),
+    ids: `SELECT event_id FROM (${rows}) j ORDER BY event_id`,
   };
 }
 

@@ -10,8 +10,10 @@ export {
   athenaTableNames,
   captureHour,
   createDecisionsTableSql,
+  createJoinedIdsTableSql,
   createRewardsTableSql,
   decisionsRelationSql,
+  joinedIdsRelationSql,
   rewardsRelationSql,
   DUCKDB_TRINO_SHIMS,
 } from "./athena-sql";
