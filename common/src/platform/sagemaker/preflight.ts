@@ -46,7 +46,7 @@ async function attempt(check: string, permission: string, run: () => Promise<Set
 export async function checkSageMakerSetup(config: unknown, given: Partial<SetupCheckClients> = {}): Promise<SetupCheck[]> {
   let settings: SageMakerSettings;
   try {
-    settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(config), { sts: given.sts });
+    settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(config), { sts: given.sts, iam: given.iam });
   } catch (error) {
     if (error instanceof SageMakerConfigError) return [{ check: error.field, ok: false, detail: error.message }];
     if (isAccessDenied(error) || /credential/i.test((error as Error).message))
@@ -74,6 +74,16 @@ export async function checkSageMakerSetup(config: unknown, given: Partial<SetupC
       try {
         const role = await iam.send(new GetRoleCommand({ RoleName: roleName }));
         const trust = decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? "");
+        // Looked up by name, the role is found even when the configured ARN lacks its path
+        // (service-role/...): compare the ARN SageMaker will be given with the role's real one.
+        const actual = role.Role?.Arn;
+        if (actual && actual !== settings.roleArn)
+          return {
+            check: "execution role",
+            ok: false,
+            detail: `sagemaker.role_arn is ${settings.roleArn}, but the role named ${roleName} has the ARN ${actual} (path ${role.Role?.Path ?? "/"})`,
+            fix: `set sagemaker.role_arn to ${actual}`,
+          };
         if (!trust.includes("sagemaker.amazonaws.com"))
           return { check: "execution role", ok: false, detail: `${settings.roleArn} does not trust sagemaker.amazonaws.com`, fix: "add the trust policy of docs/sagemaker.md section 2.1" };
         return { check: "execution role", ok: true, detail: `${settings.roleArn} exists and trusts SageMaker` };
