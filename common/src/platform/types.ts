@@ -262,7 +262,10 @@ export interface TrainingJobRequest {
   /** = model id; also the SageMaker training-job name (≤ 63 characters). */
   jobName: string;
   hyperparameters: Record<string, string>;
-  /** Prefix URI of the training data (channel `training`); omitted -> random initial model. */
+  /**
+   * Prefix URI of the training data (channel `training`); omitted -> a fresh, uniform-exploring
+   * first model (SageMaker mode builds that one on this machine: no job, nothing billed).
+   */
   trainingDataUri?: string;
   /** Artifact prefix URI of the parent model (channel `pretrained_model`). */
   pretrainedModelUri?: string;

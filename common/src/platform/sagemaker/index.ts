@@ -41,5 +41,5 @@ export {
   type ServingLimits,
   type TableCapacity,
 } from "./settings";
-export { readTar, type TarEntry } from "./tar";
+export { readTar, writeTarGz, type TarEntry } from "./tar";
 export { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";

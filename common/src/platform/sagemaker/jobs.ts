@@ -4,7 +4,14 @@
  * `evaluation`, `pretrained_model`, `/opt/ml/model`, `/opt/ml/output/failure`), so both modes
  * compute the same thing. Waits are bounded; a failure carries SageMaker's FailureReason (the
  * container's failure file); the evaluation score is read from the job's output artifact.
+ *
+ * The one exception is a first model without data: it learns nothing, so the container's own
+ * training code builds it on this machine and the artifact is uploaded where a job would have
+ * left it — the same files, and no billed job.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
@@ -14,6 +21,8 @@ import {
   type SageMakerClient,
   type TrainingInstanceType,
 } from "@aws-sdk/client-sagemaker";
+import { jobPaths } from "../../container/contract";
+import { trainJob } from "../../container/train";
 import {
   JobFailedError,
   type EvaluationJobRequest,
@@ -27,7 +36,7 @@ import { awsCall } from "./aws";
 import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
-import { readTar } from "./tar";
+import { readTar, writeTarGz, type TarEntry } from "./tar";
 import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
@@ -77,6 +86,23 @@ export function parseEvaluationScore(text: string, source: string): EvaluationSc
   if (!v || typeof v !== "object" || !finite(v.score) || !finite(v.n) || typeof v.estimator !== "string" || !v.ci || !finite(v.ci.lower) || !finite(v.ci.upper))
     throw new Error(`${source} lacks a finite score, n, estimator or ci {lower, upper}: ${text.slice(0, 200)}`);
   return v as EvaluationScore;
+}
+
+/** The hyperparameters a job of this kind receives (SageMaker writes them to hyperparameters.json). */
+const withJobKind = (hyperparameters: Record<string, string>, job: "train" | "evaluate"): Record<string, string> => ({
+  ...hyperparameters,
+  cbkit_job: job,
+});
+
+/** The regular files under `dir`, with paths relative to it (what SageMaker packs from /opt/ml/model). */
+function filesUnder(dir: string): TarEntry[] {
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const full = path.join(entry.parentPath ?? entry.path, entry.name);
+      return { path: path.relative(dir, full).split(path.sep).join("/"), data: fs.readFileSync(full) };
+    })
+    .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 export class SageMakerJobRunner implements JobRunner {
@@ -146,11 +172,10 @@ export class SageMakerJobRunner implements JobRunner {
             TrainingJobName: jobName,
             AlgorithmSpecification: { TrainingImage: this.settings.image, TrainingInputMode: "File" },
             RoleArn: this.settings.roleArn,
-            HyperParameters: { ...hyperparameters, cbkit_job: job },
+            HyperParameters: withJobKind(hyperparameters, job),
             Environment: { CBKIT_JOB: job },
-            // No channels (the first model, trained on nothing): the field is left out, as the API
-            // takes 1-20 channels or none at all, never an empty list.
-            ...(channels.length > 0 ? { InputDataConfig: channels } : {}),
+            // 1-20 channels: every job here has data (a first model without data is built locally).
+            InputDataConfig: channels,
             OutputDataConfig: { S3OutputPath: this.outputPathFor(outputUri, jobName) },
             ResourceConfig: {
               InstanceType: instanceType as TrainingInstanceType,
@@ -240,9 +265,37 @@ export class SageMakerJobRunner implements JobRunner {
     };
   }
 
+  /**
+   * The first model without data, built here by the container's training code (no `training`
+   * channel: a fresh, uniform-exploring model, whatever parent is given) and uploaded as a job
+   * would leave it: `model.tar.gz` next to the unpacked files. A training job would bill minutes
+   * of instance time to save the same untrained model.
+   */
+  private async buildModelWithoutData(request: TrainingJobRequest): Promise<TrainingJobResult> {
+    checkSageMakerName("training job", request.jobName);
+    const startTime = new Date().toISOString();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-first-model-"));
+    try {
+      const paths = jobPaths(root);
+      fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
+      fs.writeFileSync(paths.hyperparameters, JSON.stringify(withJobKind(request.hyperparameters, "train")));
+      const lines = [
+        "no training data: this model learns nothing, so it was built on this machine by the training container's code " +
+          "and uploaded where a training job would leave it (no job started, nothing billed)",
+      ];
+      await trainJob(paths, (line) => lines.push(line));
+      const files = filesUnder(paths.modelDir);
+      await this.store.put(packedArtifactUri(request.outputUri), writeTarGz(files));
+      for (const file of files) await this.store.put(`${request.outputUri}/${file.path}`, file.data);
+      return { jobName: request.jobName, status: "Completed", startTime, endTime: new Date().toISOString(), logs: lines.join("\n"), modelArtifactUri: request.outputUri };
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
   async runTraining(request: TrainingJobRequest): Promise<TrainingJobResult> {
-    const channels: Channel[] = [];
-    if (request.trainingDataUri) channels.push(await this.channel("training", request.trainingDataUri));
+    if (!request.trainingDataUri) return this.buildModelWithoutData(request);
+    const channels: Channel[] = [await this.channel("training", request.trainingDataUri)];
     if (request.pretrainedModelUri)
       channels.push(await this.channel("pretrained_model", await this.unpackedModelUri(request.pretrainedModelUri)));
     await this.startJob(request.jobName, "train", this.settings.trainingInstanceType, request.hyperparameters, channels, request.outputUri);
