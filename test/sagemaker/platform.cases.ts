@@ -504,7 +504,7 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
     assert.deepEqual(iam.commandCalls(GetRoleCommand)[0].args[0].input, { RoleName: "CbKitExecution" });
   });
 
-  it("finds a configured role ARN that lacks the role's path (GetRole by name would pass it)", async () => {
+  it("finds a configured role ARN that lacks the role's path (GetRole by name would pass it), and an image SageMaker refuses", async () => {
     const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
     const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
     const c = { region: "eu-west-1", credentials: DUMMY_CREDENTIALS };
@@ -524,6 +524,17 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
     mockClient(s3).on(HeadBucketCommand).resolves({});
     mockClient(dynamodb).on(DescribeTableCommand).resolves({ Table: { TableStatus: "ACTIVE" } });
     const checks = await checkSageMakerSetup(parseConfig(CONFIG), { sts, iam, ecr, s3, dynamodb });
+    assert.deepEqual(checks.find((ch) => ch.check === "image"), {
+      check: "image",
+      ok: true,
+      detail: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cbkit:latest exists (application/vnd.docker.distribution.manifest.v2+json)",
+    });
+    // An image pushed as an OCI index (provenance attestations) is refused before any job.
+    mockClient(ecr).on(DescribeImagesCommand).resolves({ imageDetails: [{ imageManifestMediaType: "application/vnd.oci.image.index.v1+json" }] });
+    const image = (await checkSageMakerSetup(parseConfig(CONFIG), { sts, iam, ecr, s3, dynamodb })).find((ch) => ch.check === "image")!;
+    assert.equal(image.ok, false);
+    assert.match(image.detail, /manifest type application\/vnd\.oci\.image\.index\.v1\+json; SageMaker accepts only application\/vnd\.docker\.distribution\.manifest\.v2\+json/);
+    assert.match(image.fix ?? "", /image-build-push\.sh --region eu-west-1/);
     const role = checks.find((ch) => ch.check === "execution role")!;
     assert.equal(role.ok, false);
     assert.match(role.detail, /the role named CbKitExecution has the ARN arn:aws:iam::123456789012:role\/service-role\/CbKitExecution \(path \/service-role\/\)/);

@@ -19,7 +19,7 @@ export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES } from "./
 export { EXPERIMENT_TAG, JOB_TAG, METRIC_NAMESPACE } from "./names";
 export { AwsPermissionError, isAccessDenied } from "./aws";
 export { cleanupExperiment } from "./cleanup";
-export { checkSageMakerSetup, type SetupCheck, type SetupCheckClients } from "./preflight";
+export { checkSageMakerSetup, SAGEMAKER_IMAGE_MANIFEST, type SetupCheck, type SetupCheckClients } from "./preflight";
 export {
   requiredIamPermissions,
   callerPolicyDocument,
