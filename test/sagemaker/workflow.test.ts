@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand } from "@aws-sdk/client-sagemaker";
+import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { ExperimentManager, Rng, parseConfig, type JoinedRecord, type RuntimeClientSettings, type TrainingJobRequest } from "@cbkit/common";
@@ -193,6 +193,50 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     const tableRecords = await manager.cleanTableRecords();
     assert.equal(tableRecords.experiments, 1);
     assert.equal(tableRecords.models, 2);
+  });
+
+  it("says once what billable steps cost, and an interrupt (SIGINT) during a job's wait stops the job (issue 16.14)", async () => {
+    const EXP3 = "exp-e2e-sigint";
+    const messages: string[] = [];
+    const m = await ExperimentManager.create(config(), EXP3, { platform, log: (line) => messages.push(line) });
+    // The test's own listener: without the kit's, a SIGINT must not end this test process.
+    const keepAlive = () => undefined;
+    process.on("SIGINT", keepAlive);
+    try {
+      await m.ingestJoinedData(warmStart(100), 0.8);
+      assert.ok(!messages.some((l) => l.startsWith("SageMaker mode bills")), "a client-side join bills nothing");
+      await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData });
+      await m.evaluateModel();
+      const notices = messages.filter((l) => l.startsWith("SageMaker mode bills"));
+      assert.equal(notices.length, 1, "once, before the first billable step");
+      // The shipped fleets: jobs on ml.m5.large, the endpoint on one ml.t2.medium.
+      assert.match(notices[0], /each training or evaluation job runs on ml\.m5\.large \(\$0\.115\/h\) for a few minutes; interrupting its wait .* stops the job/);
+      assert.match(notices[0], /the endpoint runs on 1 × ml\.t2\.medium \(\$0\.056\/h, \$1\.34 a day\) until cleanResource\(\) deletes it, also after an error/);
+      assert.match(notices[0], /on-demand, us-east-1, 2025/);
+
+      // A slow job: it stays InProgress until stopped. Interrupt the wait for it.
+      cloud.holdJobs = true;
+      const stopsBefore = cloud.sm.commandCalls(StopTrainingJobCommand).length;
+      const training = m.trainNextModel();
+      const held = async () => [...cloud.jobs.entries()].find(([name, job]) => name.startsWith(`${EXP3}-model-`) && job.held);
+      for (let i = 0; i < 400 && !(await held()); i++) await new Promise((r) => setTimeout(r, 10));
+      const [jobName, job] = (await held())!;
+      const interruptedAt = Date.now();
+      process.kill(process.pid, "SIGINT");
+      await assert.rejects(training, (e: Error) => /interrupted while waiting for training job/.test(e.message) && /was stopped \(StopTrainingJob\), so it does not keep billing/.test(e.message));
+      assert.ok(Date.now() - interruptedAt < 5000, "at once, not at the job time-out");
+      assert.deepEqual(cloud.sm.commandCalls(StopTrainingJobCommand).slice(stopsBefore).map((c) => c.args[0].input.TrainingJobName), [jobName]);
+      assert.equal(job.status, "Stopped");
+      const record = await m.getModelRecord(jobName);
+      assert.equal(record.train_state, "Failed");
+      assert.match(record.failure_reason ?? "", /interrupted/);
+      assert.equal(process.listenerCount("SIGINT"), 1, "the kit's listener is gone once the wait ended");
+    } finally {
+      cloud.holdJobs = false;
+      process.off("SIGINT", keepAlive);
+      await m.cleanResource({ deleteData: true });
+      await m.cleanTableRecords();
+    }
   });
 
   it("builds the first model without data on this machine: no training job, and the artifact the training container writes (issue 16.16)", async () => {

@@ -492,4 +492,9 @@ export interface Platform {
   cleanup(experimentId: string, options?: { deleteData?: boolean }): Promise<CleanupReport>;
   /** Releases clients/handles (never stops endpoints). */
   close(): Promise<void>;
+  /**
+   * What a billable step (a job, an endpoint) costs and what keeps billing, for the notice the
+   * manager gives once before its first one. Absent where nothing is billed (local mode).
+   */
+  billingNotice?(): string;
 }

@@ -42,4 +42,5 @@ export {
   type TableCapacity,
 } from "./settings";
 export { readTar, writeTarGz, type TarEntry } from "./tar";
-export { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
+export * from "./cost";
+export { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";

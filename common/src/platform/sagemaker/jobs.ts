@@ -37,7 +37,7 @@ import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
 import { readTar, writeTarGz, type TarEntry } from "./tar";
-import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
+import { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
 export const SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
@@ -195,23 +195,27 @@ export class SageMakerJobRunner implements JobRunner {
 
   /**
    * Waits for the job to end; Completed -> its description, Failed/Stopped -> JobFailedError. A job
-   * still running at the timeout is stopped (it would bill until MaxRuntimeInSeconds otherwise)
-   * before the WaitTimeoutError is thrown.
+   * still running at the timeout, or when the process is interrupted (SIGINT: Ctrl-C, Jupyter's
+   * Interrupt) while it waits, is stopped — it would bill until MaxRuntimeInSeconds otherwise —
+   * before the WaitTimeoutError / WaitInterruptedError is thrown.
    */
   async waitForJob(jobName: string): Promise<DescribeTrainingJobCommandOutput> {
     let done: DescribeTrainingJobCommandOutput;
     try {
-      done = await pollUntil(
-        async () => {
-          const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
-          const status = d.TrainingJobStatus ?? "Unknown";
-          if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
-          return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
-        },
-        { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock },
+      done = await whileInterruptible((signal) =>
+        pollUntil(
+          async () => {
+            const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
+            const status = d.TrainingJobStatus ?? "Unknown";
+            if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
+            return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
+          },
+          { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock, signal },
+        ),
       );
     } catch (error) {
       if (error instanceof WaitTimeoutError) throw await this.stopAfterTimeout(jobName, error);
+      if (error instanceof WaitInterruptedError) throw await this.stopAfterInterrupt(jobName, error);
       throw error;
     }
     if (done.TrainingJobStatus !== "Completed") {
@@ -241,6 +245,19 @@ export class SageMakerJobRunner implements JobRunner {
         : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
     const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
     stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
+    return stopped;
+  }
+
+  /** Stops a job whose wait was interrupted; the returned error says whether the stop went through. */
+  private async stopAfterInterrupt(jobName: string, interrupt: WaitInterruptedError): Promise<WaitInterruptedError> {
+    const stop = await this.requestStop(jobName);
+    const outcome = stop.failed
+      ? `stopping it failed (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds`
+      : stop.endedBefore
+        ? "the job had already ended"
+        : "the job was stopped (StopTrainingJob), so it does not keep billing";
+    const stopped = new WaitInterruptedError(interrupt.what);
+    stopped.message = `${interrupt.message}: ${outcome}`;
     return stopped;
   }
 

@@ -27,6 +27,7 @@ import type {
   TrainingJobResult,
 } from "../types";
 import { AthenaJoiner } from "./athena-join";
+import { stepCostNotice } from "./cost";
 import { cleanupExperiment } from "./cleanup";
 import { DynamoRecordStore } from "./dynamo-records";
 import { SageMakerHosting } from "./hosting";
@@ -138,6 +139,11 @@ export class SageMakerPlatform implements Platform {
       delete: (name: string) => hosting.delete(name),
       runtimeClientSettings: (name: string): Promise<RuntimeClientSettings> => hosting.runtimeClientSettings(),
     };
+  }
+
+  /** What jobs and the endpoint cost on this platform's fleets (the manager says it once, see Platform). */
+  billingNotice(): string {
+    return stepCostNotice(this.settings);
   }
 
   /** The console link of the experiment's CloudWatch dashboard (created with the first metric). */
