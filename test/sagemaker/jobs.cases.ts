@@ -208,6 +208,10 @@ describe("SageMakerJobRunner (SageMaker mocked, S3 on s3rver)", () => {
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Failed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
     await runner().stop(job);
+    // A first model built without a job (no data) has no job to stop.
+    sm.reset();
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error(`Requested resource not found: ${job}`), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
+    await runner().stop(job);
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("not authorized to perform: sagemaker:StopTrainingJob"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } }));
     await assert.rejects(runner().stop(job), /StopTrainingJob/);

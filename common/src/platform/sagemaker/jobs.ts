@@ -266,8 +266,9 @@ export class SageMakerJobRunner implements JobRunner {
       await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
       return { endedBefore: false };
     } catch (error) {
-      // SageMaker refuses to stop a job that has already ended ("... is in status Completed").
-      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "");
+      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"), and
+      // knows no job for a first model built without one ("Requested resource not found").
+      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state|Requested resource not found/i.test((error as Error).message ?? "");
       return ended ? { endedBefore: true } : { endedBefore: false, failed: error as Error };
     }
   }
