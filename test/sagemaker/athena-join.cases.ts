@@ -42,7 +42,17 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
   let queries: FakeQuery[] = [];
 
   /** A fake Athena: remembers queries, succeeds after one RUNNING poll, writes split CSVs like Athena. */
-  function fakeAthena(options: { fail?: RegExp; stuck?: RegExp; counts?: { train: number; eval: number } } = {}) {
+  function fakeAthena(
+    options: {
+      fail?: RegExp;
+      stuck?: RegExp;
+      counts?: { train: number; eval: number };
+      /** Rows per GetQueryResults page (Athena pages long results; the header comes on the first page only). */
+      pageSize?: number;
+      /** A workgroup that overrides client-side settings writes every result here instead. */
+      workgroupLocation?: string;
+    } = {},
+  ) {
     queries = [];
     athena.on(StartQueryExecutionCommand).callsFake(async (input) => {
       const id = `q${queries.length + 1}`;
@@ -58,11 +68,18 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
       q.polls++;
       if (options.fail?.test(q.sql)) return { QueryExecution: { Status: { State: "FAILED", StateChangeReason: "SYNTAX_ERROR: line 3:5: Column 'dt' cannot be resolved" } } };
       const state = options.stuck?.test(q.sql) || q.polls === 1 ? "RUNNING" : "SUCCEEDED";
-      return { QueryExecution: { Status: { State: state }, ResultConfiguration: { OutputLocation: `${q.output}${QueryExecutionId}.csv` } } };
+      return { QueryExecution: { Status: { State: state }, ResultConfiguration: { OutputLocation: `${options.workgroupLocation ?? q.output}${QueryExecutionId}.csv` } } };
     });
-    athena.on(GetQueryResultsCommand).callsFake(async ({ QueryExecutionId }) => {
+    athena.on(GetQueryResultsCommand).callsFake(async ({ QueryExecutionId, NextToken }) => {
       const q = queries[Number(QueryExecutionId.slice(1)) - 1];
-      const table = (rows: string[][]) => ({ ResultSet: { Rows: rows.map((r) => ({ Data: r.map((v) => ({ VarCharValue: v })) })) } });
+      const table = (rows: string[][]) => {
+        const from = Number(NextToken ?? 0);
+        const to = options.pageSize ? from + options.pageSize : rows.length;
+        return {
+          ResultSet: { Rows: rows.slice(from, to).map((r) => ({ Data: r.map((v) => ({ VarCharValue: v })) })) },
+          NextToken: to < rows.length ? String(to) : undefined,
+        };
+      };
       if (/AS unmatched_rewards/.test(q.sql))
         return table([
           ["decisions", "duplicate_decisions", "rewards", "duplicate_rewards", "unmatched_rewards", "missing_rewards"],
@@ -196,6 +213,33 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
     fakeAthena({ counts: { train: 9, eval: 0 } });
     await assert.rejects(joiner().join(request("j6"), rewardsLocation()), /the eval split is empty \(train 9, eval 0/);
     assert.ok(!queries.some((q) => /^SELECT "reward"/.test(q.sql)));
+  });
+
+  it("reads every page of a query's results: GetQueryResults is called again with each NextToken (issue 16.15)", async () => {
+    fakeAthena({ pageSize: 1 });
+    const result = await joiner().join(request("j7"), rewardsLocation());
+    // The counts (header + 1 row) and the split sizes (header + 2 rows) each came one row per page.
+    assert.deepEqual(result.counts, { decisions: 10, duplicateDecisions: 0, rewards: 10, duplicateRewards: 0, unmatchedRewards: 0, missingRewards: 0, train: 7, eval: 3 });
+    const tokens = (id: string) => athena.commandCalls(GetQueryResultsCommand).filter((c) => c.args[0].input.QueryExecutionId === id).map((c) => c.args[0].input.NextToken);
+    assert.deepEqual(tokens(result.queryIds[0]), [undefined, "1"]);
+    assert.deepEqual(tokens(result.queryIds[1]), [undefined, "1", "2"]);
+    // readRows itself: the header of the first page names the columns of every later page.
+    assert.deepEqual(await joiner().readRows(result.queryIds[1]), [
+      { split: "train", n: "7" },
+      { split: "eval", n: "3" },
+    ]);
+  });
+
+  it("stops at the first query when the workgroup writes results to its own location (issue 16.15)", async () => {
+    fakeAthena({ workgroupLocation: "s3://workgroup-results/athena/" });
+    await assert.rejects(
+      joiner().join(request("j8"), rewardsLocation()),
+      (e: Error) =>
+        e.message.startsWith(`Athena wrote s3://workgroup-results/athena/q1.csv instead of under s3://${BUCKET}/${EXP}/athena_query_results/: workgroup primary overrides`) &&
+        /sagemaker\.athena_workgroup/.test(e.message),
+    );
+    assert.equal(queries.length, 1, "nothing ran after the first query, so no split went to the workgroup's location");
+    assert.deepEqual(await store.list(store.uriOf(`${EXP}/joined_data/j8`)), []);
   });
 
   it("drops its tables", async () => {

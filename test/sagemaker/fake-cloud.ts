@@ -46,6 +46,8 @@ type Running = Awaited<ReturnType<typeof startServer>>;
 
 interface Job {
   status: "InProgress" | "Stopping" | "Completed" | "Failed" | "Stopped";
+  /** Started while `holdJobs` was set: it stays InProgress until stopped. */
+  held?: boolean;
   failure?: string;
   artifact?: string;
   input: Input;
@@ -106,6 +108,8 @@ export class FakeCloud {
   private captured: string[] = [];
   /** Every InvokeEndpoint that reached the runtime (also the refused ones). */
   invocations = 0;
+  /** Jobs started while this is set never run: they stay InProgress until StopTrainingJob (a slow job). */
+  holdJobs = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly tables = new Map<string, { location: string; kind: "decisions" | "rewards" | "joinedIds" }>();
   private readonly queries = new Map<string, { state: string; error?: string; output: string; columns: string[]; rows: string[][] }>();
@@ -155,9 +159,9 @@ export class FakeCloud {
     this.sm.on(CreateTrainingJobCommand).callsFake(async (input: Input) => {
       checkCreateTrainingJob(input);
       if (this.jobs.has(input.TrainingJobName)) throw validationError("Training job names must be unique within an AWS account and region");
-      const job: Job = { status: "InProgress", input };
+      const job: Job = { status: "InProgress", input, held: this.holdJobs };
       this.jobs.set(input.TrainingJobName, job);
-      void this.runJob(job);
+      if (!job.held) void this.runJob(job);
       return { TrainingJobArn: `arn:aws:sagemaker:us-west-2:123456789012:training-job/${input.TrainingJobName}` };
     });
     this.sm.on(DescribeTrainingJobCommand).callsFake(async ({ TrainingJobName }: Input) => {
@@ -176,7 +180,8 @@ export class FakeCloud {
       const job = this.jobs.get(TrainingJobName);
       if (!job) throw validationError(`Requested resource not found: ${TrainingJobName}`);
       if (job.status !== "InProgress") throw validationError(`The request was rejected because the training job is in status ${job.status}.`);
-      job.status = "Stopping";
+      // A running job ends as Stopped when its work returns; a held one has nothing to finish.
+      job.status = job.held ? "Stopped" : "Stopping";
       return {};
     });
     this.sm.on(DescribeModelCommand).callsFake(async ({ ModelName }: Input) => {

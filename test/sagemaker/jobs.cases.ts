@@ -2,7 +2,11 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mockClient } from "aws-sdk-client-mock";
 import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
-import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/dist/platform/sagemaker";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, packedArtifactUri, readTar, writeTarGz } from "@cbkit/common/dist/platform/sagemaker";
 import { JobFailedError } from "@cbkit/common";
 import { scoreFixture } from "../ope/fixtures";
 import { checkCreateTrainingJob } from "./fake-cloud";
@@ -105,20 +109,44 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     assert.deepEqual(clock.sleeps, [1000, 1500], "bounded, growing poll intervals");
   });
 
-  it("trains a first model without data: no InputDataConfig at all, which the API takes (an empty list it refuses)", async () => {
-    // SageMaker's own request checks: InputDataConfig holds 1-20 channels when present.
-    sm.on(CreateTrainingJobCommand).callsFake(async (input) => {
-      checkCreateTrainingJob(input);
-      return {};
-    });
+  it("builds a first model without data here, uploads it as a job would leave it, and starts no job (issue 16.16)", async () => {
     const first = `${EXP}-model-000000000009`;
-    await store.put(uri(`${EXP}/training_jobs/${first}/output/model.tar.gz`), tarGz({ "model.json": "{}" }));
-    sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "Completed" });
-    const result = await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${first}/output/model`) });
-    const input = sm.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
-    assert.ok(!("InputDataConfig" in input), `no InputDataConfig key, got ${JSON.stringify(input.InputDataConfig)}`);
-    assert.equal(result.modelArtifactUri, uri(`${EXP}/training_jobs/${first}/output/model`));
-    assert.throws(() => checkCreateTrainingJob({ ...input, InputDataConfig: [] }), /inputDataConfig.*greater than or equal to 1/, "the fake refuses what SageMaker refuses");
+    const outputUri = uri(`${EXP}/training_jobs/${first}/output/model`);
+    const hyperparameters = { num_arms: "7", num_features: "9", exploration_policy: "egreedy", epsilon: "0.001", seed: "1", model_id: first };
+    const result = await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters, outputUri });
+    assert.equal(sm.commandCalls(CreateTrainingJobCommand).length, 0, "no billed job");
+    assert.equal(result.modelArtifactUri, outputUri);
+    assert.equal(result.status, "Completed");
+    assert.ok(Date.parse(result.startTime) <= Date.parse(result.endTime));
+    assert.match(result.logs, /no job started, nothing billed/);
+    assert.match(result.logs, /Model learned using 0 training experiences/);
+    // The packed artifact hosting deploys, and the same files unpacked for warm start and evaluation.
+    const packed = readTar(await store.get(packedArtifactUri(outputUri)));
+    assert.deepEqual(packed.map((e) => e.path), ["model.json", "weights.bin"]);
+    for (const entry of packed) assert.deepEqual(await store.get(`${outputUri}/${entry.path}`), entry.data, entry.path);
+    const model = JSON.parse(packed[0].data.toString("utf8")) as { modelId: string; examplesSeen: number; numArms: number };
+    assert.deepEqual([model.modelId, model.examplesSeen, model.numArms], [first, 0, 7]);
+  });
+
+  it("writes tar.gz archives the system tar reads back byte for byte", () => {
+    const files = [
+      { path: "model.json", data: Buffer.from('{"a":1}\n') },
+      { path: "weights.bin", data: Buffer.from(Array.from({ length: 1500 }, (_, i) => i % 251)) },
+      { path: "sub/empty.txt", data: Buffer.alloc(0) },
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-tar-write-"));
+    try {
+      fs.writeFileSync(path.join(dir, "a.tar.gz"), writeTarGz(files, new Date("2026-01-02T03:04:05Z")));
+      const listing = execFileSync("tar", ["-tvzf", path.join(dir, "a.tar.gz")], { encoding: "utf8" });
+      assert.match(listing, /-rw-r--r-- .*1500 2026-01-02 0\d:04 weights\.bin/);
+      fs.mkdirSync(path.join(dir, "out"));
+      execFileSync("tar", ["-xzf", path.join(dir, "a.tar.gz"), "-C", path.join(dir, "out")]);
+      for (const f of files) assert.deepEqual(fs.readFileSync(path.join(dir, "out", f.path)), f.data, f.path);
+      assert.deepEqual(readTar(writeTarGz(files)).map((e) => [e.path, e.data.length]), files.map((f) => [f.path, f.data.length]));
+      assert.throws(() => writeTarGz([{ path: "../x", data: Buffer.alloc(1) }]), /without '\.\.'/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("surfaces DescribeTrainingJob's FailureReason as a JobFailedError", async () => {
@@ -143,7 +171,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
   it("reports a stopped job, and gives up waiting at the timeout (D-7/D-11)", async () => {
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "Stopped" });
-    const request = { experimentId: EXP, jobName: `${EXP}-model-000000000004`, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000004/output/model`) };
+    const request = { experimentId: EXP, jobName: `${EXP}-model-000000000004`, hyperparameters: {}, trainingDataUri: uri(`${EXP}/joined_data/j1/train`), outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000004/output/model`) };
     await assert.rejects(runner().runTraining(request), /Stopped: stopped \(MaxRuntimeInSeconds/);
     sm.reset();
     sm.on(CreateTrainingJobCommand).resolves({});
@@ -160,7 +188,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
   });
 
   it("says so when stopping a timed-out job fails, and when the job ended meanwhile", async () => {
-    const request = { experimentId: EXP, jobName: `${EXP}-model-000000000006`, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000006/output/model`) };
+    const request = { experimentId: EXP, jobName: `${EXP}-model-000000000006`, hyperparameters: {}, trainingDataUri: uri(`${EXP}/joined_data/j1/train`), outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000006/output/model`) };
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Training" });
     sm.on(StopTrainingJobCommand).rejects(
@@ -181,6 +209,10 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     assert.deepEqual(sm.commandCalls(StopTrainingJobCommand).map((c) => c.args[0].input), [{ TrainingJobName: job }]);
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Failed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
+    await runner().stop(job);
+    // A first model built without a job (no data) has no job to stop.
+    sm.reset();
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error(`Requested resource not found: ${job}`), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
     await runner().stop(job);
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("not authorized to perform: sagemaker:StopTrainingJob"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } }));
@@ -218,7 +250,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     });
     sm.on(CreateTrainingJobCommand).rejects(denied);
     await assert.rejects(
-      runner().runTraining({ experimentId: EXP, jobName: `${EXP}-model-000000000005`, hyperparameters: {}, outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000005/output/model`) }),
+      runner().runTraining({ experimentId: EXP, jobName: `${EXP}-model-000000000005`, hyperparameters: {}, trainingDataUri: uri(`${EXP}/joined_data/j1/train`), outputUri: uri(`${EXP}/training_jobs/${EXP}-model-000000000005/output/model`) }),
       (e: Error) => e instanceof AwsPermissionError && /iam:PassRole/.test(e.message) && /sagemaker:CreateTrainingJob/.test(e.message),
     );
   });

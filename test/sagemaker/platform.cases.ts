@@ -20,6 +20,7 @@ import {
 import { AthenaClient, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
 import { CloudWatchClient, DeleteDashboardsCommand, GetMetricDataCommand, PutDashboardCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { GetRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import {
   SageMakerConfigError,
   EXPERIMENT_TAG,
@@ -86,19 +87,35 @@ describe("SageMaker settings, IAM help and config", () => {
     }
   });
 
-  it("builds the role ARN from iam_role.role_name when role_arn is null, in the caller's partition (issue 9.6)", async () => {
+  it("takes the role ARN from iam:GetRole when role_arn is null: a role under a path gets its real ARN (issues 9.6, 16.13)", async () => {
     const doc = YAML.parse(CONFIG) as Record<string, any>;
     doc.sagemaker.role_arn = null;
     doc.sagemaker.bucket = "my-bucket";
     doc.resource.shared_resource.iam_role = { role_name: "CbKitExecution" };
-    const sts = new STSClient({ region: "cn-north-1", credentials: DUMMY_CREDENTIALS });
-    mockClient(sts).on(GetCallerIdentityCommand).resolves({ Account: "210987654321", Arn: "arn:aws-cn:iam::210987654321:user/alice" });
-    const settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(parseConfig(YAML.stringify(doc))), { sts });
-    assert.equal(settings.roleArn, "arn:aws-cn:iam::210987654321:role/CbKitExecution");
+    const input = sageMakerSettingsFromConfig(parseConfig(YAML.stringify(doc)));
+    const iam = new IAMClient({ region: "cn-north-1", credentials: DUMMY_CREDENTIALS });
+    const iamMock = mockClient(iam);
+    // A role created by the console lives under /service-role/: its ARN carries the path.
+    const arn = "arn:aws-cn:iam::210987654321:role/service-role/CbKitExecution";
+    iamMock.on(GetRoleCommand, { RoleName: "CbKitExecution" }).resolves({
+      Role: { RoleName: "CbKitExecution", Path: "/service-role/", RoleId: "r", Arn: arn, CreateDate: new Date() },
+    });
+    const settings = await resolveSageMakerSettings(input, { iam });
+    assert.equal(settings.roleArn, arn, "the ARN IAM reports, path and partition included");
     assert.equal(settings.bucket, "my-bucket");
-    // role_arn wins when both are set; a bad name is named.
-    const both = await resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleName: "Other", bucket: "b" });
+    // A missing role and a refused GetRole are named, with the fix.
+    iamMock.on(GetRoleCommand, { RoleName: "CbKitExecution" }).rejects(Object.assign(new Error("The role with name CbKitExecution cannot be found."), { name: "NoSuchEntityException" }));
+    await assert.rejects(resolveSageMakerSettings(input, { iam }), (e: Error) => e instanceof SageMakerConfigError && e.field === "resource.shared_resource.iam_role.role_name" && /no IAM role named 'CbKitExecution'/.test(e.message));
+    iamMock.on(GetRoleCommand, { RoleName: "CbKitExecution" }).rejects(Object.assign(new Error("User: x is not authorized to perform: iam:GetRole"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } }));
+    await assert.rejects(
+      resolveSageMakerSettings(input, { iam }),
+      (e: Error) => e instanceof SageMakerConfigError && /iam:GetRole was denied/.test(e.message) && /sagemaker\.role_arn/.test(e.message) && /aws iam get-role --role-name CbKitExecution/.test(e.message),
+    );
+    // role_arn wins when both are set (no IAM call); a bad name is named.
+    const calls = iamMock.commandCalls(GetRoleCommand).length;
+    const both = await resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleName: "Other", bucket: "b" }, { iam });
     assert.equal(both.roleArn, "arn:aws:iam::123456789012:role/CbKitExecution");
+    assert.equal(iamMock.commandCalls(GetRoleCommand).length, calls);
     await assert.rejects(
       resolveSageMakerSettings({ ...sageMakerSettingsFromConfig(parseConfig(CONFIG)), roleArn: null, roleName: "no spaces allowed" }),
       (e: Error) => e instanceof SageMakerConfigError && e.field === "resource.shared_resource.iam_role.role_name",
@@ -173,6 +190,29 @@ describe("SageMaker settings, IAM help and config", () => {
     for (const s of policy.Statement) for (const r of list(s.Resource)) assert.doesNotMatch(r, /<account>|<region>|<bucket>/, `${s.Sid} is fully scoped`);
     // The tags the policy requires are the ones the kit puts on what it creates.
     assert.equal(EXPERIMENT_TAG, "cbkit:experiment");
+  });
+});
+
+describe("the Glue permissions Athena documents (issue 16.13)", () => {
+  const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+  const granted = (policy: Policy, action: string) => policy.Statement.filter((s) => list(s.Action).includes(action)).flatMap((s) => list(s.Resource));
+  const glue = (resource: string) => `arn:aws:glue:${REGION}:123456789012:${resource}`;
+
+  it("a database other than default: GetDatabase and CreateDatabase on the catalog, database/default and the kit's database", () => {
+    const policy = JSON.parse(callerPolicyDocument(policyScopeOf({ ...testSettings(), athenaDatabase: "cbkit_db" }))) as Policy;
+    for (const action of ["glue:GetDatabase", "glue:CreateDatabase"])
+      assert.deepEqual(granted(policy, action).sort(), [glue("catalog"), glue("database/cbkit_db"), glue("database/default")], action);
+    // With the default database the ARN is listed once.
+    const onDefault = JSON.parse(callerPolicyDocument(policyScopeOf({ ...testSettings(), athenaDatabase: "default" }))) as Policy;
+    assert.deepEqual(granted(onDefault, "glue:CreateDatabase"), [glue("catalog"), glue("database/default")]);
+  });
+
+  it("DROP TABLE of the partitioned decisions table: the partition actions on the catalog, the database and the kit's tables only", () => {
+    const policy = JSON.parse(callerPolicyDocument(policyScopeOf({ ...testSettings(), athenaDatabase: "cbkit_db" }))) as Policy;
+    for (const action of ["glue:GetTable", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions", "glue:DeletePartition", "glue:BatchDeletePartition"])
+      assert.deepEqual(granted(policy, action), [glue("catalog"), glue("database/cbkit_db"), glue("table/cbkit_db/cbkit_*")], action);
+    const listed = new Set(requiredIamPermissions().filter((p) => p.principal === "caller").map((p) => p.action));
+    for (const action of ["glue:GetPartition", "glue:DeletePartition", "glue:BatchDeletePartition"]) assert.ok(listed.has(action), `${action} is in the printed list`);
   });
 });
 
@@ -463,6 +503,43 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
     assert.equal(byName["model table"].ok, false);
     assert.match(byName["model table"].fix ?? "", /dynamodb:DescribeTable/);
     assert.deepEqual(iam.commandCalls(GetRoleCommand)[0].args[0].input, { RoleName: "CbKitExecution" });
+  });
+
+  it("finds a configured role ARN that lacks the role's path (GetRole by name would pass it), and an image SageMaker refuses", async () => {
+    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
+    const c = { region: "eu-west-1", credentials: DUMMY_CREDENTIALS };
+    const sts = new STSClient(c);
+    const iam = new IAMClient(c);
+    const ecr = new ECRClient(c);
+    mockClient(sts).on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/alice" });
+    mockClient(ecr).on(DescribeImagesCommand).resolves({ imageDetails: [{ imageManifestMediaType: "application/vnd.docker.distribution.manifest.v2+json" }] });
+    const trust = encodeURIComponent('{"Statement":[{"Principal":{"Service":"sagemaker.amazonaws.com"}}]}');
+    mockClient(iam).on(GetRoleCommand).resolves({
+      Role: { RoleName: "CbKitExecution", Path: "/service-role/", RoleId: "r", Arn: "arn:aws:iam::123456789012:role/service-role/CbKitExecution", CreateDate: new Date(), AssumeRolePolicyDocument: trust },
+    });
+    const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
+    const { DynamoDBClient, DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+    const s3 = new S3Client(c);
+    const dynamodb = new DynamoDBClient(c);
+    mockClient(s3).on(HeadBucketCommand).resolves({});
+    mockClient(dynamodb).on(DescribeTableCommand).resolves({ Table: { TableStatus: "ACTIVE" } });
+    const checks = await checkSageMakerSetup(parseConfig(CONFIG), { sts, iam, ecr, s3, dynamodb });
+    assert.deepEqual(checks.find((ch) => ch.check === "image"), {
+      check: "image",
+      ok: true,
+      detail: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cbkit:latest exists (application/vnd.docker.distribution.manifest.v2+json)",
+    });
+    // An image pushed as an OCI index (provenance attestations) is refused before any job.
+    mockClient(ecr).on(DescribeImagesCommand).resolves({ imageDetails: [{ imageManifestMediaType: "application/vnd.oci.image.index.v1+json" }] });
+    const image = (await checkSageMakerSetup(parseConfig(CONFIG), { sts, iam, ecr, s3, dynamodb })).find((ch) => ch.check === "image")!;
+    assert.equal(image.ok, false);
+    assert.match(image.detail, /manifest type application\/vnd\.oci\.image\.index\.v1\+json; SageMaker accepts only application\/vnd\.docker\.distribution\.manifest\.v2\+json/);
+    assert.match(image.fix ?? "", /image-build-push\.sh --region eu-west-1/);
+    const role = checks.find((ch) => ch.check === "execution role")!;
+    assert.equal(role.ok, false);
+    assert.match(role.detail, /the role named CbKitExecution has the ARN arn:aws:iam::123456789012:role\/service-role\/CbKitExecution \(path \/service-role\/\)/);
+    assert.equal(role.fix, "set sagemaker.role_arn to arn:aws:iam::123456789012:role/service-role/CbKitExecution");
   });
 
   it("stops at a config problem and names the field", async () => {

@@ -10,11 +10,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand } from "@aws-sdk/client-sagemaker";
+import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { ExperimentManager, Rng, parseConfig, type JoinedRecord, type RuntimeClientSettings } from "@cbkit/common";
-import { createSageMakerPlatform, type SageMakerPlatform } from "@cbkit/common/dist/platform/sagemaker";
+import { ExperimentManager, Rng, parseConfig, type JoinedRecord, type RuntimeClientSettings, type TrainingJobRequest } from "@cbkit/common";
+import { createSageMakerPlatform, readTar, type SageMakerPlatform } from "@cbkit/common/dist/platform/sagemaker";
 import { FakeCloud } from "./fake-cloud";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, startDynamo, startS3, testSettings, type DynamoEmulator, type S3Emulator } from "./helpers";
 
@@ -201,21 +201,104 @@ describe("ExperimentManager with local_mode: false, end to end on the SageMaker 
     assert.equal(tableRecords.models, 2);
   });
 
-  it("trains the first model without any data: a training job with no channels, which SageMaker accepts", async () => {
-    const fresh = await ExperimentManager.create(config(), "exp-e2e-nodata", { platform, log: () => undefined });
+  it("says once what billable steps cost, and an interrupt (SIGINT) during a job's wait stops the job (issue 16.14)", async () => {
+    const EXP3 = "exp-e2e-sigint";
+    const messages: string[] = [];
+    const m = await ExperimentManager.create(config(), EXP3, { platform, log: (line) => messages.push(line) });
+    // The test's own listener: without the kit's, a SIGINT must not end this test process.
+    const keepAlive = () => undefined;
+    process.on("SIGINT", keepAlive);
     try {
-      const first = await fresh.initializeFirstModel();
-      assert.equal(first.train_state, "Completed");
-      const job = cloud.sm.commandCalls(CreateTrainingJobCommand).map((c) => c.args[0].input).find((i) => i.TrainingJobName === first.model_id)!;
-      assert.equal(job.InputDataConfig, undefined);
-      assert.ok(await platform.objects.exists(`${first.s3_model_output_path}.tar.gz`), "the uniform model's packed artifact");
-      const model = JSON.parse((await platform.objects.get(`${first.s3_model_output_path}/model.json`)).toString("utf8")) as { modelId: string; examplesSeen: number };
-      assert.equal(model.modelId, first.model_id);
-      assert.equal(model.examplesSeen, 0, "a fresh, untrained model");
+      await m.ingestJoinedData(warmStart(100), 0.8);
+      assert.ok(!messages.some((l) => l.startsWith("SageMaker mode bills")), "a client-side join bills nothing");
+      await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData });
+      await m.evaluateModel();
+      const notices = messages.filter((l) => l.startsWith("SageMaker mode bills"));
+      assert.equal(notices.length, 1, "once, before the first billable step");
+      // The shipped fleets: jobs on ml.m5.large, the endpoint on one ml.t2.medium.
+      assert.match(notices[0], /each training or evaluation job runs on ml\.m5\.large \(\$0\.115\/h\) for a few minutes; interrupting its wait .* stops the job/);
+      assert.match(notices[0], /the endpoint runs on 1 × ml\.t2\.medium \(\$0\.056\/h, \$1\.34 a day\) until cleanResource\(\) deletes it, also after an error/);
+      assert.match(notices[0], /on-demand, us-east-1, 2025/);
+
+      // A slow job: it stays InProgress until stopped. Interrupt the wait for it.
+      cloud.holdJobs = true;
+      const stopsBefore = cloud.sm.commandCalls(StopTrainingJobCommand).length;
+      const training = m.trainNextModel();
+      const held = async () => [...cloud.jobs.entries()].find(([name, job]) => name.startsWith(`${EXP3}-model-`) && job.held);
+      for (let i = 0; i < 400 && !(await held()); i++) await new Promise((r) => setTimeout(r, 10));
+      const [jobName, job] = (await held())!;
+      const interruptedAt = Date.now();
+      process.kill(process.pid, "SIGINT");
+      await assert.rejects(training, (e: Error) => /interrupted while waiting for training job/.test(e.message) && /was stopped \(StopTrainingJob\), so it does not keep billing/.test(e.message));
+      assert.ok(Date.now() - interruptedAt < 5000, "at once, not at the job time-out");
+      assert.deepEqual(cloud.sm.commandCalls(StopTrainingJobCommand).slice(stopsBefore).map((c) => c.args[0].input.TrainingJobName), [jobName]);
+      assert.equal(job.status, "Stopped");
+      const record = await m.getModelRecord(jobName);
+      assert.equal(record.train_state, "Failed");
+      assert.match(record.failure_reason ?? "", /interrupted/);
+      assert.equal(process.listenerCount("SIGINT"), 1, "the kit's listener is gone once the wait ended");
     } finally {
+      cloud.holdJobs = false;
+      process.off("SIGINT", keepAlive);
+      await m.cleanResource({ deleteData: true });
+      await m.cleanTableRecords();
+    }
+  });
+
+  it("builds the first model without data on this machine: no training job, and the artifact the training container writes (issue 16.16)", async () => {
+    const EXP2 = "exp-e2e-nodata";
+    const fresh = await ExperimentManager.create(config(), EXP2, { platform, log: () => undefined });
+    // Records the request the manager hands the platform (and passes it on unchanged).
+    const requests: TrainingJobRequest[] = [];
+    const runner = platform.sageMakerJobs;
+    const runTraining = runner.runTraining.bind(runner);
+    runner.runTraining = (request) => (requests.push(request), runTraining(request));
+    try {
+      const jobsBefore = cloud.sm.commandCalls(CreateTrainingJobCommand).length;
+      const first = await fresh.initializeFirstModel();
+      assert.equal(cloud.sm.commandCalls(CreateTrainingJobCommand).length, jobsBefore, "no training job: nothing billed");
+      // The record looks as it does after a job.
+      assert.equal(first.train_state, "Completed");
+      assert.equal(first.s3_model_output_path, platform.objects.uriOf(`${EXP2}/training_jobs/${first.model_id}/output/model`));
+      assert.ok(first.training_start_time && first.training_end_time && first.training_start_time <= first.training_end_time);
+      assert.equal(first.failure_reason, null);
+      assert.equal((await fresh.getModelRecord(first.model_id)).train_state, "Completed");
+
+      // The training container's own output for no data, run the way SageMaker runs a job (FakeCloud
+      // runs the image's job code), with the very hyperparameters the manager gave the platform.
+      const reference = `${first.model_id}-ref`;
+      await platform.clients.sagemaker.send(
+        new CreateTrainingJobCommand({
+          TrainingJobName: reference,
+          AlgorithmSpecification: { TrainingImage: platform.settings.image, TrainingInputMode: "File" },
+          RoleArn: platform.settings.roleArn,
+          HyperParameters: { ...requests[0].hyperparameters, cbkit_job: "train" },
+          Environment: { CBKIT_JOB: "train" },
+          OutputDataConfig: { S3OutputPath: platform.objects.uriOf(`${EXP2}/reference`) },
+          ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeSizeInGB: 5 },
+          StoppingCondition: { MaxRuntimeInSeconds: 600 },
+        }),
+      );
+      for (let i = 0; i < 200 && cloud.jobs.get(reference)?.status === "InProgress"; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(cloud.jobs.get(reference)?.status, "Completed");
+      const ours = readTar(await platform.objects.get(`${first.s3_model_output_path}.tar.gz`));
+      const theirs = readTar(await platform.objects.get(cloud.jobs.get(reference)!.artifact!));
+      assert.deepEqual(ours.map((e) => e.path), theirs.map((e) => e.path).sort());
+      const file = (entries: typeof ours, name: string) => entries.find((e) => e.path === name)!.data;
+      assert.deepEqual(file(ours, "weights.bin"), file(theirs, "weights.bin"), "the same weights, byte for byte");
+      const withoutTime = (data: Buffer) => ({ ...(JSON.parse(data.toString("utf8")) as Record<string, unknown>), createdAt: "-" });
+      assert.deepEqual(withoutTime(file(ours, "model.json")), withoutTime(file(theirs, "model.json")), "the same model.json but for its creation time");
+      const model = JSON.parse(file(ours, "model.json").toString("utf8")) as { modelId: string; examplesSeen: number };
+      assert.deepEqual([model.modelId, model.examplesSeen], [first.model_id, 0]);
+
+      // It deploys and serves like any model.
+      await fresh.deployModel({ modelId: first.model_id });
+      assert.equal((await fresh.predictor.getAction([0.1, 0.2, 0.3, 0.4])).modelId, first.model_id);
+    } finally {
+      runner.runTraining = runTraining;
       await fresh.cleanResource({ deleteData: true });
       await fresh.cleanTableRecords();
-      await fresh.close();
+      // Not fresh.close(): it would close the platform the other tests share (after() does).
     }
   });
 });

@@ -250,7 +250,7 @@ test("rcu and wcu go together; jobs refuse more than one instance, saying why", 
   const i = issueAt(issuesOf(half), "resource.shared_resource.join_db.wcu");
   assert.match(i.found, /not set, while rcu is 2/);
   assert.match(i.expected, /needs both rcu and wcu/);
-  const two = shipped.replace(/^(\s*)instance_type: ml.c5.4xlarge$/m, "$1instance_type: ml.c5.4xlarge\n$1instance_count: 2");
+  const two = shipped.replace(/^(\s*)instance_type: ml.m5.large$/m, "$1instance_type: ml.m5.large\n$1instance_count: 2");
   const j = issueAt(issuesOf(two), "resource.private_resource.training_fleet.instance_count");
   assert.equal(j.expected, "exactly 1 (the learner is single-node: a job on more instances would bill them all and use one)");
   const hosting = parseConfig(shipped.replace(/^(\s*)instance_count: 1$/m, "$1instance_count: 3"), "t");

@@ -262,7 +262,7 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
       iam_role: cfgObj("the execution role", {
         role_name: cfgStr({
           description:
-            "name of the IAM role SageMaker jobs and endpoints run as; used when sagemaker.role_arn is null (the ARN is built with your account from STS)",
+            "name of the IAM role SageMaker jobs and endpoints run as; used when sagemaker.role_arn is null (its ARN, path included, is looked up with iam:GetRole)",
           nullable: true,
           default: null,
         }),
@@ -270,8 +270,8 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
     }, true),
     private_resource: cfgObj("per-experiment compute", {
       hosting_fleet: fleet("the endpoint", "ml.t2.medium"),
-      training_fleet: jobFleet("training jobs", "ml.c5.4xlarge"),
-      evaluation_fleet: jobFleet("evaluation jobs", "ml.c5.4xlarge"),
+      training_fleet: jobFleet("training jobs", "ml.m5.large"),
+      evaluation_fleet: jobFleet("evaluation jobs", "ml.m5.large"),
     }, true),
   }, true),
   image: cfgStr({

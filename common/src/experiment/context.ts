@@ -14,6 +14,7 @@ export class StepContext {
   readonly busy = new Set<Workflow>();
   /** The logs of this manager's last training and evaluation jobs (also of failed ones). */
   readonly jobLogs = { training: "", evaluation: "" };
+  private billingNoticeGiven = false;
 
   constructor(
     readonly experimentId: string,
@@ -24,6 +25,14 @@ export class StepContext {
     /** An in-progress step older than this is considered abandoned. */
     readonly staleJobMs: number,
   ) {}
+
+  /** Before this manager's first billable step: what the platform's jobs and endpoint cost (once; local mode: nothing). */
+  noticeBilling(): void {
+    if (this.billingNoticeGiven) return;
+    this.billingNoticeGiven = true;
+    const notice = this.platform.billingNotice?.();
+    if (notice) this.log(notice);
+  }
 
   /** The URI normalised, if it lies under this experiment's prefix; else InvalidUsageError naming `option`. */
   checkUri(uri: string, option: string): string {

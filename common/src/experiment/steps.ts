@@ -36,6 +36,11 @@ export interface Step<W extends Workflow, Result, Value> {
   id: string;
   /** A new record to create (a model to train, a join job), or the changes to the existing model record it runs on. */
   record: { create: () => RecordOf<W> } | { update: (r: RecordOf<W>) => void };
+  /**
+   * Whether the platform call may bill (a job, an endpoint; default: every step but a join, whose
+   * queries cost cents). The manager says what billable steps cost before its first one.
+   */
+  billable?: boolean;
   /** Workflow states: `open` is published with the id, `running` (if given) follows once the record holds the owner, `done` ends a success. */
   states: { open: string; running?: string; done: string };
   /** The platform call, and any work on its output before the step counts as done. */
@@ -77,6 +82,7 @@ export async function runStep<W extends Workflow, Result, Value>(ctx: StepContex
     const step = await spec.prepare();
     if ("done" in step) return step.done;
     await guardInProgress(ctx, what);
+    if (step.billable ?? what !== "joining") ctx.noticeBilling();
     claimed = `${ctx.experimentId}/${step.id}`;
     runningHere.add(claimed);
     await open(ctx, what, step);

@@ -6,6 +6,8 @@ import type { Platform } from "./types";
 export * from "./types";
 export * from "./layout";
 export * from "./local";
+// SageMaker costs, without the AWS SDK: the run estimates of npm start and notebook 3 use them in any mode.
+export * from "./sagemaker/cost";
 
 export interface CreatePlatformOptions {
   /** Local mode: run jobs in this process (default) or as child processes. */

@@ -263,7 +263,10 @@ export interface TrainingJobRequest {
   /** = model id; also the SageMaker training-job name (≤ 63 characters). */
   jobName: string;
   hyperparameters: Record<string, string>;
-  /** Prefix URI of the training data (channel `training`); omitted -> random initial model. */
+  /**
+   * Prefix URI of the training data (channel `training`); omitted -> a fresh, uniform-exploring
+   * first model (SageMaker mode builds that one on this machine: no job, nothing billed).
+   */
   trainingDataUri?: string;
   /** Artifact prefix URI of the parent model (channel `pretrained_model`). */
   pretrainedModelUri?: string;
@@ -517,4 +520,9 @@ export interface Platform {
   cleanup(experimentId: string, options?: { deleteData?: boolean }): Promise<CleanupReport>;
   /** Releases clients/handles (never stops endpoints). */
   close(): Promise<void>;
+  /**
+   * What a billable step (a job, an endpoint) costs and what keeps billing, for the notice the
+   * manager gives once before its first one. Absent where nothing is billed (local mode).
+   */
+  billingNotice?(): string;
 }

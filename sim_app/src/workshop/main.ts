@@ -1,6 +1,7 @@
 /**
- * `npm start`: the whole workshop headless in local mode (see run.ts), with a progress bar per
- * loop, a summary table and a self-contained HTML report.
+ * `npm start`: the whole workshop headless (see run.ts; local mode unless the config says
+ * otherwise), with a progress bar per loop, a summary table and a self-contained HTML report.
+ * In SageMaker mode it first prints what the run will bill (cloud-cost.ts).
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
  *     [--warm-start 500] [--seed 1] [--gate ci|point|always] [--concurrency 4] [--request-batch 50]
@@ -8,16 +9,18 @@
  */
 import { parseArgs } from "node:util";
 import { compareCosts, createLocalPlatform, distinctDecimals, formatScore, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
+import { cloudCostNotice, workshopLoops } from "./cloud-cost";
 import { writeWorkshopReport } from "./report";
 import { runWorkshop, type GateRule, type LoopRow } from "./run";
 
 // The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const HELP = `Runs the contextual-bandit workshop headless (local mode).
+const HELP = `Runs the contextual-bandit workshop headless (local mode; SageMaker with local_mode: false).
 Options:
   --config <file>        config file (default: the project's config.yaml)
-  --loops <n>            number of loops (default 15)
+  --loops <n>            number of loops (default 15; 5 with local_mode: false, where each
+                         loop runs three billed SageMaker jobs)
   --batch-size <n>       interactions per loop (default 500)
   --warm-start <n>       warm-start records (default 500)
   --seed <n>             seed (default: the config's)
@@ -95,7 +98,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
   const gateOn = values["gate-on"] ?? "holdout";
   if (!["holdout", "latest"].includes(gateOn)) throw new Error(`--gate-on must be holdout or latest, got '${gateOn}'`);
-  if (!config.local_mode) process.stdout.write("note: local_mode is false in the config; the workshop runs on SageMaker\n");
+  const loops = intOption(values.loops, "loops") ?? workshopLoops(config);
+  // SageMaker mode: the jobs, hours and cost of this run, before anything is billed.
+  const notice = cloudCostNotice(config, loops);
+  if (notice) process.stdout.write(`${notice}\n`);
   const tty = process.stdout.isTTY === true;
   const experimentId = values["experiment-id"] ?? `workshop-${sortableSuffix()}`;
   if (config.local_mode && values["keep-endpoint"] !== true) {
@@ -108,7 +114,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   }
-  const loops = intOption(values.loops, "loops") ?? 15;
   process.stdout.write(`Workshop: ${loops} loops × ${intOption(values["batch-size"], "batch-size") ?? 500} interactions, gate ${gate}\n`);
   const result = await runWorkshop({
     config,

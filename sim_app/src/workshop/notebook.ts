@@ -16,6 +16,7 @@ import type { StatlogSimApp } from "../statlog";
 import type { LoopRow } from "./run";
 
 export * from "./run";
+export * from "./cloud-cost";
 
 /** Raised when a notebook would start over an experiment that already has models. */
 export class ExperimentHasModelsError extends Error {}

@@ -23,11 +23,13 @@ import {
   type OpeEstimate,
 } from "@cbkit/common";
 import { prepareStatlogWarmStartData, resolveShuttleDataFile, StatlogSimApp } from "../statlog";
+import { workshopLoops } from "./cloud-cost";
 
 export type GateRule = "ci" | "point" | "always";
 
 export interface WorkshopOptions {
   config?: string | Config;
+  /** Default: 15 in local mode, 5 in SageMaker mode (workshopLoops). */
   loops?: number;
   batchSize?: number;
   warmStart?: number;
@@ -270,7 +272,7 @@ export async function runWorkshop(options: WorkshopOptions = {}): Promise<Worksh
   const config = typeof options.config === "object" ? options.config : loadConfig(options.config);
   if (options.seed !== undefined) config.seed = options.seed;
   const seed = config.seed;
-  const loops = options.loops ?? 15;
+  const loops = options.loops ?? workshopLoops(config);
   const warmStart = options.warmStart ?? 500;
   const settings = loopSettings(config, {
     gate: options.gate,

@@ -31,6 +31,8 @@ export function train(ctx: StepContext, dataOf: () => string | null, parentOf: (
       const modelId = newModelId(experimentId);
       return {
         id: modelId,
+        // Without data the model learns nothing and no job runs (SageMaker mode builds it here).
+        billable: dataUri !== null,
         states: { open: "PENDING", running: "TRAINING", done: "TRAINED" },
         record: {
           create: (): ModelRecord => ({

@@ -155,7 +155,7 @@ export class AthenaJoiner {
           const out = await awsCall("athena:GetQueryExecution", () => this.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id })));
           const status = out.QueryExecution?.Status;
           const state = status?.State ?? "UNKNOWN";
-          if (state === "SUCCEEDED") return { done: true, value: { id, outputLocation: out.QueryExecution?.ResultConfiguration?.OutputLocation ?? "" } };
+          if (state === "SUCCEEDED") return { done: true, value: { id, outputLocation: this.checkedOutputLocation(out.QueryExecution?.ResultConfiguration?.OutputLocation, outputUri) } };
           if (state === "FAILED" || state === "CANCELLED")
             throw new AthenaQueryError(id, state, status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? "no reason given", what);
           return { done: false, status: state };
@@ -167,6 +167,21 @@ export class AthenaJoiner {
         await awsCall("athena:StopQueryExecution", () => this.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id })));
       throw error;
     }
+  }
+
+  /**
+   * Where Athena wrote a query's result, which must be under the location the kit asked for: a
+   * workgroup that overrides client-side settings writes to its own location instead, where the
+   * jobs would never find the splits. Checked on every query, so the first one (the DDL) already
+   * stops the join, before any split is written elsewhere.
+   */
+  private checkedOutputLocation(location: string | undefined, requested: string): string {
+    if (location && !location.startsWith(folder(requested)))
+      throw new Error(
+        `Athena wrote ${location} instead of under ${folder(requested)}: workgroup ${this.settings.athenaWorkgroup} overrides the ` +
+          "query result location. Use a workgroup without 'Override client-side settings' (sagemaker.athena_workgroup).",
+      );
+    return location ?? "";
   }
 
   /** The rows of a finished query, as objects keyed by column name (strings). */

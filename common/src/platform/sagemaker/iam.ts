@@ -84,15 +84,25 @@ const PERMISSIONS: IamPermission[] = [
     "athena:StopQueryExecution",
   ),
   ...caller(
-    "the Athena tables live in the Glue data catalog",
+    "the Athena database in the Glue data catalog: Athena also reads the `default` database, and creates sagemaker.athena_database",
     "glue:CreateDatabase",
     "glue:GetDatabase",
+  ),
+  ...caller(
+    "the Athena tables in the Glue data catalog; dropping the partitioned decisions table also deletes its partitions",
     "glue:GetTable",
     "glue:CreateTable",
     "glue:DeleteTable",
+    "glue:GetPartition",
     "glue:GetPartitions",
+    "glue:DeletePartition",
+    "glue:BatchDeletePartition",
   ),
-  ...caller("optional: checkSageMakerSetup() looks the role and the image up", "iam:GetRole", "ecr:DescribeImages"),
+  ...caller(
+    "resource.shared_resource.iam_role.role_name is turned into the role's ARN (path included) with GetRole; checkSageMakerSetup() looks the role and the image up",
+    "iam:GetRole",
+    "ecr:DescribeImages",
+  ),
   ...caller(
     "metrics and the experiment dashboard",
     "cloudwatch:PutMetricData",
@@ -118,7 +128,7 @@ const PERMISSIONS: IamPermission[] = [
   ),
   ...role("blue/green updates: read the rollback alarms (sagemaker.rollback_alarms)", "cloudwatch:DescribeAlarms"),
   ...image(
-    "scripts/image-build-push.sh: create the repository and push the image",
+    "scripts/image-build-push.sh: create the repository, push the image and check its manifest type",
     "ecr:GetAuthorizationToken",
     "ecr:DescribeRepositories",
     "ecr:CreateRepository",
@@ -127,6 +137,7 @@ const PERMISSIONS: IamPermission[] = [
     "ecr:UploadLayerPart",
     "ecr:CompleteLayerUpload",
     "ecr:PutImage",
+    "ecr:DescribeImages",
   ),
 ];
 
@@ -164,11 +175,11 @@ function arns(scope: PolicyScope) {
     tables: Object.values(tables).map((t) => `arn:${partition}:dynamodb:${region}:${account}:table/${t}`),
     trainingJobs: sm("training-job"),
     hosting: [sm("model"), sm("endpoint-config"), sm("endpoint")],
-    glue: [
-      `arn:${partition}:glue:${region}:${account}:catalog`,
-      `arn:${partition}:glue:${region}:${account}:database/${db}`,
-      `arn:${partition}:glue:${region}:${account}:table/${db}/cbkit_*`,
-    ],
+    glueCatalog: `arn:${partition}:glue:${region}:${account}:catalog`,
+    // Athena needs the `default` database besides the kit's own, even when sagemaker.athena_database is another one.
+    glueDatabases: [...new Set(["default", db])].map((name) => `arn:${partition}:glue:${region}:${account}:database/${name}`),
+    glueDatabase: `arn:${partition}:glue:${region}:${account}:database/${db}`,
+    glueTables: `arn:${partition}:glue:${region}:${account}:table/${db}/cbkit_*`,
     workgroup: `arn:${partition}:athena:${region}:${account}:workgroup/${scope.athenaWorkgroup ?? "primary"}`,
     role: scope.roleArn ?? `arn:${partition}:iam::${account}:role/<the role in sagemaker.role_arn>`,
     repositories: `arn:${partition}:ecr:${region}:${account}:repository/*`,
@@ -261,13 +272,24 @@ export function callerPolicyDocument(scope: PolicyScope = {}): string {
       Action: ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
       Resource: a.workgroup,
     },
+    // Athena's guide: every Glue action needs the catalog and the database too, and Athena works
+    // with the `default` database whichever database the queries name.
+    { Sid: "CbKitGlueDatabase", Effect: "Allow", Action: ["glue:GetDatabase", "glue:CreateDatabase"], Resource: [a.glueCatalog, ...a.glueDatabases] },
     {
       Sid: "CbKitGlueTables",
       Effect: "Allow",
-      Action: ["glue:CreateDatabase", "glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:DeleteTable", "glue:GetPartitions"],
-      Resource: a.glue,
+      Action: [
+        "glue:GetTable",
+        "glue:CreateTable",
+        "glue:DeleteTable",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:DeletePartition",
+        "glue:BatchDeletePartition",
+      ],
+      Resource: [a.glueCatalog, a.glueDatabase, a.glueTables],
     },
-    { Sid: "CbKitSetupCheckRole", Effect: "Allow", Action: "iam:GetRole", Resource: a.role },
+    { Sid: "CbKitLookUpRole", Effect: "Allow", Action: "iam:GetRole", Resource: a.role },
     { Sid: "CbKitSetupCheckImage", Effect: "Allow", Action: "ecr:DescribeImages", Resource: a.repositories },
     {
       Sid: "CbKitMetrics",

@@ -21,7 +21,7 @@ export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES } from "./
 export { EXPERIMENT_TAG, JOB_TAG, METRIC_NAMESPACE } from "./names";
 export { AwsPermissionError, isAccessDenied } from "./aws";
 export { cleanupExperiment } from "./cleanup";
-export { checkSageMakerSetup, type SetupCheck, type SetupCheckClients } from "./preflight";
+export { checkSageMakerSetup, SAGEMAKER_IMAGE_MANIFEST, type SetupCheck, type SetupCheckClients } from "./preflight";
 export {
   requiredIamPermissions,
   callerPolicyDocument,
@@ -43,5 +43,6 @@ export {
   type ServingLimits,
   type TableCapacity,
 } from "./settings";
-export { readTar, type TarEntry } from "./tar";
-export { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
+export { readTar, writeTarGz, type TarEntry } from "./tar";
+export * from "./cost";
+export { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";

@@ -4,7 +4,14 @@
  * `evaluation`, `pretrained_model`, `/opt/ml/model`, `/opt/ml/output/failure`), so both modes
  * compute the same thing. Waits are bounded; a failure carries SageMaker's FailureReason (the
  * container's failure file); the evaluation score is read from the job's output artifact.
+ *
+ * The one exception is a first model without data: it learns nothing, so the container's own
+ * training code builds it on this machine and the artifact is uploaded where a job would have
+ * left it — the same files, and no billed job.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
@@ -14,6 +21,8 @@ import {
   type SageMakerClient,
   type TrainingInstanceType,
 } from "@aws-sdk/client-sagemaker";
+import { jobPaths } from "../../container/contract";
+import { trainJob } from "../../container/train";
 import {
   JobFailedError,
   type EvaluationJobRequest,
@@ -27,8 +36,8 @@ import { awsCall } from "./aws";
 import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
-import { readTar } from "./tar";
-import { pollUntil, WaitTimeoutError, type PollOptions } from "./waiter";
+import { readTar, writeTarGz, type TarEntry } from "./tar";
+import { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
 export const SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
@@ -62,6 +71,23 @@ export function trainingJobLogsPointer(region: string, jobName: string): string 
     `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${group}` +
     `$3FlogStreamNameFilter$3D${encodeURIComponent(jobName)}`
   );
+}
+
+/** The hyperparameters a job of this kind receives (SageMaker writes them to hyperparameters.json). */
+const withJobKind = (hyperparameters: Record<string, string>, job: "train" | "evaluate"): Record<string, string> => ({
+  ...hyperparameters,
+  cbkit_job: job,
+});
+
+/** The regular files under `dir`, with paths relative to it (what SageMaker packs from /opt/ml/model). */
+function filesUnder(dir: string): TarEntry[] {
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const full = path.join(entry.parentPath ?? entry.path, entry.name);
+      return { path: path.relative(dir, full).split(path.sep).join("/"), data: fs.readFileSync(full) };
+    })
+    .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 export class SageMakerJobRunner implements JobRunner {
@@ -131,11 +157,10 @@ export class SageMakerJobRunner implements JobRunner {
             TrainingJobName: jobName,
             AlgorithmSpecification: { TrainingImage: this.settings.image, TrainingInputMode: "File" },
             RoleArn: this.settings.roleArn,
-            HyperParameters: { ...hyperparameters, cbkit_job: job },
+            HyperParameters: withJobKind(hyperparameters, job),
             Environment: { CBKIT_JOB: job },
-            // No channels (the first model, trained on nothing): the field is left out, as the API
-            // takes 1-20 channels or none at all, never an empty list.
-            ...(channels.length > 0 ? { InputDataConfig: channels } : {}),
+            // 1-20 channels: every job here has data (a first model without data is built locally).
+            InputDataConfig: channels,
             OutputDataConfig: { S3OutputPath: this.outputPathFor(outputUri, jobName) },
             ResourceConfig: {
               InstanceType: instanceType as TrainingInstanceType,
@@ -155,23 +180,27 @@ export class SageMakerJobRunner implements JobRunner {
 
   /**
    * Waits for the job to end; Completed -> its description, Failed/Stopped -> JobFailedError. A job
-   * still running at the timeout is stopped (it would bill until MaxRuntimeInSeconds otherwise)
-   * before the WaitTimeoutError is thrown.
+   * still running at the timeout, or when the process is interrupted (SIGINT: Ctrl-C, Jupyter's
+   * Interrupt) while it waits, is stopped — it would bill until MaxRuntimeInSeconds otherwise —
+   * before the WaitTimeoutError / WaitInterruptedError is thrown.
    */
   async waitForJob(jobName: string): Promise<DescribeTrainingJobCommandOutput> {
     let done: DescribeTrainingJobCommandOutput;
     try {
-      done = await pollUntil(
-        async () => {
-          const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
-          const status = d.TrainingJobStatus ?? "Unknown";
-          if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
-          return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
-        },
-        { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock },
+      done = await whileInterruptible((signal) =>
+        pollUntil(
+          async () => {
+            const d = await awsCall("sagemaker:DescribeTrainingJob", () => this.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })));
+            const status = d.TrainingJobStatus ?? "Unknown";
+            if (status === "Completed" || status === "Failed" || status === "Stopped") return { done: true, value: d };
+            return { done: false, status: `${status}/${d.SecondaryStatus ?? "?"}` };
+          },
+          { what: `training job ${jobName}`, timeoutMs: this.settings.timeouts.job, intervalMs: this.settings.intervals.job, maxIntervalMs: 60_000, ...this.clock, signal },
+        ),
       );
     } catch (error) {
       if (error instanceof WaitTimeoutError) throw await this.stopAfterTimeout(jobName, error);
+      if (error instanceof WaitInterruptedError) throw await this.stopAfterInterrupt(jobName, error);
       throw error;
     }
     if (done.TrainingJobStatus !== "Completed") {
@@ -204,13 +233,27 @@ export class SageMakerJobRunner implements JobRunner {
     return stopped;
   }
 
+  /** Stops a job whose wait was interrupted; the returned error says whether the stop went through. */
+  private async stopAfterInterrupt(jobName: string, interrupt: WaitInterruptedError): Promise<WaitInterruptedError> {
+    const stop = await this.requestStop(jobName);
+    const outcome = stop.failed
+      ? `stopping it failed (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds`
+      : stop.endedBefore
+        ? "the job had already ended"
+        : "the job was stopped (StopTrainingJob), so it does not keep billing";
+    const stopped = new WaitInterruptedError(interrupt.what);
+    stopped.message = `${interrupt.message}: ${outcome}`;
+    return stopped;
+  }
+
   private async requestStop(jobName: string): Promise<{ endedBefore: boolean; failed?: Error }> {
     try {
       await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
       return { endedBefore: false };
     } catch (error) {
-      // SageMaker refuses to stop a job that has already ended ("... is in status Completed").
-      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "");
+      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"), and
+      // knows no job for a first model built without one ("Requested resource not found").
+      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state|Requested resource not found/i.test((error as Error).message ?? "");
       return ended ? { endedBefore: true } : { endedBefore: false, failed: error as Error };
     }
   }
@@ -225,9 +268,37 @@ export class SageMakerJobRunner implements JobRunner {
     };
   }
 
+  /**
+   * The first model without data, built here by the container's training code (no `training`
+   * channel: a fresh, uniform-exploring model, whatever parent is given) and uploaded as a job
+   * would leave it: `model.tar.gz` next to the unpacked files. A training job would bill minutes
+   * of instance time to save the same untrained model.
+   */
+  private async buildModelWithoutData(request: TrainingJobRequest): Promise<TrainingJobResult> {
+    checkSageMakerName("training job", request.jobName);
+    const startTime = new Date().toISOString();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-first-model-"));
+    try {
+      const paths = jobPaths(root);
+      fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
+      fs.writeFileSync(paths.hyperparameters, JSON.stringify(withJobKind(request.hyperparameters, "train")));
+      const lines = [
+        "no training data: this model learns nothing, so it was built on this machine by the training container's code " +
+          "and uploaded where a training job would leave it (no job started, nothing billed)",
+      ];
+      await trainJob(paths, (line) => lines.push(line));
+      const files = filesUnder(paths.modelDir);
+      await this.store.put(packedArtifactUri(request.outputUri), writeTarGz(files));
+      for (const file of files) await this.store.put(`${request.outputUri}/${file.path}`, file.data);
+      return { jobName: request.jobName, status: "Completed", startTime, endTime: new Date().toISOString(), logs: lines.join("\n"), modelArtifactUri: request.outputUri };
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
   async runTraining(request: TrainingJobRequest): Promise<TrainingJobResult> {
-    const channels: Channel[] = [];
-    if (request.trainingDataUri) channels.push(await this.channel("training", request.trainingDataUri));
+    if (!request.trainingDataUri) return this.buildModelWithoutData(request);
+    const channels: Channel[] = [await this.channel("training", request.trainingDataUri)];
     if (request.pretrainedModelUri)
       channels.push(await this.channel("pretrained_model", await this.unpackedModelUri(request.pretrainedModelUri)));
     await this.startJob(request.jobName, "train", this.settings.trainingInstanceType, request.hyperparameters, channels, request.outputUri);

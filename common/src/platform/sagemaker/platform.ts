@@ -6,6 +6,7 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -26,6 +27,7 @@ import type {
   TrainingJobResult,
 } from "../types";
 import { AthenaJoiner } from "./athena-join";
+import { stepCostNotice } from "./cost";
 import { cleanupExperiment } from "./cleanup";
 import { DynamoRecordStore } from "./dynamo-records";
 import { SageMakerHosting } from "./hosting";
@@ -45,8 +47,8 @@ export interface SageMakerClients {
 }
 
 export interface SageMakerPlatformOptions {
-  /** Clients to use instead of new ones (tests: emulator endpoints, mocks). */
-  clients?: Partial<SageMakerClients>;
+  /** Clients to use instead of new ones (tests: emulator endpoints, mocks); `iam` resolves iam_role.role_name. */
+  clients?: Partial<SageMakerClients> & { iam?: IAMClient };
   /** Settings overriding those from the config (tests: short timeouts). */
   settings?: Partial<SageMakerSettings>;
   /** Injectable sleep/now for the waits. */
@@ -139,6 +141,11 @@ export class SageMakerPlatform implements Platform {
     };
   }
 
+  /** What jobs and the endpoint cost on this platform's fleets (the manager says it once, see Platform). */
+  billingNotice(): string {
+    return stepCostNotice(this.settings);
+  }
+
   /** The console link of the experiment's CloudWatch dashboard (created with the first metric). */
   dashboardLink(experimentId: string): string {
     return dashboardUrl(this.settings.region, experimentId);
@@ -175,10 +182,11 @@ export class SageMakerPlatform implements Platform {
 /**
  * The platform for a loaded config with `local_mode: false` (the experiment manager calls this).
  * Region: `sagemaker.region`, else AWS_REGION / the profile; bucket: `sagemaker.bucket`, else
- * `sagemaker-{region}-{account}`; role: `sagemaker.role_arn` (required).
+ * `sagemaker-{region}-{account}`; role: `sagemaker.role_arn`, else the ARN of the role named by
+ * `resource.shared_resource.iam_role.role_name` (iam:GetRole).
  */
 export async function createSageMakerPlatform(config: unknown, options: SageMakerPlatformOptions = {}): Promise<SageMakerPlatform> {
   const input = { ...sageMakerSettingsFromConfig(config), ...options.settings };
-  const settings = await resolveSageMakerSettings(input, { sts: options.clients?.sts });
+  const settings = await resolveSageMakerSettings(input, { sts: options.clients?.sts, iam: options.clients?.iam });
   return new SageMakerPlatform(settings, newClients(settings.region, options.clients ?? {}), options.clock);
 }

@@ -28,6 +28,13 @@ export interface SetupCheckClients {
   dynamodb: DynamoDBClient;
 }
 
+/**
+ * The manifest type SageMaker takes for an image: it refuses OCI manifests and image indexes
+ * ("Unsupported manifest media type"), which recent Docker pushes by default. scripts/image-build-push.sh
+ * checks the same type after its push.
+ */
+export const SAGEMAKER_IMAGE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+
 const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._\/-]+)(?::([\w.-]+))?(?:@(sha256:[a-f0-9]{64}))?$/;
 
 /** Runs one check; an AWS refusal becomes "could not check" with the permission to grant. */
@@ -46,7 +53,7 @@ async function attempt(check: string, permission: string, run: () => Promise<Set
 export async function checkSageMakerSetup(config: unknown, given: Partial<SetupCheckClients> = {}): Promise<SetupCheck[]> {
   let settings: SageMakerSettings;
   try {
-    settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(config), { sts: given.sts });
+    settings = await resolveSageMakerSettings(sageMakerSettingsFromConfig(config), { sts: given.sts, iam: given.iam });
   } catch (error) {
     if (error instanceof SageMakerConfigError) return [{ check: error.field, ok: false, detail: error.message }];
     if (isAccessDenied(error) || /credential/i.test((error as Error).message))
@@ -74,6 +81,16 @@ export async function checkSageMakerSetup(config: unknown, given: Partial<SetupC
       try {
         const role = await iam.send(new GetRoleCommand({ RoleName: roleName }));
         const trust = decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? "");
+        // Looked up by name, the role is found even when the configured ARN lacks its path
+        // (service-role/...): compare the ARN SageMaker will be given with the role's real one.
+        const actual = role.Role?.Arn;
+        if (actual && actual !== settings.roleArn)
+          return {
+            check: "execution role",
+            ok: false,
+            detail: `sagemaker.role_arn is ${settings.roleArn}, but the role named ${roleName} has the ARN ${actual} (path ${role.Role?.Path ?? "/"})`,
+            fix: `set sagemaker.role_arn to ${actual}`,
+          };
         if (!trust.includes("sagemaker.amazonaws.com"))
           return { check: "execution role", ok: false, detail: `${settings.roleArn} does not trust sagemaker.amazonaws.com`, fix: "add the trust policy of docs/sagemaker.md section 2.1" };
         return { check: "execution role", ok: true, detail: `${settings.roleArn} exists and trusts SageMaker` };
@@ -97,8 +114,16 @@ export async function checkSageMakerSetup(config: unknown, given: Partial<SetupC
           const ecr = given.ecr ?? new ECRClient({ region: imageRegion });
           if (!given.ecr) created.push(ecr);
           try {
-            await ecr.send(new DescribeImagesCommand({ registryId, repositoryName, imageIds: [digest ? { imageDigest: digest } : { imageTag: tag ?? "latest" }] }));
-            return { check: "image", ok: true, detail: `${settings.image} exists` };
+            const found = await ecr.send(new DescribeImagesCommand({ registryId, repositoryName, imageIds: [digest ? { imageDigest: digest } : { imageTag: tag ?? "latest" }] }));
+            const mediaType = found.imageDetails?.[0]?.imageManifestMediaType;
+            if (mediaType && mediaType !== SAGEMAKER_IMAGE_MANIFEST)
+              return {
+                check: "image",
+                ok: false,
+                detail: `${settings.image} has the manifest type ${mediaType}; SageMaker accepts only ${SAGEMAKER_IMAGE_MANIFEST}`,
+                fix: `push it again with scripts/image-build-push.sh --region ${region} (it builds without attestations, with Docker media types)`,
+              };
+            return { check: "image", ok: true, detail: `${settings.image} exists${mediaType ? ` (${mediaType})` : ""}` };
           } catch (error) {
             if (["ImageNotFoundException", "RepositoryNotFoundException"].includes(awsErrorName(error)))
               return { check: "image", ok: false, detail: `${settings.image}: ${(error as Error).message}`, fix: `build and push it: scripts/image-build-push.sh --region ${region}` };

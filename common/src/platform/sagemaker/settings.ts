@@ -3,8 +3,9 @@
  * with defaults, and resolved against the AWS environment (region, account) once per platform.
  */
 import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { GetRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
-import { awsCall } from "./aws";
+import { AwsPermissionError, awsCall, awsErrorName } from "./aws";
 
 /** Raised when `sagemaker.*` settings are missing or invalid. */
 export class SageMakerConfigError extends Error {
@@ -132,8 +133,8 @@ export function sageMakerSettingsFromConfig(config: unknown): SageMakerSettingsI
     roleArn: str(config, s("role_arn"), null),
     roleName: str(config, "resource.shared_resource.iam_role.role_name", null),
     image: str(config, "image", null),
-    trainingInstanceType: str(config, "resource.private_resource.training_fleet.instance_type", "ml.c5.4xlarge")!,
-    evaluationInstanceType: str(config, "resource.private_resource.evaluation_fleet.instance_type", "ml.c5.4xlarge")!,
+    trainingInstanceType: str(config, "resource.private_resource.training_fleet.instance_type", "ml.m5.large")!,
+    evaluationInstanceType: str(config, "resource.private_resource.evaluation_fleet.instance_type", "ml.m5.large")!,
     hostingInstanceType: str(config, "resource.private_resource.hosting_fleet.instance_type", "ml.t2.medium")!,
     hostingInstanceCount: num(config, "resource.private_resource.hosting_fleet.instance_count", 1, 1),
     volumeSizeGb: num(config, s("volume_size_gb"), 5, 1),
@@ -180,12 +181,36 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /**
+ * The ARN of the role named `roleName`, as IAM reports it (GetRole). An ARN built from the name
+ * would lack the role's path: a role under `/service-role/` has the ARN `role/service-role/NAME`.
+ */
+async function roleArnOf(roleName: string, iam: IAMClient): Promise<string> {
+  const field = "resource.shared_resource.iam_role.role_name";
+  try {
+    const arn = (await awsCall("iam:GetRole", () => iam.send(new GetRoleCommand({ RoleName: roleName })))).Role?.Arn;
+    if (!arn) throw new Error(`iam:GetRole returned no ARN for role '${roleName}'`);
+    return arn;
+  } catch (error) {
+    if (/NoSuchEntity/.test(awsErrorName(error)))
+      throw new SageMakerConfigError(field, `no IAM role named '${roleName}' in this account`, "Create it (docs/sagemaker.md section 2.1) or correct the name");
+    if (error instanceof AwsPermissionError)
+      throw new SageMakerConfigError(
+        field,
+        `iam:GetRole was denied, so the ARN of role '${roleName}' (which may include a path such as service-role/) cannot be looked up`,
+        `Grant iam:GetRole on the role, or put its ARN into sagemaker.role_arn (aws iam get-role --role-name ${roleName} --query Role.Arn --output text)`,
+      );
+    throw error;
+  }
+}
+
+/**
  * Fills in region (config, else the SDK's provider chain: AWS_REGION / profile), bucket (config,
- * else `sagemaker-{region}-{account}` via STS) and checks role and image.
+ * else `sagemaker-{region}-{account}` via STS), the role's ARN (`role_arn`, else the role named by
+ * `iam_role.role_name`, looked up with iam:GetRole) and checks role and image.
  */
 export async function resolveSageMakerSettings(
   input: SageMakerSettingsInput,
-  clients: { sts?: STSClient } = {},
+  clients: { sts?: STSClient; iam?: IAMClient } = {},
 ): Promise<SageMakerSettings> {
   let region = input.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? null;
   if (!region) {
@@ -223,14 +248,23 @@ export async function resolveSageMakerSettings(
     );
   const image = resolveImage(input.image, region);
   let bucket = input.bucket;
-  let roleArn = input.roleArn;
-  if (!bucket || !roleArn) {
+  if (!bucket) {
     const sts = clients.sts ?? new STSClient({ region });
-    const identity = await awsCall("sts:GetCallerIdentity", () => sts.send(new GetCallerIdentityCommand({})));
-    bucket ??= `sagemaker-${region}-${identity.Account}`;
-    // The caller's ARN carries the partition (aws, aws-cn, aws-us-gov).
-    const partition = /^arn:([^:]+):/.exec(identity.Arn ?? "")?.[1] ?? "aws";
-    roleArn ??= `arn:${partition}:iam::${identity.Account}:role/${roleName}`;
+    try {
+      const identity = await awsCall("sts:GetCallerIdentity", () => sts.send(new GetCallerIdentityCommand({})));
+      bucket = `sagemaker-${region}-${identity.Account}`;
+    } finally {
+      if (!clients.sts) sts.destroy();
+    }
+  }
+  let roleArn = input.roleArn;
+  if (!roleArn) {
+    const iam = clients.iam ?? new IAMClient({ region });
+    try {
+      roleArn = await roleArnOf(roleName!, iam);
+    } finally {
+      if (!clients.iam) iam.destroy();
+    }
   }
   return { ...input, region, bucket, roleArn, image };
 }

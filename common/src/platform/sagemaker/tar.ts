@@ -1,9 +1,10 @@
 /**
  * A small reader for the `.tar.gz` artifacts SageMaker writes (`model.tar.gz`, `output.tar.gz`):
  * regular files only, ustar / GNU long names / pax `path` records. Used to read the evaluation
- * score and to unpack a model for warm start, without a tar dependency.
+ * score and to unpack a model for warm start, without a tar dependency. And its writer, for the
+ * one artifact the kit packs itself (the first model without data, built on this machine).
  */
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 
 export interface TarEntry {
   /** Path inside the archive, without a leading `./`. */
@@ -74,4 +75,39 @@ export function readTar(archive: Buffer): TarEntry[] {
     entries.push({ path: name.replace(/^(\.\/)+/, ""), data: Buffer.from(data) });
   }
   return entries;
+}
+
+/** Writes `value` as a NUL-terminated octal field of `length` bytes. */
+function putOctal(header: Buffer, offset: number, length: number, value: number): void {
+  header.write(value.toString(8).padStart(length - 1, "0") + "\0", offset, length, "ascii");
+}
+
+/**
+ * A gzip-compressed ustar archive of regular files, as `tar -czf` makes them (mode 0644, owner 0).
+ * Paths are relative, at most 100 bytes; longer ones are refused rather than cut.
+ */
+export function writeTarGz(entries: readonly TarEntry[], mtime: Date = new Date()): Buffer {
+  const blocks: Buffer[] = [];
+  const seconds = Math.floor(mtime.getTime() / 1000);
+  for (const entry of entries) {
+    const name = Buffer.from(entry.path, "utf8");
+    if (name.length === 0 || name.length > 100 || entry.path.startsWith("/") || entry.path.split("/").includes(".."))
+      throw new Error(`tar entry '${entry.path}': a relative path of 1-100 bytes without '..' is needed`);
+    const header = Buffer.alloc(BLOCK);
+    name.copy(header, 0);
+    putOctal(header, 100, 8, 0o644);
+    putOctal(header, 108, 8, 0);
+    putOctal(header, 116, 8, 0);
+    putOctal(header, 124, 12, entry.data.length);
+    putOctal(header, 136, 12, seconds);
+    header.write("0", 156, 1, "ascii"); // a regular file
+    header.write("ustar\0" + "00", 257, 8, "ascii");
+    // The checksum is the byte sum of the header with its own field read as eight spaces.
+    header.fill(0x20, 148, 156);
+    const sum = header.reduce((total, byte) => total + byte, 0);
+    header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+    blocks.push(header, entry.data, Buffer.alloc((BLOCK - (entry.data.length % BLOCK)) % BLOCK));
+  }
+  blocks.push(Buffer.alloc(2 * BLOCK)); // end-of-archive marker
+  return gzipSync(Buffer.concat(blocks));
 }
