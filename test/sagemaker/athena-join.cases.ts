@@ -219,7 +219,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`AthenaJoiner (Athena mocked,
     fakeAthena({ pageSize: 1 });
     const result = await joiner().join(request("j7"), rewardsLocation());
     // The counts (header + 1 row) and the split sizes (header + 2 rows) each came one row per page.
-    assert.deepEqual(result.counts, { decisions: 10, duplicateDecisions: 0, rewards: 10, duplicateRewards: 0, unmatchedRewards: 0, missingRewards: 0, train: 7, eval: 3 });
+    assert.deepEqual(result.counts, { decisions: 10, duplicateDecisions: 0, rewards: 10, duplicateRewards: 0, unmatchedRewards: 0, missingRewards: 0, train: 7, eval: 3, invalidRewards: 0, invalidRewardTimes: 0, alreadyJoined: 0 });
     const tokens = (id: string) => athena.commandCalls(GetQueryResultsCommand).filter((c) => c.args[0].input.QueryExecutionId === id).map((c) => c.args[0].input.NextToken);
     assert.deepEqual(tokens(result.queryIds[0]), [undefined, "1"]);
     assert.deepEqual(tokens(result.queryIds[1]), [undefined, "1", "2"]);
