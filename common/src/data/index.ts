@@ -4,3 +4,4 @@ export * from "./joinedFiles";
 export * from "./vwText";
 export * from "./numbers";
 export * from "./rewards";
+export { MAX_LINE_BYTES } from "./lines";
