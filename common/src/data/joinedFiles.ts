@@ -17,7 +17,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { latin1, numberAt, utf8 } from "./bytes";
+import { numberAt, utf8 } from "./bytes";
 import { ColumnBuilder, ColumnOptions, JoinedColumns, recordAt } from "./columns";
 import { LineParser, MAX_LINE_BYTES, RowReport, firstByte, lineChunks, lineTooLong, parseLines } from "./lines";
 import { DataFileError, JOINED_RECORD_COLUMNS, JoinedRecord, ReadOptions, joinedRecordProblem, joinedRowProblem } from "./records";
@@ -542,11 +542,19 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
   return true;
 }
 
+const KEY_BYTES: [Buffer, number][] = Object.entries(JSON_KEYS).map(([k, v]) => [Buffer.from(k, "latin1"), v]);
+
 /** The known key b[ks, ke) names (KEY_*), 0 for another key. */
 function keyOf(b: Buffer, ks: number, ke: number): number {
   const len = ke - ks;
-  if (len < 6 || len > 11) return 0;
-  return JSON_KEYS[latin1(b, ks, ke)] ?? 0;
+  for (let k = 0; k < KEY_BYTES.length; k++) {
+    const [name, id] = KEY_BYTES[k];
+    if (name.length !== len || name[0] !== b[ks] || name[len - 1] !== b[ke - 1]) continue;
+    let j = 1;
+    while (j < len - 1 && name[j] === b[ks + j]) j++;
+    if (j >= len - 1) return id;
+  }
+  return 0;
 }
 
 /** A JSON value (parsed) as a record, or null after reporting why not. */

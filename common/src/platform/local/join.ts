@@ -6,7 +6,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DuckDBInstance, listValue, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+
+/** The DuckDB bindings, loaded at the first join (a native library: nothing else pays for it). */
+const duckdb = (): typeof import("@duckdb/node-api") => require("@duckdb/node-api") as typeof import("@duckdb/node-api");
 import { duplicateIdsSql, JOINED_OUTPUT_COLUMNS, stagedJoinStatements, windowedDecisionsViewSql, type JoinSqlOptions } from "../../join/sql";
 import type { JoinCounts, JoinRequest, JoinResult } from "../types";
 import type { LocalObjectStore } from "./objectStore";
@@ -31,14 +34,14 @@ async function loadTables(c: DuckDBConnection, decisionFiles: string[], rewardFi
      FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true,
        columns = {event_id: 'VARCHAR', action: 'INTEGER', action_prob: 'DOUBLE', model_id: 'VARCHAR',
                   observation: 'VARCHAR', sample_prob: 'DOUBLE', "timestamp": 'DOUBLE'})`,
-    [listValue(decisionFiles)],
+    [duckdb().listValue(decisionFiles)],
   );
   await c.run(
     `CREATE TEMP TABLE rewards AS
      SELECT CAST(event_id AS VARCHAR) AS event_id, reward, "timestamp", filename AS source
      FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true,
        columns = {event_id: 'VARCHAR', reward: 'DOUBLE', "timestamp": 'DOUBLE'})`,
-    [listValue(rewardFiles)],
+    [duckdb().listValue(rewardFiles)],
   );
 }
 
@@ -50,7 +53,7 @@ export async function runLocalJoin(store: LocalObjectStore, request: JoinRequest
   }
   if (rewardFiles.length === 0) throw new Error(`no rewards to join: ${request.rewardsUri} holds no files (ingestRewards first)`);
   fs.mkdirSync(options.tempDir, { recursive: true });
-  const instance = await DuckDBInstance.create(":memory:", {
+  const instance = await duckdb().DuckDBInstance.create(":memory:", {
     memory_limit: options.memoryLimit ?? "512MB",
     threads: String(options.threads ?? 2),
     temp_directory: options.tempDir,
