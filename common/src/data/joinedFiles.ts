@@ -53,7 +53,7 @@ type Format = "csv" | "json" | "vw";
 export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
   malformed = 0;
   readonly malformedReasons: string[] = [];
-  /** Rows yielded so far. */
+  /** Rows yielded so far (by the current or last read). */
   rows = 0;
   readonly strict: boolean;
   readonly vwEventIdPrefix: string;
@@ -78,7 +78,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     if (files.length === 0) return `${this.source} holds no joined-data file (${JOINED_FILE_EXTENSIONS.join(", ")})`;
     const parts = files.map((f) => {
       const n = this.dataLines.get(f) ?? 0;
-      if (n > 0) return `${f}: all ${n} row(s) skipped`;
+      if (n > 0) return `${f}: all ${n} ${formatOf(f) === "vw" ? "line(s)" : "row(s)"} skipped`;
       if (firstByte(f) < 0) return `${f} is empty`;
       return formatOf(f) === "csv" ? `${f} has a header but no rows` : `${f} has no records`;
     });
@@ -134,6 +134,11 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
 
   /** columnBatches, synchronously. */
   *columnBatchesSync(options: ColumnOptions = {}): Generator<JoinedColumns> {
+    // Each read starts afresh: the counts describe the last read (a reader may be read again).
+    this.rows = 0;
+    this.malformed = 0;
+    this.malformedReasons.length = 0;
+    this.dataLines.clear();
     for (const file of this.files()) {
       const format = formatOf(file);
       if (format === "json" && firstByte(file) === 91) {

@@ -207,8 +207,35 @@ export class CbLearner {
   chooseAction(context: Context, eventId: string): ChosenAction {
     if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${JSON.stringify(eventId)}`);
     const pmf = this.predictPmf(context);
-    const i = sampleIndex(pmf, hashUnit(eventId, this.model.seedWord));
+    const i = this.sampleAction(pmf, eventId);
     return { action: i + 1, actionProb: pmf[i], pmf };
+  }
+
+  /** The 0-based action chooseAction draws from this pmf for this event id. */
+  sampleAction(pmf: ArrayLike<number>, eventId: string): number {
+    return sampleIndex(pmf, hashUnit(eventId, this.model.seedWord));
+  }
+
+  /**
+   * Scores every row of a column batch (a reader's chunk): `onRow(i, pmf)` gets the pmf of row
+   * i's observation in a buffer reused for the next row — the scoring core of `bandits predict`
+   * and of offline evaluation, with no object per row. A row whose observation does not fit the
+   * model throws a LearnerError (a ConfigMismatchError for another feature count) naming its
+   * file and line.
+   */
+  predictColumns(c: JoinedColumns, onRow: (i: number, pmf: Float64Array) => void): void {
+    const pmf = new Float64Array(this.k);
+    for (let i = 0; i < c.n; i++) {
+      const ctx = this.rowContext(c, i);
+      try {
+        this.checkCtx(ctx, "observation");
+      } catch (e) {
+        throw rowError(`${c.file ? `${c.file}:` : "row "}${c.line[i]}`, e, false);
+      }
+      this.featureMap.encode(ctx, this.ex);
+      this.pmfOf(this.ex, pmf);
+      onRow(i, pmf);
+    }
   }
 
   private pmfOf(ex: EncodedExample, out: Float64Array): void {
@@ -421,10 +448,10 @@ class BinSample {
 }
 
 /** The error of a row, with where it is (`file:line` or `row n (event_id x)`) in front. */
-function rowError(where: string, e: unknown): LearnerError {
+function rowError(where: string, e: unknown, strict = true): LearnerError {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof ConfigMismatchError) return new ConfigMismatchError(where, message);
-  return new LearnerError(where, `${message} (strict mode fails on any skipped row)`);
+  return new LearnerError(where, strict ? `${message} (strict mode fails on any skipped row)` : message);
 }
 
 /** A bad row: rethrown when it does not fit the config or in strict mode, else counted in the report. */
