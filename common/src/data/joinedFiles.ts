@@ -143,7 +143,9 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       const format = formatOf(file);
       if (format === "json" && firstByte(file) === 91) {
         const b = new ColumnBuilder(file, options.ids === true);
-        this.jsonArray(file, b);
+        const report = this.reportFor(file);
+        this.jsonArray(file, b, report);
+        this.dataLines.set(file, report.lines);
         this.rows += b.n;
         if (b.n > 0) yield b.finish();
         continue;
@@ -154,6 +156,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
       for (const chunk of lineChunks(file)) {
         const b = new ColumnBuilder(file, options.ids === true);
         parseLines(chunk, parser, b);
+        this.dataLines.set(file, report.lines);
         this.rows += b.n;
         if (b.n > 0) yield b.finish();
       }
@@ -161,11 +164,9 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
   }
 
+  /** The report of one file's rows (its line count goes to dataLines after each chunk). */
   private reportFor(file: string): RowReport {
-    return {
-      countLine: () => this.dataLines.set(file, (this.dataLines.get(file) ?? 0) + 1),
-      bad: (line, reason) => this.bad(file, line, reason),
-    };
+    return { lines: 0, bad: (line, reason) => this.bad(file, line, reason) };
   }
 
   private bad(file: string, line: number, reason: string): void {
@@ -174,12 +175,11 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     if (this.malformedReasons.length < MAX_MALFORMED_REASONS) this.malformedReasons.push(`${file}:${line}: ${reason}`);
   }
 
-  private jsonArray(file: string, out: ColumnBuilder): void {
+  private jsonArray(file: string, out: ColumnBuilder, report: RowReport): void {
     const size = fs.statSync(file).size;
     if (size > MAX_JSON_ARRAY_BYTES) {
       throw new DataFileError(file, 1, `holds one JSON array of ${(size / 1e6).toFixed(0)} MB; arrays are read whole, up to ${MAX_JSON_ARRAY_BYTES / (1 << 20)} MB (MAX_JSON_ARRAY_BYTES): write larger data as JSON lines (.jsonl, one object per line), which is read streaming`);
     }
-    const report = this.reportFor(file);
     let arr: unknown;
     try {
       arr = JSON.parse(quoteBigEventIds(fs.readFileSync(file, "utf8")));
@@ -189,7 +189,7 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     }
     if (!Array.isArray(arr)) return;
     for (let i = 0; i < arr.length; i++) {
-      report.countLine();
+      report.lines++;
       const r = recordOfObject(arr[i], i + 1, report);
       if (r) out.push(r, i + 1);
     }
@@ -240,7 +240,7 @@ class CsvRows implements LineParser {
       const k = scanCsvBytes(b, s, e, this.starts, this.ends);
       if (k === -2) return; // an empty line
       if (k === cols.count && this.fastRow(b, cols, out, n)) {
-        this.report.countLine();
+        this.report.lines++;
         return;
       }
     }
@@ -265,7 +265,7 @@ class CsvRows implements LineParser {
       if (this.cols.count > MAX_CSV_FIELDS) throw new DataFileError(this.file, at, `the CSV header has ${this.cols.count} columns; joined data has ${JOINED_RECORD_COLUMNS.length} (at most ${MAX_CSV_FIELDS} are read)`);
       return;
     }
-    this.report.countLine();
+    this.report.lines++;
     const r = csvRecord(fields, this.cols, (reason) => this.report.bad(at, reason));
     if (r !== null) out.push(r, at);
   }
@@ -426,12 +426,12 @@ class JsonRows implements LineParser {
     while (s < e && (b[s] === 32 || b[s] === 9)) s++;
     if (s === e) return; // a blank line
     if (jsonLineFast(b, s, e, n, out)) {
-      this.report.countLine();
+      this.report.lines++;
       return;
     }
     const text = b.toString("utf8", s, e);
     if (text.trim() === "") return;
-    this.report.countLine();
+    this.report.lines++;
     let o: unknown;
     try {
       o = JSON.parse(quoteBigEventIds(text));

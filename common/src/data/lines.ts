@@ -93,9 +93,10 @@ export function firstByte(file: string): number {
   }
 }
 
-/** Where a format parser reports: a data line met, a row skipped. */
+/** Where a format parser reports: the data lines it met, the rows it skipped. */
 export interface RowReport {
-  countLine(): void;
+  /** Data lines met (records, good or bad; no header, no blank line). */
+  lines: number;
   bad(line: number, reason: string): void;
 }
 

@@ -142,12 +142,12 @@ export class VwTextRows implements LineParser {
     while (s < e && (b[s] === 32 || b[s] === 9)) s++;
     if (s === e) return; // a blank line
     if (vwLineFast(b, s, e, n, out, this.eventIdPrefix)) {
-      this.report.countLine();
+      this.report.lines++;
       return;
     }
     const line = b.toString("utf8", s, e);
     if (line.trim() === "") return;
-    this.report.countLine();
+    this.report.lines++;
     try {
       const ex = parseVwExample(line);
       if (!ex.label) throw new VwTextError("label", "missing (expected action:cost:probability before '|')");
@@ -261,7 +261,12 @@ export interface VwTextRecords {
 export function readVwTextRecords(file: string, eventIdPrefix = "vw-", options: ReadOptions = {}): VwTextRecords {
   const result: VwTextRecords = { records: [], evalActions: [], lines: 0, skipped: 0, reasons: [] };
   const report: RowReport = {
-    countLine: () => void result.lines++,
+    get lines() {
+      return result.lines;
+    },
+    set lines(n: number) {
+      result.lines = n;
+    },
     bad: (line, reason) => {
       if (options.strict) throw new DataFileError(file, line, `${reason} (strict mode fails on any skipped row)`);
       result.skipped++;

@@ -470,31 +470,39 @@ async function cmdPredict(v: Record<string, string | boolean | undefined>, out: 
   const { learner, metadata } = await loadModel(v.model);
   const t0 = process.hrtime.bigint();
   const fd = typeof v.out === "string" ? fs.openSync(v.out, "w") : 1;
+  const w = new ByteWriter(fd);
+  const csv = format === "csv";
   let rows = 0;
   let closed = false; // the reader of standard output went away (e.g. `| head`): stop quietly
   try {
-    const text = new NumberText();
-    const write = (s: string) => {
-      const b = Buffer.from(s, "utf8");
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(fd, b, off);
-    };
-    if (format === "csv") write(PREDICT_CSV_HEADER + "\n");
+    if (csv) w.text(PREDICT_CSV_HEADER + "\n");
+    const sep = csv ? ", " : ",";
     for await (const c of reader.columnBatches({ ids: true })) {
-      let chunk = "";
       const ids = c.eventId as string[];
       learner.predictColumns(c, (i, pmf) => {
         const id = ids[i] !== "" ? ids[i] : `${c.file}:${c.line[i]}`;
         const a = learner.sampleAction(pmf, id);
-        let list = text.of(pmf[0]);
-        for (let j = 1; j < pmf.length; j++) list += format === "csv" ? `, ${text.of(pmf[j])}` : `,${text.of(pmf[j])}`;
-        chunk += format === "csv"
-          ? `${csvText(id)},${a + 1},${text.of(pmf[a])},"[${list}]"\n`
-          : `{"event_id":${JSON.stringify(id)},"action":${a + 1},"action_prob":${text.of(pmf[a])},"pmf":[${list}]}\n`;
+        if (csv) {
+          w.text(csvText(id));
+          w.text(",");
+        } else {
+          w.text('{"event_id":');
+          w.text(JSON.stringify(id));
+          w.text(',"action":');
+        }
+        w.int(a + 1);
+        w.text(csv ? "," : ',"action_prob":');
+        w.number(pmf[a]);
+        w.text(csv ? ',"[' : ',"pmf":[');
+        for (let j = 0; j < pmf.length; j++) {
+          if (j > 0) w.text(sep);
+          w.number(pmf[j]);
+        }
+        w.text(csv ? ']"\n' : "]}\n");
       });
       rows += c.n;
       try {
-        write(chunk);
+        w.flush();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
         closed = true;
@@ -519,19 +527,60 @@ function csvText(s: string): string {
 }
 
 /**
- * Numbers as text, exactly (String(x), the shortest text that reads back as x), with the last
- * few thousand values remembered: a policy's pmf takes few distinct values (egreedy: two), so
- * most probabilities are formatted once.
+ * Output straight into a reused byte buffer (no string per line). Numbers are written exactly
+ * (String(x), the shortest text that reads back as x), with the last few thousand remembered as
+ * bytes: a policy's pmf takes few distinct values (egreedy: two), so most are formatted once.
  */
-class NumberText {
-  private readonly cache = new Map<number, string>();
-  of(x: number): string {
-    let t = this.cache.get(x);
-    if (t === undefined) {
-      if (this.cache.size >= 4096) this.cache.clear();
-      this.cache.set(x, (t = String(x)));
+class ByteWriter {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private n = 0;
+  private readonly numbers = new Map<number, Uint8Array>();
+  constructor(private readonly fd: number) {}
+
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
+    this.buf.copy(bigger, 0, 0, this.n);
+    this.buf = bigger;
+  }
+
+  text(s: string): void {
+    this.room(s.length * 3);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        this.n += b.write(s, this.n, "utf8");
+        return;
+      }
+      b[n++] = c;
     }
-    return t;
+    this.n = n;
+  }
+
+  int(x: number): void {
+    this.text(String(x));
+  }
+
+  number(x: number): void {
+    let t = this.numbers.get(x);
+    if (t === undefined) {
+      if (this.numbers.size >= 4096) this.numbers.clear();
+      this.numbers.set(x, (t = Buffer.from(String(x), "latin1")));
+    }
+    this.room(t.length);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < t.length; i++) b[n++] = t[i];
+    this.n = n;
+  }
+
+  /** Writes out what is buffered. */
+  flush(): void {
+    let off = 0;
+    while (off < this.n) off += fs.writeSync(this.fd, this.buf, off, this.n - off);
+    this.n = 0;
   }
 }
 
