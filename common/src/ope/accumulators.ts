@@ -119,6 +119,36 @@ export class OpeAccumulator {
    * with the same seed, so they are drawn once (they would be identical anyway).
    */
   add(s: OpeSample, sharedCounts?: Uint8Array): this {
+    const u = this.addPoint(s);
+    const B = this.bootstrapSamples;
+    if (B > 0) {
+      let counts = this.counts;
+      if (sharedCounts && sharedCounts.length === B) counts = sharedCounts;
+      else this.drawCounts(s, counts);
+      const d = this.dim;
+      const reps = this.replicates;
+      for (let b = 0; b < B; b++) {
+        const c = counts[b];
+        if (c === 0) continue;
+        const base = b * (d + 1);
+        for (let j = 0; j < d; j++) reps[base + j] += c * u[j];
+        reps[base + d] += c;
+      }
+    }
+    return this;
+  }
+
+  /** @internal The row's Poisson counts: keyed by s.key, else the next of this accumulator's stream. */
+  drawCounts(s: OpeSample, out: Uint8Array): void {
+    if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, out);
+    else streamPoissonCounts(this.stream, out);
+  }
+
+  /**
+   * @internal Checks a row and adds it to the point sums (everything but the bootstrap); returns
+   * its quantities u (a buffer reused by the next row).
+   */
+  addPoint(s: OpeSample): Float64Array {
     const row = this.n;
     checkFinite(s.cost, "cost", row, "(1 − reward) must be a finite number");
     const p = s.propensity;
@@ -145,23 +175,20 @@ export class OpeAccumulator {
     kahanAdd(sums, k, w * w);
     if (w > this.maxWeight) this.maxWeight = w;
     this.n++;
+    return u;
+  }
 
-    const B = this.bootstrapSamples;
-    if (B > 0) {
-      let counts = this.counts;
-      if (sharedCounts && sharedCounts.length === B) counts = sharedCounts;
-      else if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, counts);
-      else streamPoissonCounts(this.stream, counts);
-      const reps = this.replicates;
-      for (let b = 0; b < B; b++) {
-        const c = counts[b];
-        if (c === 0) continue;
-        const base = b * (d + 1);
-        for (let j = 0; j < d; j++) reps[base + j] += c * u[j];
-        reps[base + d] += c;
-      }
+  /**
+   * @internal Sets the bootstrap sums from shared ones (AccumulatorGroup): replicate b's sum of
+   * this estimator's quantity j is shared[b·stride + map[j]], its count sum shared[b·stride + stride − 1].
+   */
+  setReplicates(shared: Float64Array, stride: number, map: Int32Array): void {
+    const d = this.dim, reps = this.replicates;
+    for (let b = 0; b < this.bootstrapSamples; b++) {
+      const base = b * (d + 1), from = b * stride;
+      for (let j = 0; j < d; j++) reps[base + j] = shared[from + map[j]];
+      reps[base + d] = shared[from + stride - 1];
     }
-    return this;
   }
 
   /** @internal The Poisson counts this accumulator would draw for a row with this key. */
@@ -293,6 +320,67 @@ export class OpeAccumulator {
     const o = { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence };
     const estimator = estimatorNamed(s.estimator, "state.estimator");
     return (s.paired ? new DifferenceAccumulator(estimator, o) : new OpeAccumulator(estimator, o)).loadState(s);
+  }
+}
+
+/**
+ * @internal Accumulators of several estimators built with the same options and fed the same rows
+ * (evaluatePolicy): each row's bootstrap counts are drawn once, and a quantity several estimators
+ * share (w·c, w, ĉ_π: `quantities` in estimators.ts) is summed once per replicate for all of
+ * them. `finish()` hands every accumulator exactly the sums it would have built alone.
+ */
+export class AccumulatorGroup {
+  private readonly maps: Int32Array[];
+  private readonly q: number;
+  private readonly u: Float64Array;
+  private readonly reps: Float64Array;
+  private readonly counts: Uint8Array;
+
+  constructor(readonly accs: OpeAccumulator[]) {
+    const names: string[] = [];
+    this.maps = accs.map((acc) => {
+      const def = acc.estimator;
+      const own = def.quantities ?? Array.from({ length: def.dim }, (_, j) => `${def.name}#${j}`);
+      return Int32Array.from(own, (name) => {
+        const at = names.indexOf(name);
+        return at >= 0 ? at : names.push(name) - 1;
+      });
+    });
+    this.q = names.length;
+    this.u = new Float64Array(this.q);
+    const B = accs[0].bootstrapSamples;
+    for (const a of accs) {
+      if (a.paired || a.bootstrapSamples !== B || String(a.seed) !== String(accs[0].seed)) throw new Error("AccumulatorGroup needs unpaired accumulators built with the same options");
+    }
+    this.reps = new Float64Array(B * (this.q + 1));
+    this.counts = new Uint8Array(B);
+  }
+
+  add(s: OpeSample): void {
+    const u = this.u;
+    for (let j = 0; j < this.accs.length; j++) {
+      const own = this.accs[j].addPoint(s);
+      const map = this.maps[j];
+      for (let k = 0; k < map.length; k++) u[map[k]] = own[k];
+    }
+    const counts = this.counts;
+    const B = counts.length;
+    if (B === 0) return;
+    this.accs[0].drawCounts(s, counts);
+    const Q = this.q, stride = Q + 1, reps = this.reps;
+    for (let b = 0; b < B; b++) {
+      const c = counts[b];
+      if (c === 0) continue;
+      const base = b * stride;
+      for (let j = 0; j < Q; j++) reps[base + j] += c * u[j];
+      reps[base + Q] += c;
+    }
+  }
+
+  /** Gives every accumulator its bootstrap sums; call once, after the last row. */
+  finish(): void {
+    if (this.counts.length === 0) return;
+    this.accs.forEach((a, j) => a.setReplicates(this.reps, this.q + 1, this.maps[j]));
   }
 }
 

@@ -57,14 +57,19 @@ class CostFeatures {
   }
 
   static fit(rows: readonly CostRow[], d: number, map: CostFeatureMap, numBins: number): CostFeatures {
+    return CostFeatures.fitOn(rows.length, d, (i, j) => rows[i].observation[j], map, numBins);
+  }
+
+  /** Fits on n rows whose feature j of row i is at(i, j). */
+  static fitOn(n: number, d: number, at: (i: number, j: number) => number, map: CostFeatureMap, numBins: number): CostFeatures {
     const mean = new Float64Array(d);
     const sq = new Float64Array(d);
-    for (const r of rows) for (let j = 0; j < d; j++) mean[j] += r.observation[j];
-    for (let j = 0; j < d; j++) mean[j] /= rows.length;
-    for (const r of rows) for (let j = 0; j < d; j++) sq[j] += (r.observation[j] - mean[j]) ** 2;
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += at(i, j);
+    for (let j = 0; j < d; j++) mean[j] /= n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) sq[j] += (at(i, j) - mean[j]) ** 2;
     const scale = new Float64Array(d);
     for (let j = 0; j < d; j++) {
-      const sd = Math.sqrt(sq[j] / rows.length);
+      const sd = Math.sqrt(sq[j] / n);
       scale[j] = sd > 0 ? sd : 1;
     }
     const edges: Float64Array[] = [];
@@ -73,8 +78,8 @@ class CostFeatures {
         edges.push(new Float64Array(0));
         continue;
       }
-      const v = new Float64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) v[i] = rows[i].observation[j];
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) v[i] = at(i, j);
       v.sort();
       const e: number[] = [];
       for (let b = 1; b < numBins; b++) {
@@ -95,20 +100,26 @@ class CostFeatures {
 
   /** Writes the non-zero entries of φ(x) as (index, value) pairs; returns how many. */
   encode(x: ArrayLike<number>, idx: Int32Array, val: Float64Array): number {
+    return this.encodeAt(x, 0, idx, val);
+  }
+
+  /** encode of the context x[from, from + d). */
+  encodeAt(x: ArrayLike<number>, from: number, idx: Int32Array, val: Float64Array): number {
     idx[0] = 0;
     val[0] = 1;
     let m = 1;
     const d = this.mean.length;
     for (let j = 0; j < d; j++) {
       idx[m] = 1 + j;
-      val[m++] = (x[j] - this.mean[j]) / this.scale[j];
+      val[m++] = (x[from + j] - this.mean[j]) / this.scale[j];
     }
     let base = 1 + d;
     for (let j = 0; j < d; j++) {
       const e = this.edges[j];
       if (e.length === 0) continue;
+      const xj = x[from + j];
       let b = 0;
-      while (b < e.length && x[j] >= e[b]) b++;
+      while (b < e.length && xj >= e[b]) b++;
       idx[m] = base + b;
       val[m++] = 1;
       base += e.length + 1;
@@ -151,51 +162,82 @@ function costRange(rows: readonly CostRow[], keep: (i: number) => boolean): [num
 }
 
 /**
- * Sufficient statistics of the per-action regressions: ΦᵀΦ (upper triangle), Φᵀy, row counts
- * and cost sums. They add and subtract, so cross-fitting builds each fold's training statistics
- * as (all rows) − (the fold) instead of re-reading the other folds.
+ * Sufficient statistics of the per-action regressions: ΦᵀΦ (its upper triangle, packed row by
+ * row), Φᵀy, row counts and cost sums, per action (created when the action first appears). They
+ * add and subtract, so cross-fitting builds each fold's training statistics as (all rows) − (the
+ * fold) instead of re-reading the other folds.
  */
 class RidgeStats {
-  readonly A: Float64Array[];
-  readonly b: Float64Array[];
-  readonly count: Float64Array;
-  readonly sumCost: Float64Array;
+  readonly A: Float64Array[] = [];
+  readonly b: Float64Array[] = [];
+  count = new Float64Array(0);
+  sumCost = new Float64Array(0);
   private readonly p: number;
+  /** Packed index of (i, j), j ≥ i: rowStart[i] + j. */
+  readonly rowStart: Int32Array;
   private readonly idx: Int32Array;
   private readonly val: Float64Array;
 
-  constructor(readonly numArms: number, private readonly features: CostFeatures) {
+  constructor(numArms: number, private readonly features: CostFeatures) {
     const p = (this.p = features.size);
-    this.A = Array.from({ length: numArms }, () => new Float64Array(p * p));
-    this.b = Array.from({ length: numArms }, () => new Float64Array(p));
-    this.count = new Float64Array(numArms);
-    this.sumCost = new Float64Array(numArms);
+    this.rowStart = new Int32Array(p);
+    for (let i = 0, off = 0; i < p; off += p - i, i++) this.rowStart[i] = off - i;
     this.idx = new Int32Array(features.maxNonZero);
     this.val = new Float64Array(features.maxNonZero);
+    if (numArms > 0) this.arm(numArms - 1);
+  }
+
+  /** Number of actions with statistics (the largest action seen). */
+  get numArms(): number {
+    return this.A.length;
+  }
+
+  /** Makes room for 0-based action a (and every one below it). */
+  arm(a: number): void {
+    const p = this.p;
+    while (this.A.length <= a) {
+      this.A.push(new Float64Array((p * (p + 1)) / 2));
+      this.b.push(new Float64Array(p));
+    }
+    if (this.count.length <= a) {
+      const c = new Float64Array(a + 1), s = new Float64Array(a + 1);
+      c.set(this.count);
+      s.set(this.sumCost);
+      this.count = c;
+      this.sumCost = s;
+    }
   }
 
   add(r: CostRow): void {
-    const a = r.action - 1;
-    const p = this.p;
+    this.addRow(r.observation, 0, r.action, r.cost);
+  }
+
+  /** Adds the row whose features are obs[from, from + d). */
+  addRow(obs: ArrayLike<number>, from: number, action: number, cost: number): void {
+    const a = action - 1;
+    if (a >= this.A.length) this.arm(a);
     const idx = this.idx;
     const val = this.val;
-    const m = this.features.encode(r.observation, idx, val);
+    const m = this.features.encodeAt(obs, from, idx, val);
     const Aa = this.A[a];
     const ba = this.b[a];
+    const rowStart = this.rowStart;
     for (let s = 0; s < m; s++) {
       const i = idx[s];
       const xi = val[s];
-      ba[i] += xi * r.cost;
+      ba[i] += xi * cost;
       // Upper triangle only (idx is ascending); mirrored before solving.
-      for (let t = s; t < m; t++) Aa[i * p + idx[t]] += xi * val[t];
+      const row = rowStart[i];
+      for (let t = s; t < m; t++) Aa[row + idx[t]] += xi * val[t];
     }
     this.count[a]++;
-    this.sumCost[a] += r.cost;
+    this.sumCost[a] += cost;
   }
 
   /** this += sign · other (same features). */
   addScaled(other: RidgeStats, sign: 1 | -1): this {
-    for (let a = 0; a < this.numArms; a++) {
+    if (other.numArms > 0) this.arm(other.numArms - 1);
+    for (let a = 0; a < other.numArms; a++) {
       const A = this.A[a];
       const oA = other.A[a];
       for (let i = 0; i < A.length; i++) A[i] += sign * oA[i];
@@ -251,7 +293,7 @@ export class RidgeCostModel implements CostModel {
     const minRows = o.minRowsPerAction ?? 2 * (d + 1);
     let n = 0;
     let costSum = 0;
-    for (let a = 0; a < K; a++) {
+    for (let a = 0; a < Math.min(K, stats.numArms); a++) {
       n += stats.count[a];
       costSum += stats.sumCost[a];
     }
@@ -260,15 +302,17 @@ export class RidgeCostModel implements CostModel {
     const A = new Float64Array(p * p);
     for (let a = 0; a < K; a++) {
       const beta = new Float64Array(p);
-      if (stats.count[a] >= minRows) {
+      const count = a < stats.numArms ? stats.count[a] : 0;
+      if (count >= minRows) {
         // A = ΦᵀΦ + λ·diag(0, 1, ..., 1) from the stored upper triangle.
         const U = stats.A[a];
-        for (let i = 0; i < p; i++) for (let j = i; j < p; j++) A[i * p + j] = A[j * p + i] = U[i * p + j];
+        const rowStart = stats.rowStart;
+        for (let i = 0; i < p; i++) for (let j = i; j < p; j++) A[i * p + j] = A[j * p + i] = U[rowStart[i] + j];
         for (let i = 1; i < p; i++) A[i * p + i] += o.lambda;
         solveSpd(A, stats.b[a], beta, p);
       } else {
         // Too few rows for a regression: mean cost shrunk toward the overall mean (one pseudo-row).
-        beta[0] = (stats.sumCost[a] + overallMean) / (stats.count[a] + 1);
+        beta[0] = ((a < stats.numArms ? stats.sumCost[a] : 0) + overallMean) / (count + 1);
       }
       coefficients.push(beta);
     }
@@ -279,8 +323,12 @@ export class RidgeCostModel implements CostModel {
   predictCosts(context: ArrayLike<number>): Float64Array {
     const d = this.numFeatures;
     if (context.length !== d) throw new OpeInputError("observation", null, `has ${context.length} features; the cost model was fitted on ${d}`);
-    const m = this.features.encode(context, this.idx, this.val);
-    const out = new Float64Array(this.numArms);
+    return this.predictCostsAt(context, 0, new Float64Array(this.numArms));
+  }
+
+  /** predictCosts of the context x[from, from + numFeatures), into out. */
+  predictCostsAt(x: ArrayLike<number>, from: number, out: Float64Array): Float64Array {
+    const m = this.features.encodeAt(x, from, this.idx, this.val);
     for (let a = 0; a < this.numArms; a++) {
       const beta = this.coefficients[a];
       let v = 0;
@@ -334,54 +382,201 @@ export interface CrossFitOptions extends RidgeCostModelOptions {
 }
 
 /**
+ * Rows the cost model's feature map (standardisation and bin edges) is fitted on: the first
+ * COST_FIT_ROWS rows, all of them when there are fewer — as in every workshop evaluation — so
+ * cross-fitting holds at most that many rows however many it is given.
+ */
+export const COST_FIT_ROWS = 100_000;
+
+/**
  * Cross-fitted cost predictions: for each row, the predicted cost of every action from a
  * RidgeCostModel fitted on the rows of the other folds (averaged over `repeats` seeded fold
- * assignments). The feature map (standardisation and bin edges) is fitted once on all rows'
- * contexts — it never sees a cost, so sharing it leaks no outcome — and each fold's regression
- * statistics are (all rows) − (the fold).
+ * assignments). The feature map (standardisation and bin edges) is fitted once on the rows'
+ * contexts (the first COST_FIT_ROWS) — it never sees a cost, so sharing it leaks no outcome — and
+ * each fold's regression statistics are (all rows) − (the fold).
  */
 export function crossFitCostPredictions(rows: readonly CostRow[], options: CrossFitOptions): Float64Array[] {
-  const folds = options.folds ?? 5;
-  if (!Number.isInteger(folds) || folds < 1) throw new OpeInputError("folds", null, `must be a positive integer, got ${folds}`);
-  const repeats = options.repeats ?? 1;
-  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new OpeInputError("repeats", null, `must be an integer 1..100, got ${repeats}`);
-  if (folds === 1 || rows.length < 2 * folds) {
-    const model = RidgeCostModel.fit(rows, options);
-    return rows.map((r) => model.predictCosts(r.observation));
-  }
-  const o = resolveRidgeOptions(options);
-  const d = rows[0].observation.length;
-  const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
-  const out = crossFitOnce(rows, options, o, features, d, folds, String(options.seed ?? 1));
-  for (let r = 1; r < repeats; r++) {
-    const more = crossFitOnce(rows, options, o, features, d, folds, `${options.seed ?? 1}/${r}`);
-    for (let i = 0; i < rows.length; i++) for (let a = 0; a < out[i].length; a++) out[i][a] += more[i][a];
-  }
-  if (repeats > 1) for (const p of out) for (let a = 0; a < p.length; a++) p[a] /= repeats;
-  return out;
+  const cf = new CrossFittedCosts(options);
+  const keys = options.keys;
+  const keyOf = (i: number) => keys?.[i] ?? String(i);
+  rows.forEach((r, i) => cf.add(r.observation, 0, r.observation.length, r.action, r.cost, keyOf(i)));
+  cf.finish();
+  return rows.map((r, i) => cf.predict(r.observation, 0, keyOf(i), new Float64Array(cf.numArms)));
 }
 
-/** One seeded fold assignment's cross-fitted predictions. */
-function crossFitOnce(rows: readonly CostRow[], options: CrossFitOptions, o: ReturnType<typeof resolveRidgeOptions>, features: CostFeatures, d: number, folds: number, seed: string): Float64Array[] {
-  const seedWord = hash32(seed, 0x5eed);
-  const fold = rows.map((_r, i) => {
-    const k = options.keys?.[i] ?? String(i);
-    return (typeof k === "number" ? fmix32((k ^ seedWord) >>> 0) : hash32(k, seedWord)) % folds;
-  });
-  const perFold = Array.from({ length: folds }, () => new RidgeStats(o.numArms, features));
-  rows.forEach((r, i) => perFold[fold[i]].add(r));
-  const total = new RidgeStats(o.numArms, features);
-  for (const f of perFold) total.addScaled(f, 1);
-  const out: Float64Array[] = new Array(rows.length);
-  const foldSize = new Array<number>(folds).fill(0);
-  for (const f of fold) foldSize[f]++;
-  for (let f = 0; f < folds; f++) {
-    if (foldSize[f] === 0) continue;
-    // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
-    const inSample = foldSize[f] === rows.length;
-    const train = inSample ? total : new RidgeStats(o.numArms, features).addScaled(total, 1).addScaled(perFold[f], -1);
-    const model = RidgeCostModel.fromStats(train, features, d, o, costRange(rows, (i) => inSample || fold[i] !== f));
-    for (let i = 0; i < rows.length; i++) if (fold[i] === f) out[i] = model.predictCosts(rows[i].observation);
+/** One fold assignment: each fold's statistics and cost range, then its fitted models. */
+interface FoldSet {
+  seedWord: number;
+  stats: RidgeStats[];
+  minCost: Float64Array;
+  maxCost: Float64Array;
+  size: Float64Array;
+  models: (RidgeCostModel | null)[];
+}
+
+/**
+ * crossFitCostPredictions in two passes over the rows, holding statistics, not rows: `add` every
+ * row (pass 1), `finish`, then `predict` each row again by its key (pass 2). The rows before the
+ * feature map is fitted (the first COST_FIT_ROWS) are held; then every row streams into each fold
+ * assignment's statistics in order, so the predictions equal the in-memory computation's.
+ */
+export class CrossFittedCosts {
+  private o: ResolvedRidgeOptions;
+  private readonly folds: number;
+  private readonly repeats: number;
+  private readonly seed: string;
+  private readonly sampleRows: number;
+  private features: CostFeatures | null = null;
+  private d = -1;
+  private n = 0;
+  /** The held rows: contexts (n × d), actions, costs, keys. */
+  private held: { obs: number[]; action: number[]; cost: number[]; key: (string | number)[] } | null = { obs: [], action: [], cost: [], key: [] };
+  private sets: FoldSet[] = [];
+  /** Fewer than 2 rows per fold, or one fold: one model fitted on every row scores them all. */
+  private inSample: RidgeCostModel | null = null;
+  private finished = false;
+  private acc: Float64Array;
+
+  constructor(options: CrossFitOptions, sampleRows = COST_FIT_ROWS) {
+    const folds = options.folds ?? 5;
+    if (!Number.isInteger(folds) || folds < 1 || folds > 1000) throw new OpeInputError("folds", null, `must be an integer 1..1000, got ${folds}`);
+    const repeats = options.repeats ?? 1;
+    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new OpeInputError("repeats", null, `must be an integer 1..100, got ${repeats}`);
+    this.o = resolveRidgeOptions(options);
+    this.folds = folds;
+    this.repeats = repeats;
+    this.seed = String(options.seed ?? 1);
+    this.sampleRows = Math.max(sampleRows, 2 * folds);
+    this.acc = new Float64Array(this.o.numArms);
   }
-  return out;
+
+  get numArms(): number {
+    return this.o.numArms;
+  }
+
+  /** Adds a row whose context is obs[from, to) (pass 1). */
+  add(obs: ArrayLike<number>, from: number, to: number, action: number, cost: number, key: string | number): void {
+    if (this.finished) throw new Error("CrossFittedCosts.add after finish");
+    if (this.d < 0) this.d = to - from;
+    this.n++;
+    const h = this.held;
+    if (h !== null) {
+      for (let j = from; j < to; j++) h.obs.push(obs[j]);
+      h.action.push(action);
+      h.cost.push(cost);
+      h.key.push(key);
+      if (h.action.length >= this.sampleRows) this.fitFeatures();
+      return;
+    }
+    this.addToSets(obs, from, action, cost, key);
+  }
+
+  /** Fits the feature map on the held rows, then streams them into the fold statistics. */
+  private fitFeatures(): void {
+    const h = this.held as NonNullable<CrossFittedCosts["held"]>;
+    const d = this.d, n = h.action.length;
+    this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins);
+    for (let r = 0; r < this.repeats; r++) {
+      const seed = r === 0 ? this.seed : `${this.seed}/${r}`;
+      this.sets.push({
+        seedWord: hash32(seed, 0x5eed),
+        stats: Array.from({ length: this.folds }, () => new RidgeStats(this.o.numArms, this.features as CostFeatures)),
+        minCost: new Float64Array(this.folds).fill(Infinity),
+        maxCost: new Float64Array(this.folds).fill(-Infinity),
+        size: new Float64Array(this.folds),
+        models: [],
+      });
+    }
+    this.held = null;
+    for (let i = 0; i < n; i++) this.addToSets(h.obs, i * d, h.action[i], h.cost[i], h.key[i]);
+    // Tiny data: one model fitted on every row (in row order) scores every row.
+    if (this.folds === 1 || n < 2 * this.folds) {
+      if (this.n === n) {
+        const all = new RidgeStats(this.o.numArms, this.features);
+        for (let i = 0; i < n; i++) all.addRow(h.obs, i * d, h.action[i], h.cost[i]);
+        let lo = Infinity, hi = -Infinity;
+        for (const c of h.cost) {
+          if (c < lo) lo = c;
+          if (c > hi) hi = c;
+        }
+        this.inSample = RidgeCostModel.fromStats(all, this.features, d, this.o, [lo, hi]);
+      }
+    }
+  }
+
+  private foldOf(key: string | number, seedWord: number): number {
+    return (typeof key === "number" ? fmix32((key ^ seedWord) >>> 0) : hash32(key, seedWord)) % this.folds;
+  }
+
+  private addToSets(obs: ArrayLike<number>, from: number, action: number, cost: number, key: string | number): void {
+    for (const set of this.sets) {
+      const f = this.foldOf(key, set.seedWord);
+      set.stats[f].addRow(obs, from, action, cost);
+      set.size[f]++;
+      if (cost < set.minCost[f]) set.minCost[f] = cost;
+      if (cost > set.maxCost[f]) set.maxCost[f] = cost;
+    }
+  }
+
+  /**
+   * Ends pass 1: fits every fold's model (at least one row must have been added). `numArms`: the
+   * number of actions when it was only known once every row was seen.
+   */
+  finish(numArms = this.o.numArms): void {
+    if (this.n === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
+    if (numArms !== this.o.numArms) {
+      this.o = { ...this.o, numArms };
+      this.acc = new Float64Array(numArms);
+    }
+    if (this.held !== null) this.fitFeatures();
+    this.finished = true;
+    const features = this.features as CostFeatures;
+    if (this.folds === 1 || this.n < 2 * this.folds) {
+      if (this.inSample === null) {
+        // More rows than were held with one fold: its statistics are every row's.
+        const set = this.sets[0];
+        const all = new RidgeStats(this.o.numArms, features).addScaled(set.stats[0], 1);
+        this.inSample = RidgeCostModel.fromStats(all, features, this.d, this.o, [set.minCost[0], set.maxCost[0]]);
+      }
+      this.sets = [];
+      return;
+    }
+    for (const set of this.sets) {
+      const total = new RidgeStats(this.o.numArms, features);
+      for (const f of set.stats) total.addScaled(f, 1);
+      for (let f = 0; f < this.folds; f++) {
+        if (set.size[f] === 0) {
+          set.models.push(null);
+          continue;
+        }
+        // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
+        const inSample = set.size[f] === this.n;
+        const train = inSample ? total : new RidgeStats(this.o.numArms, features).addScaled(total, 1).addScaled(set.stats[f], -1);
+        let lo = Infinity, hi = -Infinity;
+        for (let g = 0; g < this.folds; g++) {
+          if (!inSample && g === f) continue;
+          if (set.minCost[g] < lo) lo = set.minCost[g];
+          if (set.maxCost[g] > hi) hi = set.maxCost[g];
+        }
+        set.models.push(RidgeCostModel.fromStats(train, features, this.d, this.o, [lo, hi]));
+      }
+      set.stats = []; // the models are all that pass 2 needs
+    }
+  }
+
+  /** Pass 2: the cross-fitted predicted cost of every action for the row (context obs[from, from + d)) with this key, into out. */
+  predict(obs: ArrayLike<number>, from: number, key: string | number, out: Float64Array): Float64Array {
+    if (!this.finished) throw new Error("CrossFittedCosts.predict before finish");
+    if (this.inSample !== null) return this.inSample.predictCostsAt(obs, from, out);
+    const K = this.o.numArms;
+    const acc = this.acc;
+    for (let r = 0; r < this.sets.length; r++) {
+      const set = this.sets[r];
+      const model = set.models[this.foldOf(key, set.seedWord)] as RidgeCostModel;
+      model.predictCostsAt(obs, from, r === 0 ? out : acc);
+      if (r > 0) for (let a = 0; a < K; a++) out[a] += acc[a];
+    }
+    if (this.repeats > 1) for (let a = 0; a < K; a++) out[a] /= this.repeats;
+    return out;
+  }
 }
