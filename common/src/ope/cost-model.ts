@@ -118,8 +118,13 @@ class CostFeatures {
       const e = this.edges[j];
       if (e.length === 0) continue;
       const xj = x[from + j];
-      let b = 0;
-      while (b < e.length && xj >= e[b]) b++;
+      // b = the number of edges ≤ xj (edges ascending)
+      let b = 0, hi = e.length;
+      while (b < hi) {
+        const mid = (b + hi) >>> 1;
+        if (xj >= e[mid]) b = mid + 1;
+        else hi = mid;
+      }
       idx[m] = base + b;
       val[m++] = 1;
       base += e.length + 1;
@@ -214,21 +219,25 @@ class RidgeStats {
 
   /** Adds the row whose features are obs[from, from + d). */
   addRow(obs: ArrayLike<number>, from: number, action: number, cost: number): void {
+    const m = this.features.encodeAt(obs, from, this.idx, this.val);
+    this.addEncoded(this.idx, this.val, m, action, cost);
+  }
+
+  /** Adds a row already encoded by the features: φ's non-zero entries (idx[s], val[s]), s < m. */
+  addEncoded(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, at = 0): void {
     const a = action - 1;
     if (a >= this.A.length) this.arm(a);
-    const idx = this.idx;
-    const val = this.val;
-    const m = this.features.encodeAt(obs, from, idx, val);
     const Aa = this.A[a];
     const ba = this.b[a];
     const rowStart = this.rowStart;
-    for (let s = 0; s < m; s++) {
+    const end = at + m;
+    for (let s = at; s < end; s++) {
       const i = idx[s];
       const xi = val[s];
       ba[i] += xi * cost;
       // Upper triangle only (idx is ascending); mirrored before solving.
       const row = rowStart[i];
-      for (let t = s; t < m; t++) Aa[row + idx[t]] += xi * val[t];
+      for (let t = s; t < end; t++) Aa[row + idx[t]] += xi * val[t];
     }
     this.count[a]++;
     this.sumCost[a] += cost;
@@ -329,10 +338,15 @@ export class RidgeCostModel implements CostModel {
   /** predictCosts of the context x[from, from + numFeatures), into out. */
   predictCostsAt(x: ArrayLike<number>, from: number, out: Float64Array): Float64Array {
     const m = this.features.encodeAt(x, from, this.idx, this.val);
+    return this.predictEncoded(this.idx, this.val, m, out);
+  }
+
+  /** predictCosts of a context already encoded by this model's features. */
+  predictEncoded(idx: Int32Array, val: Float64Array, m: number, out: Float64Array): Float64Array {
     for (let a = 0; a < this.numArms; a++) {
       const beta = this.coefficients[a];
       let v = 0;
-      for (let s = 0; s < m; s++) v += beta[this.idx[s]] * this.val[s];
+      for (let s = 0; s < m; s++) v += beta[idx[s]] * val[s];
       out[a] = Math.min(this.maxCost, Math.max(this.minCost, v));
     }
     return out;
@@ -408,10 +422,58 @@ export function crossFitCostPredictions(rows: readonly CostRow[], options: Cross
 interface FoldSet {
   seedWord: number;
   stats: RidgeStats[];
+  /** Rows on their way into stats[f], added a batch at a time (see PendingRows). */
+  pending: PendingRows[];
   minCost: Float64Array;
   maxCost: Float64Array;
   size: Float64Array;
   models: (RidgeCostModel | null)[];
+}
+
+/**
+ * Encoded rows waiting to be added to one fold's statistics. Adding a few hundred rows to one
+ * statistic at a time keeps its matrices in the cache (each row of each fold set would otherwise
+ * touch a different 100 KB matrix); the rows go in in their order, so the sums are the same.
+ */
+class PendingRows {
+  private static readonly ROWS = 256;
+  private readonly idx: Int32Array;
+  private readonly val: Float64Array;
+  private readonly action = new Int32Array(PendingRows.ROWS);
+  private readonly cost = new Float64Array(PendingRows.ROWS);
+  private n = 0;
+  private m = 0;
+
+  constructor(maxNonZero: number) {
+    this.idx = new Int32Array(PendingRows.ROWS * maxNonZero);
+    this.val = new Float64Array(PendingRows.ROWS * maxNonZero);
+  }
+
+  push(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, into: RidgeStats): void {
+    this.m = m;
+    const at = this.n * m;
+    for (let s = 0; s < m; s++) {
+      this.idx[at + s] = idx[s];
+      this.val[at + s] = val[s];
+    }
+    this.action[this.n] = action;
+    this.cost[this.n++] = cost;
+    if (this.n === PendingRows.ROWS) this.flush(into);
+  }
+
+  /** Adds the rows, one action's at a time (each action has its own matrix; within it, row order). */
+  flush(into: RidgeStats): void {
+    const n = this.n, action = this.action;
+    let lo = Infinity, hi = -Infinity;
+    for (let r = 0; r < n; r++) {
+      if (action[r] < lo) lo = action[r];
+      if (action[r] > hi) hi = action[r];
+    }
+    for (let a = lo; a <= hi; a++) {
+      for (let r = 0; r < n; r++) if (action[r] === a) into.addEncoded(this.idx, this.val, this.m, a, this.cost[r], r * this.m);
+    }
+    this.n = 0;
+  }
 }
 
 /**
@@ -436,6 +498,8 @@ export class CrossFittedCosts {
   private inSample: RidgeCostModel | null = null;
   private finished = false;
   private acc: Float64Array;
+  private idx = new Int32Array(0);
+  private val = new Float64Array(0);
 
   constructor(options: CrossFitOptions, sampleRows = COST_FIT_ROWS) {
     const folds = options.folds ?? 5;
@@ -476,11 +540,14 @@ export class CrossFittedCosts {
     const h = this.held as NonNullable<CrossFittedCosts["held"]>;
     const d = this.d, n = h.action.length;
     this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins);
+    this.idx = new Int32Array(this.features.maxNonZero);
+    this.val = new Float64Array(this.features.maxNonZero);
     for (let r = 0; r < this.repeats; r++) {
       const seed = r === 0 ? this.seed : `${this.seed}/${r}`;
       this.sets.push({
         seedWord: hash32(seed, 0x5eed),
         stats: Array.from({ length: this.folds }, () => new RidgeStats(this.o.numArms, this.features as CostFeatures)),
+        pending: Array.from({ length: this.folds }, () => new PendingRows((this.features as CostFeatures).maxNonZero)),
         minCost: new Float64Array(this.folds).fill(Infinity),
         maxCost: new Float64Array(this.folds).fill(-Infinity),
         size: new Float64Array(this.folds),
@@ -509,9 +576,11 @@ export class CrossFittedCosts {
   }
 
   private addToSets(obs: ArrayLike<number>, from: number, action: number, cost: number, key: string | number): void {
+    const idx = this.idx, val = this.val;
+    const m = (this.features as CostFeatures).encodeAt(obs, from, idx, val); // once for every fold set
     for (const set of this.sets) {
       const f = this.foldOf(key, set.seedWord);
-      set.stats[f].addRow(obs, from, action, cost);
+      set.pending[f].push(idx, val, m, action, cost, set.stats[f]);
       set.size[f]++;
       if (cost < set.minCost[f]) set.minCost[f] = cost;
       if (cost > set.maxCost[f]) set.maxCost[f] = cost;
@@ -535,6 +604,7 @@ export class CrossFittedCosts {
       if (this.inSample === null) {
         // More rows than were held with one fold: its statistics are every row's.
         const set = this.sets[0];
+        set.pending[0].flush(set.stats[0]);
         const all = new RidgeStats(this.o.numArms, features).addScaled(set.stats[0], 1);
         this.inSample = RidgeCostModel.fromStats(all, features, this.d, this.o, [set.minCost[0], set.maxCost[0]]);
       }
@@ -542,6 +612,7 @@ export class CrossFittedCosts {
       return;
     }
     for (const set of this.sets) {
+      set.pending.forEach((p, f) => p.flush(set.stats[f]));
       const total = new RidgeStats(this.o.numArms, features);
       for (const f of set.stats) total.addScaled(f, 1);
       for (let f = 0; f < this.folds; f++) {
@@ -570,10 +641,11 @@ export class CrossFittedCosts {
     if (this.inSample !== null) return this.inSample.predictCostsAt(obs, from, out);
     const K = this.o.numArms;
     const acc = this.acc;
+    const m = (this.features as CostFeatures).encodeAt(obs, from, this.idx, this.val); // every model shares the features
     for (let r = 0; r < this.sets.length; r++) {
       const set = this.sets[r];
       const model = set.models[this.foldOf(key, set.seedWord)] as RidgeCostModel;
-      model.predictCostsAt(obs, from, r === 0 ? out : acc);
+      model.predictEncoded(this.idx, this.val, m, r === 0 ? out : acc);
       if (r > 0) for (let a = 0; a < K; a++) out[a] += acc[a];
     }
     if (this.repeats > 1) for (let a = 0; a < K; a++) out[a] /= this.repeats;
