@@ -4,118 +4,120 @@
  */
 
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-const TWO32 = 4294967296;
-/** Largest mantissa m for which m·10 + 9 stays below 2^53. */
-const EXACT_LIMIT = 900719925474099;
 
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
 
 /**
- * The number written in bytes b[a, e) (ASCII, spaces around it allowed), NaN if it is not one.
- *
- * Plain decimals (`-12.345`, no exponent) with at most 22 decimals take the fast path:
- *  - up to 15–16 significant digits (mantissa below 2^53): digits / 10^k, both exact doubles, so
- *    the one division rounds correctly (Clinger's fast path);
- *  - 16–19 significant digits (the 17 digits `String(x)` writes for most doubles): the mantissa is
- *    kept exactly in two 32-bit halves, the quotient is estimated, and its exact residual
- *    (computed with an error-free product) picks the correctly rounded double; the rare case too
- *    close to a rounding boundary to decide goes to Number.
- * Anything else (exponents, more digits, odd text) goes through Number.
+ * The number written in bytes b[a, e) (ASCII, spaces around it allowed), NaN if it is not a
+ * finite one; always exactly Number(text). See parseNumber for how.
  */
 export function numberAt(b: Buffer, a: number, e: number): number {
   while (a < e && b[a] === 32) a++;
   while (e > a && b[e - 1] === 32) e--;
   if (a >= e) return NaN;
+  const v = parseNumber(b, a, e);
+  if (parsedEnd === e) return v;
+  const x = +latin1(b, a, e); // text a number does not start with (hex, ...): Number decides
+  return x - x === 0 ? x : NaN;
+}
+
+/** Where the last parseNumber stopped: the index after the number's text. */
+export let parsedEnd = 0;
+
+/** Largest mantissa m for which m·10 + 9 stays below 2^53 (exact). */
+const EXACT_LIMIT = 900719925474099;
+
+/**
+ * The number whose text starts at b[a] (before e), reading as far as it goes (parsedEnd tells
+ * where it stopped); NaN when there is no number there. Exactly Number(text):
+ *  - plain decimals (`-12.345`) whose digits fit below 2^53 with at most 22 decimals: digits /
+ *    10^k, both exact doubles, so the one division rounds correctly (Clinger's fast path);
+ *  - 16–19 significant digits (the 17 digits `String(x)` writes for most doubles): the first
+ *    ~15 digits and the (up to 4) others kept apart, exactly, and divided correctly rounded (see
+ *    correctlyRoundedQuotient); a value too close to a rounding midpoint goes to Number;
+ *  - exponents, more digits, anything else: Number on the text.
+ */
+export function parseNumber(b: Buffer, a: number, e: number): number {
   let i = a;
   const neg = b[i] === 45;
   if (neg || b[i] === 43) i++;
-  let m = 0, digits = 0, scale = 0, dot = false;
+  let m = 0, rest = 0, nRest = 0, digits = 0, dotAt = -1;
   for (; i < e; i++) {
-    const c = b[i];
-    if (c >= 48 && c <= 57) {
-      if (m > EXACT_LIMIT) return wideNumber(b, a, e, i, m, scale, dot, neg);
-      m = m * 10 + (c - 48);
+    const c = b[i] - 48;
+    if (c >= 0 && c <= 9) {
+      if (m < EXACT_LIMIT) m = m * 10 + c;
+      else if (nRest < 4) {
+        rest = rest * 10 + c;
+        nRest++;
+      } else return slowFrom(b, a, i, e);
       digits++;
-      if (dot) scale++;
-    } else if (c === 46 && !dot) dot = true;
-    else return slowNumber(b, a, e);
+    } else if (c === -2 && dotAt < 0) dotAt = i;
+    else break;
   }
-  if (digits === 0 || scale > 22) return slowNumber(b, a, e);
-  const v = scale === 0 ? m : m / POW10[scale];
+  if (i < e && (b[i] === 101 || b[i] === 69)) return slowFrom(b, a, i, e); // an exponent
+  parsedEnd = i;
+  if (digits === 0) return NaN;
+  const scale = dotAt < 0 ? 0 : i - dotAt - 1;
+  if (scale > 22) return slowFrom(b, a, i, e);
+  let v: number;
+  if (nRest === 0) v = scale === 0 ? m : m / POW10[scale];
+  else {
+    // M = m·10^nRest + rest = mh + ml exactly: Dekker's product, then Knuth's two-sum.
+    const ph = m * POW10[nRest];
+    let t = SPLITTER * m;
+    const xh = t - (t - m), xl = m - xh;
+    const pl = xh * POW10_HI[nRest] - ph + xh * POW10_LO[nRest] + xl * POW10_HI[nRest] + xl * POW10_LO[nRest];
+    const mh = ph + rest;
+    t = mh - ph;
+    const ml = ph - (mh - t) + (rest - t) + pl;
+    v = scale === 0 ? mh + ml : correctlyRoundedQuotient(mh, ml, scale);
+    if (v !== v) return slowFrom(b, a, i, e);
+  }
   return neg ? -v : v;
 }
 
-/** Continues numberAt past 2^53: the mantissa as hi·2^32 + lo (exact up to 19–20 digits). */
-function wideNumber(b: Buffer, a: number, e: number, i: number, m: number, scale: number, dot: boolean, neg: boolean): number {
-  let hi = Math.floor(m / TWO32);
-  let lo = m - hi * TWO32;
-  for (; i < e; i++) {
+/** Number() of the number text starting at a (its end found from i on: digits, '.', an exponent). */
+function slowFrom(b: Buffer, a: number, i: number, e: number): number {
+  while (i < e) {
     const c = b[i];
-    if (c >= 48 && c <= 57) {
-      if (hi >= 429496729) return slowNumber(b, a, e); // hi·10 would pass 2^32
-      lo = lo * 10 + (c - 48);
-      const carry = Math.floor(lo / TWO32);
-      lo -= carry * TWO32;
-      hi = hi * 10 + carry;
-      if (dot) scale++;
-    } else if (c === 46 && !dot) dot = true;
-    else return slowNumber(b, a, e);
+    if ((c >= 48 && c <= 57) || c === 46) i++;
+    else if ((c === 101 || c === 69) && i + 1 < e) {
+      i++;
+      if (b[i] === 45 || b[i] === 43) i++;
+    } else break;
   }
-  if (scale > 22) return slowNumber(b, a, e);
-  const v = scale === 0 ? hi * TWO32 + lo : correctlyRoundedQuotient(hi, lo, POW10[scale]);
-  if (v !== v) return slowNumber(b, a, e);
-  return neg ? -v : v;
+  parsedEnd = i;
+  const v = +latin1(b, a, i);
+  return v - v === 0 ? v : NaN;
 }
 
 /**
- * The double nearest to (hi·2^32 + lo) / d (d = 10^k, exact), or NaN when the residual is too
- * close to half an ulp to decide without more precision.
+ * The double nearest to M / 10^k, M = mh + ml exactly (below 2^64): the quotient q = mh / 10^k
+ * is corrected by the exact residual r = M − q·10^k (an error-free product), and q + r/10^k is
+ * rounded once. Rounding is monotone, so when q + δ rounds to the same double for δ a hair
+ * below and a hair above r/10^k, that double is the correctly rounded quotient; otherwise the
+ * value lies too close to a midpoint to decide here: NaN (the caller falls back to Number).
  */
-function correctlyRoundedQuotient(hi: number, lo: number, d: number): number {
-  const mh = hi * TWO32 + lo; // rounded mantissa
-  const ml = hi * TWO32 - mh + lo; // exact: M = mh + ml
-  let q = mh / d;
-  for (let step = 0; step < 2; step++) {
-    // r = M − q·d, with q·d as an exact sum ph + pl (Dekker's product).
-    const ph = q * d;
-    const pl = productError(q, d, ph);
-    const r = mh - ph - pl + ml;
-    f64[0] = q;
-    const expBits = u32[1] >>> 20;
-    if ((u32[1] & 0xfffff) === 0 && u32[0] === 0) return NaN; // a power of two: uneven neighbours
-    u32[1] = (expBits - 52) << 20;
-    u32[0] = 0;
-    const half = (f64[0] * d) / 2; // half an ulp of q, times d
-    const ar = r < 0 ? -r : r;
-    if (ar < half * (1 - 1e-9)) return q;
-    if (ar <= half * (1 + 1e-9)) return NaN; // too close to the midpoint to decide here
-    f64[0] = q; // one ulp towards the exact quotient
-    if (r > 0) {
-      if (u32[0] === 0xffffffff) { u32[0] = 0; u32[1]++; } else u32[0]++;
-    } else {
-      if (u32[0] === 0) { u32[0] = 0xffffffff; u32[1]--; } else u32[0]--;
-    }
-    q = f64[0];
-  }
-  return NaN;
+function correctlyRoundedQuotient(mh: number, ml: number, k: number): number {
+  const d = POW10[k];
+  const q = mh / d;
+  // q·d = ph + pl exactly (Dekker's product, d pre-split)
+  const ph = q * d;
+  let t = SPLITTER * q;
+  const qh = t - (t - q), ql = q - qh;
+  const dh = POW10_HI[k], dl = POW10_LO[k];
+  const pl = qh * dh - ph + qh * dl + ql * dh + ql * dl;
+  const delta = (mh - ph - pl + ml) / d;
+  const a = q + delta * (1 - 2 ** -20);
+  t = q + delta * (1 + 2 ** -20);
+  return a === t ? a : NaN;
 }
 
 const SPLITTER = 134217729; // 2^27 + 1
-
-/** The rounding error of p = x·y (so x·y = p + error exactly), by Dekker's splitting. */
-function productError(x: number, y: number, p: number): number {
-  let t = SPLITTER * x;
-  const xh = t - (t - x), xl = x - xh;
-  t = SPLITTER * y;
-  const yh = t - (t - y), yl = y - yh;
-  return xh * yh - p + xh * yl + xl * yh + xl * yl;
-}
-
-function slowNumber(b: Buffer, a: number, e: number): number {
-  const v = +latin1(b, a, e);
-  return v - v === 0 ? v : NaN;
-}
+const POW10_HI = POW10.map((d) => {
+  const t = SPLITTER * d;
+  return t - (t - d);
+});
+const POW10_LO = POW10.map((d, k) => d - POW10_HI[k]);
 
 /** Bytes b[a, e) of a Buffer as a string, one character per byte (exact for ASCII). */
 export function latin1(b: Buffer, a: number, e: number): string {

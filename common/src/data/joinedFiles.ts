@@ -17,7 +17,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { numberAt, utf8 } from "./bytes";
+import { numberAt, parseNumber, parsedEnd, utf8 } from "./bytes";
 import { ColumnBuilder, ColumnOptions, JoinedColumns, recordAt } from "./columns";
 import { LineParser, MAX_LINE_BYTES, RowReport, firstByte, lineChunks, lineTooLong, parseLines } from "./lines";
 import { DataFileError, JOINED_RECORD_COLUMNS, JoinedRecord, ReadOptions, joinedRecordProblem, joinedRowProblem } from "./records";
@@ -311,13 +311,15 @@ class CsvRows implements LineParser {
 function numberListInto(b: Buffer, s: number, e: number, out: ColumnBuilder): boolean {
   let i = s;
   for (;;) {
-    let comma = i;
-    while (comma < e && b[comma] !== 44) comma++;
-    const v = numberAt(b, i, comma);
-    if (v - v !== 0) return false;
+    while (i < e && b[i] === 32) i++;
+    const v = parseNumber(b, i, e);
+    if (v !== v) return false;
+    i = parsedEnd;
+    while (i < e && b[i] === 32) i++;
     out.pushObs(v);
-    if (comma >= e) return true;
-    i = comma + 1;
+    if (i >= e) return true;
+    if (b[i] !== 44) return false;
+    i++;
   }
 }
 
@@ -380,7 +382,7 @@ function checked(r: JoinedRecord, bad: (reason: string) => void): JoinedRecord |
 }
 
 /** Field bounds (quotes excluded) of bytes b[ls, le): the count, −2 for an empty line, −1 for the general path. */
-function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
+function scanCsvBytes(b: Buffer, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
   if (ls === le) return -2;
   let i = ls;
   let k = 0;
@@ -388,8 +390,8 @@ function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array,
   for (;;) {
     if (k === max) return -1;
     if (b[i] === 34) {
-      let q = i + 1;
-      while (q < le && b[q] !== 34) q++;
+      let q = b.indexOf(34, i + 1);
+      if (q < 0 || q >= le) q = le;
       if (q >= le || b[q + 1] === 34) return -1;
       starts[k] = i + 1;
       ends[k++] = q;
