@@ -10,7 +10,7 @@ import type { ColumnBuilder } from "./columns";
 import { DataFileError } from "./records";
 
 /** Bytes read per step. */
-export const READ_CHUNK_BYTES = 1 << 22;
+export const READ_CHUNK_BYTES = 1 << 20;
 /** The longest line (or CSV record with quoted line breaks) a reader accepts: 16 MB. */
 export const MAX_LINE_BYTES = 1 << 24;
 

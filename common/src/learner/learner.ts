@@ -318,7 +318,7 @@ export class CbLearner {
           this.trainColumns(cols, report, strict);
           continue;
         }
-        waiting.push(cols);
+        waiting.push(compactColumns(cols));
         this.sampleColumnValues(cols, sample);
         if (sample.full) this.fitAndTrainWaiting(sample, waiting, report, strict);
       }
@@ -431,20 +431,25 @@ export class CbLearner {
 
 /** The contexts the bins are fitted on: each feature's values over the first `limit` valid rows. */
 class BinSample {
-  private readonly values: number[][] = [];
+  private readonly values: Float64Array[] = [];
   private rows = 0;
   /** No more rows wanted (the limit is reached, or the bins are fitted). */
   full = false;
   constructor(private readonly limit: number) {}
 
   add(ctx: ArrayLike<number>): void {
-    for (let j = 0; j < ctx.length; j++) (this.values[j] ??= []).push(ctx[j]);
+    for (let j = 0; j < ctx.length; j++) (this.values[j] ??= new Float64Array(this.limit))[this.rows] = ctx[j];
     if (++this.rows >= this.limit) this.full = true;
   }
 
-  byName(): Map<string, number[]> {
-    return new Map(this.values.map((v, j) => [String(j + 1), v]));
+  byName(): Map<string, Float64Array> {
+    return new Map(this.values.map((v, j) => [String(j + 1), v.subarray(0, this.rows)]));
   }
+}
+
+/** A column batch in arrays of its own size (a reader's batch is a view of larger, growing arrays). */
+function compactColumns(c: JoinedColumns): JoinedColumns {
+  return { ...c, reward: c.reward.slice(), action: c.action.slice(), actionProb: c.actionProb.slice(), offsets: c.offsets.slice(), obs: c.obs.slice(), line: c.line.slice() };
 }
 
 /** The error of a row, with where it is (`file:line` or `row n (event_id x)`) in front. */
