@@ -19,6 +19,9 @@ import { OpeInputError } from "./errors";
 import { ESTIMATORS, estimatorNamed, isEstimator } from "./estimators";
 import type { Estimator, EstimatorDefinition, EstimatorName, IntervalMethod } from "./estimators";
 import type { OpeEstimate } from "./score";
+import * as path from "node:path";
+import type { Worker } from "node:worker_threads";
+import { BootstrapMessage, BootstrapSums } from "./bootstrap-sums";
 import { kahanAdd, kahanMerge, kahanValue, keyedPoissonCounts, normalQuantile, sortedQuantile, streamPoissonCounts } from "./stats";
 import type { AccumulatorOptions, OpeInterval, OpeSample } from "./types";
 
@@ -136,6 +139,11 @@ export class OpeAccumulator {
       }
     }
     return this;
+  }
+
+  /** @internal The seed word of the keyed Poisson counts. */
+  get bootstrapSeedWord(): number {
+    return this.seedWord;
   }
 
   /** @internal The row's Poisson counts: keyed by s.key, else the next of this accumulator's stream. */
@@ -333,10 +341,16 @@ export class AccumulatorGroup {
   private readonly maps: Int32Array[];
   private readonly q: number;
   private readonly u: Float64Array;
-  private readonly reps: Float64Array;
+  private readonly sums: BootstrapSums;
   private readonly counts: Uint8Array;
+  private worker: WorkerSums | null = null;
 
-  constructor(readonly accs: OpeAccumulator[]) {
+  /**
+   * `inWorker`: the bootstrap sums are added in a worker thread while this thread scores the
+   * next rows (for many rows; every row then needs a number key). Then `await drain()` now and
+   * then (it waits while the worker is behind) and `await finish()` at the end.
+   */
+  constructor(readonly accs: OpeAccumulator[], inWorker = false) {
     const names: string[] = [];
     this.maps = accs.map((acc) => {
       const def = acc.estimator;
@@ -352,8 +366,9 @@ export class AccumulatorGroup {
     for (const a of accs) {
       if (a.paired || a.bootstrapSamples !== B || String(a.seed) !== String(accs[0].seed)) throw new Error("AccumulatorGroup needs unpaired accumulators built with the same options");
     }
-    this.reps = new Float64Array(B * this.stride);
+    this.sums = new BootstrapSums(B, this.q, accs[0].bootstrapSeedWord);
     this.counts = new Uint8Array(B);
+    if (inWorker && B > 0) this.worker = WorkerSums.start(B, this.q, accs[0].bootstrapSeedWord);
   }
 
   add(s: OpeSample): void {
@@ -363,51 +378,106 @@ export class AccumulatorGroup {
       const map = this.maps[j];
       for (let k = 0; k < map.length; k++) u[map[k]] = own[k];
     }
-    const counts = this.counts;
-    const B = counts.length;
-    if (B === 0) return;
-    this.accs[0].drawCounts(s, counts);
-    // Replicates with a zero count are not skipped: adding c·u = ±0 leaves a sum that started at
-    // +0 unchanged (it is never −0), and the loop without a branch is twice as fast.
-    const Q = this.q, reps = this.reps;
-    if (Q === 1) {
-      const u0 = u[0];
-      for (let b = 0, base = 0; b < B; b++, base += 2) {
-        const c = counts[b];
-        reps[base] += c * u0;
-        reps[base + 1] += c;
-      }
-    } else if (Q <= 5) {
-      // Unused slots of the 5 (u = 0) are summed too and never read.
-      const u0 = u[0], u1 = Q > 1 ? u[1] : 0, u2 = Q > 2 ? u[2] : 0, u3 = Q > 3 ? u[3] : 0, u4 = Q > 4 ? u[4] : 0;
-      for (let b = 0, base = 0; b < B; b++, base += 6) {
-        const c = counts[b];
-        reps[base] += c * u0;
-        reps[base + 1] += c * u1;
-        reps[base + 2] += c * u2;
-        reps[base + 3] += c * u3;
-        reps[base + 4] += c * u4;
-        reps[base + 5] += c;
-      }
-    } else {
-      const stride = Q + 1;
-      for (let b = 0, base = 0; b < B; b++, base += stride) {
-        const c = counts[b];
-        for (let j = 0; j < Q; j++) reps[base + j] += c * u[j];
-        reps[base + Q] += c;
-      }
+    if (this.counts.length === 0) return;
+    if (this.worker !== null) {
+      if (typeof s.key !== "number") throw new Error("AccumulatorGroup in a worker needs number keys");
+      this.worker.add(s.key, u);
+      return;
     }
+    this.accs[0].drawCounts(s, this.counts);
+    this.sums.addCounts(this.counts, u, 0);
   }
 
-  /** Sums per replicate: quantities (padded to 5 when 2..5 of them) then the count. */
-  private get stride(): number {
-    return this.q === 1 ? 2 : this.q <= 5 ? 6 : this.q + 1;
+  /** Waits while the worker is far behind (bounded memory); nothing to wait for without one. */
+  async drain(): Promise<void> {
+    if (this.worker !== null) await this.worker.drain();
   }
 
   /** Gives every accumulator its bootstrap sums; call once, after the last row. */
-  finish(): void {
+  async finish(): Promise<void> {
     if (this.counts.length === 0) return;
-    this.accs.forEach((a, j) => a.setReplicates(this.reps, this.stride, this.maps[j]));
+    const reps = this.worker !== null ? await this.worker.finish() : this.sums.reps;
+    this.accs.forEach((a, j) => a.setReplicates(reps, this.sums.stride, this.maps[j]));
+  }
+}
+
+/** The evaluating thread's side of a bootstrap worker: rows go in batches, a few batches ahead at most. */
+class WorkerSums {
+  private static readonly BATCH = 2048;
+  private static readonly AHEAD = 4;
+  private keys: Uint32Array;
+  private u: Float64Array;
+  private n = 0;
+  private inFlight = 0;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private result: ((reps: Float64Array) => void) | null = null;
+
+  private constructor(private readonly worker: Worker, private readonly q: number) {
+    this.keys = new Uint32Array(WorkerSums.BATCH);
+    this.u = new Float64Array(WorkerSums.BATCH * q);
+    worker.on("message", (m: { type: string; reps?: Float64Array }) => {
+      if (m.type === "done") this.inFlight--;
+      else if (m.type === "sums" && this.result) this.result(m.reps as Float64Array);
+      this.wake?.();
+    });
+    worker.on("error", (e) => {
+      this.failure = e;
+      this.wake?.();
+    });
+  }
+
+  static start(replicates: number, quantities: number, seedWord: number): WorkerSums {
+    const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
+    const w = new WorkerThread(path.join(__dirname, "bootstrap-worker.js"));
+    w.unref();
+    const msg: BootstrapMessage = { type: "start", replicates, quantities, seedWord };
+    w.postMessage(msg);
+    return new WorkerSums(w, quantities);
+  }
+
+  add(key: number, u: Float64Array): void {
+    const at = this.n * this.q;
+    for (let j = 0; j < this.q; j++) this.u[at + j] = u[j];
+    this.keys[this.n++] = key;
+    if (this.n === WorkerSums.BATCH) this.send();
+  }
+
+  private send(): void {
+    if (this.n === 0) return;
+    const msg: BootstrapMessage = { type: "rows", n: this.n, keys: this.keys, u: this.u };
+    this.worker.postMessage(msg, [this.keys.buffer as ArrayBuffer, this.u.buffer as ArrayBuffer]);
+    this.inFlight++;
+    this.keys = new Uint32Array(WorkerSums.BATCH);
+    this.u = new Float64Array(WorkerSums.BATCH * this.q);
+    this.n = 0;
+  }
+
+  private async until(done: () => boolean): Promise<void> {
+    while (!done()) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  async drain(): Promise<void> {
+    await this.until(() => this.inFlight <= WorkerSums.AHEAD);
+  }
+
+  async finish(): Promise<Float64Array> {
+    this.send();
+    let reps: Float64Array | null = null;
+    this.result = (r) => (reps = r);
+    const msg: BootstrapMessage = { type: "finish" };
+    this.worker.postMessage(msg);
+    try {
+      await this.until(() => reps !== null);
+    } finally {
+      await this.worker.terminate();
+    }
+    return reps as unknown as Float64Array;
   }
 }
 

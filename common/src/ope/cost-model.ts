@@ -266,6 +266,7 @@ export class RidgeCostModel implements CostModel {
   readonly numFeatures: number;
   /** Per action: the coefficients β_a on φ(x) (intercept first). */
   readonly coefficients: Float64Array[];
+  private readonly byFeature: Float64Array;
   private readonly features: CostFeatures;
   private readonly minCost: number;
   private readonly maxCost: number;
@@ -277,6 +278,9 @@ export class RidgeCostModel implements CostModel {
     this.numFeatures = numFeatures;
     this.features = features;
     this.coefficients = coefficients;
+    // The same coefficients by feature: entry j·K + a is β_a[j], so a feature's K weights are adjacent.
+    this.byFeature = new Float64Array(features.size * numArms);
+    for (let a = 0; a < numArms; a++) for (let j = 0; j < features.size; j++) this.byFeature[j * numArms + a] = coefficients[a][j];
     this.minCost = minCost;
     this.maxCost = maxCost;
     this.idx = new Int32Array(features.maxNonZero);
@@ -343,12 +347,14 @@ export class RidgeCostModel implements CostModel {
 
   /** predictCosts of a context already encoded by this model's features. */
   predictEncoded(idx: Int32Array, val: Float64Array, m: number, out: Float64Array): Float64Array {
-    for (let a = 0; a < this.numArms; a++) {
-      const beta = this.coefficients[a];
-      let v = 0;
-      for (let s = 0; s < m; s++) v += beta[idx[s]] * val[s];
-      out[a] = Math.min(this.maxCost, Math.max(this.minCost, v));
+    const K = this.numArms, w = this.byFeature;
+    for (let a = 0; a < K; a++) out[a] = 0;
+    // Σ_s β_a[idx[s]]·val[s] for every action, the terms added in the order of s as before.
+    for (let s = 0; s < m; s++) {
+      const base = idx[s] * K, x = val[s];
+      for (let a = 0; a < K; a++) out[a] += w[base + a] * x;
     }
+    for (let a = 0; a < K; a++) out[a] = Math.min(this.maxCost, Math.max(this.minCost, out[a]));
     return out;
   }
 }

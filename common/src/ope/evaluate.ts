@@ -184,7 +184,8 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   crossFit?.finish(numArms);
 
   // Pass 2: score each row with its cost predictions into the accumulators.
-  const group = new AccumulatorGroup(estimators.map((e) => new OpeAccumulator(e, accOptions)));
+  // Many rows: the bootstrap sums are added in a worker thread while this one scores (same sums).
+  const group = new AccumulatorGroup(estimators.map((e) => new OpeAccumulator(e, accOptions)), n >= WORKER_ROWS && accOptions.bootstrapSamples > 0);
   const costs = new Float64Array(numArms);
   const oneHotPmf = new Float64Array(numArms);
   let g = 0;
@@ -220,8 +221,9 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
       }
     }
     g += c.n;
+    await group.drain();
   }
-  group.finish();
+  await group.finish();
   return resultsOf(estimators, group.accs, range.costLower, range.costUpper);
 }
 
@@ -230,6 +232,9 @@ interface ColumnScorer extends PmfModel {
   readonly numArms: number;
   predictColumns(c: JoinedColumns, onRow: (i: number, pmf: Float64Array) => void): void;
 }
+
+/** From this many rows on, evaluatePolicy adds the bootstrap sums in a worker thread. */
+const WORKER_ROWS = 20_000;
 
 /** How many rows go into one column batch of records given in memory. */
 const MEMORY_BATCH_ROWS = 8192;
