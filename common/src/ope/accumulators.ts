@@ -19,9 +19,8 @@ import { OpeInputError } from "./errors";
 import { ESTIMATORS, estimatorNamed, isEstimator } from "./estimators";
 import type { Estimator, EstimatorDefinition, EstimatorName, IntervalMethod } from "./estimators";
 import type { OpeEstimate } from "./score";
-import * as path from "node:path";
-import type { Worker } from "node:worker_threads";
-import { BootstrapMessage, BootstrapSums } from "./bootstrap-sums";
+import { BootstrapSums } from "./bootstrap-sums";
+import { WorkerChannel } from "./worker-channel";
 import { kahanAdd, kahanMerge, kahanValue, keyedPoissonCounts, normalQuantile, sortedQuantile, streamPoissonCounts } from "./stats";
 import type { AccumulatorOptions, OpeInterval, OpeSample } from "./types";
 
@@ -401,39 +400,22 @@ export class AccumulatorGroup {
   }
 }
 
-/** The evaluating thread's side of a bootstrap worker: rows go in batches, a few batches ahead at most. */
+/** The evaluating thread's side of a worker adding rows to BootstrapSums (ope/worker.ts). */
 class WorkerSums {
   private static readonly BATCH = 2048;
-  private static readonly AHEAD = 4;
+  private readonly channel: WorkerChannel<Float64Array>;
   private keys: Uint32Array;
   private u: Float64Array;
   private n = 0;
-  private inFlight = 0;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private result: ((reps: Float64Array) => void) | null = null;
 
-  private constructor(private readonly worker: Worker, private readonly q: number) {
+  private constructor(channel: WorkerChannel<Float64Array>, private readonly q: number) {
+    this.channel = channel;
     this.keys = new Uint32Array(WorkerSums.BATCH);
     this.u = new Float64Array(WorkerSums.BATCH * q);
-    worker.on("message", (m: { type: string; reps?: Float64Array }) => {
-      if (m.type === "done") this.inFlight--;
-      else if (m.type === "sums" && this.result) this.result(m.reps as Float64Array);
-      this.wake?.();
-    });
-    worker.on("error", (e) => {
-      this.failure = e;
-      this.wake?.();
-    });
   }
 
   static start(replicates: number, quantities: number, seedWord: number): WorkerSums {
-    const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
-    const w = new WorkerThread(path.join(__dirname, "bootstrap-worker.js"));
-    w.unref();
-    const msg: BootstrapMessage = { type: "start", replicates, quantities, seedWord };
-    w.postMessage(msg);
-    return new WorkerSums(w, quantities);
+    return new WorkerSums(WorkerChannel.open<Float64Array>({ type: "bootstrap", replicates, quantities, seedWord }), quantities);
   }
 
   add(key: number, u: Float64Array): void {
@@ -445,39 +427,19 @@ class WorkerSums {
 
   private send(): void {
     if (this.n === 0) return;
-    const msg: BootstrapMessage = { type: "rows", n: this.n, keys: this.keys, u: this.u };
-    this.worker.postMessage(msg, [this.keys.buffer as ArrayBuffer, this.u.buffer as ArrayBuffer]);
-    this.inFlight++;
+    this.channel.send({ type: "rows", n: this.n, keys: this.keys, u: this.u }, [this.keys.buffer as ArrayBuffer, this.u.buffer as ArrayBuffer]);
     this.keys = new Uint32Array(WorkerSums.BATCH);
     this.u = new Float64Array(WorkerSums.BATCH * this.q);
     this.n = 0;
   }
 
-  private async until(done: () => boolean): Promise<void> {
-    while (!done()) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
-    }
-    if (this.failure) throw this.failure;
+  drain(): Promise<void> {
+    return this.channel.drain();
   }
 
-  async drain(): Promise<void> {
-    await this.until(() => this.inFlight <= WorkerSums.AHEAD);
-  }
-
-  async finish(): Promise<Float64Array> {
+  finish(): Promise<Float64Array> {
     this.send();
-    let reps: Float64Array | null = null;
-    this.result = (r) => (reps = r);
-    const msg: BootstrapMessage = { type: "finish" };
-    this.worker.postMessage(msg);
-    try {
-      await this.until(() => reps !== null);
-    } finally {
-      await this.worker.terminate();
-    }
-    return reps as unknown as Float64Array;
+    return this.channel.finish();
   }
 }
 

@@ -2,7 +2,7 @@
  * The sums of the online (Poisson) bootstrap for a group of estimators (AccumulatorGroup): per
  * replicate b, Σ c_b·u_j over the rows for each of Q quantities u, and Σ c_b, where c_b is the
  * row's Poisson(1) count keyed by (seed, row key). The same code runs in the evaluating thread or
- * in a worker thread (bootstrap-worker.ts): the sums are the same, bit for bit, either way.
+ * in a worker thread (worker.ts): the sums are the same, bit for bit, either way.
  */
 import { keyedPoissonCounts } from "./stats";
 
@@ -59,8 +59,3 @@ export class BootstrapSums {
   }
 }
 
-/** What the evaluating thread sends a bootstrap worker. */
-export type BootstrapMessage =
-  | { type: "start"; replicates: number; quantities: number; seedWord: number }
-  | { type: "rows"; n: number; keys: Uint32Array; u: Float64Array }
-  | { type: "finish" };

@@ -18,7 +18,9 @@
  * row never scores itself — the condition under which DR keeps its guarantees with a flexible
  * model. Everything is deterministic: the same keys and seed give the same folds.
  */
-import { fmix32, hash32 } from "../util/random";
+import { hash32 } from "../util/random";
+import { FoldSet, FoldSetParts, FoldSets, RidgeStats, foldOf } from "./fold-stats";
+import { WorkerChannel, type WorkerMessage } from "./worker-channel";
 import { OpeInputError } from "./errors";
 import type { CostModel } from "./types";
 
@@ -166,100 +168,6 @@ function costRange(rows: readonly CostRow[], keep: (i: number) => boolean): [num
   return [lo, hi];
 }
 
-/**
- * Sufficient statistics of the per-action regressions: ΦᵀΦ (its upper triangle, packed row by
- * row), Φᵀy, row counts and cost sums, per action (created when the action first appears). They
- * add and subtract, so cross-fitting builds each fold's training statistics as (all rows) − (the
- * fold) instead of re-reading the other folds.
- */
-class RidgeStats {
-  readonly A: Float64Array[] = [];
-  readonly b: Float64Array[] = [];
-  count = new Float64Array(0);
-  sumCost = new Float64Array(0);
-  private readonly p: number;
-  /** Packed index of (i, j), j ≥ i: rowStart[i] + j. */
-  readonly rowStart: Int32Array;
-  private readonly idx: Int32Array;
-  private readonly val: Float64Array;
-
-  constructor(numArms: number, private readonly features: CostFeatures) {
-    const p = (this.p = features.size);
-    this.rowStart = new Int32Array(p);
-    for (let i = 0, off = 0; i < p; off += p - i, i++) this.rowStart[i] = off - i;
-    this.idx = new Int32Array(features.maxNonZero);
-    this.val = new Float64Array(features.maxNonZero);
-    if (numArms > 0) this.arm(numArms - 1);
-  }
-
-  /** Number of actions with statistics (the largest action seen). */
-  get numArms(): number {
-    return this.A.length;
-  }
-
-  /** Makes room for 0-based action a (and every one below it). */
-  arm(a: number): void {
-    const p = this.p;
-    while (this.A.length <= a) {
-      this.A.push(new Float64Array((p * (p + 1)) / 2));
-      this.b.push(new Float64Array(p));
-    }
-    if (this.count.length <= a) {
-      const c = new Float64Array(a + 1), s = new Float64Array(a + 1);
-      c.set(this.count);
-      s.set(this.sumCost);
-      this.count = c;
-      this.sumCost = s;
-    }
-  }
-
-  add(r: CostRow): void {
-    this.addRow(r.observation, 0, r.action, r.cost);
-  }
-
-  /** Adds the row whose features are obs[from, from + d). */
-  addRow(obs: ArrayLike<number>, from: number, action: number, cost: number): void {
-    const m = this.features.encodeAt(obs, from, this.idx, this.val);
-    this.addEncoded(this.idx, this.val, m, action, cost);
-  }
-
-  /** Adds a row already encoded by the features: φ's non-zero entries (idx[s], val[s]), s < m. */
-  addEncoded(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, at = 0): void {
-    const a = action - 1;
-    if (a >= this.A.length) this.arm(a);
-    const Aa = this.A[a];
-    const ba = this.b[a];
-    const rowStart = this.rowStart;
-    const end = at + m;
-    for (let s = at; s < end; s++) {
-      const i = idx[s];
-      const xi = val[s];
-      ba[i] += xi * cost;
-      // Upper triangle only (idx is ascending); mirrored before solving.
-      const row = rowStart[i];
-      for (let t = s; t < end; t++) Aa[row + idx[t]] += xi * val[t];
-    }
-    this.count[a]++;
-    this.sumCost[a] += cost;
-  }
-
-  /** this += sign · other (same features). */
-  addScaled(other: RidgeStats, sign: 1 | -1): this {
-    if (other.numArms > 0) this.arm(other.numArms - 1);
-    for (let a = 0; a < other.numArms; a++) {
-      const A = this.A[a];
-      const oA = other.A[a];
-      for (let i = 0; i < A.length; i++) A[i] += sign * oA[i];
-      const b = this.b[a];
-      const ob = other.b[a];
-      for (let i = 0; i < b.length; i++) b[i] += sign * ob[i];
-      this.count[a] += sign * other.count[a];
-      this.sumCost[a] += sign * other.sumCost[a];
-    }
-    return this;
-  }
-}
-
 /** Per-action ridge regression of cost on the context (see the file comment). */
 export class RidgeCostModel implements CostModel {
   readonly numArms: number;
@@ -293,8 +201,7 @@ export class RidgeCostModel implements CostModel {
     if (rows.length === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
     const d = rows[0].observation.length;
     const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
-    const stats = new RidgeStats(o.numArms, features);
-    for (const r of rows) stats.add(r);
+    const stats = statsOfRows(features, o.numArms, rows.length, (i) => rows[i].observation, () => 0, (i) => rows[i].action, (i) => rows[i].cost);
     const range = costRange(rows, () => true);
     return RidgeCostModel.fromStats(stats, features, d, o, range);
   }
@@ -424,69 +331,27 @@ export function crossFitCostPredictions(rows: readonly CostRow[], options: Cross
   return rows.map((r, i) => cf.predict(r.observation, 0, keyOf(i), new Float64Array(cf.numArms)));
 }
 
-/** One fold assignment: each fold's statistics and cost range, then its fitted models. */
-interface FoldSet {
-  seedWord: number;
-  stats: RidgeStats[];
-  /** Rows on their way into stats[f], added a batch at a time (see PendingRows). */
-  pending: PendingRows[];
-  minCost: Float64Array;
-  maxCost: Float64Array;
-  size: Float64Array;
-  models: (RidgeCostModel | null)[];
+/** RidgeStats of n rows (row i: context ctx(i)[from(i), ...), its action and cost), added in order. */
+function statsOfRows(features: CostFeatures, numArms: number, n: number, ctx: (i: number) => ArrayLike<number>, from: (i: number) => number, action: (i: number) => number, cost: (i: number) => number): RidgeStats {
+  const stats = new RidgeStats(numArms, features.size);
+  const idx = new Int32Array(features.maxNonZero), val = new Float64Array(features.maxNonZero);
+  for (let i = 0; i < n; i++) {
+    const m = features.encodeAt(ctx(i), from(i), idx, val);
+    stats.addEncoded(idx, val, m, action(i), cost(i));
+  }
+  return stats;
 }
 
-/**
- * Encoded rows waiting to be added to one fold's statistics. Adding a few hundred rows to one
- * statistic at a time keeps its matrices in the cache (each row of each fold set would otherwise
- * touch a different 100 KB matrix); the rows go in in their order, so the sums are the same.
- */
-class PendingRows {
-  private static readonly ROWS = 256;
-  private readonly idx: Int32Array;
-  private readonly val: Float64Array;
-  private readonly action = new Int32Array(PendingRows.ROWS);
-  private readonly cost = new Float64Array(PendingRows.ROWS);
-  private n = 0;
-  private m = 0;
-
-  constructor(maxNonZero: number) {
-    this.idx = new Int32Array(PendingRows.ROWS * maxNonZero);
-    this.val = new Float64Array(PendingRows.ROWS * maxNonZero);
-  }
-
-  push(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, into: RidgeStats): void {
-    this.m = m;
-    const at = this.n * m;
-    for (let s = 0; s < m; s++) {
-      this.idx[at + s] = idx[s];
-      this.val[at + s] = val[s];
-    }
-    this.action[this.n] = action;
-    this.cost[this.n++] = cost;
-    if (this.n === PendingRows.ROWS) this.flush(into);
-  }
-
-  /** Adds the rows, one action's at a time (each action has its own matrix; within it, row order). */
-  flush(into: RidgeStats): void {
-    const n = this.n, action = this.action;
-    let lo = Infinity, hi = -Infinity;
-    for (let r = 0; r < n; r++) {
-      if (action[r] < lo) lo = action[r];
-      if (action[r] > hi) hi = action[r];
-    }
-    for (let a = lo; a <= hi; a++) {
-      for (let r = 0; r < n; r++) if (action[r] === a) into.addEncoded(this.idx, this.val, this.m, a, this.cost[r], r * this.m);
-    }
-    this.n = 0;
-  }
-}
+/** One fold assignment's statistics with its fitted models (null for an empty fold). */
+type FittedFoldSet = FoldSet & { models: (RidgeCostModel | null)[] };
 
 /**
  * crossFitCostPredictions in two passes over the rows, holding statistics, not rows: `add` every
  * row (pass 1), `finish`, then `predict` each row again by its key (pass 2). The rows before the
  * feature map is fitted (the first COST_FIT_ROWS) are held; then every row streams into each fold
- * assignment's statistics in order, so the predictions equal the in-memory computation's.
+ * assignment's statistics in order, so the predictions equal the in-memory computation's. With
+ * `inWorker` (number keys only), the statistics past the held rows are added in a worker thread
+ * while this one reads on (`await drain()` now and then, `await finishAsync()`): the same sums.
  */
 export class CrossFittedCosts {
   private o: ResolvedRidgeOptions;
@@ -499,15 +364,19 @@ export class CrossFittedCosts {
   private n = 0;
   /** The held rows: contexts (n × d), actions, costs, keys. */
   private held: { obs: number[]; action: number[]; cost: number[]; key: (string | number)[] } | null = { obs: [], action: [], cost: [], key: [] };
-  private sets: FoldSet[] = [];
+  private local: FoldSets | null = null;
+  private worker: WorkerFolds | null = null;
+  private sets: FittedFoldSet[] = [];
   /** Fewer than 2 rows per fold, or one fold: one model fitted on every row scores them all. */
   private inSample: RidgeCostModel | null = null;
+  /** Its statistics, when every row was held (added in row order, as RidgeCostModel.fit adds them). */
+  private allRows: { stats: RidgeStats; range: [number, number] } | null = null;
   private finished = false;
   private acc: Float64Array;
   private idx = new Int32Array(0);
   private val = new Float64Array(0);
 
-  constructor(options: CrossFitOptions, sampleRows = COST_FIT_ROWS) {
+  constructor(options: CrossFitOptions, sampleRows = COST_FIT_ROWS, private readonly inWorker = false) {
     const folds = options.folds ?? 5;
     if (!Number.isInteger(folds) || folds < 1 || folds > 1000) throw new OpeInputError("folds", null, `must be an integer 1..1000, got ${folds}`);
     const repeats = options.repeats ?? 1;
@@ -535,62 +404,59 @@ export class CrossFittedCosts {
       h.action.push(action);
       h.cost.push(cost);
       h.key.push(key);
-      if (h.action.length >= this.sampleRows) this.fitFeatures();
+      if (h.action.length >= this.sampleRows) this.fitFeatures(true);
       return;
     }
     this.addToSets(obs, from, action, cost, key);
   }
 
-  /** Fits the feature map on the held rows, then streams them into the fold statistics. */
-  private fitFeatures(): void {
+  /** Fits the feature map on the held rows, then streams them into the fold statistics (in a worker when `many` rows come and it is allowed). */
+  private fitFeatures(many: boolean): void {
     const h = this.held as NonNullable<CrossFittedCosts["held"]>;
     const d = this.d, n = h.action.length;
-    this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins);
-    this.idx = new Int32Array(this.features.maxNonZero);
-    this.val = new Float64Array(this.features.maxNonZero);
-    for (let r = 0; r < this.repeats; r++) {
-      const seed = r === 0 ? this.seed : `${this.seed}/${r}`;
-      this.sets.push({
-        seedWord: hash32(seed, 0x5eed),
-        stats: Array.from({ length: this.folds }, () => new RidgeStats(this.o.numArms, this.features as CostFeatures)),
-        pending: Array.from({ length: this.folds }, () => new PendingRows((this.features as CostFeatures).maxNonZero)),
-        minCost: new Float64Array(this.folds).fill(Infinity),
-        maxCost: new Float64Array(this.folds).fill(-Infinity),
-        size: new Float64Array(this.folds),
-        models: [],
-      });
-    }
+    const features = (this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins));
+    this.idx = new Int32Array(features.maxNonZero);
+    this.val = new Float64Array(features.maxNonZero);
+    const seedWords = Array.from({ length: this.repeats }, (_, r) => hash32(r === 0 ? this.seed : `${this.seed}/${r}`, 0x5eed));
+    // With a worker, this thread keeps the first fold assignment (it also reads and encodes the
+    // rows) and the worker takes the others: the two threads then take about as long.
+    const split = many && this.inWorker && this.repeats > 1 && h.key.every((k) => typeof k === "number") ? 1 : seedWords.length;
+    this.local = new FoldSets(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(0, split));
+    if (split < seedWords.length) this.worker = WorkerFolds.start(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(split));
     this.held = null;
     for (let i = 0; i < n; i++) this.addToSets(h.obs, i * d, h.action[i], h.cost[i], h.key[i]);
     // Tiny data: one model fitted on every row (in row order) scores every row.
-    if (this.folds === 1 || n < 2 * this.folds) {
-      if (this.n === n) {
-        const all = new RidgeStats(this.o.numArms, this.features);
-        for (let i = 0; i < n; i++) all.addRow(h.obs, i * d, h.action[i], h.cost[i]);
-        let lo = Infinity, hi = -Infinity;
-        for (const c of h.cost) {
-          if (c < lo) lo = c;
-          if (c > hi) hi = c;
-        }
-        this.inSample = RidgeCostModel.fromStats(all, this.features, d, this.o, [lo, hi]);
+    if ((this.folds === 1 || n < 2 * this.folds) && this.n === n) {
+      const stats = statsOfRows(features, this.o.numArms, n, () => h.obs, (i) => i * d, (i) => h.action[i], (i) => h.cost[i]);
+      let lo = Infinity, hi = -Infinity;
+      for (const c of h.cost) {
+        if (c < lo) lo = c;
+        if (c > hi) hi = c;
       }
+      this.allRows = { stats, range: [lo, hi] };
     }
-  }
-
-  private foldOf(key: string | number, seedWord: number): number {
-    return (typeof key === "number" ? fmix32((key ^ seedWord) >>> 0) : hash32(key, seedWord)) % this.folds;
   }
 
   private addToSets(obs: ArrayLike<number>, from: number, action: number, cost: number, key: string | number): void {
-    const idx = this.idx, val = this.val;
-    const m = (this.features as CostFeatures).encodeAt(obs, from, idx, val); // once for every fold set
-    for (const set of this.sets) {
-      const f = this.foldOf(key, set.seedWord);
-      set.pending[f].push(idx, val, m, action, cost, set.stats[f]);
-      set.size[f]++;
-      if (cost < set.minCost[f]) set.minCost[f] = cost;
-      if (cost > set.maxCost[f]) set.maxCost[f] = cost;
-    }
+    const m = (this.features as CostFeatures).encodeAt(obs, from, this.idx, this.val); // once for every fold set
+    (this.local as FoldSets).add(this.idx, this.val, 0, m, action, cost, key);
+    if (this.worker !== null) this.worker.add(this.idx, this.val, m, action, cost, key as number);
+  }
+
+  /** Waits while the worker is far behind (bounded memory); nothing to wait for without one. */
+  async drain(): Promise<void> {
+    if (this.worker !== null) await this.worker.drain();
+  }
+
+  /** finish, with the worker's statistics when one was used. */
+  async finishAsync(numArms = this.o.numArms): Promise<void> {
+    this.setNumArms(numArms);
+    if (this.worker !== null) {
+      const sets = await this.worker.finish();
+      this.worker = null;
+      this.finishWith([...(this.local as FoldSets).flush().sets, ...sets], numArms);
+      this.local = null;
+    } else this.finish(numArms);
   }
 
   /**
@@ -599,45 +465,57 @@ export class CrossFittedCosts {
    */
   finish(numArms = this.o.numArms): void {
     if (this.n === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
-    if (numArms !== this.o.numArms) {
-      this.o = { ...this.o, numArms };
-      this.acc = new Float64Array(numArms);
-    }
-    if (this.held !== null) this.fitFeatures();
+    this.setNumArms(numArms);
+    if (this.held !== null) this.fitFeatures(false);
+    if (this.worker !== null) throw new Error("CrossFittedCosts: a worker adds the statistics; call finishAsync");
+    this.finishWith((this.local as FoldSets).flush().sets, numArms);
+    this.local = null;
+  }
+
+  /** The number of actions, when it was only known once every row was seen. */
+  private setNumArms(numArms: number): void {
+    if (numArms === this.o.numArms) return;
+    this.o = { ...this.o, numArms };
+    this.acc = new Float64Array(numArms);
+  }
+
+  private finishWith(foldSets: FoldSet[], numArms: number): void {
+    this.setNumArms(numArms);
     this.finished = true;
     const features = this.features as CostFeatures;
+    const p = features.size;
     if (this.folds === 1 || this.n < 2 * this.folds) {
-      if (this.inSample === null) {
+      if (this.allRows !== null) this.inSample = RidgeCostModel.fromStats(this.allRows.stats, features, this.d, this.o, this.allRows.range);
+      else {
         // More rows than were held with one fold: its statistics are every row's.
-        const set = this.sets[0];
-        set.pending[0].flush(set.stats[0]);
-        const all = new RidgeStats(this.o.numArms, features).addScaled(set.stats[0], 1);
+        const set = foldSets[0];
+        const all = new RidgeStats(this.o.numArms, p).addScaled(set.stats[0], 1);
         this.inSample = RidgeCostModel.fromStats(all, features, this.d, this.o, [set.minCost[0], set.maxCost[0]]);
       }
-      this.sets = [];
       return;
     }
-    for (const set of this.sets) {
-      set.pending.forEach((p, f) => p.flush(set.stats[f]));
-      const total = new RidgeStats(this.o.numArms, features);
+    for (const set of foldSets) {
+      const total = new RidgeStats(this.o.numArms, p);
       for (const f of set.stats) total.addScaled(f, 1);
+      const models: (RidgeCostModel | null)[] = [];
       for (let f = 0; f < this.folds; f++) {
         if (set.size[f] === 0) {
-          set.models.push(null);
+          models.push(null);
           continue;
         }
         // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
         const inSample = set.size[f] === this.n;
-        const train = inSample ? total : new RidgeStats(this.o.numArms, features).addScaled(total, 1).addScaled(set.stats[f], -1);
+        const train = inSample ? total : new RidgeStats(this.o.numArms, p).addScaled(total, 1).addScaled(set.stats[f], -1);
         let lo = Infinity, hi = -Infinity;
         for (let g = 0; g < this.folds; g++) {
           if (!inSample && g === f) continue;
           if (set.minCost[g] < lo) lo = set.minCost[g];
           if (set.maxCost[g] > hi) hi = set.maxCost[g];
         }
-        set.models.push(RidgeCostModel.fromStats(train, features, this.d, this.o, [lo, hi]));
+        models.push(RidgeCostModel.fromStats(train, features, this.d, this.o, [lo, hi]));
       }
-      set.stats = []; // the models are all that pass 2 needs
+      // The models are all that pass 2 needs.
+      this.sets.push({ seedWord: set.seedWord, stats: [], minCost: set.minCost, maxCost: set.maxCost, size: set.size, models });
     }
   }
 
@@ -650,11 +528,67 @@ export class CrossFittedCosts {
     const m = (this.features as CostFeatures).encodeAt(obs, from, this.idx, this.val); // every model shares the features
     for (let r = 0; r < this.sets.length; r++) {
       const set = this.sets[r];
-      const model = set.models[this.foldOf(key, set.seedWord)] as RidgeCostModel;
+      const model = set.models[foldOf(key, set.seedWord, this.folds)] as RidgeCostModel;
       model.predictEncoded(this.idx, this.val, m, r === 0 ? out : acc);
       if (r > 0) for (let a = 0; a < K; a++) out[a] += acc[a];
     }
     if (this.repeats > 1) for (let a = 0; a < K; a++) out[a] /= this.repeats;
     return out;
+  }
+}
+
+/** The evaluating thread's side of a worker adding rows to FoldSets (ope/worker.ts). */
+class WorkerFolds {
+  private static readonly BATCH = 1024;
+  private readonly channel: WorkerChannel<FoldSetParts[]>;
+  private idx: Int32Array;
+  private val: Float64Array;
+  private rows: Float64Array;
+  private n = 0;
+  private m = 0;
+
+  private constructor(channel: WorkerChannel<FoldSetParts[]>, private readonly maxNonZero: number) {
+    this.channel = channel;
+    this.idx = new Int32Array(WorkerFolds.BATCH * maxNonZero);
+    this.val = new Float64Array(WorkerFolds.BATCH * maxNonZero);
+    this.rows = new Float64Array(WorkerFolds.BATCH * 3);
+  }
+
+  static start(p: number, maxNonZero: number, numArms: number, folds: number, seedWords: number[]): WorkerFolds {
+    const msg: WorkerMessage = { type: "folds", p, maxNonZero, numArms, folds, seedWords };
+    return new WorkerFolds(WorkerChannel.open(msg), maxNonZero);
+  }
+
+  add(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, key: number): void {
+    this.m = m;
+    const at = this.n * m;
+    for (let s = 0; s < m; s++) {
+      this.idx[at + s] = idx[s];
+      this.val[at + s] = val[s];
+    }
+    const r = this.n * 3;
+    this.rows[r] = action;
+    this.rows[r + 1] = cost;
+    this.rows[r + 2] = key;
+    if (++this.n === WorkerFolds.BATCH) this.send();
+  }
+
+  private send(): void {
+    if (this.n === 0) return;
+    const msg: WorkerMessage = { type: "fold-rows", n: this.n, m: this.m, idx: this.idx, val: this.val, rows: this.rows };
+    this.channel.send(msg, [this.idx.buffer as ArrayBuffer, this.val.buffer as ArrayBuffer, this.rows.buffer as ArrayBuffer]);
+    this.idx = new Int32Array(WorkerFolds.BATCH * this.maxNonZero);
+    this.val = new Float64Array(WorkerFolds.BATCH * this.maxNonZero);
+    this.rows = new Float64Array(WorkerFolds.BATCH * 3);
+    this.n = 0;
+  }
+
+  drain(): Promise<void> {
+    return this.channel.drain();
+  }
+
+  async finish(): Promise<FoldSet[]> {
+    this.send();
+    return FoldSets.setsFromParts(await this.channel.finish());
   }
 }

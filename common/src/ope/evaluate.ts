@@ -12,7 +12,7 @@ import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
 import { AccumulatorGroup, DifferenceAccumulator, OpeAccumulator, resolveAccumulatorOptions } from "./accumulators";
 import type { PairedOpeSample } from "./accumulators";
-import { CrossFittedCosts, crossFitCostPredictions } from "./cost-model";
+import { COST_FIT_ROWS, CrossFittedCosts, crossFitCostPredictions } from "./cost-model";
 import type { CostFeatureMap } from "./cost-model";
 import { DEFAULT_ESTIMATOR, ESTIMATORS, ESTIMATOR_NAMES, isEstimator } from "./estimators";
 import type { Estimator, EstimatorName } from "./estimators";
@@ -114,7 +114,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   if (learner !== null && K === undefined) K = learner.numArms;
   const needsCosts = estimators.some((e) => e.needsCostModel);
   const crossFit = needsCosts && !options.rewardModel
-    ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed })
+    ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, true)
     : null;
 
   // Pass 1: check, score, count, and feed the cross-fitting.
@@ -157,6 +157,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
       }
     } else for (let i = 0; i < c.n; i++) rowPmf(i, null); // a model scored in pass 2, or per-row actions
     n += c.n;
+    await crossFit?.drain();
   }
   if (n === 0) throw new OpeInputError("records", null, "has no rows: there is nothing to evaluate (check the evaluation data path and split)");
   if (kind !== "model") {
@@ -181,7 +182,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     }
   }
   if (firstBadAction >= 0) throw new OpeInputError("action", firstBadAction, `is ${badActionValue}, outside 1..${numArms} (the target policy's number of actions)`);
-  crossFit?.finish(numArms);
+  await crossFit?.finishAsync(numArms);
 
   // Pass 2: score each row with its cost predictions into the accumulators.
   // Many rows: the bootstrap sums are added in a worker thread while this one scores (same sums).
