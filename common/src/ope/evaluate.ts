@@ -114,7 +114,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   if (learner !== null && K === undefined) K = learner.numArms;
   const needsCosts = estimators.some((e) => e.needsCostModel);
   const crossFit = needsCosts && !options.rewardModel
-    ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, true)
+    ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, workersAllowed())
     : null;
 
   // Pass 1: check, score, count, and feed the cross-fitting.
@@ -186,7 +186,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
 
   // Pass 2: score each row with its cost predictions into the accumulators.
   // Many rows: the bootstrap sums are added in a worker thread while this one scores (same sums).
-  const group = new AccumulatorGroup(estimators.map((e) => new OpeAccumulator(e, accOptions)), n >= WORKER_ROWS && accOptions.bootstrapSamples > 0);
+  const group = new AccumulatorGroup(estimators.map((e) => new OpeAccumulator(e, accOptions)), workersAllowed() && n >= WORKER_ROWS && accOptions.bootstrapSamples > 0);
   const costs = new Float64Array(numArms);
   const oneHotPmf = new Float64Array(numArms);
   let g = 0;
@@ -236,6 +236,14 @@ interface ColumnScorer extends PmfModel {
 
 /** From this many rows on, evaluatePolicy adds the bootstrap sums in a worker thread. */
 const WORKER_ROWS = 20_000;
+
+/**
+ * Whether evaluatePolicy may use worker threads for large inputs (the estimates are the same
+ * either way): yes, unless the environment variable CBKIT_EVALUATION_THREADS is 1.
+ */
+function workersAllowed(): boolean {
+  return process.env.CBKIT_EVALUATION_THREADS !== "1";
+}
 
 /** How many rows go into one column batch of records given in memory. */
 const MEMORY_BATCH_ROWS = 8192;
