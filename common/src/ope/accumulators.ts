@@ -365,9 +365,11 @@ export class AccumulatorGroup {
     for (const a of accs) {
       if (a.paired || a.bootstrapSamples !== B || String(a.seed) !== String(accs[0].seed)) throw new Error("AccumulatorGroup needs unpaired accumulators built with the same options");
     }
-    this.sums = new BootstrapSums(B, this.q, accs[0].bootstrapSeedWord);
-    this.counts = new Uint8Array(B);
-    if (inWorker && B > 0) this.worker = WorkerSums.start(B, this.q, accs[0].bootstrapSeedWord);
+    // With a worker, the worker sums every replicate (this thread scores the rows meanwhile).
+    const mine = inWorker && B > 0 ? 0 : B;
+    this.sums = new BootstrapSums(0, mine, this.q, accs[0].bootstrapSeedWord);
+    this.counts = new Uint8Array(mine);
+    if (mine < B) this.worker = WorkerSums.start(mine, B, this.q, accs[0].bootstrapSeedWord);
   }
 
   add(s: OpeSample): void {
@@ -377,12 +379,11 @@ export class AccumulatorGroup {
       const map = this.maps[j];
       for (let k = 0; k < map.length; k++) u[map[k]] = own[k];
     }
-    if (this.counts.length === 0) return;
     if (this.worker !== null) {
       if (typeof s.key !== "number") throw new Error("AccumulatorGroup in a worker needs number keys");
       this.worker.add(s.key, u);
-      return;
     }
+    if (this.counts.length === 0) return;
     this.accs[0].drawCounts(s, this.counts);
     this.sums.addCounts(this.counts, u, 0);
   }
@@ -394,8 +395,14 @@ export class AccumulatorGroup {
 
   /** Gives every accumulator its bootstrap sums; call once, after the last row. */
   async finish(): Promise<void> {
-    if (this.counts.length === 0) return;
-    const reps = this.worker !== null ? await this.worker.finish() : this.sums.reps;
+    let reps = this.sums.reps;
+    if (this.worker !== null) {
+      const theirs = await this.worker.finish();
+      reps = new Float64Array(reps.length + theirs.length);
+      reps.set(this.sums.reps);
+      reps.set(theirs, this.sums.reps.length);
+    }
+    if (reps.length === 0) return;
     this.accs.forEach((a, j) => a.setReplicates(reps, this.sums.stride, this.maps[j]));
   }
 }
@@ -414,8 +421,9 @@ class WorkerSums {
     this.u = new Float64Array(WorkerSums.BATCH * q);
   }
 
-  static start(replicates: number, quantities: number, seedWord: number): WorkerSums {
-    return new WorkerSums(WorkerChannel.open<Float64Array>({ type: "bootstrap", replicates, quantities, seedWord }), quantities);
+  /** A worker summing replicates [from, to). */
+  static start(from: number, to: number, quantities: number, seedWord: number): WorkerSums {
+    return new WorkerSums(WorkerChannel.open<Float64Array>({ type: "bootstrap", from, to, quantities, seedWord }), quantities);
   }
 
   add(key: number, u: Float64Array): void {

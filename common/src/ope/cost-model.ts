@@ -362,8 +362,8 @@ export class CrossFittedCosts {
   private features: CostFeatures | null = null;
   private d = -1;
   private n = 0;
-  /** The held rows: contexts (n × d), actions, costs, keys. */
-  private held: { obs: number[]; action: number[]; cost: number[]; key: (string | number)[] } | null = { obs: [], action: [], cost: [], key: [] };
+  /** The held rows: contexts (n × d, allocated at the first row), actions, costs, keys. */
+  private held: { n: number; obs: Float64Array; action: Int32Array; cost: Float64Array; key: (string | number)[] } | null = null;
   private local: FoldSets | null = null;
   private worker: WorkerFolds | null = null;
   private sets: FittedFoldSet[] = [];
@@ -396,31 +396,46 @@ export class CrossFittedCosts {
   /** Adds a row whose context is obs[from, to) (pass 1). */
   add(obs: ArrayLike<number>, from: number, to: number, action: number, cost: number, key: string | number): void {
     if (this.finished) throw new Error("CrossFittedCosts.add after finish");
-    if (this.d < 0) this.d = to - from;
+    if (this.d < 0) {
+      this.d = to - from;
+      this.held = { n: 0, obs: new Float64Array(16 * this.d), action: new Int32Array(16), cost: new Float64Array(16), key: [] };
+    }
     this.n++;
     const h = this.held;
     if (h !== null) {
-      for (let j = from; j < to; j++) h.obs.push(obs[j]);
-      h.action.push(action);
-      h.cost.push(cost);
+      const i = h.n++;
+      if (i === h.action.length) this.growHeld(h, Math.min(this.sampleRows, 2 * i));
+      h.obs.set(typeof (obs as Float64Array).subarray === "function" ? (obs as Float64Array).subarray(from, to) : Array.prototype.slice.call(obs, from, to), i * this.d);
+      h.action[i] = action;
+      h.cost[i] = cost;
       h.key.push(key);
-      if (h.action.length >= this.sampleRows) this.fitFeatures(true);
+      if (h.n >= this.sampleRows) this.fitFeatures(true);
       return;
     }
     this.addToSets(obs, from, action, cost, key);
   }
 
+  private growHeld(h: NonNullable<CrossFittedCosts["held"]>, rows: number): void {
+    const obs = new Float64Array(rows * this.d), action = new Int32Array(rows), cost = new Float64Array(rows);
+    obs.set(h.obs);
+    action.set(h.action);
+    cost.set(h.cost);
+    h.obs = obs;
+    h.action = action;
+    h.cost = cost;
+  }
+
   /** Fits the feature map on the held rows, then streams them into the fold statistics (in a worker when `many` rows come and it is allowed). */
   private fitFeatures(many: boolean): void {
     const h = this.held as NonNullable<CrossFittedCosts["held"]>;
-    const d = this.d, n = h.action.length;
+    const d = this.d, n = h.n;
     const features = (this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins));
     this.idx = new Int32Array(features.maxNonZero);
     this.val = new Float64Array(features.maxNonZero);
     const seedWords = Array.from({ length: this.repeats }, (_, r) => hash32(r === 0 ? this.seed : `${this.seed}/${r}`, 0x5eed));
-    // With a worker, this thread keeps the first fold assignment (it also reads and encodes the
-    // rows) and the worker takes the others: the two threads then take about as long.
-    const split = many && this.inWorker && this.repeats > 1 && h.key.every((k) => typeof k === "number") ? 1 : seedWords.length;
+    // With a worker, this thread keeps the first 40 % of the fold assignments (it also reads and
+    // encodes the rows) and the worker the others: the two threads then take about as long.
+    const split = many && this.inWorker && this.repeats > 1 && h.key.every((k) => typeof k === "number") ? Math.max(1, Math.floor(this.repeats * 0.4)) : seedWords.length;
     this.local = new FoldSets(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(0, split));
     if (split < seedWords.length) this.worker = WorkerFolds.start(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(split));
     this.held = null;
@@ -429,9 +444,9 @@ export class CrossFittedCosts {
     if ((this.folds === 1 || n < 2 * this.folds) && this.n === n) {
       const stats = statsOfRows(features, this.o.numArms, n, () => h.obs, (i) => i * d, (i) => h.action[i], (i) => h.cost[i]);
       let lo = Infinity, hi = -Infinity;
-      for (const c of h.cost) {
-        if (c < lo) lo = c;
-        if (c > hi) hi = c;
+      for (let i = 0; i < n; i++) {
+        if (h.cost[i] < lo) lo = h.cost[i];
+        if (h.cost[i] > hi) hi = h.cost[i];
       }
       this.allRows = { stats, range: [lo, hi] };
     }
@@ -466,7 +481,7 @@ export class CrossFittedCosts {
   finish(numArms = this.o.numArms): void {
     if (this.n === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
     this.setNumArms(numArms);
-    if (this.held !== null) this.fitFeatures(false);
+    if (this.held !== null && this.held.n > 0) this.fitFeatures(false);
     if (this.worker !== null) throw new Error("CrossFittedCosts: a worker adds the statistics; call finishAsync");
     this.finishWith((this.local as FoldSets).flush().sets, numArms);
     this.local = null;

@@ -109,7 +109,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   const kind = targetKind(target, "target");
   let K = options.numArms;
   if (K !== undefined && (!Number.isInteger(K) || K < 1)) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
-  const source = await columnSourceOf(records, range);
+  const { source, inMemory } = await columnSourceOf(records, range);
   const learner = kind === "model" && typeof (target as ColumnScorer).predictColumns === "function" ? (target as ColumnScorer) : null;
   if (learner !== null && K === undefined) K = learner.numArms;
   const needsCosts = estimators.some((e) => e.needsCostModel);
@@ -117,15 +117,26 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, workersAllowed())
     : null;
 
-  // Pass 1: check, score, count, and feed the cross-fitting.
+  // Pass 1: check, score, count, and feed the cross-fitting. Each batch is kept with its row keys
+  // for pass 2 while they fit in PASS_CACHE_BYTES (records in memory: always), else read again.
+  let cache: { c: JoinedColumns; keys: Float64Array }[] | null = [];
+  let cachedBytes = 0;
   let n = 0;
   let dim = -1;
   let maxAction = 1;
   let firstBadAction = -1;
   let badActionValue = 0;
   let firstBadTarget = -1;
-  for await (const c of source()) {
+  for await (const batch of source()) {
+    const c = inMemory ? batch : compactColumns(batch);
     dim = checkColumnRows(c, n, dim, range);
+    const keys = new Float64Array(c.n);
+    for (let i = 0; i < c.n; i++) keys[i] = columnRowKey(c, i);
+    if (cache !== null) {
+      cachedBytes += inMemory ? keys.byteLength : keys.byteLength + columnBytes(c);
+      if (cachedBytes <= PASS_CACHE_BYTES) cache.push({ c: inMemory ? c : { ...c, eventId: undefined }, keys });
+      else cache = null;
+    }
     const rowPmf = (i: number, pmf: ArrayLike<number> | null): void => {
       const g = n + i;
       const action = c.action[i];
@@ -144,7 +155,7 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
       }
       if (crossFit !== null) {
         const from = c.offsets[i], to = c.offsets[i + 1];
-        crossFit.add(c.obs, from, to, action, costOfReward(c.reward[i]), columnRowKey(c, i));
+        crossFit.add(c.obs, from, to, action, costOfReward(c.reward[i]), keys[i]);
       }
     };
     if (kind === "model" && learner === null) {
@@ -190,13 +201,20 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   const costs = new Float64Array(numArms);
   const oneHotPmf = new Float64Array(numArms);
   let g = 0;
-  for await (const c of source()) {
+  const again = async function* (): AsyncGenerator<{ c: JoinedColumns; keys: Float64Array }> {
+    for await (const c of source()) {
+      const keys = new Float64Array(c.n);
+      for (let i = 0; i < c.n; i++) keys[i] = columnRowKey(c, i);
+      yield { c, keys };
+    }
+  };
+  for await (const { c, keys } of cache ?? again()) {
     const base = g;
     const score = (i: number, pmf: ArrayLike<number>): void => {
       let rowCosts: ArrayLike<number> | null = null;
-      if (crossFit !== null) rowCosts = crossFit.predict(c.obs, c.offsets[i], columnRowKey(c, i), costs);
+      if (crossFit !== null) rowCosts = crossFit.predict(c.obs, c.offsets[i], keys[i], costs);
       else if (options.rewardModel) rowCosts = predictCostsAt(options.rewardModel, observationAt(c, i), numArms, base + i);
-      group.add(sampleOf(c, i, pmf, rowCosts));
+      group.add(sampleOf(c, i, pmf, rowCosts, keys[i]));
     };
     if (learner !== null) {
       try {
@@ -245,6 +263,18 @@ function workersAllowed(): boolean {
   return process.env.CBKIT_EVALUATION_THREADS !== "1";
 }
 
+/** Pass 1's batches of a file kept for pass 2 (instead of reading the file again) up to this size. */
+const PASS_CACHE_BYTES = 32 << 20;
+
+/** A reader's batch in arrays of its own size (its event ids are dropped once the keys are made). */
+function compactColumns(c: JoinedColumns): JoinedColumns {
+  return { n: c.n, reward: c.reward.slice(), action: c.action.slice(), actionProb: c.actionProb.slice(), offsets: c.offsets.slice(), obs: c.obs.slice(), line: c.line.slice(), file: c.file, eventId: c.eventId };
+}
+
+function columnBytes(c: JoinedColumns): number {
+  return c.reward.byteLength * 4 + c.offsets.byteLength + c.obs.byteLength + c.line.byteLength;
+}
+
 /** How many rows go into one column batch of records given in memory. */
 const MEMORY_BATCH_ROWS = 8192;
 
@@ -253,10 +283,10 @@ const MEMORY_BATCH_ROWS = 8192;
  * in memory (or an async iterable) checked row by row — the errors name the 0-based row — and
  * stored as compact columns.
  */
-async function columnSourceOf(records: EvaluationRecords, range: Range): Promise<() => AsyncIterable<JoinedColumns>> {
+async function columnSourceOf(records: EvaluationRecords, range: Range): Promise<{ source: () => AsyncIterable<JoinedColumns>; inMemory: boolean }> {
   if (records !== null && typeof records === "object" && typeof (records as ColumnSource).columnBatches === "function") {
     const src = records as ColumnSource;
-    return () => src.columnBatches({ ids: true });
+    return { source: () => src.columnBatches({ ids: true }), inMemory: false };
   }
   const batches: JoinedColumns[] = [];
   let b = new ColumnBuilder("", true);
@@ -278,8 +308,11 @@ async function columnSourceOf(records: EvaluationRecords, range: Range): Promise
   if (typeof (records as Iterable<JoinedRecord>)[Symbol.iterator] === "function") for (const r of records as Iterable<JoinedRecord>) add(r);
   else for await (const r of records as AsyncIterable<JoinedRecord>) add(r);
   if (b.n > 0) batches.push(b.finish());
-  return async function* () {
-    yield* batches;
+  return {
+    source: async function* () {
+      yield* batches;
+    },
+    inMemory: true,
   };
 }
 
@@ -324,10 +357,10 @@ function columnRowKey(c: JoinedColumns, i: number): number {
   return fmix32(h);
 }
 
-/** toSample of row i of a column batch (its key computed like rowKey). */
-function sampleOf(c: JoinedColumns, i: number, pmf: ArrayLike<number>, costs: ArrayLike<number> | null): OpeSample {
+/** toSample of row i of a column batch, with its key (columnRowKey). */
+function sampleOf(c: JoinedColumns, i: number, pmf: ArrayLike<number>, costs: ArrayLike<number> | null, key: number): OpeSample {
   const action = c.action[i];
-  const s: OpeSample = { cost: costOfReward(c.reward[i]), propensity: c.actionProb[i], targetProb: Math.min(1, Math.max(0, pmf[action - 1])), key: columnRowKey(c, i) };
+  const s: OpeSample = { cost: costOfReward(c.reward[i]), propensity: c.actionProb[i], targetProb: Math.min(1, Math.max(0, pmf[action - 1])), key };
   if (costs) {
     let direct = 0;
     for (let a = 0; a < pmf.length; a++) direct += pmf[a] * costs[a];

@@ -10,7 +10,7 @@ import type { Worker } from "node:worker_threads";
 
 /** What the evaluating thread sends a worker. */
 export type WorkerMessage =
-  | { type: "bootstrap"; replicates: number; quantities: number; seedWord: number }
+  | { type: "bootstrap"; from: number; to: number; quantities: number; seedWord: number }
   | { type: "rows"; n: number; keys: Uint32Array; u: Float64Array }
   | { type: "folds"; p: number; maxNonZero: number; numArms: number; folds: number; seedWords: number[] }
   | { type: "fold-rows"; n: number; m: number; idx: Int32Array; val: Float64Array; rows: Float64Array }

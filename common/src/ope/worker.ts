@@ -14,7 +14,7 @@ let folds: FoldSets | null = null;
 parentPort?.on("message", (m: WorkerMessage) => {
   switch (m.type) {
     case "bootstrap":
-      sums = new BootstrapSums(m.replicates, m.quantities, m.seedWord);
+      sums = new BootstrapSums(m.from, m.to, m.quantities, m.seedWord);
       return;
     case "folds":
       folds = new FoldSets(m.p, m.maxNonZero, m.numArms, m.folds, m.seedWords);
@@ -31,7 +31,12 @@ parentPort?.on("message", (m: WorkerMessage) => {
     }
     case "finish":
       if (sums) parentPort?.postMessage({ type: "result", value: sums.reps }, [sums.reps.buffer as ArrayBuffer]);
-      else if (folds) parentPort?.postMessage({ type: "result", value: folds.toParts() });
+      else if (folds) {
+        const parts = folds.toParts();
+        // Every sum's buffer moves to the evaluating thread (no copy).
+        const buffers = parts.flatMap((set) => set.stats.flatMap((st) => [...st.A, ...st.b, st.count, st.sumCost].map((a) => a.buffer as ArrayBuffer)));
+        parentPort?.postMessage({ type: "result", value: parts }, buffers);
+      }
       return;
   }
   parentPort?.postMessage({ type: "done" });
