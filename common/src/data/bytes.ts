@@ -40,22 +40,23 @@ export function parseNumber(b: Buffer, a: number, e: number): number {
   let i = a;
   const neg = b[i] === 45;
   if (neg || b[i] === 43) i++;
-  let m = 0, rest = 0, nRest = 0, digits = 0, dotAt = -1;
+  const first = i;
+  let m = 0, rest = 0, nRest = 0, dotAt = -1;
   for (; i < e; i++) {
     const c = b[i] - 48;
-    if (c >= 0 && c <= 9) {
+    if (c >>> 0 <= 9) {
+      // (c >>> 0 turns a negative c, a byte below '0', into a large number: one comparison)
       if (m < EXACT_LIMIT) m = m * 10 + c;
       else if (nRest < 4) {
         rest = rest * 10 + c;
         nRest++;
       } else return slowFrom(b, a, i, e);
-      digits++;
     } else if (c === -2 && dotAt < 0) dotAt = i;
     else break;
   }
   if (i < e && (b[i] === 101 || b[i] === 69)) return slowFrom(b, a, i, e); // an exponent
   parsedEnd = i;
-  if (digits === 0) return NaN;
+  if (i - first - (dotAt < 0 ? 0 : 1) === 0) return NaN; // no digit
   const scale = dotAt < 0 ? 0 : i - dotAt - 1;
   if (scale > 22) return slowFrom(b, a, i, e);
   let v: number;
