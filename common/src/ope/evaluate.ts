@@ -264,7 +264,7 @@ function workersAllowed(): boolean {
 }
 
 /** Pass 1's batches of a file kept for pass 2 (instead of reading the file again) up to this size. */
-const PASS_CACHE_BYTES = 32 << 20;
+const PASS_CACHE_BYTES = 8 << 20;
 
 /** A reader's batch in arrays of its own size (its event ids are dropped once the keys are made). */
 function compactColumns(c: JoinedColumns): JoinedColumns {
