@@ -15,15 +15,15 @@
  * target prints FAIL and the bench exits 1.
  *
  * Usage: node build/bench/streaming.js [--records 1000000] [--eval-records 200000] [--runs 3]
- * VW: see bench/vw.ts (CBKIT_VW_BIN, CBKIT_VW_PYTHON or the project's .venv).
+ * VW: see bench/lib/vw.ts (CBKIT_VW_BIN, CBKIT_VW_PYTHON or the project's .venv).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common";
-import { DataFormat, EXTENSION, writeShuttleRecords } from "./data-files";
-import { ProcessRun, median, runMeasured } from "./measure";
-import { VwCommand, findVw, runVw, runVwBaseline } from "./vw";
+import { DataFormat, EXTENSION, writeShuttleRecords } from "./lib/data-files";
+import { ProcessRun, median, runMeasured } from "./lib/measure";
+import { VwCommand, findVw, runVw, runVwBaseline } from "./lib/vw";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
