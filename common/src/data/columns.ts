@@ -146,10 +146,3 @@ export function recordAt(c: JoinedColumns, i: number): JoinedRecord {
     sample_prob: c.sampleProb ? c.sampleProb[i] : 0,
   };
 }
-
-/** The columns of records already in memory (row i gets line i + 1). */
-export function columnsOf(records: readonly JoinedRecord[], ids = false): JoinedColumns {
-  const b = new ColumnBuilder("", ids);
-  records.forEach((r, i) => b.push(r, i + 1));
-  return b.finish();
-}

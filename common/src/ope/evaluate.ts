@@ -347,14 +347,9 @@ function targetActionAt(target: TargetPolicy, i: number): number {
   return t;
 }
 
-/** rowKey of row i of a column batch. */
+/** rowKey of row i of a column batch (the same key as the record's). */
 function columnRowKey(c: JoinedColumns, i: number): number {
-  let h = hash32(c.eventId ? c.eventId[i] : "", 0x0e7a1);
-  h = mixNumber(h, c.action[i]);
-  h = mixNumber(h, c.actionProb[i]);
-  h = mixNumber(h, costOfReward(c.reward[i]));
-  for (let j = c.offsets[i]; j < c.offsets[i + 1]; j++) h = mixNumber(h, c.obs[j]);
-  return fmix32(h);
+  return keyOfRow(c.eventId ? c.eventId[i] : "", c.action[i], c.actionProb[i], costOfReward(c.reward[i]), c.obs, c.offsets[i], c.offsets[i + 1]);
 }
 
 /** toSample of row i of a column batch, with its key (columnRowKey). */
@@ -418,17 +413,6 @@ export async function comparePolicies<E extends EstimatorName = EstimatorName>(
     baseline: resultsOf(estimators, bAccs, lo, hi),
     difference: resultsOf(estimators, dAccs, lo - hi, hi - lo),
   };
-}
-
-/** Feeds rows to accumulators sharing one seed: each row's bootstrap counts are drawn once. */
-function feed(accs: OpeAccumulator[], n: number, sampleAt: (i: number) => OpeSample): void {
-  const counts = new Uint8Array(accs[0].bootstrapSamples);
-  for (let i = 0; i < n; i++) {
-    const s = sampleAt(i);
-    // Same seed and key -> same bootstrap counts for every estimator: draw them once.
-    if (counts.length > 0) accs[0].countsFor(s.key as number, counts);
-    for (const acc of accs) acc.add(s, counts);
-  }
 }
 
 /** Each accumulator's estimate, clipped to the possible range [lower, upper]. */
@@ -722,11 +706,16 @@ function predictCostsAt(model: CostModel, observation: number[], K: number, i: n
  * propensity, cost, observation), so the same row gets the same key in any process or split.
  */
 function rowKey(record: JoinedRecord, r: { observation: number[]; action: number; cost: number; propensity: number }): number {
-  let h = hash32(String(record.event_id), 0x0e7a1);
-  h = mixNumber(h, r.action);
-  h = mixNumber(h, r.propensity);
-  h = mixNumber(h, r.cost);
-  for (let j = 0; j < r.observation.length; j++) h = mixNumber(h, r.observation[j]);
+  return keyOfRow(String(record.event_id), r.action, r.propensity, r.cost, r.observation, 0, r.observation.length);
+}
+
+/** The key of a row from its event id, action, propensity, cost and observation obs[from, to). */
+function keyOfRow(eventId: string, action: number, propensity: number, cost: number, obs: ArrayLike<number>, from: number, to: number): number {
+  let h = hash32(eventId, 0x0e7a1);
+  h = mixNumber(h, action);
+  h = mixNumber(h, propensity);
+  h = mixNumber(h, cost);
+  for (let j = from; j < to; j++) h = mixNumber(h, obs[j]);
   return fmix32(h);
 }
 
