@@ -479,6 +479,7 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
   let obsStart = -1, obsEnd = -1;
   const mark = out.obsLength;
   let i = skipWs(b, s + 1, e);
+  let keyIndex = 0;
   if (b[i] === 125) return false; // {}
   for (;;) {
     if (b[i] !== 34) return false;
@@ -486,7 +487,7 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
     let ke = ks;
     while (ke < e && b[ke] !== 34 && b[ke] !== 92) ke++;
     if (ke >= e || b[ke] === 92) return false;
-    const key = keyOf(b, ks, ke);
+    const key = keyOf(b, ks, ke, keyIndex++);
     i = skipWs(b, ke + 1, e);
     if (b[i] !== 58) return false;
     i = skipWs(b, i + 1, e);
@@ -549,17 +550,20 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
   return true;
 }
 
-const KEY_BYTES: [Buffer, number][] = Object.entries(JSON_KEYS).map(([k, v]) => [Buffer.from(k, "latin1"), v]);
+/** The known keys' bytes, in the order the kit writes them (JOINED_RECORD_COLUMNS). */
+const KEY_BYTES: Buffer[] = JOINED_RECORD_COLUMNS.map((k) => Buffer.from(k, "latin1"));
+const KEY_IDS: number[] = JOINED_RECORD_COLUMNS.map((k) => JSON_KEYS[k]);
 
-/** The known key b[ks, ke) names (KEY_*), 0 for another key. */
-function keyOf(b: Buffer, ks: number, ke: number): number {
+/** The known key b[ks, ke) names (KEY_*), 0 for another key; the key at `expected` (the writer's order) is tried first. */
+function keyOf(b: Buffer, ks: number, ke: number, expected: number): number {
   const len = ke - ks;
-  for (let k = 0; k < KEY_BYTES.length; k++) {
-    const [name, id] = KEY_BYTES[k];
+  for (let t = 0; t < KEY_BYTES.length; t++) {
+    const k = (expected + t) % KEY_BYTES.length;
+    const name = KEY_BYTES[k];
     if (name.length !== len || name[0] !== b[ks] || name[len - 1] !== b[ke - 1]) continue;
     let j = 1;
     while (j < len - 1 && name[j] === b[ks + j]) j++;
-    if (j >= len - 1) return id;
+    if (j >= len - 1) return KEY_IDS[k];
   }
   return 0;
 }
