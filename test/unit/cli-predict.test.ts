@@ -64,7 +64,9 @@ test("predict writes every row's drawn action, its probability and the model's e
     assert.equal(p.prob, p.pmf[p.action - 1]);
   });
   const jsonl = path.join(tmp, "pred.jsonl");
-  assert.equal(bandits("predict", "--model", dir, "--data", data, "--out", jsonl).code, 0);
+  const summary = bandits("predict", "--model", dir, "--data", data, "--out", jsonl, "--json");
+  assert.equal(summary.code, 0, summary.err);
+  assert.deepEqual((({ rows, skipped, format }) => ({ rows, skipped, format }))(JSON.parse(summary.out)), { rows: 300, skipped: 0, format: "jsonl" });
   const objects = fs.readFileSync(jsonl, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(objects.map((o) => [o.event_id, o.action, o.action_prob, o.pmf]), lines.slice(1).map(parseCsvLine).map((p) => [p.id, p.action, p.prob, p.pmf]));
 });

@@ -103,7 +103,7 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
   },
   predict: {
     summary: "score contexts with a saved model: the action it draws, its probability and the full pmf of every row",
-    usage: "bandits predict --model <dir> --data <file|dir> [--out <file>] [--format csv|jsonl] [--strict]",
+    usage: "bandits predict --model <dir> --data <file|dir> [--out <file>] [--format csv|jsonl] [--strict] [--json]",
     learner: false,
     flags: {
       model: { type: "string", help: "a model folder saved by the kit" },
@@ -517,6 +517,10 @@ async function cmdPredict(v: Record<string, string | boolean | undefined>, out: 
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   // The summary goes where the predictions do not: stdout only when they went to a file.
   const say = typeof v.out === "string" ? out : err;
+  if (v.json) {
+    say(JSON.stringify({ modelId: metadata.modelId, data: v.data, out: v.out ?? null, format, rows, skipped: reader.malformed, reasons: reader.malformedReasons, seconds, rowsPerSecond: rows / seconds }, null, 2));
+    return;
+  }
   say(`predicted ${rows} rows with model ${metadata.modelId} in ${seconds.toFixed(2)} s (${Math.round(rows / seconds)} rows/s)${typeof v.out === "string" ? `; written to ${v.out}` : ""}`);
   if (reader.malformed) say(skippedText(reader.malformed, reader.malformedReasons));
 }
