@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const mem = process.memoryUsage();
-  console.log(`\nmemory: the learner itself is the model above (weights for the features seen, not a 2^b table); the file job streams 4 MB chunks (bins buffer the first batch's columns to fit edges)`);
+  console.log(`\nmemory: the learner itself is the model above (weights for the features seen, not a 2^b table); the file job streams 1 MB chunks (bins hold the first BIN_FIT_ROWS rows to fit edges); bench/streaming.ts compares with VW`);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (whole benchmark process incl. ${N} in-memory examples); heap used now ${(mem.heapUsed / 1e6).toFixed(0)} MB`);
   console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }

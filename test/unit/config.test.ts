@@ -288,7 +288,7 @@ test("an old config naming the original sample's BanditsIAMRole gets a warning: 
 
 test("learner settings that would load and then fail (or exhaust memory) later are refused at load, naming the key", () => {
   const bitsIssue = issueAt(issuesOf(edit("num_arms", "num_arms: 1000")), "algor.algorithms_parameters.bits");
-  assert.match(bitsIssue.found, /^18, with 1000 weight columns .*about 22\.0 GB to load/);
+  assert.match(bitsIssue.found, /^18, with 1000 weight columns .*about 7\.3 GB to load/, "262 M weights × LOAD_BYTES_PER_WEIGHT (28, bench/model-memory.ts)");
   assert.match(bitsIssue.expected, /^at most 15 with 1000 weight columns/);
   assert.equal(bitsIssue.line, shipped.split("\n").findIndex((l) => /^\s*algorithms_parameters:/.test(l)) + 1, "bits is not in the file: the section's line");
   const bits23 = issueAt(issuesOf(edit("num_bins", "num_bins: 16\n    bits: 23")), "algor.algorithms_parameters.bits");

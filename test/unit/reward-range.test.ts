@@ -129,7 +129,7 @@ test("a reward outside the range gets the same words at ingest, in training, in 
   fs.writeFileSync(data, bad.map((r) => JSON.stringify(r)).join("\n") + "\n");
   const err: string[] = [];
   assert.equal(await bandits(["train", "--data", data, "--out", path.join(tmp, "m7"), "--no-config"], () => undefined, (s) => err.push(s)), 1);
-  assert.match(err.join("\n"), new RegExp(`row 2: reward: ${escaped}`));
+  assert.match(err.join("\n"), new RegExp(`seven\\.jsonl:2: reward: ${escaped}`), "the file and line, as for CSV");
 });
 
 test("the join ratio: config.yaml, the manager, the SQL join and splitOf accept exactly (0, 1)", async () => {

@@ -4,7 +4,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LineCounter, isMap, isNode, parseDocument, type Document } from "yaml";
+import type { Document, LineCounter } from "yaml";
+
+/** The YAML library, loaded by the first config read (commands that read no config never load it). */
+const yaml = (): typeof import("yaml") => require("yaml") as typeof import("yaml");
 import { CONFIG_SCHEMA, REMOVED_CONFIG_KEYS, ConfigValues, ConfigObjectNode, ConfigSchemaNode } from "./schema";
 import { findProjectRoot } from "./paths";
 import { NUMBER_CONTRACT, numberProblem } from "../data/numbers";
@@ -74,6 +77,7 @@ export function loadConfig(file?: string): Config {
  * path relative settings are resolved against (default: the project root).
  */
 export function parseConfig(text: string, sourceName = "config.yaml", file: string | null = null): Config {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -172,6 +176,7 @@ function lineInDoc(doc: Document, lc: LineCounter, keys: string[], ofKey: boolea
   // Walk the YAML tree to the key's pair; report the key's line (or the value's).
   let node: unknown = doc.contents;
   let keyNode: unknown;
+  const { isMap, isNode } = yaml();
   for (const k of keys) {
     if (!isMap(node)) return undefined;
     const pair = node.items.find((p) => (isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) === k);

@@ -15,7 +15,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { JoinedRecord } from "../data/records";
 import { readJoinedRecords } from "../data";
 import { loadModel } from "../learner";
 import { DEFAULT_ESTIMATOR, estimatorNamed, evaluatePolicy, skippedRowsWarning, type Estimator, type EstimatorName, type OpeEstimate } from "../ope";
@@ -37,15 +36,19 @@ export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<OpeEsti
   if (!channelHasFiles(modelDir)) throw new Error(`channel 'pretrained_model' (${modelDir}) is missing or empty: give the model to evaluate`);
   if (!channelHasFiles(dataDir)) throw new Error(`channel 'evaluation' (${dataDir}) is missing or empty: give joined evaluation data`);
   const { learner, metadata } = await loadModel(modelDir);
-  const records: JoinedRecord[] = [];
+  // Read streaming (twice: see evaluatePolicy), never held in memory.
   const reader = readJoinedRecords(dataDir, { strict });
-  for await (const r of reader) records.push(r);
+  let estimates;
+  try {
+    estimates = await evaluatePolicy(reader, learner, { estimators: [estimator], seed, ...range });
+  } catch (e) {
+    if (reader.rows === 0) throw new Error(`the evaluation data in ${dataDir} gave 0 records to evaluate on: ${reader.whyNoRecords()}`);
+    throw e;
+  }
   if (reader.malformed > 0) {
     log(`WARNING: skipped ${reader.malformed} malformed row(s) of the evaluation data (hyperparameter strict=true makes this an error); the first:`);
     for (const r of reader.malformedReasons) log(`  skipped ${r}`);
   }
-  if (records.length === 0) throw new Error(`the evaluation data in ${dataDir} gave 0 records to evaluate on: ${reader.whyNoRecords()}`);
-  const estimates = await evaluatePolicy(records, learner, { estimators: [estimator], seed, ...range });
   const est = estimates[estimator.name];
   if (!est) throw new Error(`the ${estimator.name} estimate is missing from the OPE result`);
   if (estimator.warning) log(`note: cfa_type ${estimator.name}: ${estimator.warning}`);
@@ -54,7 +57,7 @@ export async function evaluateJob(paths: JobPaths, log: JobLog): Promise<OpeEsti
   const score: OpeEstimate = reader.malformed > 0 ? { ...est, warnings: [...est.warnings, skippedRowsWarning(reader.malformed)] } : est;
   fs.mkdirSync(paths.modelDir, { recursive: true });
   fs.writeFileSync(path.join(paths.modelDir, SCORE_FILE), JSON.stringify(score, null, 2) + "\n");
-  log(`Model ${metadata.modelId} evaluated using ${records.length} data instances: ${estimator.name} average cost ${est.value.toFixed(4)} ` +
+  log(`Model ${metadata.modelId} evaluated using ${reader.rows} data instances: ${estimator.name} average cost ${est.value.toFixed(4)} ` +
     `(${(est.ci.lower).toFixed(4)} .. ${(est.ci.upper).toFixed(4)})`);
   return score;
 }

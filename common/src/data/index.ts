@@ -5,3 +5,4 @@ export * from "./vwText";
 export * from "./numbers";
 export * from "./rewards";
 export * from "./time";
+export { MAX_LINE_BYTES } from "./lines";

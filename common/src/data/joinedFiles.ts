@@ -1,22 +1,45 @@
 /**
- * Reading and writing joined-record files.
+ * Reading and writing joined-record files: one streaming reader for CSV, JSON lines and VW text.
  *
  * CSV: the original's shape — a header with the record keys, every field double-quoted, the
  * observation as a list `[0.12, -0.5, ...]` — read with RFC 4180 quoting (a doubled quote inside
  * quotes is a quote; quoted fields may span lines), unquoted fields accepted too.
  * JSON lines (.jsonl / .ndjson / .json): one object per line (a .json file may also hold one array
- * of objects); `observation` may be an array or its JSON text; integer event ids keep every digit.
+ * of objects, read whole: up to MAX_JSON_ARRAY_BYTES); `observation` may be an array or its JSON
+ * text; integer event ids keep every digit.
+ * VW text (.vw / .txt / .dat, given as a file): labelled `--cb` lines (see vwText.ts).
+ *
+ * How: every format goes through the same loop (lines.ts: whole lines a few MB at a time in one
+ * reused buffer) into column batches (columns.ts). Each format has a fast path that reads the
+ * usual line straight from its bytes, and a general path (strings, JSON.parse) that takes any line
+ * the fast path does not recognise and names what is wrong with a bad one. Memory stays bounded
+ * whatever the file's size: a batch holds one chunk's rows.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isAscii } from "node:buffer";
-import { StringDecoder } from "node:string_decoder";
-import { DataFileError, JOINED_RECORD_COLUMNS, JoinedRecord, ReadOptions, joinedRecordProblem } from "./records";
+import { numberAt, parseNumber, parsedEnd, utf8 } from "./bytes";
+import { ColumnBuilder, ColumnOptions, JoinedColumns, recordAt } from "./columns";
+import { LineParser, MAX_LINE_BYTES, RowReport, firstByte, lineChunks, lineTooLong, parseLines } from "./lines";
+import { DataFileError, JOINED_RECORD_COLUMNS, JoinedRecord, ReadOptions, joinedRecordProblem, joinedRowProblem } from "./records";
+import { VW_TEXT_EXTENSIONS, VwTextRows } from "./vwText";
 
-/** File name endings read by readJoinedRecords. */
+export { numberAt } from "./bytes";
+export type { JoinedColumns, ColumnOptions } from "./columns";
+export type { LineParser, RowReport } from "./lines";
+
+/** File name endings read by readJoinedRecords in a folder. */
 export const JOINED_FILE_EXTENSIONS = [".csv", ".jsonl", ".ndjson", ".json"];
+/** A .json file holding one array is parsed whole; larger ones must be JSON lines. */
+export const MAX_JSON_ARRAY_BYTES = 1 << 26;
 const MAX_MALFORMED_REASONS = 5;
-const CHUNK = 1 << 22;
+
+/** Options of readJoinedRecords. */
+export interface JoinedReadOptions extends ReadOptions {
+  /** Event ids of VW text rows: this prefix and the line number (default "vw-"). */
+  vwEventIdPrefix?: string;
+}
+
+type Format = "csv" | "json" | "vw";
 
 /**
  * An async iterable of the records of a file or of every joined-data file under a folder (sorted
@@ -24,17 +47,21 @@ const CHUNK = 1 << 22;
  * counted in `malformed`, and the first few reasons (`file:line: why`) kept in `malformedReasons`
  * (CbLearner.train adds both to its report). With `strict`, the first such row throws a
  * DataFileError instead. A CSV header without the needed columns always throws.
+ * Every way of reading (records, record batches, column batches, sync or async) reads the files
+ * again from the start, so one reader can be read more than once.
  */
 export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
   malformed = 0;
   readonly malformedReasons: string[] = [];
-  /** Rows yielded so far. */
+  /** Rows yielded so far (by the current or last read). */
   rows = 0;
   readonly strict: boolean;
+  readonly vwEventIdPrefix: string;
   /** Data lines (records, good or bad; no header, no blank line) met per file. */
   private readonly dataLines = new Map<string, number>();
-  constructor(readonly source: string, options: ReadOptions = {}) {
+  constructor(readonly source: string, options: JoinedReadOptions = {}) {
     this.strict = options.strict === true;
+    this.vwEventIdPrefix = options.vwEventIdPrefix ?? "vw-";
   }
 
   /**
@@ -51,16 +78,12 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     if (files.length === 0) return `${this.source} holds no joined-data file (${JOINED_FILE_EXTENSIONS.join(", ")})`;
     const parts = files.map((f) => {
       const n = this.dataLines.get(f) ?? 0;
-      if (n > 0) return `${f}: all ${n} row(s) skipped`;
-      if (fs.readFileSync(f, "utf8").trim() === "") return `${f} is empty`;
-      return f.toLowerCase().endsWith(".csv") ? `${f} has a header but no rows` : `${f} has no records`;
+      if (n > 0) return `${f}: all ${n} ${formatOf(f) === "vw" ? "line(s)" : "row(s)"} skipped`;
+      if (firstByte(f) < 0) return `${f} is empty`;
+      return formatOf(f) === "csv" ? `${f} has a header but no rows` : `${f} has no records`;
     });
     const reasons = this.malformedReasons.length > 0 ? ` (first reasons: ${this.malformedReasons.join("; ")})` : "";
     return `no usable record: ${parts.join("; ")}${reasons}`;
-  }
-
-  private countLine(file: string): void {
-    this.dataLines.set(file, (this.dataLines.get(file) ?? 0) + 1);
   }
 
   /** The files that will be read, in order. */
@@ -84,502 +107,282 @@ export class JoinedRecordReader implements AsyncIterable<JoinedRecord> {
     return out.sort();
   }
 
+  async *[Symbol.asyncIterator](): AsyncIterator<JoinedRecord> {
+    for await (const batch of this.batches()) for (const r of batch) yield r;
+  }
+
+  /** The records in batches (one per chunk of the file). */
+  async *batches(): AsyncGenerator<JoinedRecord[]> {
+    for await (const c of this.columnBatches({ ids: true })) {
+      const out = new Array<JoinedRecord>(c.n);
+      for (let i = 0; i < c.n; i++) out[i] = recordAt(c, i);
+      yield out;
+    }
+  }
+
+  /**
+   * The records as column batches (one per chunk of a file), without a record object per row:
+   * the fast way through a large file (training, scoring). Rows are validated and counted as by
+   * the record iterator. Between chunks the event loop gets a turn.
+   */
+  async *columnBatches(options: ColumnOptions = {}): AsyncGenerator<JoinedColumns> {
+    for (const c of this.columnBatchesSync(options)) {
+      yield c;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** columnBatches, synchronously. */
+  *columnBatchesSync(options: ColumnOptions = {}): Generator<JoinedColumns> {
+    // Each read starts afresh: the counts describe the last read (a reader may be read again).
+    this.rows = 0;
+    this.malformed = 0;
+    this.malformedReasons.length = 0;
+    this.dataLines.clear();
+    for (const file of this.files()) {
+      const format = formatOf(file);
+      if (format === "json" && firstByte(file) === 91) {
+        const b = new ColumnBuilder(file, options.ids === true);
+        const report = this.reportFor(file);
+        this.jsonArray(file, b, report);
+        this.dataLines.set(file, report.lines);
+        this.rows += b.n;
+        if (b.n > 0) yield b.finish();
+        continue;
+      }
+      const report = this.reportFor(file);
+      const parser: LineParser =
+        format === "csv" ? new CsvRows(file, report) : format === "vw" ? new VwTextRows(file, report, this.vwEventIdPrefix) : new JsonRows(file, report);
+      for (const chunk of lineChunks(file)) {
+        const b = new ColumnBuilder(file, options.ids === true);
+        parseLines(chunk, parser, b);
+        this.dataLines.set(file, report.lines);
+        this.rows += b.n;
+        if (b.n > 0) yield b.finish();
+      }
+      parser.end();
+    }
+  }
+
+  /** The report of one file's rows (its line count goes to dataLines after each chunk). */
+  private reportFor(file: string): RowReport {
+    return { lines: 0, bad: (line, reason) => this.bad(file, line, reason) };
+  }
+
   private bad(file: string, line: number, reason: string): void {
     if (this.strict) throw new DataFileError(file, line, `${reason} (strict mode fails on any skipped row)`);
     this.malformed++;
     if (this.malformedReasons.length < MAX_MALFORMED_REASONS) this.malformedReasons.push(`${file}:${line}: ${reason}`);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<JoinedRecord> {
-    for await (const batch of this.batches()) for (const r of batch) yield r;
-  }
-
-  /** The records in batches (one per chunk of the file): the fast way to consume a large file. */
-  async *batches(): AsyncGenerator<JoinedRecord[]> {
-    for (const file of this.files()) {
-      if (file.toLowerCase().endsWith(".csv")) yield* this.csvBatches(file);
-      else yield* this.jsonBatches(file);
+  private jsonArray(file: string, out: ColumnBuilder, report: RowReport): void {
+    const size = fs.statSync(file).size;
+    if (size > MAX_JSON_ARRAY_BYTES) {
+      throw new DataFileError(file, 1, `holds one JSON array of ${(size / 1e6).toFixed(0)} MB; arrays are read whole, up to ${MAX_JSON_ARRAY_BYTES / (1 << 20)} MB (MAX_JSON_ARRAY_BYTES): write larger data as JSON lines (.jsonl, one object per line), which is read streaming`);
     }
-  }
-
-  private async *csvBatches(file: string): AsyncGenerator<JoinedRecord[]> {
-    let cols: CsvColumns | null = null;
-    let pending: string | null = null;
-    let pendingLine = 0;
-    let done = false;
-    for await (const chunk of lineChunks(file)) {
-      if (done) break;
-      const batch: JoinedRecord[] = [];
-      const lines = chunk.lines;
-      for (let li = 0; li < lines.length; li++) {
-        const n = chunk.firstLine + li;
-        let text = lines[li];
-        let at = n;
-        if (pending !== null) {
-          text = pending + "\n" + text;
-          at = pendingLine;
-        }
-        const fields = splitCsvStrict(text);
-        if (fields === null) {
-          if (pending === null) pendingLine = n;
-          pending = text;
-          continue;
-        }
-        pending = null;
-        if (fields.length === 1 && fields[0].trim() === "") continue;
-        if (cols === null) {
-          cols = this.csvColumns(file, fields);
-          if (cols === null) {
-            done = true;
-            break;
-          }
-          continue;
-        }
-        this.countLine(file);
-        const r = this.csvRecord(file, at, fields, cols);
-        if (r !== null) batch.push(r);
-      }
-      this.rows += batch.length;
-      if (batch.length > 0) yield batch;
-    }
-    if (pending !== null) this.bad(file, pendingLine, "unterminated quoted field at the end of the file");
-  }
-
-  /**
-   * The training columns of the records (reward, action, action_prob, observation), a chunk at a
-   * time, without building record objects: the fast path of CbLearner.train for large files.
-   * Rows are validated and counted exactly as by the record iterator.
-   */
-  async *columnBatches(): AsyncGenerator<JoinedColumns> {
-    for (const file of this.files()) {
-      if (!file.toLowerCase().endsWith(".csv")) {
-        for await (const b of this.jsonBatches(file)) yield columnsOf(b);
-        continue;
-      }
-      yield* this.csvColumnBatches(file);
-    }
-  }
-
-  /**
-   * CSV columns straight from the file's bytes: fields are found by scanning bytes (quotes,
-   * commas and line breaks are ASCII, so this is safe for UTF-8) and numbers are parsed from the
-   * bytes (see numberAt). A line with anything unusual — escaped quotes, a quoted line break, a
-   * malformed field — goes to the general string parser, which also reports errors.
-   */
-  private async *csvColumnBatches(file: string): AsyncGenerator<JoinedColumns> {
-    const fh = await fs.promises.open(file, "r");
+    let arr: unknown;
     try {
-      let work = Buffer.allocUnsafe(CHUNK * 2);
-      let restLen = 0;
-      const starts = new Int32Array(64), ends = new Int32Array(64);
-      let cols: CsvColumns | null = null;
-      let pending: string | null = null;
-      let pendingLine = 0;
-      let lineNo = 0;
-      let first = true;
-      let eof = false;
-      let fastRows = 0;
-      while (!eof) {
-        if (work.length - restLen < CHUNK + 1) {
-          const bigger = Buffer.allocUnsafe(restLen + CHUNK * 2);
-          work.copy(bigger, 0, 0, restLen);
-          work = bigger;
-        }
-        const { bytesRead } = await fh.read(work, restLen, CHUNK, null);
-        let total = restLen + bytesRead;
-        if (bytesRead === 0) {
-          eof = true;
-          if (restLen === 0) break;
-          work[total++] = 10; // close the last line
-        }
-        const view = work.subarray(0, total);
-        let ls = 0;
-        if (first) {
-          first = false;
-          if (total >= 3 && view[0] === 0xef && view[1] === 0xbb && view[2] === 0xbf) ls = 3;
-        }
-        const out = new ColumnBuilder(file);
-        for (;;) {
-          const nl = view.indexOf(10, ls);
-          if (nl < 0) break;
-          const le = nl > ls && view[nl - 1] === 13 ? nl - 1 : nl;
-          lineNo++;
-          const at = ls;
-          ls = nl + 1;
-          if (cols !== null && pending === null) {
-            const k = scanCsvBytes(view, at, le, starts, ends);
-            if (k === -2) continue; // an empty line
-            if (k === cols.count && this.fastRowBytes(view, starts, ends, cols, out, lineNo)) {
-              fastRows++;
-              continue;
-            }
-          }
-          // General path: the header, escaped quotes, quoted line breaks, malformed rows.
-          let line = view.toString("utf8", at, le);
-          let n = lineNo;
-          if (pending !== null) {
-            line = pending + "\n" + line;
-            n = pendingLine;
-          }
-          const fields = splitCsvStrict(line);
-          if (fields === null) {
-            if (pending === null) pendingLine = lineNo;
-            pending = line;
-            continue;
-          }
-          pending = null;
-          if (fields.length === 1 && fields[0].trim() === "") continue;
-          if (cols === null) {
-            cols = this.csvColumns(file, fields);
-            if (cols === null) return;
-            if (cols.count > starts.length) throw new Error(`${file}: more than ${starts.length} columns`);
-            continue;
-          }
-          this.countLine(file);
-          const r = this.csvRecord(file, n, fields, cols);
-          if (r !== null) out.push(r.reward, r.action, r.action_prob, r.observation, n);
-        }
-        if (fastRows > 0) this.dataLines.set(file, (this.dataLines.get(file) ?? 0) + fastRows);
-        fastRows = 0;
-        restLen = total - ls;
-        work.copy(work, 0, ls, total);
-        this.rows += out.n;
-        if (out.n > 0) yield out.finish();
-      }
-      if (pending !== null) this.bad(file, pendingLine, "unterminated quoted field at the end of the file");
-    } finally {
-      await fh.close();
+      arr = JSON.parse(quoteBigEventIds(fs.readFileSync(file, "utf8")));
+    } catch (e) {
+      report.bad(1, `not valid JSON (${(e as Error).message})`);
+      return;
     }
+    if (!Array.isArray(arr)) return;
+    for (let i = 0; i < arr.length; i++) {
+      report.lines++;
+      const r = recordOfObject(arr[i], i + 1, report);
+      if (r) out.push(r, i + 1);
+    }
+  }
+}
+
+/** Reads joined records from a file or a folder (see JoinedRecordReader). */
+export function readJoinedRecords(pathOrDir: string, options: JoinedReadOptions = {}): JoinedRecordReader {
+  return new JoinedRecordReader(pathOrDir, options);
+}
+
+function formatOf(file: string): Format {
+  const f = file.toLowerCase();
+  if (f.endsWith(".csv")) return "csv";
+  if (VW_TEXT_EXTENSIONS.some((x) => f.endsWith(x))) return "vw";
+  return "json";
+}
+
+// ---------------------------------------------------------------- CSV
+
+interface CsvColumns {
+  count: number;
+  reward: number;
+  eventId: number;
+  action: number;
+  actionProb: number;
+  modelId: number;
+  observation: number;
+  sampleProb: number;
+}
+
+const MAX_CSV_FIELDS = 64;
+
+/** CSV rows: the header, then records (fast path from bytes; general path for quoting, errors). */
+class CsvRows implements LineParser {
+  private cols: CsvColumns | null = null;
+  /** A record whose quoted field spans lines, and its first line. */
+  private pending: string | null = null;
+  private pendingLine = 0;
+  private readonly starts = new Int32Array(MAX_CSV_FIELDS);
+  private readonly ends = new Int32Array(MAX_CSV_FIELDS);
+
+  constructor(private readonly file: string, private readonly report: RowReport) {}
+
+  line(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): void {
+    const cols = this.cols;
+    if (cols !== null && this.pending === null) {
+      const k = scanCsvBytes(b, s, e, this.starts, this.ends);
+      if (k === -2) return; // an empty line
+      if (k === cols.count && this.fastRow(b, cols, out, n)) {
+        this.report.lines++;
+        return;
+      }
+    }
+    // General path: the header, escaped quotes, quoted line breaks, malformed rows.
+    let text = b.toString("utf8", s, e);
+    let at = n;
+    if (this.pending !== null) {
+      text = this.pending + "\n" + text;
+      at = this.pendingLine;
+    }
+    const fields = splitCsvStrict(text);
+    if (fields === null) {
+      if (text.length > MAX_LINE_BYTES) throw lineTooLong(this.file, at);
+      if (this.pending === null) this.pendingLine = n;
+      this.pending = text;
+      return;
+    }
+    this.pending = null;
+    if (fields.length === 1 && fields[0].trim() === "") return;
+    if (this.cols === null) {
+      this.cols = csvColumns(this.file, fields);
+      if (this.cols.count > MAX_CSV_FIELDS) throw new DataFileError(this.file, at, `the CSV header has ${this.cols.count} columns; joined data has ${JOINED_RECORD_COLUMNS.length} (at most ${MAX_CSV_FIELDS} are read)`);
+      return;
+    }
+    this.report.lines++;
+    const r = csvRecord(fields, this.cols, (reason) => this.report.bad(at, reason));
+    if (r !== null) out.push(r, at);
+  }
+
+  end(): void {
+    if (this.pending !== null) this.report.bad(this.pendingLine, "unterminated quoted field at the end of the file");
   }
 
   /** One row from byte field bounds into the builder; false sends the row to the general path. */
-  private fastRowBytes(b: Buffer, starts: Int32Array, ends: Int32Array, c: CsvColumns, out: ColumnBuilder, n: number): boolean {
+  private fastRow(b: Buffer, c: CsvColumns, out: ColumnBuilder, n: number): boolean {
+    const starts = this.starts, ends = this.ends;
     const reward = numberAt(b, starts[c.reward], ends[c.reward]);
     const action = numberAt(b, starts[c.action], ends[c.action]);
     const prob = numberAt(b, starts[c.actionProb], ends[c.actionProb]);
-    if (reward - reward !== 0 || action - action !== 0 || prob - prob !== 0) return false;
-    // Anything joinedRecordProblem would refuse goes to the general path, which reports it.
-    if (!(prob > 0 && prob <= 1) || !(action >= 1) || Math.floor(action) !== action) return false;
+    let sp = 0;
     if (c.sampleProb >= 0) {
-      const sp = numberAt(b, starts[c.sampleProb], ends[c.sampleProb]);
+      sp = numberAt(b, starts[c.sampleProb], ends[c.sampleProb]);
       if (sp - sp !== 0) return false;
     }
     let s = starts[c.observation];
     let e = ends[c.observation] - 1;
     while (s <= e && b[s] === 32) s++;
     while (e > s && b[e] === 32) e--;
-    if (s > e || b[s] !== 91 || b[e] !== 93 || e === s) return false; // [ ... ]
+    if (s >= e || b[s] !== 91 || b[e] !== 93) return false; // [ ... ]
     const mark = out.obsLength;
-    let i = s + 1;
-    let empty = true;
-    for (let j = i; j < e; j++) if (b[j] !== 32) { empty = false; break; }
-    if (empty) return false; // an empty observation: reported by the general path
-    {
-      for (;;) {
-        let comma = i;
-        while (comma < e && b[comma] !== 44) comma++;
-        const v = numberAt(b, i, comma);
-        if (v - v !== 0) {
-          out.obsLength = mark;
-          return false;
-        }
-        out.pushObs(v);
-        if (comma >= e) break;
-        i = comma + 1;
-      }
+    if (!numberListInto(b, s + 1, e, out)) {
+      out.obsLength = mark;
+      return false;
     }
-    out.endRow(reward, action, prob, n);
+    // Anything the record check refuses goes to the general path, which reports it.
+    if (joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) {
+      out.obsLength = mark;
+      return false;
+    }
+    if (out.ids) {
+      out.endRow(reward, action, prob, n, c.eventId >= 0 ? utf8(b, starts[c.eventId], ends[c.eventId]) : "", c.modelId >= 0 ? utf8(b, starts[c.modelId], ends[c.modelId]) : "", sp);
+    } else out.endRow(reward, action, prob, n);
     return true;
   }
+}
 
-  private async *jsonBatches(file: string): AsyncGenerator<JoinedRecord[]> {
-    let first = true;
-    for await (const chunk of lineChunks(file)) {
-      const batch: JoinedRecord[] = [];
-      for (let li = 0; li < chunk.lines.length; li++) {
-        const line = chunk.lines[li];
-        if (line.trim() === "") continue;
-        if (first && line.trimStart().startsWith("[")) {
-          const all: JoinedRecord[] = [];
-          for await (const r of this.jsonArray(file)) all.push(r);
-          if (all.length) yield all;
-          return;
-        }
-        first = false;
-        this.countLine(file);
-        const r = this.parseJsonLine(file, line, chunk.firstLine + li);
-        if (r) batch.push(r);
-      }
-      this.rows += batch.length;
-      if (batch.length > 0) yield batch;
-    }
+/** Comma-separated numbers of b[s, e) into the builder's observation; false if any is not a number (or there are none). */
+function numberListInto(b: Buffer, s: number, e: number, out: ColumnBuilder): boolean {
+  let i = s;
+  for (;;) {
+    while (i < e && b[i] === 32) i++;
+    const v = parseNumber(b, i, e);
+    if (v !== v) return false;
+    i = parsedEnd;
+    while (i < e && b[i] === 32) i++;
+    out.pushObs(v);
+    if (i >= e) return true;
+    if (b[i] !== 44) return false;
+    i++;
   }
+}
 
-  private csvColumns(file: string, header: string[]): CsvColumns | null {
-    const names = header.map((h) => h.trim());
-    const missing = ["observation", "action", "action_prob", "reward"].filter((c) => !names.includes(c));
-    if (missing.length > 0) {
-      // The whole file is unusable: never skipped quietly.
-      throw new DataFileError(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${names.join(", ")}); joined data needs ${JOINED_RECORD_COLUMNS.join(", ")}`);
-    }
-    const at = (c: string) => names.indexOf(c);
-    return { count: names.length, reward: at("reward"), eventId: at("event_id"), action: at("action"), actionProb: at("action_prob"), modelId: at("model_id"), observation: at("observation"), sampleProb: at("sample_prob") };
+function csvColumns(file: string, header: string[]): CsvColumns {
+  const names = header.map((h) => h.trim());
+  const missing = ["observation", "action", "action_prob", "reward"].filter((c) => !names.includes(c));
+  if (missing.length > 0) {
+    // The whole file is unusable: never skipped quietly.
+    throw new DataFileError(file, 1, `the CSV header lacks ${missing.join(", ")} (found: ${names.join(", ")}); joined data needs ${JOINED_RECORD_COLUMNS.join(", ")}`);
   }
+  const at = (c: string) => names.indexOf(c);
+  return { count: names.length, reward: at("reward"), eventId: at("event_id"), action: at("action"), actionProb: at("action_prob"), modelId: at("model_id"), observation: at("observation"), sampleProb: at("sample_prob") };
+}
 
-  private csvRecord(file: string, n: number, f: string[], c: CsvColumns): JoinedRecord | null {
-    if (f.length !== c.count) {
-      this.bad(file, n, `has ${f.length} fields, the header has ${c.count}`);
-      return null;
-    }
-    const reward = toNumber(f[c.reward]);
-    if (reward === null) return this.badField(file, n, "reward", f[c.reward]);
-    const action = toNumber(f[c.action]);
-    if (action === null) return this.badField(file, n, "action", f[c.action]);
-    const actionProb = toNumber(f[c.actionProb]);
-    if (actionProb === null) return this.badField(file, n, "action_prob", f[c.actionProb]);
-    let sampleProb = 0;
-    if (c.sampleProb >= 0) {
-      const v = toNumber(f[c.sampleProb]);
-      if (v === null) return this.badField(file, n, "sample_prob", f[c.sampleProb]);
-      sampleProb = v;
-    }
-    const observation = parseNumberList(f[c.observation]);
-    if (observation === null) {
-      this.bad(file, n, `observation is not a list of numbers: ${JSON.stringify(f[c.observation].slice(0, 60))}`);
-      return null;
-    }
-    const r: JoinedRecord = {
-      reward,
-      event_id: c.eventId >= 0 ? f[c.eventId] : "",
-      action,
-      action_prob: actionProb,
-      model_id: c.modelId >= 0 ? f[c.modelId] : "",
-      observation,
-      sample_prob: sampleProb,
-    };
-    return this.checked(file, n, r);
-  }
-
-  /** The record, or null after reporting why joinedRecordProblem refuses it. */
-  private checked(file: string, n: number, r: JoinedRecord): JoinedRecord | null {
-    const problem = joinedRecordProblem(r);
-    if (problem === null) return r;
-    this.bad(file, n, problem);
+function csvRecord(f: string[], c: CsvColumns, bad: (reason: string) => void): JoinedRecord | null {
+  if (f.length !== c.count) {
+    bad(`has ${f.length} fields, the header has ${c.count}`);
     return null;
   }
-
-  private badField(file: string, n: number, k: string, v: string): null {
-    this.bad(file, n, `${k} is not a finite number: ${JSON.stringify(v)}`);
+  const field = (k: string, v: string): number | null => {
+    const x = toNumber(v);
+    if (x === null) bad(`${k} is not a finite number: ${JSON.stringify(v)}`);
+    return x;
+  };
+  const reward = field("reward", f[c.reward]);
+  if (reward === null) return null;
+  const action = field("action", f[c.action]);
+  if (action === null) return null;
+  const actionProb = field("action_prob", f[c.actionProb]);
+  if (actionProb === null) return null;
+  let sampleProb = 0;
+  if (c.sampleProb >= 0) {
+    const v = field("sample_prob", f[c.sampleProb]);
+    if (v === null) return null;
+    sampleProb = v;
+  }
+  const observation = parseNumberList(f[c.observation]);
+  if (observation === null) {
+    bad(`observation is not a list of numbers: ${JSON.stringify(f[c.observation].slice(0, 60))}`);
     return null;
   }
-
-  private async *jsonArray(file: string): AsyncGenerator<JoinedRecord> {
-    let arr: unknown;
-    try {
-      arr = JSON.parse(quoteBigEventIds(await fs.promises.readFile(file, "utf8")));
-    } catch (e) {
-      this.bad(file, 1, `not valid JSON (${(e as Error).message})`);
-      return;
-    }
-    if (!Array.isArray(arr)) return;
-    for (let i = 0; i < arr.length; i++) {
-      this.countLine(file);
-      const r = this.fromObject(file, i + 1, arr[i]);
-      if (r) { this.rows++; yield r; }
-    }
-  }
-
-  private parseJsonLine(file: string, line: string, n: number): JoinedRecord | null {
-    let o: unknown;
-    try {
-      o = JSON.parse(quoteBigEventIds(line));
-    } catch (e) {
-      this.bad(file, n, `not valid JSON (${(e as Error).message})`);
-      return null;
-    }
-    return this.fromObject(file, n, o);
-  }
-
-  private fromObject(file: string, n: number, o: unknown): JoinedRecord | null {
-    if (o === null || typeof o !== "object" || Array.isArray(o)) {
-      this.bad(file, n, "expected a JSON object per line");
-      return null;
-    }
-    const g = o as Record<string, unknown>;
-    const get = (k: string) => (g[k] === undefined || g[k] === null ? undefined : typeof g[k] === "string" ? (g[k] as string) : g[k]);
-    return this.build(file, n, get);
-  }
-
-  private build(file: string, n: number, get: (k: string) => unknown): JoinedRecord | null {
-    const num = (k: string, required: boolean): number | null => {
-      const v = get(k);
-      if (v === undefined) {
-        if (required) this.bad(file, n, `${k} is missing`);
-        return required ? null : 0;
-      }
-      const x = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-      if (!Number.isFinite(x)) {
-        this.bad(file, n, `${k} is not a finite number: ${JSON.stringify(v)}`);
-        return null;
-      }
-      return x;
-    };
-    const reward = num("reward", true);
-    if (reward === null) return null;
-    const action = num("action", true);
-    if (action === null) return null;
-    const actionProb = num("action_prob", true);
-    if (actionProb === null) return null;
-    const sampleProb = num("sample_prob", false);
-    if (sampleProb === null) return null;
-    const obsRaw = get("observation");
-    let observation: number[] | null = null;
-    if (Array.isArray(obsRaw)) observation = obsRaw.every((x) => typeof x === "number") ? (obsRaw as number[]) : null;
-    else if (typeof obsRaw === "string") observation = parseNumberList(obsRaw);
-    if (observation === null) {
-      this.bad(file, n, `observation is not a list of numbers: ${JSON.stringify(obsRaw)?.slice(0, 60)}`);
-      return null;
-    }
-    const ev = get("event_id");
-    const mid = get("model_id");
-    return this.checked(file, n, {
-      reward,
-      event_id: ev === undefined ? "" : String(ev),
-      action,
-      action_prob: actionProb,
-      model_id: mid === undefined ? "" : String(mid),
-      observation,
-      sample_prob: sampleProb,
-    });
-  }
+  const r: JoinedRecord = {
+    reward,
+    event_id: c.eventId >= 0 ? f[c.eventId] : "",
+    action,
+    action_prob: actionProb,
+    model_id: c.modelId >= 0 ? f[c.modelId] : "",
+    observation,
+    sample_prob: sampleProb,
+  };
+  return checked(r, bad);
 }
 
-/** Reads joined records from a file or a folder (see JoinedRecordReader). */
-export function readJoinedRecords(pathOrDir: string, options: ReadOptions = {}): JoinedRecordReader {
-  return new JoinedRecordReader(pathOrDir, options);
-}
-
-
-/** Training columns of a batch of records: row i has observation obs[offsets[i] .. offsets[i+1]). */
-export interface JoinedColumns {
-  n: number;
-  reward: Float64Array;
-  action: Float64Array;
-  actionProb: Float64Array;
-  offsets: Int32Array;
-  obs: Float64Array;
-  /** Line (CSV/JSON lines) of each row, for error messages. */
-  line: Int32Array;
-  file: string;
-}
-
-class ColumnBuilder {
-  n = 0;
-  obsLength = 0;
-  reward = new Float64Array(4096);
-  action = new Float64Array(4096);
-  actionProb = new Float64Array(4096);
-  line = new Int32Array(4096);
-  offsets = new Int32Array(4097);
-  obs = new Float64Array(4096 * 16);
-  constructor(readonly file: string) {}
-
-  pushObs(v: number): void {
-    if (this.obsLength === this.obs.length) {
-      const a = new Float64Array(this.obs.length * 2);
-      a.set(this.obs);
-      this.obs = a;
-    }
-    this.obs[this.obsLength++] = v;
-  }
-
-  endRow(reward: number, action: number, prob: number, line: number): void {
-    if (this.n === this.reward.length) {
-      const m = this.n * 2;
-      for (const k of ["reward", "action", "actionProb"] as const) {
-        const a = new Float64Array(m);
-        a.set(this[k]);
-        this[k] = a;
-      }
-      const l = new Int32Array(m);
-      l.set(this.line);
-      this.line = l;
-      const o = new Int32Array(m + 1);
-      o.set(this.offsets);
-      this.offsets = o;
-    }
-    const i = this.n++;
-    this.reward[i] = reward;
-    this.action[i] = action;
-    this.actionProb[i] = prob;
-    this.line[i] = line;
-    this.offsets[i + 1] = this.obsLength;
-  }
-
-  push(reward: number, action: number, prob: number, observation: ArrayLike<number>, line: number): void {
-    for (let j = 0; j < observation.length; j++) this.pushObs(observation[j]);
-    this.endRow(reward, action, prob, line);
-  }
-
-  finish(): JoinedColumns {
-    const n = this.n;
-    return {
-      n,
-      reward: this.reward.subarray(0, n),
-      action: this.action.subarray(0, n),
-      actionProb: this.actionProb.subarray(0, n),
-      offsets: this.offsets.subarray(0, n + 1),
-      obs: this.obs.subarray(0, this.obsLength),
-      line: this.line.subarray(0, n),
-      file: this.file,
-    };
-  }
-}
-
-function columnsOf(records: JoinedRecord[]): JoinedColumns {
-  const b = new ColumnBuilder("");
-  records.forEach((r, i) => b.push(r.reward, r.action, r.action_prob, r.observation, i + 1));
-  return b.finish();
-}
-
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-
-/**
- * The number written in bytes b[a, e) (ASCII), NaN if it is not one. Plain decimals whose digits
- * fit in 2^53 and that have at most 22 decimals are converted as digits / 10^k — both exact
- * doubles, so the one division rounds correctly and the result equals Number(text) (Clinger's fast
- * path); anything else (17-digit mantissas, exponents) goes through Number.
- */
-export function numberAt(b: Buffer, a: number, e: number): number {
-  while (a < e && b[a] === 32) a++;
-  while (e > a && b[e - 1] === 32) e--;
-  if (a >= e) return NaN;
-  let i = a;
-  const neg = b[i] === 45;
-  if (neg || b[i] === 43) i++;
-  let m = 0, digits = 0, scale = 0, dot = false;
-  for (; i < e; i++) {
-    const c = b[i];
-    if (c >= 48 && c <= 57) {
-      if (m > 900719925474099) return slowNumber(b, a, e);
-      m = m * 10 + (c - 48);
-      digits++;
-      if (dot) scale++;
-    } else if (c === 46 && !dot) dot = true;
-    else return slowNumber(b, a, e);
-  }
-  if (digits === 0 || scale > 22) return slowNumber(b, a, e);
-  const v = scale === 0 ? m : m / POW10[scale];
-  return neg ? -v : v;
-}
-
-function slowNumber(b: Buffer, a: number, e: number): number {
-  const v = +(b as unknown as { latin1Slice(a: number, e: number): string }).latin1Slice(a, e);
-  return v - v === 0 ? v : NaN;
+/** The record, or null after reporting why joinedRecordProblem refuses it. */
+function checked(r: JoinedRecord, bad: (reason: string) => void): JoinedRecord | null {
+  const problem = joinedRecordProblem(r);
+  if (problem === null) return r;
+  bad(problem);
+  return null;
 }
 
 /** Field bounds (quotes excluded) of bytes b[ls, le): the count, −2 for an empty line, −1 for the general path. */
-function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
+function scanCsvBytes(b: Buffer, ls: number, le: number, starts: Int32Array, ends: Int32Array): number {
   if (ls === le) return -2;
   let i = ls;
   let k = 0;
@@ -587,8 +390,8 @@ function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array,
   for (;;) {
     if (k === max) return -1;
     if (b[i] === 34) {
-      let q = i + 1;
-      while (q < le && b[q] !== 34) q++;
+      let q = b.indexOf(34, i + 1);
+      if (q < 0 || q >= le) q = le;
       if (q >= le || b[q + 1] === 34) return -1;
       starts[k] = i + 1;
       ends[k++] = q;
@@ -606,57 +409,214 @@ function scanCsvBytes(b: Uint8Array, ls: number, le: number, starts: Int32Array,
   }
 }
 
-interface CsvColumns {
-  count: number;
-  reward: number;
-  eventId: number;
-  action: number;
-  actionProb: number;
-  modelId: number;
-  observation: number;
-  sampleProb: number;
-}
-
 function toNumber(s: string): number | null {
   if (s.length === 0) return null;
   const x = +s;
   return x - x === 0 ? x : null; // finite
 }
 
-/** The complete lines of a file, a large chunk at a time, with the number of the first line. */
-async function* lineChunks(file: string): AsyncGenerator<{ lines: string[]; firstLine: number }> {
-  const fh = await fs.promises.open(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const dec = new StringDecoder("utf8");
-    let rest = "";
-    let n = 1;
-    let first = true;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      let text = rest + dec.write(buf.subarray(0, bytesRead));
-      if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-      const lines: string[] = [];
-      let start = 0;
-      for (;;) {
-        const nl = text.indexOf("\n", start);
-        if (nl < 0) break;
-        lines.push(text.slice(start, nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
-        start = nl + 1;
-      }
-      rest = text.slice(start);
-      if (lines.length > 0) {
-        yield { lines, firstLine: n };
-        n += lines.length;
-      }
+// ---------------------------------------------------------------- JSON lines
+
+const KEY_REWARD = 1, KEY_EVENT_ID = 2, KEY_ACTION = 3, KEY_ACTION_PROB = 4, KEY_MODEL_ID = 5, KEY_OBSERVATION = 6, KEY_SAMPLE_PROB = 7;
+const JSON_KEYS: Record<string, number> = { reward: KEY_REWARD, event_id: KEY_EVENT_ID, action: KEY_ACTION, action_prob: KEY_ACTION_PROB, model_id: KEY_MODEL_ID, observation: KEY_OBSERVATION, sample_prob: KEY_SAMPLE_PROB };
+
+/** JSON lines: a fast path for flat objects of numbers, plain strings and a number array; JSON.parse for the rest. */
+class JsonRows implements LineParser {
+  constructor(private readonly file: string, private readonly report: RowReport) {}
+
+  line(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): void {
+    while (s < e && (b[s] === 32 || b[s] === 9)) s++;
+    if (s === e) return; // a blank line
+    if (jsonLineFast(b, s, e, n, out)) {
+      this.report.lines++;
+      return;
     }
-    rest += dec.end();
-    if (rest !== "") yield { lines: [rest.endsWith("\r") ? rest.slice(0, -1) : rest], firstLine: n };
-  } finally {
-    await fh.close();
+    const text = b.toString("utf8", s, e);
+    if (text.trim() === "") return;
+    this.report.lines++;
+    let o: unknown;
+    try {
+      o = JSON.parse(quoteBigEventIds(text));
+    } catch (err) {
+      this.report.bad(n, `not valid JSON (${(err as Error).message})`);
+      return;
+    }
+    const r = recordOfObject(o, n, this.report);
+    if (r) out.push(r, n);
   }
+
+  end(): void {}
+}
+
+function skipWs(b: Buffer, i: number, e: number): number {
+  while (i < e) {
+    const c = b[i];
+    if (c !== 32 && c !== 9) return i;
+    i++;
+  }
+  return i;
+}
+
+/** The byte index just past a JSON number or literal starting at i (ends at , } ] or a space). */
+function tokenEnd(b: Buffer, i: number, e: number): number {
+  while (i < e) {
+    const c = b[i];
+    if (c === 44 || c === 125 || c === 93 || c === 32 || c === 9) return i;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * One JSON-lines record straight from bytes, or false to let the general path read the line:
+ * the fast path takes a flat object whose known keys hold numbers, plain strings (no escapes)
+ * and, for observation, an array of numbers; whatever else it meets sends the line back.
+ */
+function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): boolean {
+  if (b[s] !== 123) return false;
+  let reward = NaN, action = NaN, prob = NaN, sp = 0;
+  let evS = -1, evE = -1, midS = -1, midE = -1;
+  let obsStart = -1, obsEnd = -1;
+  const mark = out.obsLength;
+  let i = skipWs(b, s + 1, e);
+  let keyIndex = 0;
+  if (b[i] === 125) return false; // {}
+  for (;;) {
+    if (b[i] !== 34) return false;
+    const ks = i + 1;
+    let ke = ks;
+    while (ke < e && b[ke] !== 34 && b[ke] !== 92) ke++;
+    if (ke >= e || b[ke] === 92) return false;
+    const key = keyOf(b, ks, ke, keyIndex++);
+    i = skipWs(b, ke + 1, e);
+    if (b[i] !== 58) return false;
+    i = skipWs(b, i + 1, e);
+    const c = b[i];
+    if (c === 34) {
+      let q = i + 1;
+      while (q < e && b[q] !== 34 && b[q] !== 92) q++;
+      if (q >= e || b[q] === 92) return false;
+      if (key === KEY_EVENT_ID) { evS = i + 1; evE = q; }
+      else if (key === KEY_MODEL_ID) { midS = i + 1; midE = q; }
+      else if (key !== 0) return false; // a number given as text, the observation as text: general path
+      i = q + 1;
+    } else if (c === 91) {
+      if (key !== KEY_OBSERVATION || obsStart >= 0) return false;
+      let q = i + 1;
+      while (q < e && b[q] !== 93) q++;
+      if (q >= e) return false;
+      obsStart = i + 1;
+      obsEnd = q;
+      i = q + 1;
+    } else {
+      const te = tokenEnd(b, i, e);
+      if (key === 0) {
+        if (c === 123) return false; // a nested object: general path
+      } else if (key === KEY_EVENT_ID) {
+        // An integer id keeps every digit (as the general path quotes it); anything else: general path.
+        let d = b[i] === 45 ? i + 1 : i;
+        if (d >= te) return false;
+        for (; d < te; d++) if (b[d] < 48 || b[d] > 57) return false;
+        evS = i;
+        evE = te;
+      } else {
+        const v = numberAt(b, i, te);
+        if (v - v !== 0) return false;
+        if (key === KEY_REWARD) reward = v;
+        else if (key === KEY_ACTION) action = v;
+        else if (key === KEY_ACTION_PROB) prob = v;
+        else if (key === KEY_SAMPLE_PROB) sp = v;
+        else return false; // model_id or observation as a number
+      }
+      i = te;
+    }
+    i = skipWs(b, i, e);
+    if (b[i] === 44) {
+      i = skipWs(b, i + 1, e);
+      continue;
+    }
+    if (b[i] !== 125) return false;
+    if (skipWs(b, i + 1, e) !== e) return false;
+    break;
+  }
+  if (obsStart < 0 || reward !== reward || action !== action || prob !== prob) return false;
+  if (skipWs(b, obsStart, obsEnd) === obsEnd) return false; // an empty observation: reported by the general path
+  if (!numberListInto(b, obsStart, obsEnd, out) || joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) {
+    out.obsLength = mark;
+    return false;
+  }
+  if (out.ids) out.endRow(reward, action, prob, n, evS >= 0 ? utf8(b, evS, evE) : "", midS >= 0 ? utf8(b, midS, midE) : "", sp);
+  else out.endRow(reward, action, prob, n);
+  return true;
+}
+
+/** The known keys' bytes, in the order the kit writes them (JOINED_RECORD_COLUMNS). */
+const KEY_BYTES: Buffer[] = JOINED_RECORD_COLUMNS.map((k) => Buffer.from(k, "latin1"));
+const KEY_IDS: number[] = JOINED_RECORD_COLUMNS.map((k) => JSON_KEYS[k]);
+
+/** The known key b[ks, ke) names (KEY_*), 0 for another key; the key at `expected` (the writer's order) is tried first. */
+function keyOf(b: Buffer, ks: number, ke: number, expected: number): number {
+  const len = ke - ks;
+  for (let t = 0; t < KEY_BYTES.length; t++) {
+    const k = (expected + t) % KEY_BYTES.length;
+    const name = KEY_BYTES[k];
+    if (name.length !== len || name[0] !== b[ks] || name[len - 1] !== b[ke - 1]) continue;
+    let j = 1;
+    while (j < len - 1 && name[j] === b[ks + j]) j++;
+    if (j >= len - 1) return KEY_IDS[k];
+  }
+  return 0;
+}
+
+/** A JSON value (parsed) as a record, or null after reporting why not. */
+function recordOfObject(o: unknown, n: number, report: RowReport): JoinedRecord | null {
+  const bad = (reason: string) => report.bad(n, reason);
+  if (o === null || typeof o !== "object" || Array.isArray(o)) {
+    bad("expected a JSON object per line");
+    return null;
+  }
+  const g = o as Record<string, unknown>;
+  const get = (k: string) => (g[k] === undefined || g[k] === null ? undefined : g[k]);
+  const num = (k: string, required: boolean): number | null => {
+    const v = get(k);
+    if (v === undefined) {
+      if (required) bad(`${k} is missing`);
+      return required ? null : 0;
+    }
+    const x = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+    if (!Number.isFinite(x)) {
+      bad(`${k} is not a finite number: ${JSON.stringify(v)}`);
+      return null;
+    }
+    return x;
+  };
+  const reward = num("reward", true);
+  if (reward === null) return null;
+  const action = num("action", true);
+  if (action === null) return null;
+  const actionProb = num("action_prob", true);
+  if (actionProb === null) return null;
+  const sampleProb = num("sample_prob", false);
+  if (sampleProb === null) return null;
+  const obsRaw = get("observation");
+  let observation: number[] | null = null;
+  if (Array.isArray(obsRaw)) observation = obsRaw.every((x) => typeof x === "number") ? (obsRaw as number[]) : null;
+  else if (typeof obsRaw === "string") observation = parseNumberList(obsRaw);
+  if (observation === null) {
+    bad(`observation is not a list of numbers: ${JSON.stringify(obsRaw)?.slice(0, 60)}`);
+    return null;
+  }
+  const ev = get("event_id");
+  const mid = get("model_id");
+  return checked({
+    reward,
+    event_id: ev === undefined ? "" : String(ev),
+    action,
+    action_prob: actionProb,
+    model_id: mid === undefined ? "" : String(mid),
+    observation,
+    sample_prob: sampleProb,
+  }, bad);
 }
 
 /** splitCsv, or null when a quoted field is still open at the end of the text (it spans lines). */

@@ -60,15 +60,22 @@ export interface ReadOptions {
  * number of actions and features, the reward range) belong to the learner and the estimators.
  */
 export function joinedRecordProblem(r: { reward: number; action: number; action_prob: number; observation: ArrayLike<number> }): string | null {
-  const reward = numberProblem(r.reward);
-  if (reward !== null) return `reward ${reward}`;
-  if (!Number.isInteger(r.action) || r.action < 1) return `action must be a 1-based integer, got ${r.action}`;
-  if (!(r.action_prob > 0 && r.action_prob <= 1)) return `action_prob must be in (0, 1] (the probability the action was logged with), got ${r.action_prob}`;
-  const o = r.observation;
-  if (o.length === 0) return "observation is empty: give at least one feature";
-  for (let j = 0; j < o.length; j++) {
-    const problem = numberProblem(o[j]);
-    if (problem !== null) return `observation[${j}] ${problem}`;
+  return joinedRowProblem(r.reward, r.action, r.action_prob, r.observation, 0, r.observation.length);
+}
+
+/**
+ * joinedRecordProblem on a row's values, its observation being obs[from, to): the same rule
+ * without a record object (the readers' fast paths).
+ */
+export function joinedRowProblem(reward: number, action: number, actionProb: number, obs: ArrayLike<number>, from: number, to: number): string | null {
+  const rewardProblem = numberProblem(reward);
+  if (rewardProblem !== null) return `reward ${rewardProblem}`;
+  if (!Number.isInteger(action) || action < 1) return `action must be a 1-based integer, got ${action}`;
+  if (!(actionProb > 0 && actionProb <= 1)) return `action_prob must be in (0, 1] (the probability the action was logged with), got ${actionProb}`;
+  if (to <= from) return "observation is empty: give at least one feature";
+  for (let j = from; j < to; j++) {
+    const problem = numberProblem(obs[j]);
+    if (problem !== null) return `observation[${j - from}] ${problem}`;
   }
   return null;
 }

@@ -9,7 +9,10 @@
  * has value 1. Namespaces other than the default are read as `namespace^feature`.
  */
 import * as fs from "node:fs";
-import { DataFileError, JoinedRecord, ReadOptions, joinedRecordProblem } from "./records";
+import { numberAt } from "./bytes";
+import { ColumnBuilder, recordAt } from "./columns";
+import { LineParser, RowReport, lineChunks, parseLines } from "./lines";
+import { DataFileError, JoinedRecord, ReadOptions, joinedRecordProblem, joinedRowProblem } from "./records";
 import { costOfReward, rewardOfCost } from "./rewards";
 
 export interface VwLabel {
@@ -121,6 +124,122 @@ export function parseVwExample(line: string): VwExample {
   return { label, evalAction, features };
 }
 
+/** File name endings read as VW text when a file is given (a folder is read for joined-data files only). */
+export const VW_TEXT_EXTENSIONS = [".vw", ".txt", ".dat"];
+
+/**
+ * VW text rows, as a reader's line parser: labelled `--cb` lines become joined records
+ * (reward = 1 − cost, event id `<prefix><line>`, the evaluated action of `--cb --eval` lines kept).
+ * The usual line — `[evaluated action] action:cost:probability | 1:v1 2:v2 ...` — is read
+ * straight from its bytes; any other line goes through parseVwExample, which names what is wrong.
+ * Lines that fail to parse, lack a label, have named features (the joined-record shape is a
+ * vector) or fail `joinedRecordProblem` are reported as skipped rows.
+ */
+export class VwTextRows implements LineParser {
+  constructor(private readonly file: string, private readonly report: RowReport, private readonly eventIdPrefix = "vw-") {}
+
+  line(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): void {
+    while (s < e && (b[s] === 32 || b[s] === 9)) s++;
+    if (s === e) return; // a blank line
+    if (vwLineFast(b, s, e, n, out, this.eventIdPrefix)) {
+      this.report.lines++;
+      return;
+    }
+    const line = b.toString("utf8", s, e);
+    if (line.trim() === "") return;
+    this.report.lines++;
+    try {
+      const ex = parseVwExample(line);
+      if (!ex.label) throw new VwTextError("label", "missing (expected action:cost:probability before '|')");
+      if (!Array.isArray(ex.features)) throw new VwTextError("features", "must be named 1..d in order to form an observation vector");
+      const r: JoinedRecord = {
+        reward: rewardOfCost(ex.label.cost),
+        event_id: `${this.eventIdPrefix}${n}`,
+        action: ex.label.action,
+        action_prob: ex.label.probability,
+        model_id: "",
+        observation: ex.features,
+        sample_prob: 0,
+      };
+      const problem = joinedRecordProblem(r);
+      if (problem !== null) throw new VwTextError("record", problem);
+      out.push(r, n, ex.evalAction ?? 0);
+    } catch (err) {
+      if (!(err instanceof VwTextError)) throw err;
+      this.report.bad(n, err.message);
+    }
+  }
+
+  end(): void {}
+}
+
+function skipSpaces(b: Buffer, i: number, e: number): number {
+  while (i < e && b[i] === 32) i++;
+  return i;
+}
+
+/** One VW text line of the usual shape straight from bytes into the builder, or false for the general path. */
+function vwLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder, prefix: string): boolean {
+  let i = s;
+  let te = i;
+  while (te < e && b[te] !== 32 && b[te] !== 124 && b[te] !== 58) te++;
+  let evalAction = 0;
+  if (te < e && b[te] === 32) {
+    // An evaluated action before the label (--cb --eval).
+    const a = numberAt(b, i, te);
+    if (!(a >= 1 && a <= 2147483647 && Math.floor(a) === a)) return false;
+    evalAction = a;
+    i = skipSpaces(b, te, e);
+    te = i;
+    while (te < e && b[te] !== 32 && b[te] !== 124 && b[te] !== 58) te++;
+  }
+  if (te >= e || b[te] !== 58) return false;
+  const c1 = te;
+  let c2 = c1 + 1;
+  while (c2 < e && b[c2] !== 58 && b[c2] !== 32 && b[c2] !== 124) c2++;
+  if (c2 >= e || b[c2] !== 58) return false;
+  let le = c2 + 1;
+  while (le < e && b[le] !== 32 && b[le] !== 124 && b[le] !== 58) le++;
+  if (le < e && b[le] === 58) return false;
+  const action = numberAt(b, i, c1);
+  const cost = numberAt(b, c1 + 1, c2);
+  const prob = numberAt(b, c2 + 1, le);
+  if (cost - cost !== 0) return false;
+  i = skipSpaces(b, le, e);
+  if (i >= e || b[i] !== 124) return false;
+  i++;
+  if (i < e && b[i] !== 32) return false; // a namespace: general path
+  const mark = out.obsLength;
+  let j = 1;
+  for (;;) {
+    i = skipSpaces(b, i, e);
+    if (i >= e) break;
+    // name:value with name = j (no leading zero)
+    let t = i;
+    let name = 0;
+    if (b[t] === 48) return rollback(out, mark);
+    while (t < e && b[t] >= 48 && b[t] <= 57 && name < 1e9) name = name * 10 + (b[t++] - 48);
+    if (t === i || t >= e || b[t] !== 58 || name !== j) return rollback(out, mark);
+    let ve = t + 1;
+    while (ve < e && b[ve] !== 32) ve++;
+    const v = numberAt(b, t + 1, ve);
+    if (v - v !== 0) return rollback(out, mark);
+    out.pushObs(v);
+    j++;
+    i = ve;
+  }
+  const reward = rewardOfCost(cost);
+  if (joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) return rollback(out, mark);
+  if (out.ids) out.endRow(reward, action, prob, n, prefix + n, "", 0, evalAction);
+  else out.endRow(reward, action, prob, n);
+  return true;
+}
+
+function rollback(out: ColumnBuilder, mark: number): false {
+  out.obsLength = mark;
+  return false;
+}
+
 /** What readVwTextRecords returns. */
 export interface VwTextRecords {
   records: JoinedRecord[];
@@ -134,49 +253,37 @@ export interface VwTextRecords {
 }
 
 /**
- * Reads a VW text file of labelled bandit examples as joined records (reward = 1 − cost, event id
- * `<prefix><line>`). The same policy as the joined-record reader: lines that fail to parse, lack
- * a label or fail `joinedRecordProblem` are skipped and counted with the first few reasons
- * (`file:line: why`); with `strict` the first one throws a DataFileError. Vector features are
- * required (the joined-record shape).
+ * Reads a whole VW text file of labelled bandit examples as joined records, in memory (for a
+ * large file, read it streaming with readJoinedRecords, which takes VW text files too). The same
+ * policy as the joined-record reader: bad lines are skipped and counted with the first few
+ * reasons (`file:line: why`); with `strict` the first one throws a DataFileError.
  */
 export function readVwTextRecords(file: string, eventIdPrefix = "vw-", options: ReadOptions = {}): VwTextRecords {
-  const text = fs.readFileSync(file, "utf8");
-  const records: JoinedRecord[] = [];
-  const evalActions: (number | null)[] = [];
-  const reasons: string[] = [];
-  let skipped = 0;
-  let read = 0;
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.trim() === "") continue;
-    read++;
-    try {
-      const ex = parseVwExample(line);
-      if (!ex.label) throw new VwTextError("label", "missing (expected action:cost:probability before '|')");
-      if (!Array.isArray(ex.features)) throw new VwTextError("features", "must be named 1..d in order to form an observation vector");
-      const r: JoinedRecord = {
-        reward: rewardOfCost(ex.label.cost),
-        event_id: `${eventIdPrefix}${i + 1}`,
-        action: ex.label.action,
-        action_prob: ex.label.probability,
-        model_id: "",
-        observation: ex.features,
-        sample_prob: 0,
-      };
-      const problem = joinedRecordProblem(r);
-      if (problem !== null) throw new VwTextError("record", problem);
-      records.push(r);
-      evalActions.push(ex.evalAction);
-    } catch (e) {
-      if (!(e instanceof VwTextError)) throw e;
-      if (options.strict) throw new DataFileError(file, i + 1, `${e.message} (strict mode fails on any skipped row)`);
-      skipped++;
-      if (reasons.length < 5) reasons.push(`${file}:${i + 1}: ${e.message}`);
+  const result: VwTextRecords = { records: [], evalActions: [], lines: 0, skipped: 0, reasons: [] };
+  const report: RowReport = {
+    get lines() {
+      return result.lines;
+    },
+    set lines(n: number) {
+      result.lines = n;
+    },
+    bad: (line, reason) => {
+      if (options.strict) throw new DataFileError(file, line, `${reason} (strict mode fails on any skipped row)`);
+      result.skipped++;
+      if (result.reasons.length < 5) result.reasons.push(`${file}:${line}: ${reason}`);
+    },
+  };
+  const parser = new VwTextRows(file, report, eventIdPrefix);
+  for (const chunk of lineChunks(file)) {
+    const out = new ColumnBuilder(file, true);
+    parseLines(chunk, parser, out);
+    const c = out.finish();
+    for (let i = 0; i < c.n; i++) {
+      result.records.push(recordAt(c, i));
+      result.evalActions.push((c.evalAction as Int32Array)[i] || null);
     }
   }
-  return { records, evalActions, lines: read, skipped, reasons };
+  return result;
 }
 
 /** Writes records as VW text lines; returns the count. */

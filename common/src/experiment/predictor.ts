@@ -5,8 +5,10 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
-import { InvokeEndpointCommand, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from "@aws-sdk/client-sagemaker-runtime";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { SageMakerRuntimeClient, SageMakerRuntimeClientConfig } from "@aws-sdk/client-sagemaker-runtime";
+
+/** The SageMaker Runtime client, loaded by the first predictor that calls an endpoint. */
+const runtime = (): typeof import("@aws-sdk/client-sagemaker-runtime") => require("@aws-sdk/client-sagemaker-runtime") as typeof import("@aws-sdk/client-sagemaker-runtime");
 import type { Hosting, RuntimeClientSettings } from "../platform/types";
 import { checkEventId } from "./ids";
 
@@ -125,7 +127,7 @@ export class Predictor {
 
   private makeClient(s: RuntimeClientSettings): SageMakerRuntimeClient {
     this.endpointUrl = s.endpoint ?? null;
-    return new SageMakerRuntimeClient({
+    return new (runtime().SageMakerRuntimeClient)({
       region: s.region,
       ...(s.endpoint ? { endpoint: s.endpoint } : {}),
       ...(s.credentials ? { credentials: s.credentials } : {}),
@@ -146,7 +148,7 @@ export class Predictor {
       // is ignored there); the http one serves plain-http endpoint overrides.
       requestHandler: s.unsigned
         ? (new LoopbackHttpHandler(this.maxSockets) as unknown as SageMakerRuntimeClientConfig["requestHandler"])
-        : new NodeHttpHandler({
+        : new (require("@smithy/node-http-handler") as typeof import("@smithy/node-http-handler")).NodeHttpHandler({
             httpsAgent: new https.Agent({ keepAlive: true, maxSockets: this.maxSockets }),
             httpAgent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }),
           }),
@@ -171,7 +173,7 @@ export class Predictor {
     const once = async () => {
       const client = await this.getClient();
       const out = await client.send(
-        new InvokeEndpointCommand({
+        new (runtime().InvokeEndpointCommand)({
           EndpointName: this.endpointName,
           ContentType: contentType,
           Accept: contentType,

@@ -25,6 +25,13 @@ export type FeatureMapKind = (typeof FEATURE_MAPS)[number];
 export const BINNINGS = ["gaussian", "quantile"] as const;
 export type BinningKind = (typeof BINNINGS)[number];
 
+/**
+ * The bins are fitted on the contexts of the first BIN_FIT_ROWS valid rows of the first training
+ * batch (all of it when it is smaller, as every workshop batch is), so training holds at most that
+ * many rows however large its file is.
+ */
+export const BIN_FIT_ROWS = 100_000;
+
 /** A context: a numeric vector (feature i is named String(i + 1), as in VW text) or named features. */
 export type Context = ArrayLike<number> | Record<string, number>;
 

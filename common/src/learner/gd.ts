@@ -44,6 +44,12 @@ export interface GdState {
   maxLabel: number;
 }
 
+/**
+ * The weight rows: row r (hashed index rowHash[r]) owns columns [r·width, (r + 1)·width) of w, G
+ * and N. Rows are added as features are first met; the arrays grow by half when full, so they
+ * hold at most 1.5× the rows in use. The hashed index → row lookup is an open-addressing table of
+ * two Int32Arrays (8–16 bytes per row), not a Map.
+ */
 export class WeightStore implements RowAllocator {
   /** Hashed index of each row. */
   rowHash: Int32Array;
@@ -51,45 +57,90 @@ export class WeightStore implements RowAllocator {
   g: Float64Array;
   n: Float64Array;
   numRows = 0;
-  private rows = new Map<number, number>();
+  /** Open addressing: slot → hashed index (−1: empty) and → row. */
+  private slotHash: Int32Array;
+  private slotRow: Int32Array;
+  private mask: number;
 
   constructor(readonly width: number, capacity = 64) {
     this.rowHash = new Int32Array(capacity);
     this.w = new Float64Array(capacity * width);
     this.g = new Float64Array(capacity * width);
     this.n = new Float64Array(capacity * width);
+    const slots = tableSize(capacity);
+    this.slotHash = new Int32Array(slots).fill(-1);
+    this.slotRow = new Int32Array(slots);
+    this.mask = slots - 1;
   }
 
+  /** The row of a hashed index, added (zero weights) if new. */
   rowOf(hashIndex: number): number {
-    let r = this.rows.get(hashIndex);
-    if (r !== undefined) return r;
-    r = this.numRows++;
-    if (r >= this.rowHash.length) this.grow(this.rowHash.length * 2);
+    const mask = this.mask, sh = this.slotHash;
+    let i = Math.imul(hashIndex, 0x9e3779b1) >>> 0 & mask;
+    for (;;) {
+      const h = sh[i];
+      if (h === hashIndex) return this.slotRow[i];
+      if (h === -1) break;
+      i = (i + 1) & mask;
+    }
+    const r = this.numRows++;
+    if (r >= this.rowHash.length) this.grow(Math.max(64, Math.ceil(this.rowHash.length * 1.5)));
     this.rowHash[r] = hashIndex;
-    this.rows.set(hashIndex, r);
+    if (this.numRows * 2 > sh.length) this.rehash(tableSize(this.numRows));
+    else {
+      sh[i] = hashIndex;
+      this.slotRow[i] = r;
+    }
     return r;
+  }
+
+  private rehash(slots: number): void {
+    this.slotHash = new Int32Array(slots).fill(-1);
+    this.slotRow = new Int32Array(slots);
+    this.mask = slots - 1;
+    for (let r = 0; r < this.numRows; r++) {
+      let i = Math.imul(this.rowHash[r], 0x9e3779b1) >>> 0 & this.mask;
+      while (this.slotHash[i] !== -1) {
+        if (this.slotHash[i] === this.rowHash[r]) throw new Error(`weight row for hashed index ${this.rowHash[r]} appears twice`);
+        i = (i + 1) & this.mask;
+      }
+      this.slotHash[i] = this.rowHash[r];
+      this.slotRow[i] = r;
+    }
   }
 
   private grow(capacity: number): void {
     const rh = new Int32Array(capacity);
-    rh.set(this.rowHash);
+    rh.set(this.rowHash.subarray(0, this.numRows));
     this.rowHash = rh;
     for (const k of ["w", "g", "n"] as const) {
       const a = new Float64Array(capacity * this.width);
-      a.set(this[k]);
+      a.set(this[k].subarray(0, this.numRows * this.width));
       this[k] = a;
     }
   }
 
-  /** Restores rows saved by `saveRows` order (used by model loading). */
+  /**
+   * A store over saved rows, using the given arrays as they are (no copy; model loading passes
+   * views of the file it read). A hashed index saved twice is refused.
+   */
   static fromArrays(width: number, rowHash: Int32Array, w: Float64Array, g: Float64Array, n: Float64Array): WeightStore {
-    const s = new WeightStore(width, Math.max(64, rowHash.length));
-    for (let r = 0; r < rowHash.length; r++) s.rowOf(rowHash[r]);
-    s.w.set(w);
-    s.g.set(g);
-    s.n.set(n);
+    const s = new WeightStore(width, 0);
+    s.rowHash = rowHash;
+    s.w = w;
+    s.g = g;
+    s.n = n;
+    s.numRows = rowHash.length;
+    s.rehash(tableSize(rowHash.length));
     return s;
   }
+}
+
+/** Slots of the lookup table for this many rows: a power of two, at most half full. */
+function tableSize(rows: number): number {
+  let size = 16;
+  while (size < rows * 2) size *= 2;
+  return size;
 }
 
 export class GdLearner {

@@ -20,7 +20,7 @@ import { numberProblem } from "../data/numbers";
 import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { floorPmf, normalizePmf } from "./explore";
-import { EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
+import { BIN_FIT_ROWS, EncodedExample, FeatureMap, FeatureMapState, checkContext, isVector } from "./features";
 import { GdLearner, GdState, WeightStore } from "./gd";
 import { ConfigMismatchError, Context, LearnerError, LearnerOptions, NUM_ARMS_KEY, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
 import { ExplorationPolicySpec, PolicyModel, policyOf, vwArgumentsOf, weightLayout } from "./policies";
@@ -210,8 +210,35 @@ export class CbLearner {
   chooseAction(context: Context, eventId: string): ChosenAction {
     if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${JSON.stringify(eventId)}`);
     const pmf = this.predictPmf(context);
-    const i = sampleIndex(pmf, hashUnit(eventId, this.model.seedWord));
+    const i = this.sampleAction(pmf, eventId);
     return { action: i + 1, actionProb: pmf[i], pmf };
+  }
+
+  /** The 0-based action chooseAction draws from this pmf for this event id. */
+  sampleAction(pmf: ArrayLike<number>, eventId: string): number {
+    return sampleIndex(pmf, hashUnit(eventId, this.model.seedWord));
+  }
+
+  /**
+   * Scores every row of a column batch (a reader's chunk): `onRow(i, pmf)` gets the pmf of row
+   * i's observation in a buffer reused for the next row — the scoring core of `bandits predict`
+   * and of offline evaluation, with no object per row. A row whose observation does not fit the
+   * model throws a LearnerError (a ConfigMismatchError for another feature count) naming its
+   * file and line.
+   */
+  predictColumns(c: JoinedColumns, onRow: (i: number, pmf: Float64Array) => void): void {
+    const pmf = new Float64Array(this.k);
+    for (let i = 0; i < c.n; i++) {
+      const ctx = this.rowContext(c, i);
+      try {
+        this.checkCtx(ctx, "observation");
+      } catch (e) {
+        throw rowError(`${c.file ? `${c.file}:` : "row "}${c.line[i]}`, e, false);
+      }
+      this.featureMap.encode(ctx, this.ex);
+      this.pmfOf(this.ex, pmf);
+      onRow(i, pmf);
+    }
   }
 
   private pmfOf(ex: EncodedExample, out: Float64Array): void {
@@ -248,8 +275,9 @@ export class CbLearner {
    * the first few reasons, and `strict` turns any skip into an error. Rows that do not fit the
    * configuration — an action beyond numArms, another feature count than the model's, a reward
    * outside [minReward, maxReward] — throw a ConfigMismatchError naming the row and the config key.
-   * With the bins feature map and no bins fitted yet, the bins are fitted on this first batch's
-   * contexts before learning (then frozen).
+   * With the bins feature map and no bins fitted yet, the bins are fitted on the contexts of this
+   * first batch's first BIN_FIT_ROWS (100,000) valid rows before learning (then frozen); those rows
+   * are held meanwhile, the rest streams.
    */
   async train(records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>, options: TrainOptions = {}): Promise<TrainReport> {
     const report: TrainReport = { used: 0, skipped: 0, reasons: [] };
@@ -259,7 +287,15 @@ export class CbLearner {
       const id = r && typeof r === "object" && "event_id" in r ? ` (event_id ${String(r.event_id)})` : "";
       rowFailure(report, `row ${row}${id}`, e, strict);
     };
-    const buffer: JoinedRecord[] | null = this.featureMap.needsBins ? [] : null;
+    // Bins not fitted yet: the first BIN_FIT_ROWS valid rows are held, the bins fitted on them,
+    // then they are learned from, and the rest streams.
+    let held: JoinedRecord[] | null = this.featureMap.needsBins ? [] : null;
+    const fitHeld = () => {
+      const rows = held as JoinedRecord[];
+      held = null;
+      this.featureMap.fitBins(rows.map((r) => r.observation));
+      for (const r of rows) this.learnRecord(r);
+    };
     let row = 0;
     const handle = (r: JoinedRecord) => {
       row++;
@@ -270,21 +306,26 @@ export class CbLearner {
         return;
       }
       this.fixDim(r.observation);
-      if (buffer) buffer.push(r);
-      else this.learnRecord(r);
+      if (held !== null) {
+        held.push(r);
+        if (held.length >= BIN_FIT_ROWS) fitHeld();
+      } else this.learnRecord(r);
       report.used++;
     };
     const batched = records as unknown as { batches?: () => AsyncIterable<JoinedRecord[]>; columnBatches?: () => AsyncIterable<JoinedColumns> };
     if (typeof batched.columnBatches === "function") {
-      if (this.featureMap.needsBins) {
-        // Fit the bins on this whole first batch, then learn (the columns are kept meanwhile).
-        const all: JoinedColumns[] = [];
-        for await (const cols of batched.columnBatches()) all.push(cols);
-        this.featureMap.fitBinsByName(this.validColumnValues(all));
-        for (const c of all) this.trainColumns(c, report, strict);
-      } else {
-        for await (const cols of batched.columnBatches()) this.trainColumns(cols, report, strict);
+      const sample = this.featureMap.needsBins ? new BinSample(BIN_FIT_ROWS) : null;
+      const waiting: JoinedColumns[] = [];
+      for await (const cols of batched.columnBatches()) {
+        if (sample === null || sample.full) {
+          this.trainColumns(cols, report, strict);
+          continue;
+        }
+        waiting.push(compactColumns(cols));
+        this.sampleColumnValues(cols, sample);
+        if (sample.full) this.fitAndTrainWaiting(sample, waiting, report, strict);
       }
+      if (sample !== null && !sample.full) this.fitAndTrainWaiting(sample, waiting, report, strict);
     } else if (typeof batched.batches === "function") {
       for await (const batch of batched.batches()) for (let i = 0; i < batch.length; i++) handle(batch[i]);
     } else if (Symbol.asyncIterator in (records as object)) {
@@ -292,10 +333,7 @@ export class CbLearner {
     } else {
       for (const r of records as Iterable<JoinedRecord>) handle(r);
     }
-    if (buffer) {
-      this.featureMap.fitBins(buffer.map((r) => r.observation));
-      for (const r of buffer) this.learnRecord(r);
-    }
+    if (held !== null) fitHeld();
     const extra = records as unknown as { malformed?: number; malformedReasons?: string[] };
     if (typeof extra.malformed === "number" && extra.malformed > 0) {
       if (strict) throw new LearnerError("data", `${extra.malformed} row(s) could not be read (${(extra.malformedReasons ?? []).join("; ")}); strict mode fails on any skipped row`);
@@ -303,6 +341,13 @@ export class CbLearner {
       for (const r of extra.malformedReasons ?? []) if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
     }
     return report;
+  }
+
+  /** Fits the bins on the sample, then learns from the column batches held meanwhile. */
+  private fitAndTrainWaiting(sample: BinSample, waiting: JoinedColumns[], report: TrainReport, strict: boolean): void {
+    this.featureMap.fitBinsByName(sample.byName());
+    sample.full = true;
+    for (const c of waiting.splice(0)) this.trainColumns(c, report, strict);
   }
 
   /** Why row i of a column batch is invalid (checked like a record), or null; `ctx` gets its observation. */
@@ -338,20 +383,16 @@ export class CbLearner {
     return ctx;
   }
 
-  /** Values of each feature over the valid rows of column batches (fixing the dimension like learning would), for fitting bins. */
-  private validColumnValues(all: JoinedColumns[]): Map<string, number[]> {
-    const cols: number[][] = [];
-    for (const c of all) {
-      for (let i = 0; i < c.n; i++) {
-        const ctx = this.rowContext(c, i);
-        const err = this.columnRowError(c, i, ctx);
-        if (err instanceof ConfigMismatchError) throw rowError(`${c.file ? `${c.file}:` : "row "}${c.line[i]}`, err);
-        if (err !== null) continue;
-        this.fixDim(ctx);
-        for (let j = 0; j < ctx.length; j++) (cols[j] ??= []).push(ctx[j]);
-      }
+  /** Adds the valid rows of a column batch to the bins' sample until it is full (fixing the dimension like learning would). */
+  private sampleColumnValues(c: JoinedColumns, sample: BinSample): void {
+    for (let i = 0; i < c.n && !sample.full; i++) {
+      const ctx = this.rowContext(c, i);
+      const err = this.columnRowError(c, i, ctx);
+      if (err instanceof ConfigMismatchError) throw rowError(`${c.file ? `${c.file}:` : "row "}${c.line[i]}`, err);
+      if (err !== null) continue;
+      this.fixDim(ctx);
+      sample.add(ctx);
     }
-    return new Map(cols.map((v, j) => [String(j + 1), v]));
   }
 
   /** Learns from a column batch (no record objects); rows are checked like records. */
@@ -392,11 +433,34 @@ export class CbLearner {
   }
 }
 
+/** The contexts the bins are fitted on: each feature's values over the first `limit` valid rows. */
+class BinSample {
+  private readonly values: Float64Array[] = [];
+  private rows = 0;
+  /** No more rows wanted (the limit is reached, or the bins are fitted). */
+  full = false;
+  constructor(private readonly limit: number) {}
+
+  add(ctx: ArrayLike<number>): void {
+    for (let j = 0; j < ctx.length; j++) (this.values[j] ??= new Float64Array(this.limit))[this.rows] = ctx[j];
+    if (++this.rows >= this.limit) this.full = true;
+  }
+
+  byName(): Map<string, Float64Array> {
+    return new Map(this.values.map((v, j) => [String(j + 1), v.subarray(0, this.rows)]));
+  }
+}
+
+/** A column batch in arrays of its own size (a reader's batch is a view of larger, growing arrays). */
+function compactColumns(c: JoinedColumns): JoinedColumns {
+  return { ...c, reward: c.reward.slice(), action: c.action.slice(), actionProb: c.actionProb.slice(), offsets: c.offsets.slice(), obs: c.obs.slice(), line: c.line.slice() };
+}
+
 /** The error of a row, with where it is (`file:line` or `row n (event_id x)`) in front. */
-function rowError(where: string, e: unknown): LearnerError {
+function rowError(where: string, e: unknown, strict = true): LearnerError {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof ConfigMismatchError) return new ConfigMismatchError(where, message);
-  return new LearnerError(where, `${message} (strict mode fails on any skipped row)`);
+  return new LearnerError(where, strict ? `${message} (strict mode fails on any skipped row)` : message);
 }
 
 /** A bad row: rethrown when it does not fit the config or in strict mode, else counted in the report. */

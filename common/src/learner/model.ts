@@ -53,18 +53,24 @@ export class ModelFormatError extends Error {
   }
 }
 
-function weightsBytes(store: WeightStore): Buffer {
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The parts of weights.bin in order: the row hashes (padded to 8 bytes), then w, G and N. On a
+ * little-endian machine (every one Node.js runs on in practice) the weight parts are views of the
+ * store's own arrays: saving copies nothing.
+ */
+function weightParts(store: WeightStore): Buffer[] {
   const rows = store.numRows, width = store.width;
-  const head = Math.ceil((rows * 4) / 8) * 8;
+  const head = Buffer.alloc(Math.ceil((rows * 4) / 8) * 8);
+  for (let r = 0; r < rows; r++) head.writeInt32LE(store.rowHash[r], r * 4);
   const cells = rows * width;
-  const buf = Buffer.alloc(head + 3 * cells * 8);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  for (let r = 0; r < rows; r++) view.setInt32(r * 4, store.rowHash[r], true);
-  let off = head;
-  for (const arr of [store.w, store.g, store.n]) {
-    for (let i = 0; i < cells; i++, off += 8) view.setFloat64(off, arr[i], true);
-  }
-  return buf;
+  return [head, ...[store.w, store.g, store.n].map((arr) => {
+    if (LITTLE_ENDIAN) return Buffer.from(arr.buffer, arr.byteOffset, cells * 8);
+    const b = Buffer.alloc(cells * 8);
+    for (let i = 0; i < cells; i++) b.writeDoubleLE(arr[i], i * 8);
+    return b;
+  })];
 }
 
 /**
@@ -113,7 +119,9 @@ export async function saveModel(
         "Training overflowed: check the data's rewards and features (they must keep the numeric contract, within ±1e9) and lower learning_rate",
     );
   }
-  const bytes = weightsBytes(store);
+  const parts = weightParts(store);
+  const sha = createHash("sha256");
+  for (const p of parts) sha.update(p);
   const state = learner.state;
   const metadata: ModelMetadata = {
     format: MODEL_FORMAT,
@@ -131,14 +139,19 @@ export async function saveModel(
       file: MODEL_WEIGHTS,
       rows: store.numRows,
       width: store.width,
-      bytes: bytes.length,
-      sha256: createHash("sha256").update(bytes).digest("hex"),
+      bytes: parts.reduce((n, p) => n + p.length, 0),
+      sha256: sha.digest("hex"),
       byteOrder: "little-endian",
     },
     ...(meta.training ? { training: meta.training } : {}),
   };
   await fsp.mkdir(dir, { recursive: true });
-  await fsp.writeFile(path.join(dir, MODEL_WEIGHTS), bytes);
+  const fh = await fsp.open(path.join(dir, MODEL_WEIGHTS), "w");
+  try {
+    for (const p of parts) await fh.write(p);
+  } finally {
+    await fh.close();
+  }
   await fsp.writeFile(path.join(dir, MODEL_JSON), JSON.stringify(metadata, null, 2) + "\n");
   return metadata;
 }
@@ -190,12 +203,18 @@ export async function loadModel(dir: string): Promise<{ learner: CbLearner; meta
   const head = Math.ceil((rows * 4) / 8) * 8;
   const cells = rows * width;
   if (bytes.length !== head + 3 * cells * 8) bad(`${wm.file} size does not match ${rows} rows × ${width} columns`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const rowHash = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) rowHash[r] = view.getInt32(r * 4, true);
-  const arrs = [new Float64Array(cells), new Float64Array(cells), new Float64Array(cells)];
-  let off = head;
-  for (const arr of arrs) for (let i = 0; i < cells; i++, off += 8) arr[i] = view.getFloat64(off, true);
+  // The weights stay in the buffer that was read (views, on a little-endian machine with the
+  // buffer 8-byte aligned, as a large file's own buffer is); otherwise they are decoded once.
+  const views = LITTLE_ENDIAN && bytes.byteOffset % 8 === 0;
+  const rowHash = views ? new Int32Array(bytes.buffer, bytes.byteOffset, rows) : new Int32Array(rows);
+  if (!views) for (let r = 0; r < rows; r++) rowHash[r] = bytes.readInt32LE(r * 4);
+  const arrs = [0, 1, 2].map((k) => {
+    const off = head + k * cells * 8;
+    if (views) return new Float64Array(bytes.buffer, bytes.byteOffset + off, cells);
+    const a = new Float64Array(cells);
+    for (let i = 0; i < cells; i++) a[i] = bytes.readDoubleLE(off + i * 8);
+    return a;
+  });
   const overflow = nonFiniteWeights(arrs[0], arrs[1], arrs[2], width);
   if (overflow !== null) bad(`${wm.file} holds ${overflow.count} numbers that are not finite (the ${overflow.first}); the model would answer NaN probabilities: train it again`);
   const state: LearnerState = { examplesSeen: m.examplesSeen, gd: { ...gd }, featureMap: fm };

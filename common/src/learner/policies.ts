@@ -88,17 +88,18 @@ function parameter<const P extends LearnerParameter>(p: P): P {
 
 /**
  * Most weights a model may hold: 2^bits hashed rows × weight columns. Measured on the kit's
- * development machine (bench/model-memory.ts), loading a model takes about 84 bytes per weight at
- * its peak (the file, its decoded arrays and the weight table), so 2^25 ≈ 33.6 M weights load in
- * about 2.8 GB: room on an 8 GB laptop beside Jupyter, the endpoint and a browser.
+ * development machine (bench/model-memory.ts), loading a model takes about 28 bytes per weight at
+ * its peak (w, G and N: 24 bytes, used where the file was read; the row lookup table), so 2^25 ≈
+ * 33.6 M weights load in about 0.9 GB: room on an 8 GB laptop beside Jupyter, the endpoint and a
+ * browser.
  */
 export const MAX_MODEL_WEIGHTS = 2 ** 25;
 /** Peak bytes per weight when a model is loaded (bench/model-memory.ts). */
-export const LOAD_BYTES_PER_WEIGHT = 84;
+export const LOAD_BYTES_PER_WEIGHT = 28;
 
 const BITS_REASON =
-  "a model holds up to 2^bits × weight columns weights, and loading one takes about 84 bytes per weight (measured): " +
-  "at most 2^25 weights (about 2.8 GB) load on an 8 GB laptop, and V8's Map holds at most 2^24 rows";
+  "a model holds up to 2^bits × weight columns weights, and loading one takes about 28 bytes per weight (measured): " +
+  "at most 2^25 weights (about 0.9 GB) load on an 8 GB laptop";
 
 // ---------------------------------------------------------------- what a policy works on
 
@@ -586,7 +587,7 @@ function bitsProblem(o: ResolvedLearnerOptions): ParameterProblem | undefined {
       `${o.cbType === "dr" ? " with cb_type dr" : ""}): up to ${(2 ** o.bits * columns / 1e6).toFixed(1)} M weights, about ${gb.toFixed(1)} GB to load`,
     expected:
       max >= 1
-        ? `at most ${max} with ${columns} weight columns (2^bits × weight columns <= 2^25 ≈ 33.6 M weights, about 2.8 GB to load: a model must load on an 8 GB laptop)`
+        ? `at most ${max} with ${columns} weight columns (2^bits × weight columns <= 2^25 ≈ 33.6 M weights, about 0.9 GB to load: a model must load on an 8 GB laptop)`
         : `fewer weight columns: ${columns} exceed 2^24 even with bits 1; lower num_arms or num_policies`,
   };
 }

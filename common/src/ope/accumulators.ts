@@ -19,6 +19,8 @@ import { OpeInputError } from "./errors";
 import { ESTIMATORS, estimatorNamed, isEstimator } from "./estimators";
 import type { Estimator, EstimatorDefinition, EstimatorName, IntervalMethod } from "./estimators";
 import type { OpeEstimate } from "./score";
+import { BootstrapSums } from "./bootstrap-sums";
+import { WorkerChannel } from "./worker-channel";
 import { kahanAdd, kahanMerge, kahanValue, keyedPoissonCounts, normalQuantile, sortedQuantile, streamPoissonCounts } from "./stats";
 import type { AccumulatorOptions, OpeInterval, OpeSample } from "./types";
 
@@ -119,6 +121,41 @@ export class OpeAccumulator {
    * with the same seed, so they are drawn once (they would be identical anyway).
    */
   add(s: OpeSample, sharedCounts?: Uint8Array): this {
+    const u = this.addPoint(s);
+    const B = this.bootstrapSamples;
+    if (B > 0) {
+      let counts = this.counts;
+      if (sharedCounts && sharedCounts.length === B) counts = sharedCounts;
+      else this.drawCounts(s, counts);
+      const d = this.dim;
+      const reps = this.replicates;
+      for (let b = 0; b < B; b++) {
+        const c = counts[b];
+        if (c === 0) continue;
+        const base = b * (d + 1);
+        for (let j = 0; j < d; j++) reps[base + j] += c * u[j];
+        reps[base + d] += c;
+      }
+    }
+    return this;
+  }
+
+  /** @internal The seed word of the keyed Poisson counts. */
+  get bootstrapSeedWord(): number {
+    return this.seedWord;
+  }
+
+  /** @internal The row's Poisson counts: keyed by s.key, else the next of this accumulator's stream. */
+  drawCounts(s: OpeSample, out: Uint8Array): void {
+    if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, out);
+    else streamPoissonCounts(this.stream, out);
+  }
+
+  /**
+   * @internal Checks a row and adds it to the point sums (everything but the bootstrap); returns
+   * its quantities u (a buffer reused by the next row).
+   */
+  addPoint(s: OpeSample): Float64Array {
     const row = this.n;
     checkFinite(s.cost, "cost", row, "(1 − reward) must be a finite number");
     const p = s.propensity;
@@ -145,23 +182,20 @@ export class OpeAccumulator {
     kahanAdd(sums, k, w * w);
     if (w > this.maxWeight) this.maxWeight = w;
     this.n++;
+    return u;
+  }
 
-    const B = this.bootstrapSamples;
-    if (B > 0) {
-      let counts = this.counts;
-      if (sharedCounts && sharedCounts.length === B) counts = sharedCounts;
-      else if (s.key !== undefined) keyedPoissonCounts(this.seedWord, s.key, counts);
-      else streamPoissonCounts(this.stream, counts);
-      const reps = this.replicates;
-      for (let b = 0; b < B; b++) {
-        const c = counts[b];
-        if (c === 0) continue;
-        const base = b * (d + 1);
-        for (let j = 0; j < d; j++) reps[base + j] += c * u[j];
-        reps[base + d] += c;
-      }
+  /**
+   * @internal Sets the bootstrap sums from shared ones (AccumulatorGroup): replicate b's sum of
+   * this estimator's quantity j is shared[b·stride + map[j]], its count sum shared[b·stride + stride − 1].
+   */
+  setReplicates(shared: Float64Array, stride: number, map: Int32Array): void {
+    const d = this.dim, reps = this.replicates;
+    for (let b = 0; b < this.bootstrapSamples; b++) {
+      const base = b * (d + 1), from = b * stride;
+      for (let j = 0; j < d; j++) reps[base + j] = shared[from + map[j]];
+      reps[base + d] = shared[from + stride - 1];
     }
-    return this;
   }
 
   /** @internal The Poisson counts this accumulator would draw for a row with this key. */
@@ -293,6 +327,127 @@ export class OpeAccumulator {
     const o = { seed: s.seed, bootstrapSamples: s.bootstrapSamples, confidence: s.confidence };
     const estimator = estimatorNamed(s.estimator, "state.estimator");
     return (s.paired ? new DifferenceAccumulator(estimator, o) : new OpeAccumulator(estimator, o)).loadState(s);
+  }
+}
+
+/**
+ * @internal Accumulators of several estimators built with the same options and fed the same rows
+ * (evaluatePolicy): each row's bootstrap counts are drawn once, and a quantity several estimators
+ * share (w·c, w, ĉ_π: `quantities` in estimators.ts) is summed once per replicate for all of
+ * them. `finish()` hands every accumulator exactly the sums it would have built alone.
+ */
+export class AccumulatorGroup {
+  private readonly maps: Int32Array[];
+  private readonly q: number;
+  private readonly u: Float64Array;
+  private readonly sums: BootstrapSums;
+  private readonly counts: Uint8Array;
+  private worker: WorkerSums | null = null;
+
+  /**
+   * `inWorker`: the bootstrap sums are added in a worker thread while this thread scores the
+   * next rows (for many rows; every row then needs a number key). Then `await drain()` now and
+   * then (it waits while the worker is behind) and `await finish()` at the end.
+   */
+  constructor(readonly accs: OpeAccumulator[], inWorker = false) {
+    const names: string[] = [];
+    this.maps = accs.map((acc) => {
+      const def = acc.estimator;
+      const own = def.quantities ?? Array.from({ length: def.dim }, (_, j) => `${def.name}#${j}`);
+      return Int32Array.from(own, (name) => {
+        const at = names.indexOf(name);
+        return at >= 0 ? at : names.push(name) - 1;
+      });
+    });
+    this.q = names.length;
+    this.u = new Float64Array(this.q);
+    const B = accs[0].bootstrapSamples;
+    for (const a of accs) {
+      if (a.paired || a.bootstrapSamples !== B || String(a.seed) !== String(accs[0].seed)) throw new Error("AccumulatorGroup needs unpaired accumulators built with the same options");
+    }
+    // With a worker, the worker sums every replicate (this thread scores the rows meanwhile).
+    const mine = inWorker && B > 0 ? 0 : B;
+    this.sums = new BootstrapSums(0, mine, this.q, accs[0].bootstrapSeedWord);
+    this.counts = new Uint8Array(mine);
+    if (mine < B) this.worker = WorkerSums.start(mine, B, this.q, accs[0].bootstrapSeedWord);
+  }
+
+  add(s: OpeSample): void {
+    const u = this.u;
+    for (let j = 0; j < this.accs.length; j++) {
+      const own = this.accs[j].addPoint(s);
+      const map = this.maps[j];
+      for (let k = 0; k < map.length; k++) u[map[k]] = own[k];
+    }
+    if (this.worker !== null) {
+      if (typeof s.key !== "number") throw new Error("AccumulatorGroup in a worker needs number keys");
+      this.worker.add(s.key, u);
+    }
+    if (this.counts.length === 0) return;
+    this.accs[0].drawCounts(s, this.counts);
+    this.sums.addCounts(this.counts, u, 0);
+  }
+
+  /** Waits while the worker is far behind (bounded memory); nothing to wait for without one. */
+  async drain(): Promise<void> {
+    if (this.worker !== null) await this.worker.drain();
+  }
+
+  /** Gives every accumulator its bootstrap sums; call once, after the last row. */
+  async finish(): Promise<void> {
+    let reps = this.sums.reps;
+    if (this.worker !== null) {
+      const theirs = await this.worker.finish();
+      reps = new Float64Array(reps.length + theirs.length);
+      reps.set(this.sums.reps);
+      reps.set(theirs, this.sums.reps.length);
+    }
+    if (reps.length === 0) return;
+    this.accs.forEach((a, j) => a.setReplicates(reps, this.sums.stride, this.maps[j]));
+  }
+}
+
+/** The evaluating thread's side of a worker adding rows to BootstrapSums (ope/worker.ts). */
+class WorkerSums {
+  private static readonly BATCH = 2048;
+  private readonly channel: WorkerChannel<Float64Array>;
+  private keys: Uint32Array;
+  private u: Float64Array;
+  private n = 0;
+
+  private constructor(channel: WorkerChannel<Float64Array>, private readonly q: number) {
+    this.channel = channel;
+    this.keys = new Uint32Array(WorkerSums.BATCH);
+    this.u = new Float64Array(WorkerSums.BATCH * q);
+  }
+
+  /** A worker summing replicates [from, to). */
+  static start(from: number, to: number, quantities: number, seedWord: number): WorkerSums {
+    return new WorkerSums(WorkerChannel.open<Float64Array>({ type: "bootstrap", from, to, quantities, seedWord }), quantities);
+  }
+
+  add(key: number, u: Float64Array): void {
+    const at = this.n * this.q;
+    for (let j = 0; j < this.q; j++) this.u[at + j] = u[j];
+    this.keys[this.n++] = key;
+    if (this.n === WorkerSums.BATCH) this.send();
+  }
+
+  private send(): void {
+    if (this.n === 0) return;
+    this.channel.send({ type: "rows", n: this.n, keys: this.keys, u: this.u }, [this.keys.buffer as ArrayBuffer, this.u.buffer as ArrayBuffer]);
+    this.keys = new Uint32Array(WorkerSums.BATCH);
+    this.u = new Float64Array(WorkerSums.BATCH * this.q);
+    this.n = 0;
+  }
+
+  drain(): Promise<void> {
+    return this.channel.drain();
+  }
+
+  finish(): Promise<Float64Array> {
+    this.send();
+    return this.channel.finish();
   }
 }
 

@@ -18,7 +18,9 @@
  * row never scores itself — the condition under which DR keeps its guarantees with a flexible
  * model. Everything is deterministic: the same keys and seed give the same folds.
  */
-import { fmix32, hash32 } from "../util/random";
+import { hash32 } from "../util/random";
+import { FoldSet, FoldSetParts, FoldSets, RidgeStats, foldOf } from "./fold-stats";
+import { WorkerChannel, type WorkerMessage } from "./worker-channel";
 import { OpeInputError } from "./errors";
 import type { CostModel } from "./types";
 
@@ -57,14 +59,19 @@ class CostFeatures {
   }
 
   static fit(rows: readonly CostRow[], d: number, map: CostFeatureMap, numBins: number): CostFeatures {
+    return CostFeatures.fitOn(rows.length, d, (i, j) => rows[i].observation[j], map, numBins);
+  }
+
+  /** Fits on n rows whose feature j of row i is at(i, j). */
+  static fitOn(n: number, d: number, at: (i: number, j: number) => number, map: CostFeatureMap, numBins: number): CostFeatures {
     const mean = new Float64Array(d);
     const sq = new Float64Array(d);
-    for (const r of rows) for (let j = 0; j < d; j++) mean[j] += r.observation[j];
-    for (let j = 0; j < d; j++) mean[j] /= rows.length;
-    for (const r of rows) for (let j = 0; j < d; j++) sq[j] += (r.observation[j] - mean[j]) ** 2;
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += at(i, j);
+    for (let j = 0; j < d; j++) mean[j] /= n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) sq[j] += (at(i, j) - mean[j]) ** 2;
     const scale = new Float64Array(d);
     for (let j = 0; j < d; j++) {
-      const sd = Math.sqrt(sq[j] / rows.length);
+      const sd = Math.sqrt(sq[j] / n);
       scale[j] = sd > 0 ? sd : 1;
     }
     const edges: Float64Array[] = [];
@@ -73,8 +80,8 @@ class CostFeatures {
         edges.push(new Float64Array(0));
         continue;
       }
-      const v = new Float64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) v[i] = rows[i].observation[j];
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) v[i] = at(i, j);
       v.sort();
       const e: number[] = [];
       for (let b = 1; b < numBins; b++) {
@@ -95,20 +102,31 @@ class CostFeatures {
 
   /** Writes the non-zero entries of φ(x) as (index, value) pairs; returns how many. */
   encode(x: ArrayLike<number>, idx: Int32Array, val: Float64Array): number {
+    return this.encodeAt(x, 0, idx, val);
+  }
+
+  /** encode of the context x[from, from + d). */
+  encodeAt(x: ArrayLike<number>, from: number, idx: Int32Array, val: Float64Array): number {
     idx[0] = 0;
     val[0] = 1;
     let m = 1;
     const d = this.mean.length;
     for (let j = 0; j < d; j++) {
       idx[m] = 1 + j;
-      val[m++] = (x[j] - this.mean[j]) / this.scale[j];
+      val[m++] = (x[from + j] - this.mean[j]) / this.scale[j];
     }
     let base = 1 + d;
     for (let j = 0; j < d; j++) {
       const e = this.edges[j];
       if (e.length === 0) continue;
-      let b = 0;
-      while (b < e.length && x[j] >= e[b]) b++;
+      const xj = x[from + j];
+      // b = the number of edges ≤ xj (edges ascending)
+      let b = 0, hi = e.length;
+      while (b < hi) {
+        const mid = (b + hi) >>> 1;
+        if (xj >= e[mid]) b = mid + 1;
+        else hi = mid;
+      }
       idx[m] = base + b;
       val[m++] = 1;
       base += e.length + 1;
@@ -150,71 +168,13 @@ function costRange(rows: readonly CostRow[], keep: (i: number) => boolean): [num
   return [lo, hi];
 }
 
-/**
- * Sufficient statistics of the per-action regressions: ΦᵀΦ (upper triangle), Φᵀy, row counts
- * and cost sums. They add and subtract, so cross-fitting builds each fold's training statistics
- * as (all rows) − (the fold) instead of re-reading the other folds.
- */
-class RidgeStats {
-  readonly A: Float64Array[];
-  readonly b: Float64Array[];
-  readonly count: Float64Array;
-  readonly sumCost: Float64Array;
-  private readonly p: number;
-  private readonly idx: Int32Array;
-  private readonly val: Float64Array;
-
-  constructor(readonly numArms: number, private readonly features: CostFeatures) {
-    const p = (this.p = features.size);
-    this.A = Array.from({ length: numArms }, () => new Float64Array(p * p));
-    this.b = Array.from({ length: numArms }, () => new Float64Array(p));
-    this.count = new Float64Array(numArms);
-    this.sumCost = new Float64Array(numArms);
-    this.idx = new Int32Array(features.maxNonZero);
-    this.val = new Float64Array(features.maxNonZero);
-  }
-
-  add(r: CostRow): void {
-    const a = r.action - 1;
-    const p = this.p;
-    const idx = this.idx;
-    const val = this.val;
-    const m = this.features.encode(r.observation, idx, val);
-    const Aa = this.A[a];
-    const ba = this.b[a];
-    for (let s = 0; s < m; s++) {
-      const i = idx[s];
-      const xi = val[s];
-      ba[i] += xi * r.cost;
-      // Upper triangle only (idx is ascending); mirrored before solving.
-      for (let t = s; t < m; t++) Aa[i * p + idx[t]] += xi * val[t];
-    }
-    this.count[a]++;
-    this.sumCost[a] += r.cost;
-  }
-
-  /** this += sign · other (same features). */
-  addScaled(other: RidgeStats, sign: 1 | -1): this {
-    for (let a = 0; a < this.numArms; a++) {
-      const A = this.A[a];
-      const oA = other.A[a];
-      for (let i = 0; i < A.length; i++) A[i] += sign * oA[i];
-      const b = this.b[a];
-      const ob = other.b[a];
-      for (let i = 0; i < b.length; i++) b[i] += sign * ob[i];
-      this.count[a] += sign * other.count[a];
-      this.sumCost[a] += sign * other.sumCost[a];
-    }
-    return this;
-  }
-}
-
 /** Per-action ridge regression of cost on the context (see the file comment). */
 export class RidgeCostModel implements CostModel {
   readonly numArms: number;
   readonly numFeatures: number;
   /** Per action: the coefficients β_a on φ(x) (intercept first). */
   readonly coefficients: Float64Array[];
+  private readonly byFeature: Float64Array;
   private readonly features: CostFeatures;
   private readonly minCost: number;
   private readonly maxCost: number;
@@ -226,6 +186,9 @@ export class RidgeCostModel implements CostModel {
     this.numFeatures = numFeatures;
     this.features = features;
     this.coefficients = coefficients;
+    // The same coefficients by feature: entry j·K + a is β_a[j], so a feature's K weights are adjacent.
+    this.byFeature = new Float64Array(features.size * numArms);
+    for (let a = 0; a < numArms; a++) for (let j = 0; j < features.size; j++) this.byFeature[j * numArms + a] = coefficients[a][j];
     this.minCost = minCost;
     this.maxCost = maxCost;
     this.idx = new Int32Array(features.maxNonZero);
@@ -238,8 +201,7 @@ export class RidgeCostModel implements CostModel {
     if (rows.length === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
     const d = rows[0].observation.length;
     const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
-    const stats = new RidgeStats(o.numArms, features);
-    for (const r of rows) stats.add(r);
+    const stats = statsOfRows(features, o.numArms, rows.length, (i) => rows[i].observation, () => 0, (i) => rows[i].action, (i) => rows[i].cost);
     const range = costRange(rows, () => true);
     return RidgeCostModel.fromStats(stats, features, d, o, range);
   }
@@ -251,7 +213,7 @@ export class RidgeCostModel implements CostModel {
     const minRows = o.minRowsPerAction ?? 2 * (d + 1);
     let n = 0;
     let costSum = 0;
-    for (let a = 0; a < K; a++) {
+    for (let a = 0; a < Math.min(K, stats.numArms); a++) {
       n += stats.count[a];
       costSum += stats.sumCost[a];
     }
@@ -260,15 +222,17 @@ export class RidgeCostModel implements CostModel {
     const A = new Float64Array(p * p);
     for (let a = 0; a < K; a++) {
       const beta = new Float64Array(p);
-      if (stats.count[a] >= minRows) {
+      const count = a < stats.numArms ? stats.count[a] : 0;
+      if (count >= minRows) {
         // A = ΦᵀΦ + λ·diag(0, 1, ..., 1) from the stored upper triangle.
         const U = stats.A[a];
-        for (let i = 0; i < p; i++) for (let j = i; j < p; j++) A[i * p + j] = A[j * p + i] = U[i * p + j];
+        const rowStart = stats.rowStart;
+        for (let i = 0; i < p; i++) for (let j = i; j < p; j++) A[i * p + j] = A[j * p + i] = U[rowStart[i] + j];
         for (let i = 1; i < p; i++) A[i * p + i] += o.lambda;
         solveSpd(A, stats.b[a], beta, p);
       } else {
         // Too few rows for a regression: mean cost shrunk toward the overall mean (one pseudo-row).
-        beta[0] = (stats.sumCost[a] + overallMean) / (stats.count[a] + 1);
+        beta[0] = ((a < stats.numArms ? stats.sumCost[a] : 0) + overallMean) / (count + 1);
       }
       coefficients.push(beta);
     }
@@ -279,14 +243,25 @@ export class RidgeCostModel implements CostModel {
   predictCosts(context: ArrayLike<number>): Float64Array {
     const d = this.numFeatures;
     if (context.length !== d) throw new OpeInputError("observation", null, `has ${context.length} features; the cost model was fitted on ${d}`);
-    const m = this.features.encode(context, this.idx, this.val);
-    const out = new Float64Array(this.numArms);
-    for (let a = 0; a < this.numArms; a++) {
-      const beta = this.coefficients[a];
-      let v = 0;
-      for (let s = 0; s < m; s++) v += beta[this.idx[s]] * this.val[s];
-      out[a] = Math.min(this.maxCost, Math.max(this.minCost, v));
+    return this.predictCostsAt(context, 0, new Float64Array(this.numArms));
+  }
+
+  /** predictCosts of the context x[from, from + numFeatures), into out. */
+  predictCostsAt(x: ArrayLike<number>, from: number, out: Float64Array): Float64Array {
+    const m = this.features.encodeAt(x, from, this.idx, this.val);
+    return this.predictEncoded(this.idx, this.val, m, out);
+  }
+
+  /** predictCosts of a context already encoded by this model's features. */
+  predictEncoded(idx: Int32Array, val: Float64Array, m: number, out: Float64Array): Float64Array {
+    const K = this.numArms, w = this.byFeature;
+    for (let a = 0; a < K; a++) out[a] = 0;
+    // Σ_s β_a[idx[s]]·val[s] for every action, the terms added in the order of s as before.
+    for (let s = 0; s < m; s++) {
+      const base = idx[s] * K, x = val[s];
+      for (let a = 0; a < K; a++) out[a] += w[base + a] * x;
     }
+    for (let a = 0; a < K; a++) out[a] = Math.min(this.maxCost, Math.max(this.minCost, out[a]));
     return out;
   }
 }
@@ -334,54 +309,301 @@ export interface CrossFitOptions extends RidgeCostModelOptions {
 }
 
 /**
+ * Rows the cost model's feature map (standardisation and bin edges) is fitted on: the first
+ * COST_FIT_ROWS rows, all of them when there are fewer — as in every workshop evaluation — so
+ * cross-fitting holds at most that many rows however many it is given.
+ */
+export const COST_FIT_ROWS = 100_000;
+
+/**
  * Cross-fitted cost predictions: for each row, the predicted cost of every action from a
  * RidgeCostModel fitted on the rows of the other folds (averaged over `repeats` seeded fold
- * assignments). The feature map (standardisation and bin edges) is fitted once on all rows'
- * contexts — it never sees a cost, so sharing it leaks no outcome — and each fold's regression
- * statistics are (all rows) − (the fold).
+ * assignments). The feature map (standardisation and bin edges) is fitted once on the rows'
+ * contexts (the first COST_FIT_ROWS) — it never sees a cost, so sharing it leaks no outcome — and
+ * each fold's regression statistics are (all rows) − (the fold).
  */
 export function crossFitCostPredictions(rows: readonly CostRow[], options: CrossFitOptions): Float64Array[] {
-  const folds = options.folds ?? 5;
-  if (!Number.isInteger(folds) || folds < 1) throw new OpeInputError("folds", null, `must be a positive integer, got ${folds}`);
-  const repeats = options.repeats ?? 1;
-  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new OpeInputError("repeats", null, `must be an integer 1..100, got ${repeats}`);
-  if (folds === 1 || rows.length < 2 * folds) {
-    const model = RidgeCostModel.fit(rows, options);
-    return rows.map((r) => model.predictCosts(r.observation));
-  }
-  const o = resolveRidgeOptions(options);
-  const d = rows[0].observation.length;
-  const features = CostFeatures.fit(rows, d, o.featureMap, o.numBins);
-  const out = crossFitOnce(rows, options, o, features, d, folds, String(options.seed ?? 1));
-  for (let r = 1; r < repeats; r++) {
-    const more = crossFitOnce(rows, options, o, features, d, folds, `${options.seed ?? 1}/${r}`);
-    for (let i = 0; i < rows.length; i++) for (let a = 0; a < out[i].length; a++) out[i][a] += more[i][a];
-  }
-  if (repeats > 1) for (const p of out) for (let a = 0; a < p.length; a++) p[a] /= repeats;
-  return out;
+  const cf = new CrossFittedCosts(options);
+  const keys = options.keys;
+  const keyOf = (i: number) => keys?.[i] ?? String(i);
+  rows.forEach((r, i) => cf.add(r.observation, 0, r.observation.length, r.action, r.cost, keyOf(i)));
+  cf.finish();
+  return rows.map((r, i) => cf.predict(r.observation, 0, keyOf(i), new Float64Array(cf.numArms)));
 }
 
-/** One seeded fold assignment's cross-fitted predictions. */
-function crossFitOnce(rows: readonly CostRow[], options: CrossFitOptions, o: ReturnType<typeof resolveRidgeOptions>, features: CostFeatures, d: number, folds: number, seed: string): Float64Array[] {
-  const seedWord = hash32(seed, 0x5eed);
-  const fold = rows.map((_r, i) => {
-    const k = options.keys?.[i] ?? String(i);
-    return (typeof k === "number" ? fmix32((k ^ seedWord) >>> 0) : hash32(k, seedWord)) % folds;
-  });
-  const perFold = Array.from({ length: folds }, () => new RidgeStats(o.numArms, features));
-  rows.forEach((r, i) => perFold[fold[i]].add(r));
-  const total = new RidgeStats(o.numArms, features);
-  for (const f of perFold) total.addScaled(f, 1);
-  const out: Float64Array[] = new Array(rows.length);
-  const foldSize = new Array<number>(folds).fill(0);
-  for (const f of fold) foldSize[f]++;
-  for (let f = 0; f < folds; f++) {
-    if (foldSize[f] === 0) continue;
-    // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
-    const inSample = foldSize[f] === rows.length;
-    const train = inSample ? total : new RidgeStats(o.numArms, features).addScaled(total, 1).addScaled(perFold[f], -1);
-    const model = RidgeCostModel.fromStats(train, features, d, o, costRange(rows, (i) => inSample || fold[i] !== f));
-    for (let i = 0; i < rows.length; i++) if (fold[i] === f) out[i] = model.predictCosts(rows[i].observation);
+/** RidgeStats of n rows (row i: context ctx(i)[from(i), ...), its action and cost), added in order. */
+function statsOfRows(features: CostFeatures, numArms: number, n: number, ctx: (i: number) => ArrayLike<number>, from: (i: number) => number, action: (i: number) => number, cost: (i: number) => number): RidgeStats {
+  const stats = new RidgeStats(numArms, features.size);
+  const idx = new Int32Array(features.maxNonZero), val = new Float64Array(features.maxNonZero);
+  for (let i = 0; i < n; i++) {
+    const m = features.encodeAt(ctx(i), from(i), idx, val);
+    stats.addEncoded(idx, val, m, action(i), cost(i));
   }
-  return out;
+  return stats;
+}
+
+/** One fold assignment's statistics with its fitted models (null for an empty fold). */
+type FittedFoldSet = FoldSet & { models: (RidgeCostModel | null)[] };
+
+/**
+ * crossFitCostPredictions in two passes over the rows, holding statistics, not rows: `add` every
+ * row (pass 1), `finish`, then `predict` each row again by its key (pass 2). The rows before the
+ * feature map is fitted (the first COST_FIT_ROWS) are held; then every row streams into each fold
+ * assignment's statistics in order, so the predictions equal the in-memory computation's. With
+ * `inWorker` (number keys only), the statistics past the held rows are added in a worker thread
+ * while this one reads on (`await drain()` now and then, `await finishAsync()`): the same sums.
+ */
+export class CrossFittedCosts {
+  private o: ResolvedRidgeOptions;
+  private readonly folds: number;
+  private readonly repeats: number;
+  private readonly seed: string;
+  private readonly sampleRows: number;
+  private features: CostFeatures | null = null;
+  private d = -1;
+  private n = 0;
+  /** The held rows: contexts (n × d, allocated at the first row), actions, costs, keys. */
+  private held: { n: number; obs: Float64Array; action: Int32Array; cost: Float64Array; key: (string | number)[] } | null = null;
+  private local: FoldSets | null = null;
+  private worker: WorkerFolds | null = null;
+  private sets: FittedFoldSet[] = [];
+  /** Fewer than 2 rows per fold, or one fold: one model fitted on every row scores them all. */
+  private inSample: RidgeCostModel | null = null;
+  /** Its statistics, when every row was held (added in row order, as RidgeCostModel.fit adds them). */
+  private allRows: { stats: RidgeStats; range: [number, number] } | null = null;
+  private finished = false;
+  private acc: Float64Array;
+  private idx = new Int32Array(0);
+  private val = new Float64Array(0);
+
+  constructor(options: CrossFitOptions, sampleRows = COST_FIT_ROWS, private readonly inWorker = false) {
+    const folds = options.folds ?? 5;
+    if (!Number.isInteger(folds) || folds < 1 || folds > 1000) throw new OpeInputError("folds", null, `must be an integer 1..1000, got ${folds}`);
+    const repeats = options.repeats ?? 1;
+    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new OpeInputError("repeats", null, `must be an integer 1..100, got ${repeats}`);
+    this.o = resolveRidgeOptions(options);
+    this.folds = folds;
+    this.repeats = repeats;
+    this.seed = String(options.seed ?? 1);
+    this.sampleRows = Math.max(sampleRows, 2 * folds);
+    this.acc = new Float64Array(this.o.numArms);
+  }
+
+  get numArms(): number {
+    return this.o.numArms;
+  }
+
+  /** Adds a row whose context is obs[from, to) (pass 1). */
+  add(obs: ArrayLike<number>, from: number, to: number, action: number, cost: number, key: string | number): void {
+    if (this.finished) throw new Error("CrossFittedCosts.add after finish");
+    if (this.d < 0) {
+      this.d = to - from;
+      this.held = { n: 0, obs: new Float64Array(16 * this.d), action: new Int32Array(16), cost: new Float64Array(16), key: [] };
+    }
+    this.n++;
+    const h = this.held;
+    if (h !== null) {
+      const i = h.n++;
+      if (i === h.action.length) this.growHeld(h, Math.min(this.sampleRows, 2 * i));
+      h.obs.set(typeof (obs as Float64Array).subarray === "function" ? (obs as Float64Array).subarray(from, to) : Array.prototype.slice.call(obs, from, to), i * this.d);
+      h.action[i] = action;
+      h.cost[i] = cost;
+      h.key.push(key);
+      if (h.n >= this.sampleRows) this.fitFeatures(true);
+      return;
+    }
+    this.addToSets(obs, from, action, cost, key);
+  }
+
+  private growHeld(h: NonNullable<CrossFittedCosts["held"]>, rows: number): void {
+    const obs = new Float64Array(rows * this.d), action = new Int32Array(rows), cost = new Float64Array(rows);
+    obs.set(h.obs);
+    action.set(h.action);
+    cost.set(h.cost);
+    h.obs = obs;
+    h.action = action;
+    h.cost = cost;
+  }
+
+  /** Fits the feature map on the held rows, then streams them into the fold statistics (in a worker when `many` rows come and it is allowed). */
+  private fitFeatures(many: boolean): void {
+    const h = this.held as NonNullable<CrossFittedCosts["held"]>;
+    const d = this.d, n = h.n;
+    const features = (this.features = CostFeatures.fitOn(n, d, (i, j) => h.obs[i * d + j], this.o.featureMap, this.o.numBins));
+    this.idx = new Int32Array(features.maxNonZero);
+    this.val = new Float64Array(features.maxNonZero);
+    const seedWords = Array.from({ length: this.repeats }, (_, r) => hash32(r === 0 ? this.seed : `${this.seed}/${r}`, 0x5eed));
+    // With a worker, this thread keeps the first 40 % of the fold assignments (it also reads and
+    // encodes the rows) and the worker the others: the two threads then take about as long.
+    const split = many && this.inWorker && this.repeats > 1 && h.key.every((k) => typeof k === "number") ? Math.max(1, Math.floor(this.repeats * 0.4)) : seedWords.length;
+    this.local = new FoldSets(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(0, split));
+    if (split < seedWords.length) this.worker = WorkerFolds.start(features.size, features.maxNonZero, this.o.numArms, this.folds, seedWords.slice(split));
+    this.held = null;
+    for (let i = 0; i < n; i++) this.addToSets(h.obs, i * d, h.action[i], h.cost[i], h.key[i]);
+    // Tiny data: one model fitted on every row (in row order) scores every row.
+    if ((this.folds === 1 || n < 2 * this.folds) && this.n === n) {
+      const stats = statsOfRows(features, this.o.numArms, n, () => h.obs, (i) => i * d, (i) => h.action[i], (i) => h.cost[i]);
+      let lo = Infinity, hi = -Infinity;
+      for (let i = 0; i < n; i++) {
+        if (h.cost[i] < lo) lo = h.cost[i];
+        if (h.cost[i] > hi) hi = h.cost[i];
+      }
+      this.allRows = { stats, range: [lo, hi] };
+    }
+  }
+
+  private addToSets(obs: ArrayLike<number>, from: number, action: number, cost: number, key: string | number): void {
+    const m = (this.features as CostFeatures).encodeAt(obs, from, this.idx, this.val); // once for every fold set
+    (this.local as FoldSets).add(this.idx, this.val, 0, m, action, cost, key);
+    if (this.worker !== null) this.worker.add(this.idx, this.val, m, action, cost, key as number);
+  }
+
+  /** Waits while the worker is far behind (bounded memory); nothing to wait for without one. */
+  async drain(): Promise<void> {
+    if (this.worker !== null) await this.worker.drain();
+  }
+
+  /** finish, with the worker's statistics when one was used. */
+  async finishAsync(numArms = this.o.numArms): Promise<void> {
+    this.setNumArms(numArms);
+    if (this.worker !== null) {
+      const sets = await this.worker.finish();
+      this.worker = null;
+      this.finishWith([...(this.local as FoldSets).flush().sets, ...sets], numArms);
+      this.local = null;
+    } else this.finish(numArms);
+  }
+
+  /**
+   * Ends pass 1: fits every fold's model (at least one row must have been added). `numArms`: the
+   * number of actions when it was only known once every row was seen.
+   */
+  finish(numArms = this.o.numArms): void {
+    if (this.n === 0) throw new OpeInputError("rows", null, "is empty: a cost model needs at least one logged row");
+    this.setNumArms(numArms);
+    if (this.held !== null && this.held.n > 0) this.fitFeatures(false);
+    if (this.worker !== null) throw new Error("CrossFittedCosts: a worker adds the statistics; call finishAsync");
+    this.finishWith((this.local as FoldSets).flush().sets, numArms);
+    this.local = null;
+  }
+
+  /** The number of actions, when it was only known once every row was seen. */
+  private setNumArms(numArms: number): void {
+    if (numArms === this.o.numArms) return;
+    this.o = { ...this.o, numArms };
+    this.acc = new Float64Array(numArms);
+  }
+
+  private finishWith(foldSets: FoldSet[], numArms: number): void {
+    this.setNumArms(numArms);
+    this.finished = true;
+    const features = this.features as CostFeatures;
+    const p = features.size;
+    if (this.folds === 1 || this.n < 2 * this.folds) {
+      if (this.allRows !== null) this.inSample = RidgeCostModel.fromStats(this.allRows.stats, features, this.d, this.o, this.allRows.range);
+      else {
+        // More rows than were held with one fold: its statistics are every row's.
+        const set = foldSets[0];
+        const all = new RidgeStats(this.o.numArms, p).addScaled(set.stats[0], 1);
+        this.inSample = RidgeCostModel.fromStats(all, features, this.d, this.o, [set.minCost[0], set.maxCost[0]]);
+      }
+      return;
+    }
+    for (const set of foldSets) {
+      const total = new RidgeStats(this.o.numArms, p);
+      for (const f of set.stats) total.addScaled(f, 1);
+      const models: (RidgeCostModel | null)[] = [];
+      for (let f = 0; f < this.folds; f++) {
+        if (set.size[f] === 0) {
+          models.push(null);
+          continue;
+        }
+        // A fold holding every row (tiny data) has no other folds: fall back to the in-sample model.
+        const inSample = set.size[f] === this.n;
+        const train = inSample ? total : new RidgeStats(this.o.numArms, p).addScaled(total, 1).addScaled(set.stats[f], -1);
+        let lo = Infinity, hi = -Infinity;
+        for (let g = 0; g < this.folds; g++) {
+          if (!inSample && g === f) continue;
+          if (set.minCost[g] < lo) lo = set.minCost[g];
+          if (set.maxCost[g] > hi) hi = set.maxCost[g];
+        }
+        models.push(RidgeCostModel.fromStats(train, features, this.d, this.o, [lo, hi]));
+      }
+      // The models are all that pass 2 needs.
+      this.sets.push({ seedWord: set.seedWord, stats: [], minCost: set.minCost, maxCost: set.maxCost, size: set.size, models });
+    }
+  }
+
+  /** Pass 2: the cross-fitted predicted cost of every action for the row (context obs[from, from + d)) with this key, into out. */
+  predict(obs: ArrayLike<number>, from: number, key: string | number, out: Float64Array): Float64Array {
+    if (!this.finished) throw new Error("CrossFittedCosts.predict before finish");
+    if (this.inSample !== null) return this.inSample.predictCostsAt(obs, from, out);
+    const K = this.o.numArms;
+    const acc = this.acc;
+    const m = (this.features as CostFeatures).encodeAt(obs, from, this.idx, this.val); // every model shares the features
+    for (let r = 0; r < this.sets.length; r++) {
+      const set = this.sets[r];
+      const model = set.models[foldOf(key, set.seedWord, this.folds)] as RidgeCostModel;
+      model.predictEncoded(this.idx, this.val, m, r === 0 ? out : acc);
+      if (r > 0) for (let a = 0; a < K; a++) out[a] += acc[a];
+    }
+    if (this.repeats > 1) for (let a = 0; a < K; a++) out[a] /= this.repeats;
+    return out;
+  }
+}
+
+/** The evaluating thread's side of a worker adding rows to FoldSets (ope/worker.ts). */
+class WorkerFolds {
+  private static readonly BATCH = 1024;
+  private readonly channel: WorkerChannel<FoldSetParts[]>;
+  private idx: Int32Array;
+  private val: Float64Array;
+  private rows: Float64Array;
+  private n = 0;
+  private m = 0;
+
+  private constructor(channel: WorkerChannel<FoldSetParts[]>, private readonly maxNonZero: number) {
+    this.channel = channel;
+    this.idx = new Int32Array(WorkerFolds.BATCH * maxNonZero);
+    this.val = new Float64Array(WorkerFolds.BATCH * maxNonZero);
+    this.rows = new Float64Array(WorkerFolds.BATCH * 3);
+  }
+
+  static start(p: number, maxNonZero: number, numArms: number, folds: number, seedWords: number[]): WorkerFolds {
+    const msg: WorkerMessage = { type: "folds", p, maxNonZero, numArms, folds, seedWords };
+    return new WorkerFolds(WorkerChannel.open(msg), maxNonZero);
+  }
+
+  add(idx: Int32Array, val: Float64Array, m: number, action: number, cost: number, key: number): void {
+    this.m = m;
+    const at = this.n * m;
+    for (let s = 0; s < m; s++) {
+      this.idx[at + s] = idx[s];
+      this.val[at + s] = val[s];
+    }
+    const r = this.n * 3;
+    this.rows[r] = action;
+    this.rows[r + 1] = cost;
+    this.rows[r + 2] = key;
+    if (++this.n === WorkerFolds.BATCH) this.send();
+  }
+
+  private send(): void {
+    if (this.n === 0) return;
+    const msg: WorkerMessage = { type: "fold-rows", n: this.n, m: this.m, idx: this.idx, val: this.val, rows: this.rows };
+    this.channel.send(msg, [this.idx.buffer as ArrayBuffer, this.val.buffer as ArrayBuffer, this.rows.buffer as ArrayBuffer]);
+    this.idx = new Int32Array(WorkerFolds.BATCH * this.maxNonZero);
+    this.val = new Float64Array(WorkerFolds.BATCH * this.maxNonZero);
+    this.rows = new Float64Array(WorkerFolds.BATCH * 3);
+    this.n = 0;
+  }
+
+  drain(): Promise<void> {
+    return this.channel.drain();
+  }
+
+  async finish(): Promise<FoldSet[]> {
+    this.send();
+    return FoldSets.setsFromParts(await this.channel.finish());
+  }
 }

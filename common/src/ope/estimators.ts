@@ -22,6 +22,12 @@ import type { OpeInterval, OpeSample } from "./types";
  */
 export interface EstimatorDefinition {
   readonly dim: number;
+  /**
+   * A name for each of the dim quantities u. Quantities of the same name in several estimators
+   * are computed by the same expression (so they are equal, bit for bit), and evaluatePolicy sums
+   * them once per bootstrap replicate for all of those estimators.
+   */
+  readonly quantities?: readonly string[];
   features(s: OpeSample, w: number, out: Float64Array, offset: number): void;
   value(m: ArrayLike<number>, offset: number): number;
   gradient(m: ArrayLike<number>, out: Float64Array, offset: number): void;
@@ -73,6 +79,7 @@ export const IPS: Estimator<"ips"> = {
   usesWeights: true,
   intervals: BOOTSTRAP_THEN_NORMAL,
   dim: 1,
+  quantities: ["w·c"],
   features: (s, w, out, o) => void (out[o] = w * s.cost),
   value: (m, o) => m[o],
   gradient: (_m, out, o) => void (out[o] = 1),
@@ -90,6 +97,7 @@ export const SNIPS: Estimator<"snips"> = {
   usesWeights: true,
   intervals: BOOTSTRAP_THEN_NORMAL,
   dim: 2,
+  quantities: ["w·c", "w"],
   features: (s, w, out, o) => {
     out[o] = w * s.cost;
     out[o + 1] = w;
@@ -113,6 +121,7 @@ export const DM: Estimator<"dm"> = {
   usesWeights: false,
   intervals: BOOTSTRAP_THEN_NORMAL,
   dim: 1,
+  quantities: ["ĉ_π"],
   features: (s, _w, out, o) => void (out[o] = s.directCost as number),
   value: (m, o) => m[o],
   gradient: (_m, out, o) => void (out[o] = 1),
@@ -130,6 +139,7 @@ export const DR: Estimator<"dr"> = {
   usesWeights: true,
   intervals: BOOTSTRAP_THEN_NORMAL,
   dim: 1,
+  quantities: ["ĉ_π + w·(c − ĉ)"],
   features: (s, w, out, o) => void (out[o] = (s.directCost as number) + w * (s.cost - (s.predictedCost as number))),
   value: (m, o) => m[o],
   gradient: (_m, out, o) => void (out[o] = 1),
@@ -147,6 +157,7 @@ export const SNDR: Estimator<"sndr"> = {
   usesWeights: true,
   intervals: BOOTSTRAP_THEN_NORMAL,
   dim: 3,
+  quantities: ["ĉ_π", "w·(c − ĉ)", "w"],
   features: (s, w, out, o) => {
     out[o] = s.directCost as number;
     out[o + 1] = w * (s.cost - (s.predictedCost as number));

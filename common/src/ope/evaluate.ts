@@ -3,15 +3,16 @@
  * target's full pmf (the expected cost over its choices — the original sampled one action with an
  * unseeded RNG, defect D-3), the cost model, and the accumulators.
  */
+import { ColumnBuilder, type ColumnOptions, type JoinedColumns } from "../data/columns";
 import type { JoinedRecord } from "../data/records";
 import { costOfReward, costRangeOf, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { fmix32, hash32 } from "../util/random";
 import { didYouMean } from "../util/suggest";
 import { mixNumber } from "./stats";
 import { OpeInputError } from "./errors";
-import { DifferenceAccumulator, OpeAccumulator, resolveAccumulatorOptions } from "./accumulators";
+import { AccumulatorGroup, DifferenceAccumulator, OpeAccumulator, resolveAccumulatorOptions } from "./accumulators";
 import type { PairedOpeSample } from "./accumulators";
-import { crossFitCostPredictions } from "./cost-model";
+import { COST_FIT_ROWS, CrossFittedCosts, crossFitCostPredictions } from "./cost-model";
 import type { CostFeatureMap } from "./cost-model";
 import { DEFAULT_ESTIMATOR, ESTIMATORS, ESTIMATOR_NAMES, isEstimator } from "./estimators";
 import type { Estimator, EstimatorName } from "./estimators";
@@ -75,23 +76,293 @@ interface ScoredRow {
 }
 
 /**
+ * Logged records to evaluate on: in memory (an array or any iterable), an async iterable, or a
+ * source of column batches that can be read more than once — a JoinedRecordReader — which is
+ * read streaming, twice, in bounded memory.
+ */
+export type EvaluationRecords = Iterable<JoinedRecord> | AsyncIterable<JoinedRecord> | ColumnSource;
+
+/** Anything that reads its rows as column batches, again from the start on each call (JoinedRecordReader). */
+export interface ColumnSource {
+  columnBatches(options: ColumnOptions): AsyncIterable<JoinedColumns>;
+}
+
+/**
  * Estimates the average cost of `target` on logged `records` with each requested estimator.
  * Throws OpeInputError (naming the field and the 0-based row) on bad input, and when there are
  * no records. The values are deterministic: only the bootstrap intervals depend on `seed`.
+ *
+ * How (bounded memory whatever the number of rows): pass 1 checks every row, scores it against
+ * the target and adds it to the cost model's cross-fitting statistics; pass 2 scores it again
+ * with its cross-fitted cost predictions into the accumulators. A JoinedRecordReader is read
+ * twice from its files; records in memory are first turned into compact columns (with the same
+ * checks as ever, naming the row).
  */
 export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
-  records: Iterable<JoinedRecord> | AsyncIterable<JoinedRecord>,
+  records: EvaluationRecords,
   target: TargetPolicy,
   options: EvaluatePolicyOptions<E> = {},
 ): Promise<OpeResults<E>> {
   const estimators = resolveEstimators(options.estimators);
   const accOptions = resolveAccumulatorOptions(options);
   const range = rangeOf(options);
-  const { rows, numArms } = await collectRows(records, target, options.numArms, range);
-  const costs = costPredictions(rows, numArms, estimators, options, accOptions.seed);
-  const accs = estimators.map((e) => new OpeAccumulator(e, accOptions));
-  feed(accs, rows.length, (i) => toSample(rows[i], rows[i].pmf, costs ? costs[i] : null));
-  return resultsOf(estimators, accs, range.costLower, range.costUpper);
+  const kind = targetKind(target, "target");
+  let K = options.numArms;
+  if (K !== undefined && (!Number.isInteger(K) || K < 1)) throw new OpeInputError("numArms", null, `must be a positive integer, got ${K}`);
+  const { source, inMemory } = await columnSourceOf(records, range);
+  const learner = kind === "model" && typeof (target as ColumnScorer).predictColumns === "function" ? (target as ColumnScorer) : null;
+  if (learner !== null && K === undefined) K = learner.numArms;
+  const needsCosts = estimators.some((e) => e.needsCostModel);
+  const crossFit = needsCosts && !options.rewardModel
+    ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, workersAllowed())
+    : null;
+
+  // Pass 1: check, score, count, and feed the cross-fitting. Each batch is kept with its row keys
+  // for pass 2 while they fit in PASS_CACHE_BYTES (records in memory: always), else read again.
+  let cache: { c: JoinedColumns; keys: Float64Array }[] | null = [];
+  let cachedBytes = 0;
+  let n = 0;
+  let dim = -1;
+  let maxAction = 1;
+  let firstBadAction = -1;
+  let badActionValue = 0;
+  let firstBadTarget = -1;
+  for await (const batch of source()) {
+    const c = inMemory ? batch : compactColumns(batch);
+    dim = checkColumnRows(c, n, dim, range);
+    const keys = new Float64Array(c.n);
+    for (let i = 0; i < c.n; i++) keys[i] = columnRowKey(c, i);
+    if (cache !== null) {
+      cachedBytes += inMemory ? keys.byteLength : keys.byteLength + columnBytes(c);
+      if (cachedBytes <= PASS_CACHE_BYTES) cache.push({ c: inMemory ? c : { ...c, eventId: undefined }, keys });
+      else cache = null;
+    }
+    const rowPmf = (i: number, pmf: ArrayLike<number> | null): void => {
+      const g = n + i;
+      const action = c.action[i];
+      if (kind === "actions") {
+        const t = targetActionAt(target, g);
+        if (t > maxAction) maxAction = t;
+        if (K !== undefined && t > K && firstBadTarget < 0) firstBadTarget = g;
+      } else if (pmf !== null) {
+        if (K === undefined) K = pmf.length;
+        checkPmf(pmf, K, g, kind === "model" ? "target pmf" : "target.pmfs");
+      }
+      if (action > maxAction) maxAction = action;
+      if (K !== undefined && action > K && firstBadAction < 0) {
+        firstBadAction = g;
+        badActionValue = action;
+      }
+      if (crossFit !== null) {
+        const from = c.offsets[i], to = c.offsets[i + 1];
+        crossFit.add(c.obs, from, to, action, costOfReward(c.reward[i]), keys[i]);
+      }
+    };
+    if (kind === "model" && learner === null) {
+      for (let i = 0; i < c.n; i++) rowPmf(i, predictPmfAt(target as PmfModel, observationAt(c, i), n + i, "target"));
+    } else if (kind === "pmfs") {
+      const pmfs = (target as { pmfs: ArrayLike<ArrayLike<number>> }).pmfs;
+      for (let i = 0; i < c.n; i++) {
+        if (n + i >= pmfs.length) throw new OpeInputError("target.pmfs", null, `has ${pmfs.length} entries but there are more records; give one pmf per record`);
+        rowPmf(i, pmfs[n + i]);
+      }
+    } else for (let i = 0; i < c.n; i++) rowPmf(i, null); // a model scored in pass 2, or per-row actions
+    n += c.n;
+    await crossFit?.drain();
+  }
+  if (n === 0) throw new OpeInputError("records", null, "has no rows: there is nothing to evaluate (check the evaluation data path and split)");
+  if (kind !== "model") {
+    const given = kind === "pmfs" ? (target as { pmfs: ArrayLike<unknown> }).pmfs.length : (target as { actions: ArrayLike<number> }).actions.length;
+    if (given !== n) throw new OpeInputError(`target.${kind}`, null, `has ${given} entries but there are ${n} records; give exactly one per record`);
+  }
+  if (kind === "actions" && K === undefined) K = maxAction;
+  const numArms = K as number;
+  if (firstBadTarget >= 0) throw new OpeInputError("target.actions", firstBadTarget, `is ${targetActionAt(target, firstBadTarget)}, outside 1..${numArms} (numArms)`);
+  if (firstBadAction < 0 && maxAction > numArms) {
+    // K was only known at the end (per-row actions): find the first logged action beyond it.
+    let at = 0;
+    for await (const c of source()) {
+      for (let i = 0; i < c.n && firstBadAction < 0; i++) {
+        if (c.action[i] > numArms) {
+          firstBadAction = at + i;
+          badActionValue = c.action[i];
+        }
+      }
+      if (firstBadAction >= 0) break;
+      at += c.n;
+    }
+  }
+  if (firstBadAction >= 0) throw new OpeInputError("action", firstBadAction, `is ${badActionValue}, outside 1..${numArms} (the target policy's number of actions)`);
+  await crossFit?.finishAsync(numArms);
+
+  // Pass 2: score each row with its cost predictions into the accumulators.
+  // Many rows: the bootstrap sums are added in a worker thread while this one scores (same sums).
+  const group = new AccumulatorGroup(estimators.map((e) => new OpeAccumulator(e, accOptions)), workersAllowed() && n >= WORKER_ROWS && accOptions.bootstrapSamples > 0);
+  const costs = new Float64Array(numArms);
+  const oneHotPmf = new Float64Array(numArms);
+  let g = 0;
+  const again = async function* (): AsyncGenerator<{ c: JoinedColumns; keys: Float64Array }> {
+    for await (const c of source()) {
+      const keys = new Float64Array(c.n);
+      for (let i = 0; i < c.n; i++) keys[i] = columnRowKey(c, i);
+      yield { c, keys };
+    }
+  };
+  for await (const { c, keys } of cache ?? again()) {
+    const base = g;
+    const score = (i: number, pmf: ArrayLike<number>): void => {
+      let rowCosts: ArrayLike<number> | null = null;
+      if (crossFit !== null) rowCosts = crossFit.predict(c.obs, c.offsets[i], keys[i], costs);
+      else if (options.rewardModel) rowCosts = predictCostsAt(options.rewardModel, observationAt(c, i), numArms, base + i);
+      group.add(sampleOf(c, i, pmf, rowCosts, keys[i]));
+    };
+    if (learner !== null) {
+      try {
+        learner.predictColumns(c, (i, pmf) => {
+          checkPmf(pmf, numArms, base + i, "target pmf");
+          score(i, pmf);
+        });
+      } catch (e) {
+        if (e instanceof OpeInputError) throw e;
+        throw new OpeInputError("target.predictPmf", null, `failed on ${(e as Error).message}`);
+      }
+    } else {
+      for (let i = 0; i < c.n; i++) {
+        let pmf: ArrayLike<number>;
+        if (kind === "model") pmf = predictPmfAt(target as PmfModel, observationAt(c, i), base + i, "target");
+        else if (kind === "pmfs") pmf = (target as { pmfs: ArrayLike<ArrayLike<number>> }).pmfs[base + i];
+        else {
+          oneHotPmf.fill(0);
+          oneHotPmf[targetActionAt(target, base + i) - 1] = 1;
+          pmf = oneHotPmf;
+        }
+        score(i, pmf);
+      }
+    }
+    g += c.n;
+    await group.drain();
+  }
+  await group.finish();
+  return resultsOf(estimators, group.accs, range.costLower, range.costUpper);
+}
+
+/** A model that scores column batches itself (CbLearner): the fast path of evaluation. */
+interface ColumnScorer extends PmfModel {
+  readonly numArms: number;
+  predictColumns(c: JoinedColumns, onRow: (i: number, pmf: Float64Array) => void): void;
+}
+
+/** From this many rows on, evaluatePolicy adds the bootstrap sums in a worker thread. */
+const WORKER_ROWS = 20_000;
+
+/**
+ * Whether evaluatePolicy may use worker threads for large inputs (the estimates are the same
+ * either way): yes, unless the environment variable CBKIT_EVALUATION_THREADS is 1.
+ */
+function workersAllowed(): boolean {
+  return process.env.CBKIT_EVALUATION_THREADS !== "1";
+}
+
+/** Pass 1's batches of a file kept for pass 2 (instead of reading the file again) up to this size. */
+const PASS_CACHE_BYTES = 8 << 20;
+
+/** A reader's batch in arrays of its own size (its event ids are dropped once the keys are made). */
+function compactColumns(c: JoinedColumns): JoinedColumns {
+  return { n: c.n, reward: c.reward.slice(), action: c.action.slice(), actionProb: c.actionProb.slice(), offsets: c.offsets.slice(), obs: c.obs.slice(), line: c.line.slice(), file: c.file, eventId: c.eventId };
+}
+
+function columnBytes(c: JoinedColumns): number {
+  return c.reward.byteLength * 4 + c.offsets.byteLength + c.obs.byteLength + c.line.byteLength;
+}
+
+/** How many rows go into one column batch of records given in memory. */
+const MEMORY_BATCH_ROWS = 8192;
+
+/**
+ * The records as a re-readable source of column batches with ids: a ColumnSource as it is; records
+ * in memory (or an async iterable) checked row by row — the errors name the 0-based row — and
+ * stored as compact columns.
+ */
+async function columnSourceOf(records: EvaluationRecords, range: Range): Promise<{ source: () => AsyncIterable<JoinedColumns>; inMemory: boolean }> {
+  if (records !== null && typeof records === "object" && typeof (records as ColumnSource).columnBatches === "function") {
+    const src = records as ColumnSource;
+    return { source: () => src.columnBatches({ ids: true }), inMemory: false };
+  }
+  const batches: JoinedColumns[] = [];
+  let b = new ColumnBuilder("", true);
+  let i = 0;
+  let dim = -1;
+  const add = (record: JoinedRecord) => {
+    const r = checkRecord(record, i, dim, range);
+    dim = r.observation.length;
+    const o = r.observation;
+    for (let j = 0; j < o.length; j++) b.pushObs(o[j]);
+    b.endRow(record.reward, r.action, r.propensity, i + 1, String(record.event_id), "", 0);
+    i++;
+    if (b.n === MEMORY_BATCH_ROWS) {
+      batches.push(b.finish());
+      b = new ColumnBuilder("", true);
+    }
+  };
+  // Plain arrays and other sync iterables skip the per-row await of `for await`.
+  if (typeof (records as Iterable<JoinedRecord>)[Symbol.iterator] === "function") for (const r of records as Iterable<JoinedRecord>) add(r);
+  else for await (const r of records as AsyncIterable<JoinedRecord>) add(r);
+  if (b.n > 0) batches.push(b.finish());
+  return {
+    source: async function* () {
+      yield* batches;
+    },
+    inMemory: true,
+  };
+}
+
+/**
+ * The checks of checkRecord that a reader's rows still need (the reader checked the rest): the
+ * reward range and one feature count for every row. Returns the feature count.
+ */
+function checkColumnRows(c: JoinedColumns, first: number, dim: number, range: Range): number {
+  for (let i = 0; i < c.n; i++) {
+    const reward = c.reward[i];
+    if (reward < range.minReward || reward > range.maxReward) {
+      const outside = rewardProblem(reward, range) as string;
+      const id = c.eventId && c.eventId[i] !== "" ? ` (event_id ${c.eventId[i]})` : "";
+      throw new OpeInputError("reward", first + i, `${outside}${id}`);
+    }
+    const d = c.offsets[i + 1] - c.offsets[i];
+    if (dim >= 0 && d !== dim) throw new OpeInputError("observation", first + i, `has ${d} features; earlier rows have ${dim}`);
+    dim = d;
+  }
+  return dim;
+}
+
+function observationAt(c: JoinedColumns, i: number): number[] {
+  return Array.from(c.obs.subarray(c.offsets[i], c.offsets[i + 1]));
+}
+
+function targetActionAt(target: TargetPolicy, i: number): number {
+  const actions = (target as { actions: ArrayLike<number> }).actions;
+  if (i >= actions.length) throw new OpeInputError("target.actions", null, `has ${actions.length} entries but there are more records; give one action per record`);
+  const t = actions[i];
+  if (!Number.isInteger(t) || t < 1) throw new OpeInputError("target.actions", i, `must be a 1-based integer action, got ${t}`);
+  return t;
+}
+
+/** rowKey of row i of a column batch (the same key as the record's). */
+function columnRowKey(c: JoinedColumns, i: number): number {
+  return keyOfRow(c.eventId ? c.eventId[i] : "", c.action[i], c.actionProb[i], costOfReward(c.reward[i]), c.obs, c.offsets[i], c.offsets[i + 1]);
+}
+
+/** toSample of row i of a column batch, with its key (columnRowKey). */
+function sampleOf(c: JoinedColumns, i: number, pmf: ArrayLike<number>, costs: ArrayLike<number> | null, key: number): OpeSample {
+  const action = c.action[i];
+  const s: OpeSample = { cost: costOfReward(c.reward[i]), propensity: c.actionProb[i], targetProb: Math.min(1, Math.max(0, pmf[action - 1])), key };
+  if (costs) {
+    let direct = 0;
+    for (let a = 0; a < pmf.length; a++) direct += pmf[a] * costs[a];
+    s.directCost = direct;
+    s.predictedCost = costs[action - 1];
+  }
+  return s;
 }
 
 /** What comparePolicies returns: each policy's estimates and the paired differences. */
@@ -142,17 +413,6 @@ export async function comparePolicies<E extends EstimatorName = EstimatorName>(
     baseline: resultsOf(estimators, bAccs, lo, hi),
     difference: resultsOf(estimators, dAccs, lo - hi, hi - lo),
   };
-}
-
-/** Feeds rows to accumulators sharing one seed: each row's bootstrap counts are drawn once. */
-function feed(accs: OpeAccumulator[], n: number, sampleAt: (i: number) => OpeSample): void {
-  const counts = new Uint8Array(accs[0].bootstrapSamples);
-  for (let i = 0; i < n; i++) {
-    const s = sampleAt(i);
-    // Same seed and key -> same bootstrap counts for every estimator: draw them once.
-    if (counts.length > 0) accs[0].countsFor(s.key as number, counts);
-    for (const acc of accs) acc.add(s, counts);
-  }
 }
 
 /** Each accumulator's estimate, clipped to the possible range [lower, upper]. */
@@ -446,11 +706,16 @@ function predictCostsAt(model: CostModel, observation: number[], K: number, i: n
  * propensity, cost, observation), so the same row gets the same key in any process or split.
  */
 function rowKey(record: JoinedRecord, r: { observation: number[]; action: number; cost: number; propensity: number }): number {
-  let h = hash32(String(record.event_id), 0x0e7a1);
-  h = mixNumber(h, r.action);
-  h = mixNumber(h, r.propensity);
-  h = mixNumber(h, r.cost);
-  for (let j = 0; j < r.observation.length; j++) h = mixNumber(h, r.observation[j]);
+  return keyOfRow(String(record.event_id), r.action, r.propensity, r.cost, r.observation, 0, r.observation.length);
+}
+
+/** The key of a row from its event id, action, propensity, cost and observation obs[from, to). */
+function keyOfRow(eventId: string, action: number, propensity: number, cost: number, obs: ArrayLike<number>, from: number, to: number): number {
+  let h = hash32(eventId, 0x0e7a1);
+  h = mixNumber(h, action);
+  h = mixNumber(h, propensity);
+  h = mixNumber(h, cost);
+  for (let j = from; j < to; j++) h = mixNumber(h, obs[j]);
   return fmix32(h);
 }
 

@@ -91,9 +91,54 @@ export function poisson1FromUniform(u: number): number {
  * seed word and the row's key only, so any partition of the rows gives the same replicates.
  */
 export function keyedPoissonCounts(seedWord: number, key: string | number, out: Uint8Array): void {
-  const rng = new Rng(typeof key === "number" ? fmix32((key ^ seedWord) >>> 0) : hash32(key, seedWord));
-  for (let b = 0; b < out.length; b++) out[b] = poisson1FromUniform(rng.nextUint32() / 4294967296);
+  // Exactly `new Rng(rowSeed)` then poisson1FromUniform(nextUint32() / 2^32) per replicate (the
+  // hot loop of the bootstrap): the generator's state in locals, the count from a table.
+  const rowSeed = typeof key === "number" ? fmix32((key ^ seedWord) >>> 0) : hash32(key, seedWord);
+  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = fmix32((rowSeed ^ 0) + 0x6d2b79f5);
+  for (let i = 0; i < 12; i++) {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+  }
+  const table = POISSON1_TABLE, th = POISSON1_THRESHOLDS;
+  for (let r = 0; r < out.length; r++) {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    let k = table[t >>> (32 - POISSON1_TABLE_BITS)];
+    if (k === 255) k = poisson1OfUint32(t >>> 0, th);
+    out[r] = k;
+  }
 }
+
+/** poisson1FromUniform(x / 2^32) with the thresholds POISSON1_CDF · 2^32 (both sides of each comparison exact). */
+function poisson1OfUint32(x: number, th: Float64Array): number {
+  let k = 0;
+  while (k < th.length - 1 && x >= th[k]) k++;
+  return k;
+}
+
+const POISSON1_THRESHOLDS: Float64Array = POISSON1_CDF.map((p) => p * 4294967296);
+const POISSON1_TABLE_BITS = 11;
+/**
+ * The count of every uniform whose top 11 bits are i, or 255 where a threshold falls inside that
+ * range (7 of 2048): one table read instead of a chain of unpredictable comparisons.
+ */
+const POISSON1_TABLE: Uint8Array = (() => {
+  const t = new Uint8Array(1 << POISSON1_TABLE_BITS);
+  const width = 2 ** (32 - POISSON1_TABLE_BITS);
+  for (let i = 0; i < t.length; i++) {
+    const lo = poisson1OfUint32(i * width, POISSON1_THRESHOLDS), hi = poisson1OfUint32((i + 1) * width - 1, POISSON1_THRESHOLDS);
+    t[i] = lo === hi ? lo : 255;
+  }
+  return t;
+})();
 
 /** Fills `out` with Poisson(1) counts drawn from a running stream (rows without a key). */
 export function streamPoissonCounts(rng: Rng, out: Uint8Array): void {

@@ -5,6 +5,10 @@
  *   bandits evaluate   off-policy estimators on a logged file against a model or per-row actions
  *   bandits train      train (or warm-start) a model from joined-record files or VW text
  *   bandits describe   what a saved model is: learner, feature map and bins, probability floor
+ *   bandits predict    a saved model's action, its probability and the pmf for every context of a file
+ *
+ * Data files are read streaming (CSV, JSON lines or VW text, a chunk at a time), so a file of any
+ * size trains, scores and evaluates in bounded memory.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,7 +23,7 @@ import {
   Estimator,
   EstimatorName,
   estimatorNamed,
-  JoinedRecord,
+  JoinedRecordReader,
   LEARNER_PARAMETER_LIST,
   LearnerOptions,
   POLICIES,
@@ -32,7 +36,6 @@ import {
   loadConfig,
   loadModel,
   readJoinedRecords,
-  readVwTextRecords,
   rewardRangeOf,
   saveModel,
   type RewardBounds,
@@ -96,6 +99,18 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
       estimators: { type: "string", help: `comma-separated subset of ${ESTIMATOR_NAMES.join(",")} (default all)` },
       seed: { type: "string", help: "bootstrap seed (default 1)" },
       bootstrap: { type: "string", help: "bootstrap samples (default 1000; 0 = normal intervals only)" },
+    },
+  },
+  predict: {
+    summary: "score contexts with a saved model: the action it draws, its probability and the full pmf of every row",
+    usage: "bandits predict --model <dir> --data <file|dir> [--out <file>] [--format csv|jsonl] [--strict] [--json]",
+    learner: false,
+    flags: {
+      model: { type: "string", help: "a model folder saved by the kit" },
+      data: { type: "string", help: "the contexts: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt); the observation of each row is scored" },
+      out: { type: "string", help: "write the predictions to this file (default: standard output)" },
+      format: { type: "string", help: "csv (event_id,action,action_prob,pmf) or jsonl (one object per row); default: from --out's extension, else csv" },
+      strict: DATA_FLAGS.strict,
     },
   },
   describe: {
@@ -287,29 +302,10 @@ function toOptions(p: Record<string, unknown>, seed?: number | string): LearnerO
   }
 }
 
-function isVwFile(f: string): boolean {
-  return /\.(vw|txt|dat)$/i.test(f);
-}
-
-/** Why a VW text file gave no record: empty, or every line skipped (with the first reasons). */
-function vwNoRecords(file: string, r: { lines: number; reasons: string[] }): string {
-  if (r.lines === 0) return `no usable record: ${file} is empty`;
-  return `no usable record: ${file}: all ${r.lines} line(s) skipped (first reasons: ${r.reasons.join("; ")})`;
-}
-
-/** Reads the logged data (joined records or VW text); refuses data that gives no record, naming the file and why. */
-async function loadRecords(data: string, strict: boolean): Promise<{ records: JoinedRecord[]; evalActions: (number | null)[] | null; skipped: number; reasons: string[] }> {
+/** The reader of --data (joined-record CSV / JSON lines, a folder of them, or VW text); a missing path is a usage error. */
+function dataReader(data: string, strict: boolean): JoinedRecordReader {
   if (!fs.existsSync(data)) throw new CliUsageError(`--data: ${data} does not exist`);
-  if (fs.statSync(data).isFile() && isVwFile(data)) {
-    const r = readVwTextRecords(data, "vw-", { strict });
-    if (r.records.length === 0) throw new DataFileError(data, null, vwNoRecords(data, r));
-    return { records: r.records, evalActions: r.evalActions, skipped: r.skipped, reasons: r.reasons };
-  }
-  const reader = readJoinedRecords(data, { strict });
-  const records: JoinedRecord[] = [];
-  for await (const r of reader) records.push(r);
-  if (records.length === 0) throw new DataFileError(data, null, reader.whyNoRecords());
-  return { records, evalActions: null, skipped: reader.malformed, reasons: reader.malformedReasons };
+  return readJoinedRecords(data, { strict });
 }
 
 /** The loud report of skipped rows. */
@@ -363,7 +359,7 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
   const seed = v.seed === undefined ? 1 : (v.seed as string);
   const bootstrapSamples = num(v.bootstrap, "bootstrap", 1000, { int: true, min: 0 });
   const range = rewardRange(v);
-  const data = await loadRecords(v.data, v.strict === true);
+  const reader = dataReader(v.data, v.strict === true);
   let target: Parameters<typeof evaluatePolicy>[1];
   let targetName: string;
   if (typeof v.model === "string") {
@@ -373,24 +369,39 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
   } else {
     let actions: number[];
     if (v.actions === "vw") {
-      if (!data.evalActions || data.evalActions.some((a) => a === null)) throw new CliUsageError("--actions vw needs VW --eval lines (evaluated action before the label) on every row");
-      actions = data.evalActions as number[];
+      actions = [];
+      for await (const c of reader.columnBatches({ ids: true })) {
+        const ev = c.evalAction as Int32Array;
+        for (let i = 0; i < c.n; i++) {
+          if (ev[i] === 0) throw new CliUsageError("--actions vw needs VW --eval lines (evaluated action before the label) on every row");
+          actions.push(ev[i]);
+        }
+      }
     } else {
       const text = fs.readFileSync(v.actions as string, "utf8").trim();
       actions = text.startsWith("[") ? (JSON.parse(text) as number[]) : text.split(/\s+/).map(Number);
+      let rows = 0;
+      for await (const c of reader.columnBatches()) rows += c.n;
+      if (actions.length !== rows) throw new CliUsageError(`--actions has ${actions.length} actions, the data has ${rows} rows`);
     }
-    if (actions.length !== data.records.length) throw new CliUsageError(`--actions has ${actions.length} actions, the data has ${data.records.length} rows`);
     target = { actions };
     targetName = `per-row actions from ${v.actions}`;
   }
-  const res = await evaluatePolicy(data.records, target, { estimators, seed, bootstrapSamples, ...range });
+  let res;
+  try {
+    res = await evaluatePolicy(reader, target, { estimators, seed, bootstrapSamples, ...range });
+  } catch (e) {
+    if (reader.rows === 0 && !(e instanceof DataFileError)) throw new DataFileError(v.data, null, reader.whyNoRecords());
+    throw e;
+  }
+  const rows = reader.rows;
   if (v.json) {
-    out(JSON.stringify({ target: targetName, data: v.data, rows: data.records.length, skipped: data.skipped, reasons: data.reasons, estimates: res }, null, 2));
+    out(JSON.stringify({ target: targetName, data: v.data, rows, skipped: reader.malformed, reasons: reader.malformedReasons, estimates: res }, null, 2));
     return;
   }
   out(`target: ${targetName}`);
-  out(`data: ${v.data}: ${data.records.length} rows`);
-  if (data.skipped) out(skippedText(data.skipped, data.reasons));
+  out(`data: ${v.data}: ${rows} rows`);
+  if (reader.malformed) out(skippedText(reader.malformed, reader.malformedReasons));
   out("");
   out(formatEstimateTable(res).trimEnd());
 }
@@ -411,7 +422,6 @@ function estimatorsOfFlag(text: string): Estimator<EstimatorName>[] {
 async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
   if (typeof v.data !== "string") throw new CliUsageError("--data is required: the joined records to train on");
   if (typeof v.out !== "string") throw new CliUsageError("--out is required: the folder to save the model in");
-  if (!fs.existsSync(v.data)) throw new CliUsageError(`--data: ${v.data} does not exist`);
   const strict = v.strict === true;
   const range = rewardRange(v);
   let learner: CbLearner;
@@ -426,20 +436,11 @@ async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s
     learner = CbLearner.create(toOptions(learnerParams(v), seed));
   }
   const t0 = process.hrtime.bigint();
-  let report;
-  if (fs.statSync(v.data).isFile() && isVwFile(v.data)) {
-    const r = readVwTextRecords(v.data, "vw-", { strict });
-    if (r.records.length === 0) throw new DataFileError(v.data, null, vwNoRecords(v.data, r));
-    report = await learner.train(r.records, { strict, ...range });
-    report.skipped += r.skipped;
-    report.reasons.push(...r.reasons.slice(0, Math.max(0, 5 - report.reasons.length)));
-  } else {
-    const reader = readJoinedRecords(v.data, { strict });
-    report = await learner.train(reader, { strict, ...range });
-    if (report.used === 0) {
-      const why = reader.rows > 0 ? `all ${reader.rows} row(s) read were skipped (first reasons: ${report.reasons.join("; ")})` : reader.whyNoRecords();
-      throw new DataFileError(v.data, null, `${why}; no model saved`);
-    }
+  const reader = dataReader(v.data, strict);
+  const report = await learner.train(reader, { strict, ...range });
+  if (report.used === 0) {
+    const why = reader.rows > 0 ? `all ${reader.rows} row(s) read were skipped (first reasons: ${report.reasons.join("; ")})` : reader.whyNoRecords();
+    throw new DataFileError(v.data, null, `${why}; no model saved`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const modelId = (v["model-id"] as string | undefined) ?? path.basename(path.resolve(v.out));
@@ -454,6 +455,136 @@ async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s
     out(`model: ${learner.description}`);
     if (report.skipped) out(skippedText(report.skipped, report.reasons));
     out(`saved to ${v.out}${parent ? ` (warm-started from ${parent})` : ""}`);
+  }
+}
+
+/** Output of `bandits predict`: a header (CSV) and one line per row. */
+const PREDICT_CSV_HEADER = "event_id,action,action_prob,pmf";
+
+async function cmdPredict(v: Record<string, string | boolean | undefined>, out: (s: string) => void, err: (s: string) => void): Promise<void> {
+  if (typeof v.model !== "string") throw new CliUsageError("--model is required: the model folder to score with");
+  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the file or folder of contexts to score");
+  const format = v.format ?? (typeof v.out === "string" && /\.(jsonl|ndjson)$/i.test(v.out) ? "jsonl" : "csv");
+  if (format !== "csv" && format !== "jsonl") throw new CliUsageError(`--format must be csv or jsonl, got ${JSON.stringify(format)}`);
+  const reader = dataReader(v.data, v.strict === true);
+  const { learner, metadata } = await loadModel(v.model);
+  const t0 = process.hrtime.bigint();
+  const fd = typeof v.out === "string" ? fs.openSync(v.out, "w") : 1;
+  const w = new ByteWriter(fd);
+  const csv = format === "csv";
+  let rows = 0;
+  let closed = false; // the reader of standard output went away (e.g. `| head`): stop quietly
+  try {
+    if (csv) w.text(PREDICT_CSV_HEADER + "\n");
+    const sep = csv ? ", " : ",";
+    for await (const c of reader.columnBatches({ ids: true })) {
+      const ids = c.eventId as string[];
+      learner.predictColumns(c, (i, pmf) => {
+        const id = ids[i] !== "" ? ids[i] : `${c.file}:${c.line[i]}`;
+        const a = learner.sampleAction(pmf, id);
+        if (csv) {
+          w.text(csvText(id));
+          w.text(",");
+        } else {
+          w.text('{"event_id":');
+          w.text(JSON.stringify(id));
+          w.text(',"action":');
+        }
+        w.int(a + 1);
+        w.text(csv ? "," : ',"action_prob":');
+        w.number(pmf[a]);
+        w.text(csv ? ',"[' : ',"pmf":[');
+        for (let j = 0; j < pmf.length; j++) {
+          if (j > 0) w.text(sep);
+          w.number(pmf[j]);
+        }
+        w.text(csv ? ']"\n' : "]}\n");
+      });
+      rows += c.n;
+      try {
+        w.flush();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+        closed = true;
+        break;
+      }
+    }
+  } finally {
+    if (fd !== 1) fs.closeSync(fd);
+  }
+  if (closed) return;
+  if (rows === 0) throw new DataFileError(v.data, null, reader.whyNoRecords());
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // The summary goes where the predictions do not: stdout only when they went to a file.
+  const say = typeof v.out === "string" ? out : err;
+  if (v.json) {
+    say(JSON.stringify({ modelId: metadata.modelId, data: v.data, out: v.out ?? null, format, rows, skipped: reader.malformed, reasons: reader.malformedReasons, seconds, rowsPerSecond: rows / seconds }, null, 2));
+    return;
+  }
+  say(`predicted ${rows} rows with model ${metadata.modelId} in ${seconds.toFixed(2)} s (${Math.round(rows / seconds)} rows/s)${typeof v.out === "string" ? `; written to ${v.out}` : ""}`);
+  if (reader.malformed) say(skippedText(reader.malformed, reader.malformedReasons));
+}
+
+/** A CSV field: quoted when it holds a comma, a quote or a line break. */
+function csvText(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Output straight into a reused byte buffer (no string per line). Numbers are written exactly
+ * (String(x), the shortest text that reads back as x), with the last few thousand remembered as
+ * bytes: a policy's pmf takes few distinct values (egreedy: two), so most are formatted once.
+ */
+class ByteWriter {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private n = 0;
+  private readonly numbers = new Map<number, Uint8Array>();
+  constructor(private readonly fd: number) {}
+
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
+    this.buf.copy(bigger, 0, 0, this.n);
+    this.buf = bigger;
+  }
+
+  text(s: string): void {
+    this.room(s.length * 3);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        this.n += b.write(s, this.n, "utf8");
+        return;
+      }
+      b[n++] = c;
+    }
+    this.n = n;
+  }
+
+  int(x: number): void {
+    this.text(String(x));
+  }
+
+  number(x: number): void {
+    let t = this.numbers.get(x);
+    if (t === undefined) {
+      if (this.numbers.size >= 4096) this.numbers.clear();
+      this.numbers.set(x, (t = Buffer.from(String(x), "latin1")));
+    }
+    this.room(t.length);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < t.length; i++) b[n++] = t[i];
+    this.n = n;
+  }
+
+  /** Writes out what is buffered. */
+  flush(): void {
+    let off = 0;
+    while (off < this.n) off += fs.writeSync(this.fd, this.buf, off, this.n - off);
+    this.n = 0;
   }
 }
 
@@ -515,6 +646,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (cmd === "simulate") await cmdSimulate(v, out);
     else if (cmd === "evaluate") await cmdEvaluate(v, out);
     else if (cmd === "describe") await cmdDescribe(v, out);
+    else if (cmd === "predict") await cmdPredict(v, out, err);
     else await cmdTrain(v, out);
     return 0;
   } catch (e) {

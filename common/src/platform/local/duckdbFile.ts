@@ -10,7 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { asDiskFull, checkFreeSpace } from "../../util/disk";
 
 export interface DuckDbFileOptions {
@@ -146,7 +146,9 @@ export class DuckDbFile {
     for (;;) {
       try {
         // One thread: record queries are tiny, and handing them to worker threads costs more than they do.
-        this.instance = await DuckDBInstance.create(this.file, { checkpoint_threshold: "64MB", threads: "1" });
+        // Loaded here, not at the top: a process that never opens a database never loads the native library.
+        const { DuckDBInstance: Instance } = require("@duckdb/node-api") as typeof import("@duckdb/node-api");
+        this.instance = await Instance.create(this.file, { checkpoint_threshold: "64MB", threads: "1" });
         break;
       } catch (err) {
         if (!isLockError(err) || Date.now() > deadline) {

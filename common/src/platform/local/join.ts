@@ -7,7 +7,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { DuckDBInstance, listValue, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+
+/** The DuckDB bindings, loaded at the first join (a native library: nothing else pays for it). */
+const duckdb = (): typeof import("@duckdb/node-api") => require("@duckdb/node-api") as typeof import("@duckdb/node-api");
 import { duplicateIdsSql, JOINED_OUTPUT_COLUMNS, stagedJoinStatements, windowedDecisionsViewSql, type JoinSqlOptions } from "../../join/sql";
 import { eventTimeWindow } from "../../data/time";
 import { asDiskFull, isOutOfSpace } from "../../util/disk";
@@ -45,7 +48,7 @@ async function loadTables(c: DuckDBConnection, decisionFiles: string[], rewardFi
      FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true, ignore_errors = true,
        columns = {event_id: 'VARCHAR', action: 'INTEGER', action_prob: 'DOUBLE', model_id: 'VARCHAR',
                   observation: 'VARCHAR', sample_prob: 'DOUBLE', "timestamp": 'DOUBLE'})`,
-    [listValue(decisionFiles)],
+    [duckdb().listValue(decisionFiles)],
   );
   await c.run(`CREATE TEMP VIEW decisions AS SELECT * FROM decisions_read WHERE NOT (${UNREADABLE_DECISION})`);
   await c.run(
@@ -54,13 +57,13 @@ async function loadTables(c: DuckDBConnection, decisionFiles: string[], rewardFi
             filename AS source
      FROM read_json($1::VARCHAR[], format = 'newline_delimited', filename = true, ignore_errors = true,
        columns = {event_id: 'VARCHAR', reward: 'VARCHAR', "timestamp": 'VARCHAR'})`,
-    [listValue(rewardFiles)],
+    [duckdb().listValue(rewardFiles)],
   );
   if (joinedIdFiles.length > 0) {
     await c.run(
       `CREATE TEMP TABLE joined_ids AS SELECT DISTINCT event_id FROM read_csv($1::VARCHAR[], header = true, quote = '"', escape = '"',
          columns = {event_id: 'VARCHAR'})`,
-      [listValue(joinedIdFiles)],
+      [duckdb().listValue(joinedIdFiles)],
     );
   } else {
     await c.run(`CREATE TEMP TABLE joined_ids (event_id VARCHAR)`);
@@ -111,7 +114,7 @@ async function joinOnDuckDb(store: LocalObjectStore, request: JoinRequest, optio
   }
   if (rewardFiles.length === 0) throw new Error(`no rewards to join: ${request.rewardsUri} holds no files (ingestRewards first)`);
   fs.mkdirSync(options.tempDir, { recursive: true });
-  const instance = await DuckDBInstance.create(":memory:", {
+  const instance = await duckdb().DuckDBInstance.create(":memory:", {
     memory_limit: options.memoryLimit ?? "512MB",
     threads: String(options.threads ?? 2),
     temp_directory: options.tempDir,
