@@ -138,7 +138,7 @@ test("training that skips rows says so in the model record and the log; skipping
   assert.equal(model.train_state, "Completed");
   assert.equal(model.training_rows?.used, 30);
   assert.equal(model.training_rows?.skipped, 3);
-  assert.match(model.training_rows?.first_skipped.join("\n") ?? "", /observation\[0\]: must be a finite number within ±1e9/);
+  assert.match(model.training_rows?.first_skipped.join("\n") ?? "", /observation\[0\] must be a finite number within ±1e9/);
   assert.ok(logs.some((l) => l.startsWith(`WARNING: training ${model.model_id} skipped 3 of 33 row(s)`)), logs.join("\n"));
 
   const allBad = await upload("all-bad", badRows);

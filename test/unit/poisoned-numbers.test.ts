@@ -93,7 +93,7 @@ test("bandits train on data with features of 1e308: those rows are skipped and n
   const out = path.join(tmp, "cli-mixed");
   const r = spawnSync(process.execPath, [CLI, "train", "--data", mixed, "--out", out, "--no-config"], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /WARNING: skipped 10 row\(s\).*mixed\.csv:2: observation\[2\]: must be a finite number within ±1e9/s);
+  assert.match(r.stdout, /WARNING: skipped 10 row\(s\).*mixed\.csv:2: observation\[2\] must be a finite number within ±1e9/s);
   const { learner: back } = await loadModel(out);
   assert.ok(Array.from(back.predictPmf(rec(1).observation)).every(Number.isFinite));
 
