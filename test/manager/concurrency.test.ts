@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { ConflictError, DuckDbRecordStore, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
+import { ConflictError, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
+import { DuckDbRecordStore } from "@cbkit/common/local";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("conc");

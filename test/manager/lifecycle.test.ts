@@ -9,17 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  createLocalPlatform,
-  EvaluationJobError,
-  HostingError,
-  JoiningError,
-  LocalHosting,
-  registerExperimentFile,
-  TrainingJobError,
-  type ExperimentManager,
-  type JobRunner,
-} from "@cbkit/common";
+import { EvaluationJobError, HostingError, JoiningError, TrainingJobError, type ExperimentManager } from "@cbkit/common";
+import type { JobRunner } from "@cbkit/common/platform";
+import { createLocalPlatform, LocalHosting } from "@cbkit/common/local";
+import { registerExperimentFile } from "@cbkit/common/experiment";
 import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");

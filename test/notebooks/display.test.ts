@@ -1,7 +1,7 @@
 /** The notebook display helpers, outside a kernel (the notebook tests cover them inside one). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatCell, inKernel, plotlyBundle, plotlyHtml, plotlyLibraryHtml, tableHtml, tableText } from "@cbkit/common";
+import { formatCell, inKernel, plotlyBundle, plotlyHtml, plotlyLibraryHtml, tableHtml, tableText } from "@cbkit/common/display";
 
 test("outside a kernel nothing loads tslab and the helpers fall back to text", () => {
   assert.equal(inKernel(), false);

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { ExperimentManager, loadConfig } from "@cbkit/common";
-import { openExperiment } from "@cbkit/sim_app/dist/workshop/notebook";
+import { openExperiment } from "@cbkit/sim_app";
 import { executeNotebook, findJupyterPython, type ExecutedNotebook } from "./harness";
 import { assertRendersInBrowser, browserAvailable, launchBrowser } from "../browser/render";
 

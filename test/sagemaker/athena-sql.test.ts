@@ -9,15 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { readJoinedRecords, type JoinRequest, type JoinedRecord } from "@cbkit/common";
-import { LocalObjectStore, runLocalJoin } from "@cbkit/common/dist/platform/local";
-import {
-  DUCKDB_TRINO_SHIMS,
-  athenaJoinQueries,
-  athenaTableNames,
-  decisionsRelationSql,
-  rewardsRelationSql,
-} from "@cbkit/common/dist/platform/sagemaker";
+import { readJoinedRecords, type JoinedRecord } from "@cbkit/common";
+import type { JoinRequest } from "@cbkit/common/platform";
+import { LocalObjectStore, runLocalJoin } from "@cbkit/common/local";
+import { DUCKDB_TRINO_SHIMS, athenaJoinQueries, athenaTableNames, decisionsRelationSql, rewardsRelationSql } from "@cbkit/common/sagemaker";
 import { T0, batchCaptureLine, captureLine, hourOf, makeDecisions, makeRewards, probeLine } from "./athena-fixtures";
 
 const EXP = "exp-athena";

@@ -2,7 +2,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mockClient } from "aws-sdk-client-mock";
 import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
-import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/dist/platform/sagemaker";
+import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, readTar } from "@cbkit/common/sagemaker";
 import { JobFailedError } from "@cbkit/common";
 import { scoreFixture } from "../ope/fixtures";
 import { checkCreateTrainingJob } from "./fake-cloud";

@@ -31,8 +31,9 @@ import {
   resolveSageMakerSettings,
   sageMakerSettingsFromConfig,
   type SageMakerPlatform,
-} from "@cbkit/common/dist/platform/sagemaker";
-import { parseConfig, type ModelRecord } from "@cbkit/common";
+} from "@cbkit/common/sagemaker";
+import type { ModelRecord } from "@cbkit/common";
+import { parseConfig } from "@cbkit/common/config";
 import { scoreFixture } from "../ope/fixtures";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, startDynamo, startS3, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator } from "./helpers";
 
@@ -429,7 +430,7 @@ describe("SageMakerPlatform: metrics, dashboard, clean-up (S3 on s3rver, DynamoD
 
 describe("checkSageMakerSetup (AWS mocked)", () => {
   it("reports every setup problem at once, with fixes", async () => {
-    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { checkSageMakerSetup } = await import("@cbkit/common/sagemaker");
     const { IAMClient, GetRoleCommand } = await import("@aws-sdk/client-iam");
     const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
     const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
@@ -466,7 +467,7 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
   });
 
   it("stops at a config problem and names the field", async () => {
-    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { checkSageMakerSetup } = await import("@cbkit/common/sagemaker");
     const doc = YAML.parse(CONFIG) as Record<string, any>;
     doc.sagemaker.role_arn = null;
     const checks = await checkSageMakerSetup(parseConfig(YAML.stringify(doc)));

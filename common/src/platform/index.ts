@@ -3,9 +3,10 @@ import { resolveWorkspaceDir, type Config } from "../config";
 import { createLocalPlatform, type JobMode } from "./local";
 import type { Platform } from "./types";
 
+// The platform face (@cbkit/common/platform): the contract, the object layout, the choice of
+// platform. The two platforms have their own subpaths: @cbkit/common/local, @cbkit/common/sagemaker.
 export * from "./types";
 export * from "./layout";
-export * from "./local";
 
 export interface CreatePlatformOptions {
   /** Local mode: run jobs in this process (default) or as child processes. */

@@ -1,0 +1,4 @@
+/** The headless workshop (`npm start`): the run, its HTML report, and the notebooks' helpers. */
+export * from "./run";
+export * from "./report";
+export * from "./notebook";
