@@ -67,7 +67,7 @@ test("two managers training at once: one wins, the other gets a clear error, the
 test("several processes share the record file (open, write, close, retry on the lock)", async () => {
   const file = path.join(ws, "shared.duckdb");
   const script = `
-    const { DuckDbRecordStore } = require("@cbkit/common");
+    const { DuckDbRecordStore } = require("@cbkit/common/local");
     const s = new DuckDbRecordStore(process.argv[1]);
     (async () => { for (let i = 0; i < 10; i++) await s.metrics.put("p", "m", i); await s.close(); })()
       .catch((e) => { console.error(e.message); process.exit(1); });`;

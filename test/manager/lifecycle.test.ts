@@ -109,7 +109,8 @@ test("steps of a killed manager are closed as ABANDONED when the next manager lo
   // job runner and join never finish, so the kill lands mid-step.
   const script = `
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-    const { ExperimentManager, createLocalPlatform, loadConfig } = require("@cbkit/common");
+    const { ExperimentManager, loadConfig } = require("@cbkit/common");
+    const { createLocalPlatform } = require("@cbkit/common/local");
     const c = loadConfig(); c.workspace = ${JSON.stringify(ws)};
     const platform = createLocalPlatform({ workspace: c.workspace });
     const never = () => new Promise(() => {});

@@ -159,6 +159,14 @@ function mentions(text: string): { spec: string; line: number }[] {
   return [...text.matchAll(re)].map((m) => ({ spec: m[0], line: lineOf(text, m.index) }));
 }
 
+/** Names a destructuring require of a package takes, `const { a, b: c } = require(<package>)` (scripts, child-process code in strings). */
+function requiredNames(text: string): { spec: string; name: string; line: number }[] {
+  const re = /\{([^{}]+)\}\s*=\s*require\((["'])(@cbkit\/[^"']+)\2\)/g;
+  return [...text.matchAll(re)].flatMap((m) =>
+    m[1].split(",").map((n) => n.split(":")[0].trim()).filter(Boolean).map((name) => ({ spec: m[3], name, line: lineOf(text, m.index) })),
+  );
+}
+
 const lineOf = (text: string, index: number | undefined) => text.slice(0, index).split("\n").length;
 
 /** What is wrong with a module path: a build path of ours, or a package path no package exports. */
@@ -197,6 +205,8 @@ test("nothing imports a build path: tests, benches, scripts, docs, notebooks and
   assert.ok(specProblem(`../${planted}`, exported));
   assert.ok(specProblem(["@cbkit", "common", "nowhere"].join("/"), exported));
   assert.equal(specProblem("@cbkit/common/ope", exported), null);
+  const required = `const { a, b: c } = require("${"@cbkit/common"}");`;
+  assert.deepEqual(requiredNames(required).map((r) => [r.spec, r.name]), [["@cbkit/common", "a"], ["@cbkit/common", "b"]]);
 
   const files = scannedFiles();
   assert.ok(files.some((f) => f.endsWith(".ipynb")) && files.some((f) => f.endsWith(".md")), "notebooks and docs are scanned");
@@ -208,9 +218,15 @@ test("nothing imports a build path: tests, benches, scripts, docs, notebooks and
     const text = scannedText(file);
     const all = [...specifiers(text), ...mentions(text)];
     mentioned += all.length;
+    const where = (line: number) => `${rel}${file.endsWith(".ipynb") ? " (cells joined)" : ""}:${line}`;
     for (const { spec, line } of all) {
       const problem = specProblem(spec, exported);
-      if (problem) found.push(`${rel}${file.endsWith(".ipynb") ? " (cells joined)" : ""}:${line}: "${spec}" ${problem}`);
+      if (problem) found.push(`${where(line)}: "${spec}" ${problem}`);
+    }
+    // Code that only runs in a child process is not type-checked: its required names must exist.
+    for (const { spec, name, line } of requiredNames(text)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (exported.has(spec) && !(name in (require(spec) as object))) found.push(`${where(line)}: ${spec} has no export ${name}`);
     }
   }
   assert.ok(mentioned > 200, `found ${mentioned} imports and mentions`);
