@@ -7,7 +7,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createLocalPlatform, splitValueOf } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
+import { createLocalPlatform } from "@cbkit/common/local";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -7,9 +7,10 @@
  *
  * Usage: node build/bench/learner-quality.js [--seeds N] [--json]
  */
-import { LearnerOptions, Rng } from "@cbkit/common";
+import { LearnerOptions } from "@cbkit/common";
+import { Rng } from "@cbkit/common/util";
 import { StatlogSimApp, simulate } from "@cbkit/sim_app";
-import { median } from "@cbkit/sim_app/dist/simulate";
+import { median } from "@cbkit/sim_app/simulate";
 
 type Row = {
   name: string;

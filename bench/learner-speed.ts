@@ -11,7 +11,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, JOINED_CSV_HEADER, JoinedRecord, LearnerOptions, Rng, joinedCsvLine, readJoinedRecords, saveModel } from "@cbkit/common";
+import { CbLearner, JoinedRecord, LearnerOptions, readJoinedRecords, saveModel } from "@cbkit/common";
+import { JOINED_CSV_HEADER, joinedCsvLine } from "@cbkit/common/data";
+import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "@cbkit/sim_app";
 
 const args = process.argv.slice(2);

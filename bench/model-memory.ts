@@ -16,7 +16,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, LOAD_BYTES_PER_WEIGHT, MAX_MODEL_WEIGHTS, loadModel, saveModel } from "@cbkit/common";
+import { CbLearner, loadModel, saveModel } from "@cbkit/common";
+import { LOAD_BYTES_PER_WEIGHT, MAX_MODEL_WEIGHTS } from "@cbkit/common/learner";
 
 const ARMS = 7;
 

@@ -26,8 +26,9 @@
  * with comparePolicies and reports the paired difference target − baseline against its truth.
  */
 import * as common from "@cbkit/common";
-import { ESTIMATOR_NAMES, Rng, comparePolicies, estimatorNamed, evaluatePolicy } from "@cbkit/common";
-import type { EstimatorName, JoinedRecord, PmfModel } from "@cbkit/common";
+import { comparePolicies, estimatorNamed, evaluatePolicy, type EstimatorName, type JoinedRecord } from "@cbkit/common";
+import { ESTIMATOR_NAMES, type PmfModel } from "@cbkit/common/ope";
+import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "@cbkit/sim_app";
 
 interface Args {

@@ -19,8 +19,9 @@
  *
  * Usage: node build/bench/ope-folds.js [--sets 20] [--rows 500] [--seeds 20] [--repeats R] [--json]
  */
-import { CbLearner, DEFAULT_FOLD_REPEATS, DR, Rng, evaluatePolicy } from "@cbkit/common";
-import type { JoinedRecord } from "@cbkit/common";
+import { CbLearner, DR, evaluatePolicy, type JoinedRecord } from "@cbkit/common";
+import { DEFAULT_FOLD_REPEATS } from "@cbkit/common/ope";
+import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "@cbkit/sim_app";
 
 function arg(name: string, dflt: number): number {

@@ -5,8 +5,9 @@
  *
  * Usage: node build/bench/ope-speed.js [--rows 20000]
  */
-import { DR, IPS, OpeAccumulator, Rng, evaluatePolicy } from "@cbkit/common";
-import type { JoinedRecord, OpeSample } from "@cbkit/common";
+import { DR, IPS, evaluatePolicy, type JoinedRecord } from "@cbkit/common";
+import { OpeAccumulator, type OpeSample } from "@cbkit/common/ope";
+import { Rng } from "@cbkit/common/util";
 
 function parseRows(argv: string[]): number {
   const i = argv.indexOf("--rows");

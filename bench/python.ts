@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 
 interface PythonEnvScript {
   SETUP_COMMAND: string;

@@ -28,7 +28,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ExperimentManager, Rng, createLocalPlatform, loadConfig, type Config } from "@cbkit/common";
+import { ExperimentManager, loadConfig, type Config } from "@cbkit/common";
+import { Rng } from "@cbkit/common/util";
+import { createLocalPlatform } from "@cbkit/common/local";
 import { StatlogSimApp, prepareStatlogWarmStartData, resolveShuttleDataFile } from "@cbkit/sim_app";
 
 const EXPERIMENT = "soak";

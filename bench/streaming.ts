@@ -20,7 +20,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 import { DataFormat, EXTENSION, writeShuttleRecords } from "./lib/data-files";
 import { ProcessRun, median, runMeasured } from "./lib/measure";
 import { VwCommand, findVw, runVw, runVwBaseline } from "./lib/vw";

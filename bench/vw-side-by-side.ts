@@ -19,9 +19,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, JOINED_CSV_HEADER, LearnerOptions, Rng, findProjectRoot, hash32, hashUnit, sampleIndex } from "@cbkit/common";
-import { ProtocolLearner, loadStatlogData, runProtocol, simulate } from "@cbkit/sim_app";
-import { median } from "@cbkit/sim_app/dist/simulate";
+import { CbLearner, LearnerOptions } from "@cbkit/common";
+import { JOINED_CSV_HEADER } from "@cbkit/common/data";
+import { Rng, hash32, hashUnit, sampleIndex } from "@cbkit/common/util";
+import { findProjectRoot } from "@cbkit/common/config";
+import { ProtocolLearner, runProtocol } from "@cbkit/sim_app/simulate";
+import { loadStatlogData, simulate } from "@cbkit/sim_app";
+import { median } from "@cbkit/sim_app/simulate";
 import { measureProcess, ProcessRun } from "./python";
 import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./vw";
 

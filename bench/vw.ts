@@ -14,7 +14,10 @@
 import { spawn, ChildProcessWithoutNullStreams } from "node:child_process";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { findProjectRoot, formatVwExample, LearnerOptions, resolveLearnerOptions } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { formatVwExample } from "@cbkit/common/data";
+import { LearnerOptions } from "@cbkit/common";
+import { resolveLearnerOptions } from "@cbkit/common/learner";
 import { findPythonTool, measureProcess, ProcessRun } from "./python";
 
 /** bench/vw_driver.py (the source file: the build does not copy it). */

@@ -9,7 +9,7 @@
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
-const { estimatorsMarkdownTable, withEstimatorsTable } = require("../common/dist/ope");
+const { estimatorsMarkdownTable, withEstimatorsTable } = require("@cbkit/common/ope");
 
 const doc = path.join(__dirname, "..", "docs", "ope.md");
 const text = fs.readFileSync(doc, "utf8");

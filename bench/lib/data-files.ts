@@ -6,7 +6,9 @@
  * The observation text of each shuttle row is formatted once, so writing 1M records takes seconds.
  */
 import * as fs from "node:fs";
-import { JoinedRecord, Rng, joinedCsvLine, joinedRecordToVw, JOINED_CSV_HEADER } from "@cbkit/common";
+import { JoinedRecord } from "@cbkit/common";
+import { Rng } from "@cbkit/common/util";
+import { joinedCsvLine, joinedRecordToVw, JOINED_CSV_HEADER } from "@cbkit/common/data";
 import { loadStatlogData } from "@cbkit/sim_app";
 
 export type DataFormat = "csv" | "jsonl" | "vw";

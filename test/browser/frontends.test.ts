@@ -23,7 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { loadConfig } from "@cbkit/common";
-import { openExperiment } from "@cbkit/sim_app/dist/workshop/notebook";
+import { openExperiment } from "@cbkit/sim_app";
 import { type NbCell, projectRoot, withWorkshopLock } from "../notebooks/harness";
 import { chromiumMissing, launchChromium, screenshotDir, type Chromium } from "./chromium";
 import { offMachine, openNotebook, openUntrusted, recordRequests, runNotebook, DRIVERS, type NotebookRun } from "./frontend";

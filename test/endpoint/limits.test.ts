@@ -8,8 +8,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { serveOptionsFromArgs, countJsonLines } from "@cbkit/common/dist/container/serve";
-import { servingLimitsEnvironment } from "@cbkit/common/dist/container/contract";
+import { serveOptionsFromArgs, countJsonLines, servingLimitsEnvironment } from "@cbkit/common/container";
 import { OBS, batchOf, post, rawConnection, rawJson, serveRefusal, startServe, tempDir, trainedModel, type Serving } from "./helpers";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";

@@ -10,11 +10,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JoinedRecord, JOINED_CSV_HEADER, Rng, findProjectRoot, loadModel, parseScore, writeJoinedCsv } from "@cbkit/common";
-import { jobPaths } from "@cbkit/common/dist/container/contract";
-import type { OpeEstimate } from "@cbkit/common";
-import { trainJob } from "@cbkit/common/dist/container/train";
-import { evaluateJob } from "@cbkit/common/dist/container/evaluate";
+import { JoinedRecord, loadModel, type OpeEstimate } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { JOINED_CSV_HEADER, writeJoinedCsv } from "@cbkit/common/data";
+import { parseScore } from "@cbkit/common/ope";
+import { Rng } from "@cbkit/common/util";
+import { jobPaths, trainJob, evaluateJob } from "@cbkit/common/container";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-container-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, JoinedRecord, Rng, numberAt, formatVwExample, joinedRecordToVw, parseVwExample, readJoinedRecords, readVwTextRecords, writeJoinedCsv, writeVwText } from "@cbkit/common";
+import { CbLearner, JoinedRecord, readJoinedRecords } from "@cbkit/common";
+import { numberAt, formatVwExample, joinedRecordToVw, parseVwExample, readVwTextRecords, writeJoinedCsv, writeVwText } from "@cbkit/common/data";
+import { Rng } from "@cbkit/common/util";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-data-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

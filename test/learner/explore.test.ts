@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CbLearner, floorPmf, poisson1FromUniform, squarecbPmf } from "@cbkit/common";
+import { CbLearner } from "@cbkit/common";
+import { floorPmf, poisson1FromUniform, squarecbPmf } from "@cbkit/common/learner";
 import { ALL_CONFIGS, label, syntheticRecords, trained } from "./helpers";
 
 const data = syntheticRecords(400);

@@ -1,4 +1,5 @@
-import { CbLearner, JoinedRecord, LearnerOptions, Rng } from "@cbkit/common";
+import { CbLearner, JoinedRecord, LearnerOptions } from "@cbkit/common";
+import { Rng } from "@cbkit/common/util";
 
 /** A small synthetic 3-feature, 4-action problem: the best action depends on the largest feature. */
 export function syntheticRecords(n: number, seed = 7, k = 4): JoinedRecord[] {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, MODEL_FORMAT_VERSION, ModelFormatError, loadModel, saveModel } from "@cbkit/common";
+import { CbLearner, ModelFormatError, loadModel, saveModel } from "@cbkit/common";
+import { MODEL_FORMAT_VERSION } from "@cbkit/common/learner";
 import { ALL_CONFIGS, label, syntheticRecords } from "./helpers";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-model-"));

@@ -10,20 +10,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  BIN_FIT_ROWS,
-  CbLearner,
-  DataFileError,
-  JoinedRecord,
-  MAX_LINE_BYTES,
-  Rng,
-  evaluatePolicy,
-  findProjectRoot,
-  joinedRecordToVw,
-  readJoinedRecords,
-  saveModel,
-  writeJoinedCsv,
-} from "@cbkit/common";
+import { BIN_FIT_ROWS } from "@cbkit/common/learner";
+import { CbLearner, DataFileError, JoinedRecord, evaluatePolicy, readJoinedRecords, saveModel } from "@cbkit/common";
+import { MAX_LINE_BYTES, joinedRecordToVw, writeJoinedCsv } from "@cbkit/common/data";
+import { Rng } from "@cbkit/common/util";
+import { findProjectRoot } from "@cbkit/common/config";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-readers-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,8 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { simulate } from "@cbkit/sim_app";
-import { main } from "@cbkit/sim_app/dist/cli/bandits";
-import { writeJoinedCsv, JoinedRecord } from "@cbkit/common";
+import { main } from "@cbkit/sim_app/cli";
+import { JoinedRecord } from "@cbkit/common";
+import { writeJoinedCsv } from "@cbkit/common/data";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-cli-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

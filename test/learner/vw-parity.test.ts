@@ -14,7 +14,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CbLearner, CbType, LearnerOptions, Rng } from "@cbkit/common";
+import { CbLearner, LearnerOptions } from "@cbkit/common";
+import { CbType } from "@cbkit/common/learner";
+import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "@cbkit/sim_app";
 import { VwSession, VwTranslation, adfExample, vwArgumentsFor, vwLine } from "../../bench/vw";
 import { pythonToolOrSkip } from "../../bench/python";

@@ -8,8 +8,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
-import { S3ObjectStore } from "@cbkit/common/dist/platform/sagemaker";
-import { checkExperimentUri, InvalidUsageError, LocalObjectStore, type ExperimentManager } from "@cbkit/common";
+import { S3ObjectStore } from "@cbkit/common/sagemaker";
+import { InvalidUsageError, type ExperimentManager } from "@cbkit/common";
+import { LocalObjectStore } from "@cbkit/common/local";
+import { checkExperimentUri } from "@cbkit/common/experiment";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("badinput");

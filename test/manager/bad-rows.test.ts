@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { InvalidUsageError, JoiningError, TrainingJobError, splitValueOf, type ExperimentManager } from "@cbkit/common";
+import { InvalidUsageError, JoiningError, TrainingJobError, type ExperimentManager } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("bad-rows");

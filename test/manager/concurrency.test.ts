@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { ConflictError, DuckDbRecordStore, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
+import { ConflictError, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
+import { DuckDbRecordStore } from "@cbkit/common/local";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("conc");
@@ -66,7 +67,7 @@ test("two managers training at once: one wins, the other gets a clear error, the
 test("several processes share the record file (open, write, close, retry on the lock)", async () => {
   const file = path.join(ws, "shared.duckdb");
   const script = `
-    const { DuckDbRecordStore } = require("@cbkit/common");
+    const { DuckDbRecordStore } = require("@cbkit/common/local");
     const s = new DuckDbRecordStore(process.argv[1]);
     (async () => { for (let i = 0; i < 10; i++) await s.metrics.put("p", "m", i); await s.close(); })()
       .catch((e) => { console.error(e.message); process.exit(1); });`;

@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExperimentManager, JobFailedError, splitValueOf } from "@cbkit/common";
+import { ExperimentManager, JobFailedError } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
 import { filler } from "../setup/small-disk";
 import { syntheticJoined, testConfig } from "./helpers";
 

@@ -7,7 +7,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { splitValueOf, type ExperimentManager } from "@cbkit/common";
+import type { ExperimentManager } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
 import { manager, syntheticJoined, tempWorkspace, testConfig, underLoad } from "./helpers";
 
 const ws = tempWorkspace("endpoint");

@@ -43,7 +43,7 @@ export function syntheticJoined(n: number, seedLabel = "s"): {
   return out;
 }
 
-export { pidAlive } from "@cbkit/common";
+export { pidAlive } from "@cbkit/common/util";
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import { InvalidExperimentIdError } from "@cbkit/common";
 import {
-  InvalidExperimentIdError,
   MAX_EXPERIMENT_ID_LENGTH,
   modelIdOfEvaluationJob,
   newEvaluationJobId,
   newJoinJobId,
   newModelId,
   validateExperimentId,
-} from "@cbkit/common";
+} from "@cbkit/common/experiment";
 
 test("experiment ids: allowed characters, no -eval-, short enough for every derived SageMaker name", () => {
   for (const ok of ["a", "bandits-exp-1", "A1--b2", "x".repeat(MAX_EXPERIMENT_ID_LENGTH)]) assert.equal(validateExperimentId(ok), ok);

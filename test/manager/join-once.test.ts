@@ -8,7 +8,8 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
-import { InvalidUsageError, JoiningError, readJoinedRecords, splitValueOf, type ExperimentManager, type JoinedRecord } from "@cbkit/common";
+import { InvalidUsageError, JoiningError, readJoinedRecords, type ExperimentManager, type JoinedRecord } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("join-once");

@@ -6,7 +6,10 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createLocalPlatform, readJoinedRecords, splitOf, splitValueOf, type JoinRequest, type JoinedRecord } from "@cbkit/common";
+import { readJoinedRecords, type JoinedRecord } from "@cbkit/common";
+import { splitOf, splitValueOf } from "@cbkit/common/data";
+import type { JoinRequest } from "@cbkit/common/platform";
+import { createLocalPlatform } from "@cbkit/common/local";
 import { manager, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("join");

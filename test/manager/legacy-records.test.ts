@@ -7,7 +7,8 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DuckDbRecordStore, type ExperimentManager, type ModelRecord, type OpeEstimate } from "@cbkit/common";
+import type { ExperimentManager, ModelRecord, OpeEstimate } from "@cbkit/common";
+import { DuckDbRecordStore } from "@cbkit/common/local";
 import { PREVIOUS_VERSION_SCORE, PREVIOUS_VERSION_SCORE_TODAY } from "../ope/fixtures";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "./helpers";
 

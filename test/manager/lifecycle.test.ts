@@ -9,17 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  createLocalPlatform,
-  EvaluationJobError,
-  HostingError,
-  JoiningError,
-  LocalHosting,
-  registerExperimentFile,
-  TrainingJobError,
-  type ExperimentManager,
-  type JobRunner,
-} from "@cbkit/common";
+import { EvaluationJobError, HostingError, JoiningError, TrainingJobError, type ExperimentManager } from "@cbkit/common";
+import type { JobRunner } from "@cbkit/common/platform";
+import { createLocalPlatform, LocalHosting } from "@cbkit/common/local";
+import { registerExperimentFile } from "@cbkit/common/experiment";
 import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
@@ -116,7 +109,8 @@ test("steps of a killed manager are closed as ABANDONED when the next manager lo
   // job runner and join never finish, so the kill lands mid-step.
   const script = `
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-    const { ExperimentManager, createLocalPlatform, loadConfig } = require("@cbkit/common");
+    const { ExperimentManager, loadConfig } = require("@cbkit/common");
+    const { createLocalPlatform } = require("@cbkit/common/local");
     const c = loadConfig(); c.workspace = ${JSON.stringify(ws)};
     const platform = createLocalPlatform({ workspace: c.workspace });
     const never = () => new Promise(() => {});

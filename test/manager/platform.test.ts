@@ -6,7 +6,7 @@
 import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { createPlatform } from "@cbkit/common";
+import { createPlatform } from "@cbkit/common/platform";
 import { manager, tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("platform");

@@ -2,7 +2,15 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { isSameProcess, pidAlive, processCommandLine, processCommandText, processStartTimeMs, processStartToken, psStartToken } from "@cbkit/common";
+import {
+  isSameProcess,
+  pidAlive,
+  processCommandLine,
+  processCommandText,
+  processStartTimeMs,
+  processStartToken,
+  psStartToken,
+} from "@cbkit/common/util";
 import { waitFor } from "./helpers";
 
 test("a process keeps its start token; another process, or the same pid after exit, does not match", async () => {

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
 import { TrainingJobError, EvalScoreNotAvailableError, InvalidUsageError, type ExperimentManager } from "@cbkit/common";
+import { entryPointScript } from "@cbkit/common/container";
 import { StatlogSimApp, prepareStatlogWarmStartData } from "@cbkit/sim_app";
 import { manager, readDecisionLog, tempWorkspace, testConfig } from "./helpers";
 
@@ -142,10 +143,10 @@ test("the container entry point runs as a plain process over an /opt/ml tree", (
   const root = tempWorkspace("optml");
   fs.mkdirSync(`${root}/input/config`, { recursive: true });
   fs.writeFileSync(`${root}/input/config/hyperparameters.json`, JSON.stringify({ num_arms: "7", exploration_policy: "egreedy", epsilon: "0.1", model_id: "m-1" }));
-  const r = spawnSync(process.execPath, [require.resolve("@cbkit/common/dist/container/train.js"), "--root", root], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [entryPointScript("train"), "--root", root], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(fs.readdirSync(`${root}/model`).length >= 1);
-  const e = spawnSync(process.execPath, [require.resolve("@cbkit/common/dist/container/evaluate.js"), "--root", root], { encoding: "utf8" });
+  const e = spawnSync(process.execPath, [entryPointScript("evaluate"), "--root", root], { encoding: "utf8" });
   assert.equal(e.status, 1);
   assert.match(fs.readFileSync(`${root}/output/failure`, "utf8"), /pretrained_model/);
   fs.rmSync(root, { recursive: true, force: true });

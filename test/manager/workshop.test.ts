@@ -3,9 +3,10 @@ import { test, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExperimentManager, plotlyBundle, rollingMean } from "@cbkit/common";
-import { runWorkshop, gatePasses } from "@cbkit/sim_app";
-import { renderReport, writeWorkshopReport } from "@cbkit/sim_app/dist/workshop/report";
+import { ExperimentManager, gatePasses } from "@cbkit/common";
+import { plotlyBundle, rollingMean } from "@cbkit/common/display";
+import { runWorkshop } from "@cbkit/sim_app";
+import { renderReport, writeWorkshopReport } from "@cbkit/sim_app/workshop";
 import { tempWorkspace, testConfig } from "./helpers";
 
 const ws = tempWorkspace("workshop");

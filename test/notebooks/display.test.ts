@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CHART_TRACE_TYPES, formatCell, inKernel, PLOTLY_PACKAGE, plotlyBundle, plotlyHtml, plotlyLibraryHtml, servedPlotly, showChart, tableHtml, tableText } from "@cbkit/common";
+import { CHART_TRACE_TYPES, formatCell, inKernel, PLOTLY_PACKAGE, plotlyBundle, plotlyHtml, plotlyLibraryHtml, servedPlotly, showChart, tableHtml, tableText } from "@cbkit/common/display";
 
 test("outside a kernel nothing loads tslab and the helpers fall back to text", () => {
   assert.equal(inKernel(), false);

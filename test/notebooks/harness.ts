@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 import { canImport, missingTool, PYTHON_ENV_COMMAND, venvPython } from "../python-tools";
 
 export interface NbOutput {

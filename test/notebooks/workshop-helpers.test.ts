@@ -9,23 +9,20 @@ import {
   LoopDashboard,
   Progress,
   barFigure,
-  clipInterval,
   compareCosts,
   costFigure,
   distinctDecimals,
-  formatDifference,
   formatScore,
   linesFigure,
   loadConfig,
-  loopScoresFigure,
   loopSummaryRows,
   pmfFigure,
-  progressHtml,
-  rewardChartFigure,
-  rollingMean,
   type LoopResult,
+  gateReason,
+  loopResult,
+  loopSettings,
 } from "@cbkit/common";
-import { gateReason, loopResult, loopSettings } from "@cbkit/sim_app/dist/workshop/notebook";
+import { clipInterval, formatDifference, loopScoresFigure, progressHtml, rewardChartFigure, rollingMean } from "@cbkit/common/display";
 import { scoreFixture } from "../ope/fixtures";
 
 /** Runs fn with console.log captured. */

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ExperimentManager, loadConfig } from "@cbkit/common";
-import { openExperiment } from "@cbkit/sim_app/dist/workshop/notebook";
+import { openExperiment } from "@cbkit/sim_app";
 import { executeNotebook, jupyterMissing, withWorkshopLock, type ExecutedNotebook } from "./harness";
 
 const skip = jupyterMissing("test/notebooks/workshop.test.ts");

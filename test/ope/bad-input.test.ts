@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluatePolicy, OpeAccumulator, PolicyEvaluationStream, OpeInputError, IPS, DR } from "@cbkit/common";
-import type { JoinedRecord } from "@cbkit/common";
+import { evaluatePolicy, OpeInputError, IPS, DR, type JoinedRecord } from "@cbkit/common";
+import { OpeAccumulator, PolicyEvaluationStream } from "@cbkit/common/ope";
 import { FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, FIXTURE_PMFS, SYNTH_MODEL, rec } from "./fixtures";
 
 /** FIXTURE with row `i` changed. */

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { comparePolicies, evaluatePolicy, formatComparisonTable, DifferenceAccumulator, OpeAccumulator, OpeInputError, ESTIMATOR_NAMES, IPS, DR, SNDR } from "@cbkit/common";
+import { comparePolicies, evaluatePolicy, OpeInputError, IPS, DR, SNDR } from "@cbkit/common";
+import { formatComparisonTable, DifferenceAccumulator, OpeAccumulator, ESTIMATOR_NAMES } from "@cbkit/common/ope";
 import { EXPECTED, FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, SYNTH_MODEL, syntheticLog } from "./fixtures";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} is not ${b} (±${tol})`);

@@ -1,20 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  evaluatePolicy,
-  evaluateModelOnRecords,
-  formatEstimateTable,
-  normalQuantile,
-  RidgeCostModel,
-  ESTIMATOR_NAMES,
-  IPS,
-  SNIPS,
-  DM,
-  DR,
-  SNDR,
-  ESTIMATORS,
-  OpeAccumulator,
-} from "@cbkit/common";
+import { evaluatePolicy, IPS, SNIPS, DM, DR, SNDR, ESTIMATORS } from "@cbkit/common";
+import { evaluateModelOnRecords, formatEstimateTable, normalQuantile, RidgeCostModel, ESTIMATOR_NAMES, OpeAccumulator } from "@cbkit/common/ope";
 import { EXPECTED, FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, FIXTURE_PMFS, SYNTH_MODEL, rec, syntheticLog } from "./fixtures";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} is not ${b} (±${tol})`);

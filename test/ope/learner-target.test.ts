@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CbLearner, evaluateModelOnRecords, evaluatePolicy, DR } from "@cbkit/common";
+import { CbLearner, evaluatePolicy, DR } from "@cbkit/common";
+import { evaluateModelOnRecords } from "@cbkit/common/ope";
 import { syntheticLog } from "./fixtures";
 
 test("a CbLearner is evaluated through its full pmf (contract: predictPmf)", async () => {

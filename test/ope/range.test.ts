@@ -4,7 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ESTIMATOR_NAMES, OpeInputError, PolicyEvaluationStream, comparePolicies, crossFitCostPredictions, evaluatePolicy, formatEstimateTable, IPS, SNIPS, DR } from "@cbkit/common";
+import { OpeInputError, comparePolicies, evaluatePolicy, IPS, SNIPS, DR } from "@cbkit/common";
+import { ESTIMATOR_NAMES, PolicyEvaluationStream, crossFitCostPredictions, formatEstimateTable } from "@cbkit/common/ope";
 import { FIXTURE, FIXTURE_MODEL, rec, syntheticLog, SYNTH_MODEL } from "./fixtures";
 
 test("every estimate and interval is clipped to [1 − max_reward, 1 − min_reward], and the result says what was clipped", async () => {

@@ -7,21 +7,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  DEFAULT_ESTIMATOR,
-  ESTIMATORS,
-  ESTIMATOR_NAMES,
-  OpeInputError,
-  configReference,
-  estimatorNamed,
-  evaluatePolicy,
-  findProjectRoot,
-  formatEstimateTable,
-  parseConfig,
-  withEstimatorsTable,
-} from "@cbkit/common";
-import { estimatorOfHyperparameters } from "@cbkit/common/dist/container/evaluate";
-import { main } from "@cbkit/sim_app/dist/cli/bandits";
+import { ESTIMATORS, OpeInputError, estimatorNamed, evaluatePolicy } from "@cbkit/common";
+import { configReference, findProjectRoot, parseConfig } from "@cbkit/common/config";
+import { DEFAULT_ESTIMATOR, ESTIMATOR_NAMES, formatEstimateTable, withEstimatorsTable } from "@cbkit/common/ope";
+import { estimatorOfHyperparameters } from "@cbkit/common/container";
+import { main } from "@cbkit/sim_app/cli";
 import { FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL } from "./fixtures";
 
 const root = findProjectRoot();

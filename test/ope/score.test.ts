@@ -4,7 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OpeAccumulator, OpeInputError, DR, evaluatePolicy, parseScore, scoreFromJson } from "@cbkit/common";
+import { OpeInputError, DR, evaluatePolicy } from "@cbkit/common";
+import { OpeAccumulator, parseScore, scoreFromJson } from "@cbkit/common/ope";
 import { FIXTURE, FIXTURE_COST_MODEL, FIXTURE_MODEL, PREVIOUS_VERSION_SCORE, PREVIOUS_VERSION_SCORE_TODAY } from "./fixtures";
 
 test("a score survives its JSON: every field, and the NaNs JSON writes as null", async () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluatePolicy, OpeAccumulator, PolicyEvaluationStream, ESTIMATORS, ESTIMATOR_NAMES, RidgeCostModel, IPS, SNDR } from "@cbkit/common";
-import type { OpeSample } from "@cbkit/common";
+import { evaluatePolicy, ESTIMATORS, IPS, SNDR } from "@cbkit/common";
+import { OpeAccumulator, PolicyEvaluationStream, ESTIMATOR_NAMES, RidgeCostModel, type OpeSample } from "@cbkit/common/ope";
 import { SYNTH_MODEL, syntheticLog } from "./fixtures";
 
 function samples(n: number): OpeSample[] {

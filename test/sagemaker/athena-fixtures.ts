@@ -3,8 +3,10 @@
  * endpoint's decision log and as SageMaker data-capture lines, with duplicates, late and missing
  * rewards, rewards without decisions and non-decision requests.
  */
-import { splitValueOf, type DecisionRecord, type RewardRecord } from "@cbkit/common";
-import { Rng } from "@cbkit/common";
+import type { RewardRecord } from "@cbkit/common";
+import { splitValueOf } from "@cbkit/common/data";
+import type { DecisionRecord } from "@cbkit/common/platform";
+import { Rng } from "@cbkit/common/util";
 
 export const T0 = Date.parse("2026-11-28T10:00:00Z") / 1000;
 

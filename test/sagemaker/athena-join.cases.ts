@@ -16,8 +16,8 @@ import {
   WaitTimeoutError,
   athenaTableNames,
   captureHour,
-} from "@cbkit/common/dist/platform/sagemaker";
-import type { JoinRequest } from "@cbkit/common";
+} from "@cbkit/common/sagemaker";
+import type { JoinRequest } from "@cbkit/common/platform";
 import { batchCaptureLine, captureLine, makeDecisions } from "./athena-fixtures";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, testSettings, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 

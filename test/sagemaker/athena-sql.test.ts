@@ -13,26 +13,25 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { readJoinedRecords, type JoinRequest, type JoinedRecord } from "@cbkit/common";
-import { LocalObjectStore, runLocalJoin } from "@cbkit/common/dist/platform/local";
+import { readJoinedRecords, type JoinedRecord } from "@cbkit/common";
+import type { JoinRequest } from "@cbkit/common/platform";
+import { LocalObjectStore, runLocalJoin } from "@cbkit/common/local";
 import {
   DUCKDB_TRINO_SHIMS,
   athenaJoinQueries,
   athenaTableNames,
-  decisionsRelationSql,
-  joinedIdsRelationSql,
-  rewardsRelationSql,
-} from "@cbkit/common/dist/platform/sagemaker";
-import {
   createDatabaseSql,
   createDecisionsTableSql,
   createJoinedIdsTableSql,
   createRewardsTableSql,
+  decisionsRelationSql,
   dropTableSql,
-} from "@cbkit/common/dist/platform/sagemaker/athena-sql";
+  joinedIdsRelationSql,
+  rewardsRelationSql,
+} from "@cbkit/common/sagemaker";
 import { T0, batchCaptureLine, captureLine, hourOf, makeDecisions, makeRewards, probeLine } from "./athena-fixtures";
 import { pythonToolOrSkip } from "../../bench/python";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 import { spawnSync } from "node:child_process";
 
 const EXP = "exp-athena";

@@ -9,7 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { Rng, parseScore, writeJoinedCsv, type JoinedRecord } from "@cbkit/common";
+import type { JoinedRecord } from "@cbkit/common";
+import { writeJoinedCsv } from "@cbkit/common/data";
+import { parseScore } from "@cbkit/common/ope";
+import { Rng } from "@cbkit/common/util";
 
 const PROJECT = path.resolve(__dirname, "..", "..", "..");
 

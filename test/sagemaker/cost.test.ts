@@ -11,8 +11,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
-import { parseConfig, estimateSageMakerCost, formatCostEstimate, SAGEMAKER_PRICES, type SageMakerFleets } from "@cbkit/common";
-import { cloudCostNotice, workshopLoops, workshopWork } from "@cbkit/sim_app";
+import { parseConfig } from "@cbkit/common/config";
+import { estimateSageMakerCost, formatCostEstimate, SAGEMAKER_PRICES, type SageMakerFleets } from "@cbkit/common/platform";
+import { cloudCostNotice, workshopWork } from "@cbkit/sim_app/workshop";
+import { workshopLoops } from "@cbkit/sim_app";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const SHIPPED = fs.readFileSync(path.join(ROOT, "config.yaml"), "utf8");

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { DescribeTableCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/dist/platform/sagemaker";
-import { ConflictError, parseConfig, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import { DynamoRecordStore, sageMakerSettingsFromConfig } from "@cbkit/common/sagemaker";
+import { ConflictError, type ExperimentRecord, type ModelRecord } from "@cbkit/common";
+import { parseConfig } from "@cbkit/common/config";
 import { PREVIOUS_VERSION_SCORE, PREVIOUS_VERSION_SCORE_TODAY, scoreFixture } from "../ope/fixtures";
 import { STORAGE_EMULATORS, type DynamoEmulator } from "./helpers";
 

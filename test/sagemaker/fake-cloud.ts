@@ -34,11 +34,8 @@ import {
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, type AthenaClient } from "@aws-sdk/client-athena";
 import { DeleteDashboardsCommand, GetMetricDataCommand, PutDashboardCommand, PutMetricDataCommand, type CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { jobPaths, writeFailure } from "@cbkit/common/dist/container/contract";
-import { trainJob } from "@cbkit/common/dist/container/train";
-import { evaluateJob } from "@cbkit/common/dist/container/evaluate";
-import { startServer } from "@cbkit/common/dist/container/serve";
-import { DUCKDB_TRINO_SHIMS, readTar, type S3ObjectStore } from "@cbkit/common/dist/platform/sagemaker";
+import { jobPaths, writeFailure, trainJob, evaluateJob, startServer } from "@cbkit/common/container";
+import { DUCKDB_TRINO_SHIMS, readTar, type S3ObjectStore } from "@cbkit/common/sagemaker";
 import { validationError } from "./helpers";
 
 type Input = Record<string, any>;

@@ -15,7 +15,7 @@ import * as net from "node:net";
 import { pythonToolOrSkip } from "../../bench/python";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { SageMakerSettings } from "@cbkit/common/dist/platform/sagemaker";
+import type { SageMakerSettings } from "@cbkit/common/sagemaker";
 
 export const DUMMY_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 export const REGION = "us-west-2";

@@ -12,7 +12,7 @@ import {
   SageMakerClient,
   UpdateEndpointCommand,
 } from "@aws-sdk/client-sagemaker";
-import { S3ObjectStore, SageMakerHosting, SageMakerNameCollisionError, WaitTimeoutError } from "@cbkit/common/dist/platform/sagemaker";
+import { S3ObjectStore, SageMakerHosting, SageMakerNameCollisionError, WaitTimeoutError } from "@cbkit/common/sagemaker";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, validationError, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
 const EXP = "exp-host";

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, packedArtifactUri, readTar, writeTarGz } from "@cbkit/common/dist/platform/sagemaker";
+import { AwsPermissionError, S3ObjectStore, SageMakerJobRunner, WaitTimeoutError, packedArtifactUri, readTar, writeTarGz } from "@cbkit/common/sagemaker";
 import { JobFailedError } from "@cbkit/common";
 import { scoreFixture } from "../ope/fixtures";
 import { checkCreateTrainingJob } from "./fake-cloud";

@@ -32,8 +32,9 @@ import {
   resolveSageMakerSettings,
   sageMakerSettingsFromConfig,
   type SageMakerPlatform,
-} from "@cbkit/common/dist/platform/sagemaker";
-import { parseConfig, type ModelRecord } from "@cbkit/common";
+} from "@cbkit/common/sagemaker";
+import type { ModelRecord } from "@cbkit/common";
+import { parseConfig } from "@cbkit/common/config";
 import { scoreFixture } from "../ope/fixtures";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, fakeClock, tarGz, testSettings, validationError, type DynamoEmulator, type S3Emulator, STORAGE_EMULATORS } from "./helpers";
 
@@ -469,7 +470,7 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerPlatform: metrics, 
 
 describe("checkSageMakerSetup (AWS mocked)", () => {
   it("reports every setup problem at once, with fixes", async () => {
-    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { checkSageMakerSetup } = await import("@cbkit/common/sagemaker");
     const { IAMClient, GetRoleCommand } = await import("@aws-sdk/client-iam");
     const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
     const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
@@ -506,7 +507,7 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
   });
 
   it("finds a configured role ARN that lacks the role's path (GetRole by name would pass it), and an image SageMaker refuses", async () => {
-    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { checkSageMakerSetup } = await import("@cbkit/common/sagemaker");
     const { ECRClient, DescribeImagesCommand } = await import("@aws-sdk/client-ecr");
     const c = { region: "eu-west-1", credentials: DUMMY_CREDENTIALS };
     const sts = new STSClient(c);
@@ -543,7 +544,7 @@ describe("checkSageMakerSetup (AWS mocked)", () => {
   });
 
   it("stops at a config problem and names the field", async () => {
-    const { checkSageMakerSetup } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { checkSageMakerSetup } = await import("@cbkit/common/sagemaker");
     const doc = YAML.parse(CONFIG) as Record<string, any>;
     doc.sagemaker.role_arn = null;
     const checks = await checkSageMakerSetup(parseConfig(YAML.stringify(doc)));

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { S3ObjectStore, parseS3Uri } from "@cbkit/common/dist/platform/sagemaker";
+import { S3ObjectStore, parseS3Uri } from "@cbkit/common/sagemaker";
 import { ObjectStoreError } from "@cbkit/common";
 import { BUCKET, REGION, STORAGE_EMULATORS, type S3Emulator } from "./helpers";
 
@@ -88,7 +88,7 @@ describe("S3ObjectStore bucket creation (S3 mocked)", () => {
   it("creates a missing bucket in the configured region, and explains a bucket it can not use", async () => {
     const { mockClient } = await import("aws-sdk-client-mock");
     const { S3Client, HeadBucketCommand, CreateBucketCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
-    const { SageMakerConfigError } = await import("@cbkit/common/dist/platform/sagemaker");
+    const { SageMakerConfigError } = await import("@cbkit/common/sagemaker");
     const client = new S3Client({ region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
     const s3 = mockClient(client);
     const notFound = Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } });

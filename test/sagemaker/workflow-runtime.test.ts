@@ -12,7 +12,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
-import { Predictor, type Hosting, type RuntimeClientSettings } from "@cbkit/common";
+import { Predictor } from "@cbkit/common";
+import type { Hosting, RuntimeClientSettings } from "@cbkit/common/platform";
 import { DUMMY_CREDENTIALS, REGION } from "./helpers";
 
 describe("Predictor over HTTPS: keep-alive and maxSockets reach the SDK client", () => {

@@ -13,8 +13,11 @@ import YAML from "yaml";
 import { SageMakerClient, CreateEndpointCommand, UpdateEndpointCommand, CreateTrainingJobCommand, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { ExperimentManager, Rng, parseConfig, type JoinedRecord, type RuntimeClientSettings, type TrainingJobRequest } from "@cbkit/common";
-import { createSageMakerPlatform, readTar, type SageMakerPlatform } from "@cbkit/common/dist/platform/sagemaker";
+import { ExperimentManager, type JoinedRecord } from "@cbkit/common";
+import { parseConfig } from "@cbkit/common/config";
+import type { RuntimeClientSettings, TrainingJobRequest } from "@cbkit/common/platform";
+import { Rng } from "@cbkit/common/util";
+import { createSageMakerPlatform, readTar, type SageMakerPlatform } from "@cbkit/common/sagemaker";
 import { FakeCloud } from "./fake-cloud";
 import { BUCKET, DUMMY_CREDENTIALS, REGION, startDynamo, startS3, testSettings, type DynamoEmulator, type S3Emulator } from "./helpers";
 

@@ -8,8 +8,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JoinedRecord, JOINED_CSV_HEADER, findProjectRoot, joinedCsvLine, writeJoinedCsv } from "@cbkit/common";
-import { main } from "@cbkit/sim_app/dist/cli/bandits";
+import { JoinedRecord } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { JOINED_CSV_HEADER, joinedCsvLine, writeJoinedCsv } from "@cbkit/common/data";
+import { main } from "@cbkit/sim_app/cli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-cli-bad-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CbLearner, JoinedRecord, findProjectRoot, joinedRecordToVw, loadModel, saveModel, writeJoinedCsv } from "@cbkit/common";
+import { CbLearner, JoinedRecord, loadModel, saveModel } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { joinedRecordToVw, writeJoinedCsv } from "@cbkit/common/data";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-cli-predict-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

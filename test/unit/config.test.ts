@@ -3,17 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  ConfigError,
-  ConfigIssue,
-  configReference,
-  configSettingsRows,
-  findProjectRoot,
-  loadConfig,
-  parseConfig,
-  resolveImageUri,
-  resolveWorkspaceDir,
-} from "@cbkit/common";
+import { ConfigError, ConfigIssue, loadConfig } from "@cbkit/common";
+import { configReference, configSettingsRows, findProjectRoot, parseConfig, resolveImageUri, resolveWorkspaceDir } from "@cbkit/common/config";
 
 const root = findProjectRoot();
 const shipped = fs.readFileSync(path.join(root, "config.yaml"), "utf8");

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DataFileError, JoinedRecord, JOINED_CSV_HEADER, joinedCsvLine, readJoinedRecords, readVwTextRecords } from "@cbkit/common";
+import { DataFileError, JoinedRecord, readJoinedRecords } from "@cbkit/common";
+import { JOINED_CSV_HEADER, joinedCsvLine, readVwTextRecords } from "@cbkit/common/data";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-data-bad-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

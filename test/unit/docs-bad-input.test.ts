@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 
 const root = findProjectRoot();
 

@@ -20,7 +20,10 @@
  *     platform/record-codec.ts    how records are read back (older shapes included)
  *     platform/local | platform/sagemaker   (peers: two implementations of one contract)
  *     platform/index.ts           the platform face (and where the platform is chosen)
+ *     experiment/gate.ts          the deploy gate (its rules: the config schema's deploy_gate)
  *     experiment                  the manager and its workflows
+ *     experiment/loop.ts          the continual-learning loop, over the manager and the gate
+ *     experiment/index.ts         the experiment face (@cbkit/common/experiment)
  *     index.ts                    the package root
  *   sim_app/src
  *     statlog, simulate, workshop, cli, index.ts
@@ -33,7 +36,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 
 const ROOT = findProjectRoot();
 
@@ -54,7 +57,10 @@ const LAYERS: Record<"common" | "sim_app", (string | string[])[]> = {
     "platform/record-codec.ts",
     ["platform/local", "platform/sagemaker"],
     "platform/index.ts",
+    "experiment/gate.ts",
     "experiment",
+    "experiment/loop.ts",
+    "experiment/index.ts",
     "index.ts",
   ],
   sim_app: ["statlog", "simulate", "workshop", "cli", "index.ts"],
@@ -231,12 +237,14 @@ test("the checker sees what it checks: every file has a layer, and planted viola
   const { files, edges } = graph;
   for (const f of files) assert.ok(unitOf(path.join(ROOT, f)).unit, f);
   // It reads multi-line imports and the root's re-exports.
-  assert.ok(edges.some((e) => e.from === "common/src/index.ts" && e.to === "common/src/experiment/index.ts"), "reads the root's re-exports");
+  assert.ok(edges.some((e) => e.from === "common/src/index.ts" && e.to === "common/src/experiment/loop.ts"), "reads the root's re-exports");
   assert.ok(edges.length > 150, `found ${edges.length} imports`);
-  // Planted: data -> experiment (up the layers, and a circle with experiment -> data), local <-> sagemaker (peers).
+  // Planted: data -> experiment (up the layers, and a circle with experiment -> data), local <-> sagemaker (peers),
+  // the manager -> the loop (up the layers inside experiment/).
   const planted = [
     { from: "common/src/data/records.ts", to: "common/src/experiment/ids.ts", spec: "../experiment/ids" },
     { from: "common/src/platform/local/jobs.ts", to: "common/src/platform/sagemaker/tar.ts", spec: "../sagemaker/tar" },
+    { from: "common/src/experiment/manager.ts", to: "common/src/experiment/loop.ts", spec: "./loop" },
     { from: "common/src/util/random.ts", to: "common/src/util/process.ts", spec: "./process" },
     { from: "common/src/util/process.ts", to: "common/src/util/random.ts", spec: "./random" },
   ];
@@ -244,5 +252,6 @@ test("the checker sees what it checks: every file has a layer, and planted viola
   assert.ok(found.includes("common/src/data/records.ts -> common/src/experiment/ids.ts"), found.join("\n"));
   assert.ok(found.some((v) => v.startsWith("circle between folders:") && v.includes("common/data") && v.includes("common/experiment")), found.join("\n"));
   assert.ok(found.includes("common/src/platform/local/jobs.ts -> common/src/platform/sagemaker/tar.ts (peers)"), found.join("\n"));
+  assert.ok(found.includes("common/src/experiment/manager.ts -> common/src/experiment/loop.ts"), "the manager may not import the loop built on it");
   assert.ok(found.includes("circle between files: common/src/util/process.ts, common/src/util/random.ts"), found.join("\n"));
 });

@@ -11,27 +11,21 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CbLearner, EXPLORATION_POLICIES, LearnerError, LearnerOptions, ModelLayoutError } from "@cbkit/common";
+import { ALGORITHM_FIELDS, describeConfigAllowed, findProjectRoot } from "@cbkit/common/config";
+import { writeJoinedCsv } from "@cbkit/common/data";
 import {
-  ALGORITHM_FIELDS,
-  CbLearner,
-  EXPLORATION_POLICIES,
   LEARNER_DEFAULTS,
   LEARNER_PARAMETER_LIST,
-  LearnerError,
-  LearnerOptions,
   LearnerParameter,
-  ModelLayoutError,
   POLICIES,
   ResolvedLearnerOptions,
   allowedText,
   cliFlagOf,
-  describeConfigAllowed,
-  findProjectRoot,
   nextModelOptions,
   resolveLearnerOptions,
-  writeJoinedCsv,
-} from "@cbkit/common";
-import { main } from "@cbkit/sim_app/dist/cli/bandits";
+} from "@cbkit/common/learner";
+import { main } from "@cbkit/sim_app/cli";
 
 const root = findProjectRoot();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-registry-"));

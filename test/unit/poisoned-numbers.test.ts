@@ -11,19 +11,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  CbLearner,
-  ConfigError,
-  JOINED_CSV_HEADER,
-  LearnerError,
-  ModelFormatError,
-  findProjectRoot,
-  joinedCsvLine,
-  loadConfig,
-  loadModel,
-  saveModel,
-  type JoinedRecord,
-} from "@cbkit/common";
+import { CbLearner, ConfigError, LearnerError, ModelFormatError, loadConfig, loadModel, saveModel, type JoinedRecord } from "@cbkit/common";
+import { JOINED_CSV_HEADER, joinedCsvLine } from "@cbkit/common/data";
+import { findProjectRoot } from "@cbkit/common/config";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-poisoned-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

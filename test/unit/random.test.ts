@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Rng, hash32, hashUnit, sampleIndex } from "@cbkit/common";
+import { Rng, hash32, hashUnit, sampleIndex } from "@cbkit/common/util";
 
 test("the same seed gives the same stream, another seed another", () => {
   const a = new Rng(42), b = new Rng(42), c = new Rng(43);

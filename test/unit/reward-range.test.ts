@@ -9,25 +9,20 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  CONFIG_SCHEMA,
   CbLearner,
   ConfigError,
   InvalidUsageError,
-  MAX_MAGNITUDE,
   RewardRangeError,
-  SPLIT_RATIO_BOUNDS,
   evaluatePolicy,
-  findProjectRoot,
   loadConfig,
-  rewardProblem,
-  splitOf,
-  splitRatioProblem,
   type ExperimentManager,
   type JoinedRecord,
 } from "@cbkit/common";
-import { jobPaths, rewardRangeHyperparameters } from "@cbkit/common/dist/container/contract";
-import { checkOptions } from "@cbkit/common/dist/join/sql";
-import { main as bandits } from "@cbkit/sim_app/dist/cli/bandits";
+import { CONFIG_SCHEMA, findProjectRoot } from "@cbkit/common/config";
+import { MAX_MAGNITUDE, SPLIT_RATIO_BOUNDS, rewardProblem, splitOf, splitRatioProblem } from "@cbkit/common/data";
+import { jobPaths, rewardRangeHyperparameters } from "@cbkit/common/container";
+import { checkOptions } from "@cbkit/common/join";
+import { main as bandits } from "@cbkit/sim_app/cli";
 import { manager, syntheticJoined, tempWorkspace, testConfig } from "../manager/helpers";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-reward-range-"));
@@ -110,7 +105,7 @@ test("training, evaluation, the jobs and the CLI refuse the range config.yaml re
   const paths = jobPaths(root);
   fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
   fs.writeFileSync(paths.hyperparameters, JSON.stringify({ model_id: "m-1", num_arms: "7", min_reward: "1", max_reward: "1" }));
-  const { trainJob } = await import("@cbkit/common/dist/container/train");
+  const { trainJob } = await import("@cbkit/common/container");
   await assert.rejects(trainJob(paths, () => undefined), same);
 });
 

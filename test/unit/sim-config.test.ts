@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { AppConfigMismatchError, StatlogSimApp, checkAppMatchesConfig, findProjectRoot, loadConfig, prepareStatlogWarmStartData } from "@cbkit/sim_app";
+import { loadConfig } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { AppConfigMismatchError, StatlogSimApp, checkAppMatchesConfig, prepareStatlogWarmStartData } from "@cbkit/sim_app";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-sim-config-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,20 +3,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  StatlogSimApp,
-  loadShuttleData,
-  loadStatlogData,
-  resolveShuttleDataFile,
-  findProjectRoot,
-  loadConfig,
-  WARM_START_MODEL_ID,
-  JOINED_RECORD_COLUMNS,
-  prepareStatlogWarmStartData,
-  evaluateHistoricalData,
-  hashUnit,
-  SPLIT_SEED,
-} from "@cbkit/sim_app";
+import { loadConfig } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { WARM_START_MODEL_ID, JOINED_RECORD_COLUMNS, SPLIT_SEED } from "@cbkit/common/data";
+import { hashUnit } from "@cbkit/common/util";
+import { StatlogSimApp, loadStatlogData, resolveShuttleDataFile, prepareStatlogWarmStartData, evaluateHistoricalData } from "@cbkit/sim_app";
+import { loadShuttleData } from "@cbkit/sim_app/statlog";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-sim-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -187,6 +187,13 @@ export const ALGORITHM_FIELDS = {
 /** The ends of the reward range keep the numeric contract (the rule between them: load.ts, from data/rewards.ts). */
 const REWARD_LIMITS = { min: -MAX_MAGNITUDE, max: MAX_MAGNITUDE, reason: "the kit's numeric contract" } as const;
 
+/**
+ * The deploy gate's rules (workflow.deploy_gate), the one list: the gate (experiment/gate.ts) and
+ * the loop take their rule type from it.
+ */
+export const DEPLOY_GATE_RULES = ["ci", "point", "always"] as const;
+export type DeployGateRule = (typeof DEPLOY_GATE_RULES)[number];
+
 /** Workflow settings (experiment manager role: add keys here). */
 export const WORKFLOW_FIELDS = {
   join_ratio: cfgNum({
@@ -195,7 +202,7 @@ export const WORKFLOW_FIELDS = {
     reason: "0 or 1 leaves the train or the eval split empty",
     default: 0.8,
   }),
-  deploy_gate: cfgOneOf(["ci", "point", "always"] as const, {
+  deploy_gate: cfgOneOf(DEPLOY_GATE_RULES, {
     description: "when the loop deploys a challenger: ci (its upper confidence bound is below the champion's cost), point (cost <= champion's, the original), always",
     default: "ci",
   }),
@@ -336,7 +343,7 @@ export interface AlgorithmsParameters {
 }
 export interface WorkflowSettings {
   join_ratio: number;
-  deploy_gate: "ci" | "point" | "always";
+  deploy_gate: DeployGateRule;
   min_reward: number;
   max_reward: number;
   default_reward: number | null;

@@ -3,9 +3,10 @@ import { resolveWorkspaceDir, type Config } from "../config";
 import { createLocalPlatform, type JobMode } from "./local";
 import type { Platform } from "./types";
 
+// The platform face (@cbkit/common/platform): the contract, the object layout, the choice of
+// platform. The two platforms have their own subpaths: @cbkit/common/local, @cbkit/common/sagemaker.
 export * from "./types";
 export * from "./layout";
-export * from "./local";
 // SageMaker costs, without the AWS SDK: the run estimates of npm start and notebook 3 use them in any mode.
 export * from "./sagemaker/cost";
 

@@ -16,30 +16,22 @@ import { parseArgs } from "node:util";
 import {
   CbLearner,
   Config,
-  DEFAULT_REWARD_RANGE,
   DataFileError,
   ESTIMATORS,
-  ESTIMATOR_NAMES,
-  Estimator,
   EstimatorName,
   estimatorNamed,
-  JoinedRecordReader,
-  LEARNER_PARAMETER_LIST,
   LearnerOptions,
-  POLICIES,
-  allowedText,
   evaluatePolicy,
-  formatEstimateTable,
-  learnerSettings,
   learnerOptionsFromParameters,
-  findProjectRoot,
   loadConfig,
   loadModel,
   readJoinedRecords,
-  rewardRangeOf,
   saveModel,
-  type RewardBounds,
 } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
+import { DEFAULT_REWARD_RANGE, JoinedRecordReader, readVwTextRecords, rewardRangeOf, type JoinedRecord, type RewardBounds } from "@cbkit/common/data";
+import { LEARNER_PARAMETER_LIST, POLICIES, allowedText, learnerSettings } from "@cbkit/common/learner";
+import { ESTIMATOR_NAMES, Estimator, formatEstimateTable } from "@cbkit/common/ope";
 import { SimulationResult, median, simulate } from "../simulate/simulate";
 
 /** A usage error: printed with a hint, exit code 2. */

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultShuttleDataFile, findProjectRoot } from "@cbkit/common";
+import { defaultShuttleDataFile, findProjectRoot } from "@cbkit/common/config";
 
 /** Number of features per row of shuttle.trn. */
 export const SHUTTLE_NUM_FEATURES = 9;

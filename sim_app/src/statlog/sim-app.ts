@@ -2,42 +2,11 @@
  * The simulated client application: users are rows of the shuttle data, a user's context is the
  * row's normalised features, and the reward is 1 when the chosen action is the row's true class.
  */
-import { JoinedRecord, RewardRecord, Rng } from "@cbkit/common";
+import { JoinedRecord, RewardRecord, type ClientApplication } from "@cbkit/common";
+import { Rng } from "@cbkit/common/util";
+import { AppShapeConfig, checkAppMatchesConfig } from "./app-config";
 import { ClassSummaryRow, DataFileSetting, StatlogData, classSummary, loadStatlogData, resolveShuttleDataFile } from "./data";
-
-/** The part of a loaded config that fixes the model's shape (a full `Config` fits). */
-export interface AppShapeConfig {
-  /** Path of the config file, named in errors (default "config.yaml"). */
-  path?: string | null;
-  algor?: { algorithms_parameters?: { num_arms?: number | null; num_features?: number | null } };
-}
-
-/** A config whose num_arms or num_features differs from the client app's; names the file and the keys. */
-export class AppConfigMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AppConfigMismatchError";
-  }
-}
-
-/**
- * Checks up front that the config's model shape is the app's: algor.algorithms_parameters.num_arms
- * must equal the app's number of actions and num_features its number of context features (7 and
- * 9 for the Statlog shuttle app). Throws AppConfigMismatchError naming the config file, each
- * wrong key, its value and the value to set; a key the config leaves out is not checked.
- */
-export function checkAppMatchesConfig(app: { numActions: number; numFeatures: number }, config: AppShapeConfig): void {
-  const file = config.path ?? "config.yaml";
-  const p = config.algor?.algorithms_parameters ?? {};
-  const problems: string[] = [];
-  if (p.num_arms != null && p.num_arms !== app.numActions) {
-    problems.push(`algor.algorithms_parameters.num_arms is ${p.num_arms} but the app has ${app.numActions} actions: set num_arms: ${app.numActions}`);
-  }
-  if (p.num_features != null && p.num_features !== app.numFeatures) {
-    problems.push(`algor.algorithms_parameters.num_features is ${p.num_features} but the app's contexts have ${app.numFeatures} features: set num_features: ${app.numFeatures}`);
-  }
-  if (problems.length > 0) throw new AppConfigMismatchError(`${file} does not match the client app: ${problems.join("; ")}`);
-}
+import { prepareStatlogWarmStartData } from "./warm-start";
 
 export interface StatlogSimAppOptions {
   /** shuttle.trn; defaults to the config's data_file or ../shared/data/shuttle.trn. */
@@ -68,7 +37,8 @@ export interface GetRewardArgs {
   localMode?: boolean;
 }
 
-export class StatlogSimApp {
+/** The shuttle app; the continual-learning loop of @cbkit/common runs it as its `ClientApplication`. */
+export class StatlogSimApp implements ClientApplication<SimUser> {
   readonly data: StatlogData;
   readonly numActions: number;
   readonly numFeatures: number;
@@ -136,6 +106,24 @@ export class StatlogSimApp {
       throw new RangeError(`action must be an integer 1..${this.numActions} (1-based), got ${action}`);
     }
     return this.labels[userId] === action ? 1 : 0;
+  }
+
+  /** The loop's next user (ClientApplication): a uniformly random user, as `chooseRandomUser`. */
+  nextUser(): SimUser {
+    return this.chooseRandomUser();
+  }
+
+  /** The reward the loop records for the action taken for `user` (ClientApplication): `rewardOf`. */
+  rewardFor(user: SimUser, action: number): number {
+    return this.rewardOf(user.userId, action);
+  }
+
+  /**
+   * The loop's warm-start data (ClientApplication): `count` decisions of a uniformly random policy
+   * with their rewards, `prepareStatlogWarmStartData` with this app's data file and seed.
+   */
+  warmStartData(count: number): JoinedRecord[] {
+    return prepareStatlogWarmStartData({ dataFile: this.data.file, batchSize: count, seed: this.seed });
   }
 
   /**

@@ -3,9 +3,11 @@
  * (1 − mean reward of logged data).
  */
 import * as fs from "node:fs";
-import { JoinedRecord, Rng, WARM_START_MODEL_ID, costOfReward, splitValueOf } from "@cbkit/common";
+import { JoinedRecord } from "@cbkit/common";
+import { WARM_START_MODEL_ID, costOfReward, splitValueOf } from "@cbkit/common/data";
+import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "./data";
-import { AppShapeConfig, checkAppMatchesConfig } from "./sim-app";
+import { AppShapeConfig, checkAppMatchesConfig } from "./app-config";
 
 export interface WarmStartOptions {
   dataFile?: string | null;

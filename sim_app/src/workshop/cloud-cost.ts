@@ -3,7 +3,8 @@
  * notebook 3): the billable work of `startExperiment` and `runLoop` (run.ts), priced with the
  * kit's table (common: platform/sagemaker/cost.ts). Local mode bills nothing and says nothing.
  */
-import { estimateSageMakerCost, formatCostEstimate, type Config, type SageMakerFleets, type SageMakerWork } from "@cbkit/common";
+import type { Config } from "@cbkit/common";
+import { estimateSageMakerCost, formatCostEstimate, type SageMakerFleets, type SageMakerWork } from "@cbkit/common/platform";
 
 /** Loops of a local run (npm start, notebook 3). */
 export const LOCAL_LOOPS = 15;

@@ -8,10 +8,13 @@
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
 import { parseArgs } from "node:util";
-import { compareCosts, createLocalPlatform, distinctDecimals, formatScore, loadConfig, resolveWorkspaceDir, sortableSuffix } from "@cbkit/common";
+import { compareCosts, distinctDecimals, formatScore, loadConfig, type LoopRow } from "@cbkit/common";
+import { resolveWorkspaceDir } from "@cbkit/common/config";
+import { createLocalPlatform } from "@cbkit/common/local";
+import { checkGateData, checkGateRule, sortableSuffix } from "@cbkit/common/experiment";
 import { cloudCostNotice, workshopLoops } from "./cloud-cost";
 import { writeWorkshopReport } from "./report";
-import { runWorkshop, type GateRule, type LoopRow } from "./run";
+import { runWorkshop } from "./run";
 
 // The AWS SDK warns on Node 20 about a future version requirement; irrelevant to a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -94,10 +97,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     return 0;
   }
   const config = loadConfig(values.config);
-  const gate = (values.gate ?? config.workflow.deploy_gate ?? "ci") as GateRule;
-  if (!["ci", "point", "always"].includes(gate)) throw new Error(`--gate must be ci, point or always, got '${values.gate}'`);
-  const gateOn = values["gate-on"] ?? "holdout";
-  if (!["holdout", "latest"].includes(gateOn)) throw new Error(`--gate-on must be holdout or latest, got '${gateOn}'`);
+  const gate = checkGateRule(values.gate ?? config.workflow.deploy_gate, "--gate");
+  const gateOn = checkGateData(values["gate-on"] ?? "holdout", "--gate-on");
   const loops = intOption(values.loops, "loops") ?? workshopLoops(config);
   // SageMaker mode: the jobs, hours and cost of this run, before anything is billed.
   const notice = cloudCostNotice(config, loops);
@@ -124,7 +125,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     gate,
     concurrency: intOption(values.concurrency, "concurrency"),
     requestBatch: intOption(values["request-batch"], "request-batch"),
-    gateOn: gateOn as "holdout" | "latest",
+    gateOn,
     experimentId,
     keepEndpoint: values["keep-endpoint"] === true,
     log: values.verbose ? (m) => process.stdout.write(`  ${m}\n`) : undefined,

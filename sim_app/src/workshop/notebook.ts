@@ -1,22 +1,17 @@
 /**
- * What the workshop notebooks call, so their cells stay short and say what they do: the loop of
- * `npm start` (re-exported from run.ts), opening an experiment without wiping one silently, the
- * traffic of the inference notebook, and the exploration-policy comparison.
+ * What the workshop notebooks call beside the common loop (startExperiment, runLoop of
+ * @cbkit/common), so their cells stay short and say what they do: opening an experiment without
+ * wiping one silently, the traffic of the inference notebook, and the exploration-policy comparison.
  */
 import {
   ExperimentManager,
   learnerOptionsFromParameters,
   type Config,
   type InferenceMonitor,
-  type LoopResult,
   type Predictor,
 } from "@cbkit/common";
 import { simulate } from "../simulate/simulate";
 import type { StatlogSimApp } from "../statlog";
-import type { LoopRow } from "./run";
-
-export * from "./run";
-export * from "./cloud-cost";
 
 /** Raised when a notebook would start over an experiment that already has models. */
 export class ExperimentHasModelsError extends Error {}
@@ -53,20 +48,6 @@ export async function openExperiment(
   say(`removed the earlier run of "${experimentId}": ${models.length} model(s), ${joins.length} join job(s)` +
     `${endpoint ? ", its endpoint" : ""}`);
   return ExperimentManager.create(config, experimentId, options.log ? { log: options.log } : {});
-}
-
-/** A loop of `runLoop` in the shape the `LoopDashboard` draws. */
-export function loopResult(row: LoopRow, servedModelId?: string): LoopResult {
-  return {
-    loop: row.loop,
-    rewards: row.rewards,
-    challenger: row.challenger,
-    champion: row.champion,
-    deployed: row.deployed,
-    servedModelId: servedModelId ?? row.championId,
-    trainedModelId: row.challengerId,
-    seconds: row.seconds,
-  };
 }
 
 /**

@@ -6,7 +6,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { clipInterval, distinctDecimals, escapeHtml as esc, plotlyBundle, registerExperimentFile, resolveWorkspaceDir, rollingMean, type Config, type OpeEstimate } from "@cbkit/common";
+import { distinctDecimals, type Config, type OpeEstimate } from "@cbkit/common";
+import { resolveWorkspaceDir } from "@cbkit/common/config";
+import { clipInterval, escapeHtml as esc, plotlyBundle, rollingMean } from "@cbkit/common/display";
+import { registerExperimentFile } from "@cbkit/common/experiment";
 import type { WorkshopResult } from "./run";
 
 const f4 = (x: number) => x.toFixed(4);

@@ -20,6 +20,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { servingLimitsEnvironment } from "../../container/contract";
+import { entryPointScript } from "../../container/entry-points";
 import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { objectLayout, safeSegment } from "../layout";
@@ -74,7 +75,7 @@ interface RecordedProcess {
   startedAt: string;
 }
 
-const SERVE_SCRIPT = path.resolve(__dirname, "..", "..", "container", "serve.js");
+const SERVE_SCRIPT = entryPointScript("serve");
 
 export class LocalHosting implements Hosting {
   constructor(

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { jobPaths, SCORE_FILE, writeFailure, type Channel, type JobLog, type JobPaths } from "../../container/contract";
+import { entryPointScript } from "../../container/entry-points";
 import { evaluateJob } from "../../container/evaluate";
 import { trainJob } from "../../container/train";
 import { MODEL_JSON, type ModelMetadata } from "../../learner/model";
@@ -162,7 +163,7 @@ export class LocalJobRunner implements JobRunner {
   }
 
   private runAsProcess(kind: "train" | "evaluate", paths: JobPaths, log: JobLog): Promise<boolean> {
-    const script = path.resolve(__dirname, "..", "..", "container", `${kind}.js`);
+    const script = entryPointScript(kind);
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [script, "--root", paths.root], { stdio: ["ignore", "pipe", "pipe"] });
       let buf = "";

@@ -9,12 +9,14 @@ export {
   athenaJoinQueries,
   athenaTableNames,
   captureHour,
+  createDatabaseSql,
   createDecisionsTableSql,
   createJoinedIdsTableSql,
   createRewardsTableSql,
   decisionsRelationSql,
   joinedIdsRelationSql,
   rewardsRelationSql,
+  dropTableSql,
   DUCKDB_TRINO_SHIMS,
 } from "./athena-sql";
 export { CloudWatchMetrics, dashboardBody, dashboardUrl, METRIC_NAMES } from "./metrics";
