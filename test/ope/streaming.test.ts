@@ -94,7 +94,8 @@ test("evaluatePolicy on many rows (worker threads add the fold and bootstrap sum
   // bootstrap's worker threshold. The one-thread run is a child process with CBKIT_EVALUATION_THREADS=1.
   const { spawnSync } = await import("node:child_process");
   const script = `
-    const { Rng, evaluatePolicy } = require(${JSON.stringify(require.resolve("@cbkit/common"))});
+    const { evaluatePolicy } = require(${JSON.stringify(require.resolve("@cbkit/common"))});
+    const { Rng } = require(${JSON.stringify(require.resolve("@cbkit/common/util"))});
     const rng = new Rng("threads");
     const records = Array.from({ length: 110000 }, (_, i) => {
       const x = [rng.normal(), rng.normal(), rng.normal()];
