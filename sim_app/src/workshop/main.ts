@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole workshop headless (see run.ts; local mode unless the config says
- * otherwise), with a progress bar per loop (one plain line per loop when stdout is not a terminal), a summary table and a self-contained HTML report.
+ * otherwise), with a progress bar per loop (one plain line per loop when stdout is not a terminal),
+ * a summary table and a self-contained HTML report.
  * In SageMaker mode it first prints what the run will bill (cloud-cost.ts).
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
