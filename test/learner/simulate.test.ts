@@ -70,11 +70,13 @@ test("bandits train then evaluate a logged file against the model and per-row ac
   await writeJoinedCsv(data, recs);
   const c = capture();
   assert.equal(await main(["train", "--data", data, "--out", path.join(tmp, "m1"), "--num-arms", "3", "--num-features", "2", "--json"], c.o, c.e), 0, c.err.join("\n"));
-  assert.equal(JSON.parse(c.out.join("\n")).used, 400);
+  const first = JSON.parse(c.out.join("\n"));
+  assert.equal(first.used, 400);
+  assert.match(first.modelId, /^m1-[0-9a-z]{12}$/, "the default id: the --out folder's name, made unique");
   const w = capture();
   assert.equal(await main(["train", "--data", data, "--model", path.join(tmp, "m1"), "--out", path.join(tmp, "m2"), "--json"], w.o, w.e), 0, w.err.join("\n"));
   const wj = JSON.parse(w.out.join("\n"));
-  assert.equal(wj.parentModelId, "m1");
+  assert.equal(wj.parentModelId, first.modelId);
   assert.equal(wj.examplesSeen, 800);
   const e = capture();
   assert.equal(await main(["evaluate", "--data", data, "--model", path.join(tmp, "m2"), "--estimators", "dr,ips", "--bootstrap", "50"], e.o, e.e), 0, e.err.join("\n"));

@@ -1,18 +1,22 @@
 /** Did-you-mean suggestions for a misspelt name (config keys and values, estimator names, ...). */
 
-/** Edit distance (insertions, deletions, substitutions). */
+/**
+ * Edit distance (insertions, deletions, substitutions, and swaps of two neighbouring letters: a
+ * typed `trian` is one slip from `train`).
+ */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let before: number[] = []; // the row of a[..i-2], for swaps
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], before[j - 2] + 1);
     }
+    before = prev;
+    prev = row;
   }
-  return d[b.length];
+  return prev[b.length];
 }
 
 /**

@@ -29,15 +29,21 @@ import {
   saveModel,
 } from "@cbkit/common";
 import { findProjectRoot } from "@cbkit/common/config";
+import { sortableSuffix } from "@cbkit/common/experiment";
 import { DEFAULT_REWARD_RANGE, JoinedRecordReader, readVwTextRecords, rewardRangeOf, type JoinedRecord, type RewardBounds } from "@cbkit/common/data";
 import { LEARNER_PARAMETER_LIST, POLICIES, allowedText, learnerSettings } from "@cbkit/common/learner";
 import { ESTIMATOR_NAMES, Estimator, formatEstimateTable } from "@cbkit/common/ope";
+import { didYouMean } from "@cbkit/common/util";
 import { SimulationResult, median, simulate } from "../simulate/simulate";
 
 /** A usage error: printed with a hint, exit code 2. */
 export class CliUsageError extends Error {}
 
-type Spec = { type: "string" | "boolean"; short?: string; help: string; param?: string };
+/**
+ * One flag of a command: its type, help, the placeholder of its value in the help (default <v>),
+ * and for a required flag why it is needed (the error when it is missing).
+ */
+type Spec = { type: "string" | "boolean"; short?: string; help: string; value?: string; required?: string; param?: string };
 
 /**
  * Learner flags, one per parameter of the learner's registry (policies.ts): the key in kebab-case
@@ -58,15 +64,25 @@ const DATA_FLAGS: Record<string, Spec> = {
   "max-reward": { type: "string", help: "largest possible reward (config workflow.max_reward, else 1)" },
 };
 
+/** The config flags of the commands that take learner settings. */
+const LEARNER_CONFIG_FLAGS: Record<string, Spec> = {
+  config: { type: "string", value: "<file>", help: "learner settings from this config file's algor.algorithms_parameters (default: the project's config.yaml; flags override)" },
+  "no-config": { type: "boolean", help: "ignore config.yaml: start from the learner's own (VW-like) defaults" },
+};
+
 const COMMON: Record<string, Spec> = {
   help: { type: "boolean", short: "h", help: "show this help" },
   json: { type: "boolean", help: "print JSON instead of a table" },
 };
 
-const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<string, Spec>; learner: boolean }> = {
+/**
+ * The commands, each with its own flags; `learner` commands also take the learner and config
+ * flags. A command's whole flag table (flagTable) is what --help lists, what the parser accepts
+ * and what a mistyped flag is matched against.
+ */
+const COMMANDS: Record<string, { summary: string; flags: Record<string, Spec>; learner: boolean; usageNote?: string }> = {
   simulate: {
     summary: "run the notebook's protocol on shuttle: warm start, then loops of frozen-model decisions and retraining",
-    usage: "bandits simulate [learner options] [--seeds 1-10] [--loops 15] [--batch-size 500] [--json]",
     learner: true,
     flags: {
       seeds: { type: "string", help: "seeds: N (= 1..N), a range 3-7, or a list 1,4,9 (default 1)" },
@@ -74,20 +90,20 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
       "batch-size": { type: "string", help: "decisions per loop (default 500)" },
       "warm-start": { type: "string", help: "uniform-random warm-start decisions (default 100)" },
       "train-on-all": { type: "boolean", help: "retrain on every record of a loop, not only its train split" },
-      "data-file": { type: "string", help: "shuttle.trn (default: config data_file or ../shared/data/shuttle.trn)" },
+      "data-file": { type: "string", value: "<file>", help: "shuttle.trn (default: config data_file or ../shared/data/shuttle.trn)" },
     },
   },
   evaluate: {
     summary: `estimate a policy's average cost on logged data (${ESTIMATORS.map((e) => e.name.toUpperCase()).join(", ")} with 95% intervals)`,
-    usage: "bandits evaluate --data <file|dir> (--model <dir> | --actions <file>) [--estimators dr,ips] [--strict] [--json]",
+    usageNote: "(--model <dir> | --actions <file>)",
     learner: false,
     flags: {
+      data: { type: "string", value: "<file|dir>", required: "the logged file or folder to evaluate on", help: "logged data: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt)" },
       ...DATA_FLAGS,
-      config: { type: "string", help: "read the reward range from this config file (default: the project's config.yaml)" },
+      config: { type: "string", value: "<file>", help: "read the reward range from this config file (default: the project's config.yaml)" },
       "no-config": { type: "boolean", help: "ignore config.yaml" },
-      data: { type: "string", help: "logged data: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt)" },
-      model: { type: "string", help: "a model folder saved by the kit: its full pmf is the target policy" },
-      actions: { type: "string", help: "per-row target actions, 1-based: one per line or a JSON array (or 'vw' to use the evaluated actions of VW --eval lines)" },
+      model: { type: "string", value: "<dir>", help: "a model folder saved by the kit: its full pmf is the target policy" },
+      actions: { type: "string", value: "<file>", help: "per-row target actions, 1-based: one per line or a JSON array (or 'vw' to use the evaluated actions of VW --eval lines)" },
       estimators: { type: "string", help: `comma-separated subset of ${ESTIMATOR_NAMES.join(",")} (default all)` },
       seed: { type: "string", help: "bootstrap seed (default 1)" },
       bootstrap: { type: "string", help: "bootstrap samples (default 1000; 0 = normal intervals only)" },
@@ -95,38 +111,45 @@ const COMMANDS: Record<string, { summary: string; usage: string; flags: Record<s
   },
   predict: {
     summary: "score contexts with a saved model: the action it draws, its probability and the full pmf of every row",
-    usage: "bandits predict --model <dir> --data <file|dir> [--out <file>] [--format csv|jsonl] [--strict] [--json]",
     learner: false,
     flags: {
-      model: { type: "string", help: "a model folder saved by the kit" },
-      data: { type: "string", help: "the contexts: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt); the observation of each row is scored" },
-      out: { type: "string", help: "write the predictions to this file (default: standard output)" },
-      format: { type: "string", help: "csv (event_id,action,action_prob,pmf) or jsonl (one object per row); default: from --out's extension, else csv" },
+      model: { type: "string", value: "<dir>", required: "the model folder to score with", help: "a model folder saved by the kit" },
+      data: { type: "string", value: "<file|dir>", required: "the file or folder of contexts to score", help: "the contexts: joined-record CSV / JSON lines (file or folder), or VW text (.vw/.txt); the observation of each row is scored" },
+      out: { type: "string", value: "<file>", help: "write the predictions to this file (default: standard output)" },
+      format: { type: "string", value: "<csv|jsonl>", help: "csv (event_id,action,action_prob,pmf) or jsonl (one object per row); default: from --out's extension, else csv" },
       strict: DATA_FLAGS.strict,
     },
   },
   describe: {
     summary: "describe a saved model: learner, feature map with its bins, feature count, probability floor",
-    usage: "bandits describe --model <dir> [--json]",
     learner: false,
     flags: {
-      model: { type: "string", help: "a model folder saved by the kit" },
+      model: { type: "string", value: "<dir>", required: "the model folder to describe", help: "a model folder saved by the kit" },
     },
   },
   train: {
     summary: "train a model on logged data, optionally warm-starting from a saved model",
-    usage: "bandits train --data <file|dir> --out <dir> [--model <dir>] [learner options] [--strict] [--json]",
     learner: true,
     flags: {
-      ...DATA_FLAGS,
-      data: { type: "string", help: "training data: joined-record CSV / JSON lines (file or folder), or VW text" },
-      out: { type: "string", help: "folder to save the trained model in" },
-      model: { type: "string", help: "warm-start from this saved model (learner options then come from it)" },
-      "model-id": { type: "string", help: "id of the new model (default: the output folder's name)" },
+      data: { type: "string", value: "<file|dir>", required: "the joined records to train on", help: "training data: joined-record CSV / JSON lines (file or folder), or VW text" },
+      out: { type: "string", value: "<dir>", required: "the folder to save the model in", help: "folder to save the trained model in" },
+      model: { type: "string", value: "<dir>", help: "warm-start from this saved model (learner options then come from it)" },
+      "model-id": { type: "string", value: "<id>", help: "id of the new model (default: the --out folder's name and a unique suffix, e.g. model-mgk2x1f0a3c9)" },
       seed: { type: "string", help: "learner seed (config seed, else 1)" },
+      ...DATA_FLAGS,
     },
   },
 };
+
+/** Every flag of a command in the order --help lists them: required first, then its own, learner, config and common flags. */
+function flagTable(cmd: string): [string, Spec][] {
+  const c = COMMANDS[cmd];
+  const all = Object.entries({ ...c.flags, ...(c.learner ? { ...LEARNER_FLAGS, ...LEARNER_CONFIG_FLAGS } : {}), ...COMMON });
+  return [...all.filter(([, s]) => s.required), ...all.filter(([, s]) => !s.required)];
+}
+
+/** The flag as written in help: --name, with its value's placeholder. */
+const flagText = (name: string, s: Spec): string => `--${name}${s.type === "string" ? ` ${s.value ?? "<v>"}` : ""}`;
 
 function helpText(cmd?: string, values: Record<string, string | boolean | undefined> = {}): string {
   if (!cmd) {
@@ -137,18 +160,19 @@ function helpText(cmd?: string, values: Record<string, string | boolean | undefi
       "",
       ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(9)} ${c.summary}`),
       "",
-      "bandits <command> --help shows the options of a command.",
+      "bandits <command> --help shows the options of a command; bandits --version prints the kit's version.",
     ].join("\n");
   }
   const c = COMMANDS[cmd];
-  const rows: [string, string][] = [];
-  for (const [n, s] of Object.entries(c.flags)) rows.push([`--${n}${s.type === "string" ? " <v>" : ""}`, s.help]);
-  if (c.learner) for (const [n, s] of Object.entries(LEARNER_FLAGS)) rows.push([`--${n} <v>`, s.help]);
-  if (c.learner) rows.push(["--config <file>", "learner settings from this config file's algor.algorithms_parameters (default: the project's config.yaml; flags override)"]);
-  if (c.learner) rows.push(["--no-config", "ignore config.yaml: start from the learner's own (VW-like) defaults"]);
-  for (const [n, s] of Object.entries(COMMON)) rows.push([`--${n}`, s.help]);
-  const w = Math.max(...rows.map((r) => r[0].length));
-  const text = [`bandits ${cmd}: ${c.summary}`, "", `usage: ${c.usage}`, "", "options:", ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`)];
+  const table = flagTable(cmd);
+  const required = table.filter(([, s]) => s.required);
+  const optional = table.filter(([, s]) => !s.required);
+  const usage = ["bandits", cmd, ...required.map(([n, s]) => flagText(n, s)), ...(c.usageNote ? [c.usageNote] : []), "[options]"].join(" ");
+  const w = Math.max(...table.map(([n, s]) => flagText(n, s).length));
+  const rows = (flags: [string, Spec][]) => flags.map(([n, s]) => `  ${flagText(n, s).padEnd(w)}  ${s.help}`);
+  const text = [`bandits ${cmd}: ${c.summary}`, "", `usage: ${usage}`, ""];
+  if (required.length) text.push("required:", ...rows(required), "");
+  text.push("options:", ...rows(optional));
   if (c.learner) text.push("", ...policiesText());
   if (c.learner) text.push("", ...effectiveSettingsText(values, cmd === "train"));
   return text.join("\n");
@@ -217,19 +241,32 @@ function effectiveSettingsText(values: Record<string, string | boolean | undefin
   return ["settings in effect (value, where it comes from):", ...settings.map((s) => `  ${s.name.padEnd(w)}  ${String(s.value).padEnd(vw)}  ${s.source}`)];
 }
 
+type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** The flag values of a command's arguments; an unknown flag is a usage error naming the closest known one. */
 function parse(cmd: string, argv: string[]): Record<string, string | boolean | undefined> {
-  const c = COMMANDS[cmd];
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [n, s] of Object.entries({ ...c.flags, ...COMMON, ...(c.learner ? LEARNER_FLAGS : {}) })) options[n] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
-  if (c.learner || cmd === "evaluate") {
-    options.config = { type: "string" };
-    options["no-config"] = { type: "boolean" };
-  }
+  const table = flagTable(cmd);
+  const options: ParseOptions = Object.fromEntries(table.map(([n, s]) => [n, { type: s.type, ...(s.short ? { short: s.short } : {}) }]));
+  const hint = `\nRun 'bandits ${cmd} --help' for the options.`;
+  let values: Record<string, string | boolean | undefined>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
-    throw new CliUsageError(`${(e as Error).message.replace(/\. To specify.*$/s, "")}\nRun 'bandits ${cmd} --help' for the options.`);
+    const unknown = (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? unknownOption(argv, options) : undefined;
+    if (unknown) throw new CliUsageError(`Unknown option '${unknown}'${didYouMean(unknown, table.map(([n]) => `--${n}`))}${hint}`);
+    throw new CliUsageError(`${(e as Error).message.replace(/\. To specify.*$/s, "")}${hint}`);
   }
+  if (!values.help) {
+    for (const [n, s] of table) if (s.required && values[n] === undefined) throw new CliUsageError(`--${n} is required: ${s.required}${hint}`);
+  }
+  return values;
+}
+
+/** The first option of `argv` that `options` does not know, as written (--polcy), read the way parseArgs reads it. */
+function unknownOption(argv: string[], options: ParseOptions): string | undefined {
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) if (t.kind === "option" && !(t.name in options)) return t.rawName;
+  return undefined;
 }
 
 function num(v: string | number | boolean | undefined, flag: string, dflt: number, opts: { int?: boolean; min?: number } = {}): number {
@@ -294,6 +331,13 @@ function toOptions(p: Record<string, unknown>, seed?: number | string): LearnerO
   }
 }
 
+/** The value of a required flag (parse refuses a command without it, with the flag table's reason). */
+function requiredFlag(v: Record<string, string | boolean | undefined>, name: string): string {
+  const x = v[name];
+  if (typeof x !== "string") throw new CliUsageError(`--${name} is required`);
+  return x;
+}
+
 /** The reader of --data (joined-record CSV / JSON lines, a folder of them, or VW text); a missing path is a usage error. */
 function dataReader(data: string, strict: boolean): JoinedRecordReader {
   if (!fs.existsSync(data)) throw new CliUsageError(`--data: ${data} does not exist`);
@@ -345,19 +389,19 @@ async function cmdSimulate(v: Record<string, string | boolean | undefined>, out:
 }
 
 async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
-  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the logged file or folder to evaluate on");
+  const data = requiredFlag(v, "data");
   if ((v.model === undefined) === (v.actions === undefined)) throw new CliUsageError("give exactly one target policy: --model <dir> or --actions <file>");
   const estimators = typeof v.estimators === "string" ? estimatorsOfFlag(v.estimators) : undefined;
   const seed = v.seed === undefined ? 1 : (v.seed as string);
   const bootstrapSamples = num(v.bootstrap, "bootstrap", 1000, { int: true, min: 0 });
   const range = rewardRange(v);
-  const reader = dataReader(v.data, v.strict === true);
+  const reader = dataReader(data, v.strict === true);
   let target: Parameters<typeof evaluatePolicy>[1];
   let targetName: string;
   if (typeof v.model === "string") {
     const { learner, metadata } = await loadModel(v.model);
     target = learner;
-    targetName = `model ${metadata.modelId} (${metadata.algorithm.vwArguments})`;
+    targetName = `${metadata.modelId} in ${v.model} (${metadata.algorithm.vwArguments})`;
   } else {
     let actions: number[];
     if (v.actions === "vw") {
@@ -383,16 +427,16 @@ async function cmdEvaluate(v: Record<string, string | boolean | undefined>, out:
   try {
     res = await evaluatePolicy(reader, target, { estimators, seed, bootstrapSamples, ...range });
   } catch (e) {
-    if (reader.rows === 0 && !(e instanceof DataFileError)) throw new DataFileError(v.data, null, reader.whyNoRecords());
+    if (reader.rows === 0 && !(e instanceof DataFileError)) throw new DataFileError(data, null, reader.whyNoRecords());
     throw e;
   }
   const rows = reader.rows;
   if (v.json) {
-    out(JSON.stringify({ target: targetName, data: v.data, rows, skipped: reader.malformed, reasons: reader.malformedReasons, estimates: res }, null, 2));
+    out(JSON.stringify({ target: targetName, data, rows, skipped: reader.malformed, reasons: reader.malformedReasons, estimates: res }, null, 2));
     return;
   }
   out(`target: ${targetName}`);
-  out(`data: ${v.data}: ${rows} rows`);
+  out(`data: ${data}: ${rows} rows`);
   if (reader.malformed) out(skippedText(reader.malformed, reader.malformedReasons));
   out("");
   out(formatEstimateTable(res).trimEnd());
@@ -412,8 +456,8 @@ function estimatorsOfFlag(text: string): Estimator<EstimatorName>[] {
 }
 
 async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
-  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the joined records to train on");
-  if (typeof v.out !== "string") throw new CliUsageError("--out is required: the folder to save the model in");
+  const data = requiredFlag(v, "data");
+  const outDir = requiredFlag(v, "out");
   const strict = v.strict === true;
   const range = rewardRange(v);
   let learner: CbLearner;
@@ -428,17 +472,17 @@ async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s
     learner = CbLearner.create(toOptions(learnerParams(v), seed));
   }
   const t0 = process.hrtime.bigint();
-  const reader = dataReader(v.data, strict);
+  const reader = dataReader(data, strict);
   const report = await learner.train(reader, { strict, ...range });
   if (report.used === 0) {
     const why = reader.rows > 0 ? `all ${reader.rows} row(s) read were skipped (first reasons: ${report.reasons.join("; ")})` : reader.whyNoRecords();
-    throw new DataFileError(v.data, null, `${why}; no model saved`);
+    throw new DataFileError(data, null, `${why}; no model saved`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const modelId = (v["model-id"] as string | undefined) ?? path.basename(path.resolve(v.out));
-  await saveModel(learner, v.out, { modelId, parentModelId: parent });
+  const modelId = (v["model-id"] as string | undefined) ?? defaultModelId(outDir);
+  await saveModel(learner, outDir, { modelId, parentModelId: parent });
   const summary = {
-    modelId, parentModelId: parent, out: v.out, description: learner.description,
+    modelId, parentModelId: parent, out: outDir, description: learner.description,
     used: report.used, skipped: report.skipped, reasons: report.reasons, examplesSeen: learner.examplesSeen, seconds, recordsPerSecond: report.used / seconds,
   };
   if (v.json) out(JSON.stringify(summary, null, 2));
@@ -446,20 +490,31 @@ async function cmdTrain(v: Record<string, string | boolean | undefined>, out: (s
     out(`trained ${modelId} on ${report.used} records in ${seconds.toFixed(2)} s (${Math.round(summary.recordsPerSecond)} records/s), ${learner.examplesSeen} examples seen in total`);
     out(`model: ${learner.description}`);
     if (report.skipped) out(skippedText(report.skipped, report.reasons));
-    out(`saved to ${v.out}${parent ? ` (warm-started from ${parent})` : ""}`);
+    out(`saved to ${outDir}${parent ? ` (warm-started from ${parent})` : ""}`);
   }
+}
+
+/**
+ * The id of a model trained into `outDir` without --model-id: the folder's name (made a safe id,
+ * as the workshop's are) and a unique sortable suffix, e.g. `model-mgk2x1f0a3c9` for `--out model/`.
+ * The suffix keeps apart the models of folders with the same name (every workshop model lives in a
+ * folder called `model`), so a warm-started model does not name a parent with its own id.
+ */
+export function defaultModelId(outDir: string): string {
+  const base = path.basename(path.resolve(outDir)).replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return `${base || "model"}-${sortableSuffix()}`;
 }
 
 /** Output of `bandits predict`: a header (CSV) and one line per row. */
 const PREDICT_CSV_HEADER = "event_id,action,action_prob,pmf";
 
 async function cmdPredict(v: Record<string, string | boolean | undefined>, out: (s: string) => void, err: (s: string) => void): Promise<void> {
-  if (typeof v.model !== "string") throw new CliUsageError("--model is required: the model folder to score with");
-  if (typeof v.data !== "string") throw new CliUsageError("--data is required: the file or folder of contexts to score");
+  const model = requiredFlag(v, "model");
+  const data = requiredFlag(v, "data");
   const format = v.format ?? (typeof v.out === "string" && /\.(jsonl|ndjson)$/i.test(v.out) ? "jsonl" : "csv");
   if (format !== "csv" && format !== "jsonl") throw new CliUsageError(`--format must be csv or jsonl, got ${JSON.stringify(format)}`);
-  const reader = dataReader(v.data, v.strict === true);
-  const { learner, metadata } = await loadModel(v.model);
+  const reader = dataReader(data, v.strict === true);
+  const { learner, metadata } = await loadModel(model);
   const t0 = process.hrtime.bigint();
   const fd = typeof v.out === "string" ? fs.openSync(v.out, "w") : 1;
   const w = new ByteWriter(fd);
@@ -505,12 +560,12 @@ async function cmdPredict(v: Record<string, string | boolean | undefined>, out: 
     if (fd !== 1) fs.closeSync(fd);
   }
   if (closed) return;
-  if (rows === 0) throw new DataFileError(v.data, null, reader.whyNoRecords());
+  if (rows === 0) throw new DataFileError(data, null, reader.whyNoRecords());
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   // The summary goes where the predictions do not: stdout only when they went to a file.
   const say = typeof v.out === "string" ? out : err;
   if (v.json) {
-    say(JSON.stringify({ modelId: metadata.modelId, data: v.data, out: v.out ?? null, format, rows, skipped: reader.malformed, reasons: reader.malformedReasons, seconds, rowsPerSecond: rows / seconds }, null, 2));
+    say(JSON.stringify({ modelId: metadata.modelId, data, out: v.out ?? null, format, rows, skipped: reader.malformed, reasons: reader.malformedReasons, seconds, rowsPerSecond: rows / seconds }, null, 2));
     return;
   }
   say(`predicted ${rows} rows with model ${metadata.modelId} in ${seconds.toFixed(2)} s (${Math.round(rows / seconds)} rows/s)${typeof v.out === "string" ? `; written to ${v.out}` : ""}`);
@@ -581,8 +636,8 @@ class ByteWriter {
 }
 
 async function cmdDescribe(v: Record<string, string | boolean | undefined>, out: (s: string) => void): Promise<void> {
-  if (typeof v.model !== "string") throw new CliUsageError("--model is required: the model folder to describe");
-  const { learner, metadata } = await loadModel(v.model);
+  const model = requiredFlag(v, "model");
+  const { learner, metadata } = await loadModel(model);
   const o = learner.options;
   const fm = learner.state.featureMap;
   const info = {
@@ -618,6 +673,12 @@ async function cmdDescribe(v: Record<string, string | boolean | undefined>, out:
   for (const x of info.settings) out(`  ${x.key.padEnd(w)}  ${String(x.value).padEnd(vw)}  ${x.onRetrain}`);
 }
 
+/** The kit's version: the one in the package.json of the package that ships this command. */
+export function kitVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n"), err: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -625,8 +686,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     out(helpText(rest[0] && COMMANDS[rest[0]] ? rest[0] : undefined));
     return cmd === undefined ? 2 : 0;
   }
+  if (cmd === "--version" || cmd === "-V") {
+    out(`bandits ${kitVersion()}`);
+    return 0;
+  }
   if (!COMMANDS[cmd]) {
-    err(`unknown command ${JSON.stringify(cmd)}; commands: ${Object.keys(COMMANDS).join(", ")} (bandits --help)`);
+    const known = cmd.startsWith("-") ? ["--help", "--version"] : [...Object.keys(COMMANDS), "help"];
+    err(`unknown ${cmd.startsWith("-") ? "option" : "command"} ${JSON.stringify(cmd)}${didYouMean(cmd, known)}; commands: ${Object.keys(COMMANDS).join(", ")}\nRun 'bandits --help' for the commands.`);
     return 2;
   }
   try {

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole workshop headless (see run.ts; local mode unless the config says
- * otherwise), with a progress bar per loop, a summary table and a self-contained HTML report.
+ * otherwise), with a progress bar per loop (one plain line per loop when stdout is not a terminal),
+ * a summary table and a self-contained HTML report.
  * In SageMaker mode it first prints what the run will bill (cloud-cost.ts).
  *
  *   node sim_app/dist/workshop/main.js [--config config.yaml] [--loops 15] [--batch-size 500]
@@ -133,10 +134,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       if (tty) process.stdout.write(`\rloop ${String(loop).padStart(2)}/${loops} ${bar(done, total)}`);
     },
     onLoop: (r) => {
-      const text =
-        `loop ${String(r.loop).padStart(2)}/${loops} ${bar(1, 1)} reward ${r.meanReward.toFixed(3)}  ` +
-        `challenger vs champion ${compareCosts(r.challenger.value, r.champion.value)} -> ${r.deployed ? "deployed" : "kept champion"}`;
-      process.stdout.write(tty ? `\r${text}\n` : `${text}\n`);
+      // A terminal sees the loop's bar completed in place; a pipe or log file gets one plain line.
+      const outcome = `reward ${r.meanReward.toFixed(3)}  challenger vs champion ${compareCosts(r.challenger.value, r.champion.value)} -> ${r.deployed ? "deployed" : "kept champion"}`;
+      const loopNo = `loop ${String(r.loop).padStart(2)}/${loops}`;
+      process.stdout.write(tty ? `\r${loopNo} ${bar(1, 1)} ${outcome}\n` : `${loopNo}: ${outcome}\n`);
     },
   });
   process.stdout.write(`\n${table(result.loops)}\n\n`);
