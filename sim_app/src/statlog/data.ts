@@ -16,7 +16,7 @@ export const SHUTTLE_CLASS_THRESHOLD = 0.0005;
 
 const SHUTTLE_SOURCE =
   "the UCI Statlog (Shuttle) data set, https://archive.ics.uci.edu/dataset/148/statlog+shuttle " +
-  "(file shuttle.trn; check its sha256 against ../shared/data/README.md)";
+  "(file shuttle.trn): `npm run data` downloads it and checks its sha256";
 
 /** The raw file: features row-major (numRows × 9) and the class label 1..7 of each row. */
 export interface ShuttleRawData {
