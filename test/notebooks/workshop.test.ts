@@ -7,6 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { ExperimentManager, loadConfig } from "@cbkit/common";
 import { openExperiment } from "@cbkit/sim_app";
 import { executeNotebook, jupyterMissing, withWorkshopLock, type ExecutedNotebook } from "./harness";
@@ -130,7 +131,9 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, (t) => withWorkshopLo
       (e: Error) => e,
     );
     assert.ok(refused, "opening nb1-step-by-step afresh again is refused");
-    assert.match(refused.message, /already has 3 model\(s\).*"Resume after a kernel restart".*set START_OVER = true/);
+    assert.match(refused.message, /already has 3 model\(s\).*"Resume after a kernel restart".*set START_OVER = true/s);
+    assert.match(refused.message, /notebook 4 to clean up, or choose a new experiment id/, "names every way to start afresh");
+    assert.equal(inspect(refused), refused.message, "the kernel prints the message alone, no stack trace");
     const kept = await ExperimentManager.create(config, "nb1-step-by-step", { log: () => undefined });
     assert.equal((await kept.listModels()).length, 3, "its models are still there");
     await kept.close();
