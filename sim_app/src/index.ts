@@ -13,11 +13,6 @@ export {
   ExperimentHasModelsError,
   sendRequestsWhile,
   compareExplorationPolicies,
-  estimateVersusLive,
-  servingEstimate,
-  actionCosts,
-  type EstimateVersusLive,
-  type ActionView,
   type PolicyVariant,
   type PolicyComparisonRow,
 } from "./workshop/notebook";

@@ -26,7 +26,8 @@ import { clipInterval, formatDifference, loopScoresFigure, progressHtml, rewardC
 import { scoreFixture } from "../ope/fixtures";
 import { inspect } from "node:util";
 import { formatCell, showConfig } from "@cbkit/common/display";
-import { ExperimentHasModelsError, StatlogSimApp, estimateVersusLive } from "@cbkit/sim_app";
+import { ExperimentHasModelsError, StatlogSimApp } from "@cbkit/sim_app";
+import { estimateVersusLive } from "@cbkit/sim_app/workshop";
 
 /** Runs fn with console.log captured. */
 function quiet<T>(fn: () => T): { value: T; lines: string[] } {
