@@ -24,6 +24,10 @@ import {
 } from "@cbkit/common";
 import { clipInterval, formatDifference, loopScoresFigure, progressHtml, rewardChartFigure, rollingMean } from "@cbkit/common/display";
 import { scoreFixture } from "../ope/fixtures";
+import { inspect } from "node:util";
+import { formatCell, showConfig } from "@cbkit/common/display";
+import { ExperimentHasModelsError, StatlogSimApp } from "@cbkit/sim_app";
+import { estimateVersusLive } from "@cbkit/sim_app/workshop";
 
 /** Runs fn with console.log captured. */
 function quiet<T>(fn: () => T): { value: T; lines: string[] } {
@@ -202,4 +206,53 @@ test("gateReason says why, with the digits that tell the costs apart; loopResult
   assert.deepEqual([r.loop, r.servedModelId, r.trainedModelId, r.deployed], [3, "old", "new", true]);
   assert.equal(r.challenger, row.challenger, "the dashboard draws the loop's score itself");
   assert.deepEqual([r.challenger?.value, r.challenger?.ci?.lower, r.challenger?.ci?.upper], [0.1, 0.05, 0.15]);
+});
+
+test("estimateVersusLive: the served batch's cost 1 − mean reward, inside or outside the clipped interval", () => {
+  const score = { value: 0.21, ci: { lower: -0.1, upper: 0.566 } };
+  const r = estimateVersusLive(score, 0.76);
+  assert.equal(r.estimate, "0.210 [0.000, 0.566]");
+  assert.ok(Math.abs(r.liveCost - 0.24) < 1e-12);
+  assert.equal(r.inside, true);
+  assert.equal(r.text, "estimated 0.210 [0.000, 0.566]; served 1 − 0.760 = 0.240: inside the interval");
+  assert.match(estimateVersusLive(score, 0.3).text, /= 0\.700: above the interval$/);
+  assert.match(estimateVersusLive({ value: 0.5, ci: { lower: 0.4, upper: 0.6 } }, 0.9).text, /below the interval$/);
+  assert.throws(() => estimateVersusLive(score, 1.5), /meanReward must be in \[0, 1\]/);
+});
+
+test("ExperimentHasModelsError prints as its message alone in a kernel (no stack trace)", () => {
+  const e = new ExperimentHasModelsError("experiment \"x\" already has 1 model(s)\n  1. Carry on\n  2. Start afresh");
+  assert.equal(inspect(e), e.message);
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, "ExperimentHasModelsError");
+});
+
+test("formatCell shows floating-point noise as 0, and keeps small real values", () => {
+  assert.equal(formatCell(1.3877787807814457e-16), "0");
+  assert.equal(formatCell(-2e-13), "0");
+  assert.equal(formatCell(0.001 / 7), "0.0001429");
+  assert.equal(formatCell(3e-9), "3.000e-9");
+  assert.equal(formatCell(0.2103), "0.2103");
+});
+
+test("StatlogSimApp.getReward: named fields; rewardOnly keeps {event_id, reward}, the positional form still works", () => {
+  const app = new StatlogSimApp({ config: loadConfig(), seed: 3 });
+  const u = app.chooseRandomUser();
+  const truth = app.labels[u.userId];
+  const d = { action: truth, eventId: "e1", modelId: "m", actionProb: 0.9, sampleProb: 0.5 };
+  assert.equal(app.getReward({ ...d, userId: u.userId, rewardOnly: true }), 1);
+  assert.deepEqual(app.rewardsBuffer, [{ reward: 1, event_id: "e1" }]);
+  assert.equal(app.joinedDataBuffer.length, 0);
+  assert.equal(app.getReward({ ...d, eventId: "e2", userId: u.userId }), 1);
+  assert.equal(app.joinedDataBuffer.length, 1, "default: the whole joined record");
+  assert.equal(app.getReward(u.userId, truth, "e3", "m", 0.9, 0.5, false), 1);
+  assert.equal(app.rewardsBuffer.length, 2, "the original's positional form with localMode false");
+});
+
+test("showConfig with sections shows only those keys", () => {
+  const { lines } = quiet(() => showConfig(loadConfig(), { sections: ["algor", "workflow.deploy_gate"] }));
+  const text = lines.join("\n");
+  assert.match(text, /algor\.algorithms_parameters\.epsilon/);
+  assert.match(text, /workflow\.deploy_gate/);
+  assert.doesNotMatch(text, /resource\.|sagemaker\.|workflow\.join_ratio|iam_role/);
 });

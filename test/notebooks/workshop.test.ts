@@ -7,6 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { ExperimentManager, loadConfig } from "@cbkit/common";
 import { openExperiment } from "@cbkit/sim_app";
 import { executeNotebook, jupyterMissing, withWorkshopLock, type ExecutedNotebook } from "./harness";
@@ -34,7 +35,10 @@ const NB1_PROMISES: { tag: string; output: RegExp; markdown: string }[] = [
   { tag: "join", output: /402 train \/ 98 eval records/, markdown: "**402 train, 98" },
   { tag: "retrain", output: /challenger vs champion: 0\.060 vs 0\.205 \(difference -0\.145\)/, markdown: "**0.060 [0.036, 0.089]** and the champion **0.205 [0.128, 0.291]**" },
   { tag: "redeploy", output: /upper bound 0\.089 < champion cost 0\.205[\s\S]*deployed the challenger/, markdown: "**the challenger is deployed**" },
-  { tag: "resume", output: /loop 2: mean reward 0\.922; challenger upper bound 0\.075 >= champion cost 0\.070 .* -> champion kept/, markdown: "it earns **0.922**" },
+  { tag: "resume", output: /loop 2: mean reward 0\.922; challenger upper bound 0\.075 >= champion cost 0\.070 .* -> champion kept/, markdown: "The loop earns **0.922**" },
+  // Counterfactual evaluation checked against what happened live, for each model that then served a batch.
+  { tag: "first-live", output: /first model: estimated 0\.210 \[0\.000, 0\.566\]; served 1 − 0\.760 = 0\.240: inside the interval/, markdown: "estimated from the random logger's data at cost **0.210 [0.000, 0.566]**. Live, its batch cost 1 − 0.760 = **0.240**: **inside the interval**" },
+  { tag: "resume", output: /serving model \S+: estimated 0\.060 \[0\.036, 0\.089\]; served 1 − 0\.922 = 0\.078: inside the interval/, markdown: "estimated at **0.060 [0.036, 0.089]**; live it cost 1 − 0.922 = **0.078**, inside the interval" },
 ];
 const NB3_PROMISES: { tag: string; output: RegExp; markdown: string }[] = [
   { tag: "result", output: /models deployed: 4 of 15 \(loops 1, 3, 7, 13; gate ci\)/, markdown: "**4 of 15** challengers (in loops 1, 3, 7 and 13)" },
@@ -111,6 +115,15 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, (t) => withWorkshopLo
     assert.match(nb.outputsText("action-count"), /config and app agree: 7 actions, 9 features/);
     assert.ok(tableRowsText(nb.htmlOutputs("action-count")).includes("num_arms|7|7|true"), "the action-count table");
     assert.ok(tableRowsText(nb.htmlOutputs("one-decision")).some((r) => r.includes("|0.994|nb1-one-decision|")), "the seeded decision");
+    // Inside the decision: 7 predicted costs next to the probabilities; the cheapest gets 0.994.
+    const costRows = tableRowsText(nb.htmlOutputs("costs")).slice(1).map((r) => r.split("|").map(Number));
+    assert.equal(costRows.length, 7, "a row per action");
+    const cheapest = costRows.reduce((a, b) => (b[1] < a[1] ? b : a));
+    assert.equal(cheapest[2], 0.994, "the cheapest action gets 1 − 6 × 0.001");
+    assert.ok(costRows.filter((r) => r !== cheapest).every((r) => r[2] === 0.001), "every other action gets the floor");
+    assert.match(nb.outputsText("join"), /observation window: none - none/);
+    const md1 = markdownOf(nb);
+    for (const s of ["duplicateDecisions", "duplicateRewards", "unmatchedRewards", "missingRewards", "observation window", "## Try this", "**hot swap**", "**blue/green**"]) assert.ok(md1.includes(s), `notebook 1 explains ${s}`);
     assert.match(tableRowsText(nb.htmlOutputs("resume")).join("\n"), /nb1-step-by-step\|2\|/, "re-opened with its 2 models");
     // Run All again must not wipe it: the create step refuses, names both ways on, keeps the models.
     const refused = await openExperiment(config, "nb1-step-by-step", { log: () => undefined }).then(
@@ -118,14 +131,16 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, (t) => withWorkshopLo
       (e: Error) => e,
     );
     assert.ok(refused, "opening nb1-step-by-step afresh again is refused");
-    assert.match(refused.message, /already has 3 model\(s\).*"Resume after a kernel restart".*set START_OVER = true/);
+    assert.match(refused.message, /already has 3 model\(s\).*"Resume after a kernel restart".*set START_OVER = true/s);
+    assert.match(refused.message, /notebook 4 to clean up, or choose a new experiment id/, "names every way to start afresh");
+    assert.equal(inspect(refused), refused.message, "the kernel prints the message alone, no stack trace");
     const kept = await ExperimentManager.create(config, "nb1-step-by-step", { log: () => undefined });
     assert.equal((await kept.listModels()).length, 3, "its models are still there");
     await kept.close();
     assert.ok(nb.seconds < BUDGET.step, `step by step took ${nb.seconds} s (budget ${BUDGET.step} s)`);
   });
 
-  await t.test("2_inference_loop: requests keep flowing across blue/green deploys with 0 errors", async (st) => {
+  await t.test("2_inference_loop: requests keep flowing across deploys (hot swaps with the shipped config) with 0 errors", async (st) => {
     const nb = await executeNotebook("2_inference_loop.ipynb");
     st.diagnostic(`2_inference_loop: ${nb.seconds.toFixed(1)} s; slowest ${slowest(nb)}`);
     checkCommon(nb, ["inference", "deployment"]);
@@ -165,6 +180,15 @@ test("workshop notebooks", { skip, timeout: 30 * 60_000 }, (t) => withWorkshopLo
     const policies = tableRowsText(nb.htmlOutputs("policies")).join("\n");
     assert.match(policies, /softmax\|0\.4083\|0\.4516/, "softmax measured at about 0.41");
     assert.match(policies, /softmax, lambda 10\|0\.9669\|/, "and about 0.97 with lambda 10");
+    // With epsilon 0.001 below the floor, egreedy and first (tau 0) give the same pmfs: the same numbers.
+    const egreedy = /(?:^|\n)egreedy\|([\d.]+)\|([\d.]+)/.exec(policies)?.slice(1);
+    const first = /(?:^|\n)first\|([\d.]+)\|([\d.]+)/.exec(policies)?.slice(1);
+    assert.ok(egreedy && first, policies);
+    assert.deepEqual(first, egreedy, "first (tau 0) and egreedy score the same: the floor does the exploring");
+    assert.match(policies, /(?:^|\n)egreedy\|0\.9705\|0\.988(?:\n|$)/);
+    assert.match(policies, /(?:^|\n)cover\|0\.8817\|0\.9592(?:\n|$)/);
+    const md3 = markdownOf(nb).replace(/\s+/g, " ");
+    for (const said of ["both earn **0.9705** over all loops (0.988 in loops 11–15)", "cover earns **0.882** over all loops and 0.959 in loops 11–15", "## Try this"]) assert.ok(md3.includes(said), `notebook 3 says "${said}"`);
     assert.ok(lastFive >= END_TO_END_MIN_REWARD, `mean reward over loops 11-15 is ${lastFive}, below ${END_TO_END_MIN_REWARD}`);
     // The dashboard: one display redrawn in place, in its final state after loop 15.
     const dash = nb.htmlOutputs("loop").filter((h) => h.includes('class="cbkit-dashboard"'));

@@ -43,13 +43,18 @@ export function tableData(input: TableInput): { columns: string[]; rows: unknown
   return { columns, rows: objects.map((r) => columns.map((c) => r[c])), index: objects.map((_, i) => i) };
 }
 
-/** A cell as text: numbers with `digits` significant digits, objects as JSON. */
+/** Below this magnitude a number is floating-point rounding noise and shows as 0. */
+export const TINY = 1e-12;
+
+/** A cell as text: numbers with `digits` significant digits (|v| < TINY as 0), objects as JSON. */
 export function formatCell(v: unknown, digits = 4): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") {
     if (Number.isInteger(v)) return String(v);
     if (!Number.isFinite(v)) return String(v);
     const a = Math.abs(v);
+    // Rounding noise (a constant column's std of 1.39e-16) reads as a real value: show 0.
+    if (a < TINY) return "0";
     return a !== 0 && (a < 1e-4 || a >= 1e9) ? v.toExponential(digits - 1) : String(Number(v.toPrecision(digits)));
   }
   if (typeof v === "string") return v;

@@ -33,7 +33,14 @@ export interface GetRewardArgs {
   eventId: string;
   modelId: string;
   actionProb: number;
+  /** The decision's split value (the record's `sample_prob`): a hash of the event id in [0, 1), not an action probability. */
   sampleProb: number;
+  /**
+   * true: keep only `{event_id, reward}` in rewardsBuffer, as a production app does (the endpoint
+   * has logged the decision); false (default): keep the whole joined record in joinedDataBuffer.
+   */
+  rewardOnly?: boolean;
+  /** The original's name for the opposite of `rewardOnly` (false = reward only); `rewardOnly` wins when both are given. */
   localMode?: boolean;
 }
 
@@ -157,7 +164,8 @@ export class StatlogSimApp implements ClientApplication<SimUser> {
       throw new TypeError(`eventId must be a non-empty string, got ${JSON.stringify(a.eventId)}`);
     }
     const reward = this.rewardOf(a.userId, a.action);
-    if (a.localMode ?? true) {
+    const rewardOnly = a.rewardOnly ?? a.localMode === false;
+    if (!rewardOnly) {
       this.joinedDataBuffer.push({
         reward,
         event_id: a.eventId,

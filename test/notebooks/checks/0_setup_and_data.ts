@@ -5,9 +5,11 @@ import type { ExecutedNotebook } from "../harness";
 export default function check(nb: ExecutedNotebook): void {
   // The config is shown: the settings table with the original's keys, and no warnings.
   const configHtml = nb.htmlOutputs("config").join("\n");
-  for (const key of ["algor.algorithms_parameters.exploration_policy", "algor.algorithms_parameters.cfa_type", "local_mode", "resource.shared_resource.experiment_db.table_name"]) {
+  for (const key of ["algor.algorithms_parameters.exploration_policy", "algor.algorithms_parameters.cfa_type", "local_mode", "soft_deployment", "workflow.deploy_gate"]) {
     assert.ok(configHtml.includes(key), `config table shows ${key}`);
   }
+  // Only what the reader needs on the first page: no SageMaker, IAM or table keys.
+  for (const key of ["resource.", "iam_role", "sagemaker.", "image"]) assert.ok(!configHtml.includes(`>${key}`), `config table leaves out ${key}`);
   assert.match(nb.outputsText("config"), /config OK, no warnings/);
   assert.match(nb.outputsText("config"), /local mode/);
 
@@ -37,6 +39,16 @@ export default function check(nb: ExecutedNotebook): void {
   assert.match(chart, /Plotly\.newPlot\(/);
   assert.match(chart, /"kernelspecs\/cbkit\/plotly-basic-\d+\.\d+\.\d+\.min\.js"/, "loaded from the cbkit kernelspec");
   assert.match(chart, /<b>Chart: Class frequencies \(log scale\)<\/b>/, "the note names the chart");
+
+  // The reward rule: its source, and one user's reward for each of the 7 actions (a single 1).
+  assert.match(nb.outputsText("reward-rule"), /rewardOf\(userId, action\)[\s\S]*=== action \? 1 : 0/);
+  const rewardRows = [...nb.htmlOutputs("reward-rule").join("").matchAll(/<tr><td[^>]*>(\d)<\/td><td[^>]*>(\d)<\/td><\/tr>/g)];
+  assert.equal(rewardRows.length, 7, "a reward per action");
+  assert.equal(rewardRows.filter((m) => m[2] === "1").length, 1, "exactly one action pays");
+
+  // The glossary and the exercises are there.
+  const md = nb.cells.filter((c) => c.cell_type === "markdown").map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
+  for (const term of ["**policy**", "**pmf**", "**IPS**", "**SNIPS**", "**DM**", "**DR**", "**hot swap**", "**blue/green**", "**split value**", "## Try this"]) assert.ok(md.includes(term), `notebook 0 explains ${term}`);
 
   // Baselines.
   const baselines = nb.htmlOutputs("baselines").join("\n");
