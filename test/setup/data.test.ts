@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
-import { defaultShuttleDataFile, findProjectRoot } from "@cbkit/common";
+import { defaultShuttleDataFile, findProjectRoot } from "@cbkit/common/config";
 import { missingTool } from "../python-tools";
 
 interface DataScript {

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { findProjectRoot } from "@cbkit/common";
+import { findProjectRoot } from "@cbkit/common/config";
 
 const projectRoot = findProjectRoot();
 const filter = path.join(projectRoot, "scripts", "notebook-clean.js");
