@@ -195,13 +195,14 @@ async function ensureShuttleData({ file, url = SHUTTLE_URL, expectedSha256 = SHU
 
 /** Where the kit reads the data: data_file of config.yaml, else ../shared/data/shuttle.trn. */
 function kitDataFile() {
-  let kit;
+  let kit, common;
   try {
     kit = require(path.join(projectRoot, "sim_app"));
+    common = require(path.join(projectRoot, "common"));
   } catch (e) {
     throw new Error(`the kit is not built (${e.message.split("\n")[0]}); run \`npm install\` first, then \`npm run data\``);
   }
-  return kit.resolveShuttleDataFile(kit.loadConfig());
+  return kit.resolveShuttleDataFile(common.loadConfig());
 }
 
 async function main(argv) {
