@@ -41,7 +41,7 @@ import { removeExperimentFiles } from "./local-files";
 import { Predictor } from "./predictor";
 import { clone, ExperimentState } from "./state";
 import { closeAbandonedSteps, findLiveStep } from "./steps";
-import { deploy } from "./workflows/deploy";
+import { deploy, reconcileHosting } from "./workflows/deploy";
 import { evaluate } from "./workflows/evaluate";
 import { ingestJoinedData, ingestRewards, join, type JoinOptions } from "./workflows/join";
 import { train } from "./workflows/train";
@@ -99,6 +99,7 @@ export class ExperimentManager {
     const m = new ExperimentManager(cfg, platform, state, options);
     m.log(created ? `created experiment ${id}` : `resumed experiment ${id} (record version ${state.version})`);
     await closeAbandonedSteps(m.ctx);
+    await reconcileHosting(m.ctx);
     return m;
   }
 
