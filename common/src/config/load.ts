@@ -362,7 +362,7 @@ export function resolveImageUri(config: Pick<Config, "image">, region: string | 
   return config.image.split("{AWS_REGION}").join(region);
 }
 
-/** The local-mode workspace folder (absolute). */
-export function resolveWorkspaceDir(config: Pick<Config, "workspace" | "dir">): string {
-  return path.resolve(config.dir, config.workspace);
+/** The local-mode workspace folder (absolute); `paths` is the path flavour (`path.win32` in tests). */
+export function resolveWorkspaceDir(config: Pick<Config, "workspace" | "dir">, paths: path.PlatformPath = path): string {
+  return paths.resolve(config.dir, config.workspace);
 }

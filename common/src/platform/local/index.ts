@@ -18,11 +18,11 @@ import { objectLayout } from "../layout";
 import { LocalObjectStore } from "./objectStore";
 import { DuckDbRecordStore } from "./records";
 
-export { LocalObjectStore } from "./objectStore";
+export { LocalObjectStore, objectPathOf, objectUriOf, type PathFlavor } from "./objectStore";
 export { DuckDbRecordStore } from "./records";
 export { DuckDbFile } from "./duckdbFile";
 export { LocalJobRunner, type JobMode } from "./jobs";
-export { LocalHosting } from "./hosting";
+export { LocalHosting, decisionLogUriOf, type RecordedProcess } from "./hosting";
 export { runLocalJoin } from "./join";
 
 export interface LocalPlatformOptions {
