@@ -35,6 +35,7 @@ import { objectLayout, safeSegment } from "../layout";
 import type { LocalObjectStore } from "./objectStore";
 import { pathToFileURL } from "node:url";
 import { pidAlive } from "../../util/process";
+import { showValue } from "../../util/show";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -241,7 +242,7 @@ export class LocalHosting implements Hosting {
   async deploy(request: DeployRequest): Promise<EndpointDescription> {
     if (typeof request.softDeployment !== "boolean") {
       throw new Error(
-        `DeployRequest.softDeployment must be true or false, got ${JSON.stringify(request.softDeployment)}: ` +
+        `DeployRequest.softDeployment must be true or false, got ${showValue(request.softDeployment)}: ` +
           `pass the config's soft_deployment (its default, false, is the config schema's)`,
       );
     }
