@@ -116,7 +116,8 @@ test("a hot swap the full disk can not record in the state file is undone: a 503
   const stateFile = path.join(disk.dir, "endpoints", "ep-test.json");
   const oldModel = await trainedModel(path.join(tmp, "swap-old"), "swap-model-1");
   const newModel = await trainedModel(path.join(tmp, "swap-new"), "swap-model-2");
-  const ep = await startServe(oldModel, ["--state-file", stateFile], { CBKIT_ADMIN_TOKEN: "t0ken" });
+  // Hot swap loads only from the model root (the experiment's model folder in local hosting).
+  const ep = await startServe(oldModel, ["--state-file", stateFile, "--model-root", tmp], { CBKIT_ADMIN_TOKEN: "t0ken" });
   try {
     disk.fill(0);
     const r = await fetch(`${ep.url}/admin/deploy`, { method: "POST", body: JSON.stringify({ model_dir: newModel }), headers: { "x-cbkit-admin-token": "t0ken" } });

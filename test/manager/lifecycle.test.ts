@@ -86,19 +86,19 @@ test("a stale pid in the endpoint state is never signalled: cleanResource and de
   other.kill("SIGKILL");
 });
 
-test("a serve.js process of this endpoint whose start token differs (a reused pid) is not signalled either", async () => {
+test("a serve.js process of this endpoint that does not answer its recorded identity token (a reused pid) is not signalled either", async () => {
   const { m, ids } = await trained("lc-token");
   const d = await m.deployModel({ modelId: ids[0] });
   const hosting = m.platform.hosting as LocalHosting;
-  assert.equal(hosting.processStatus("lc-token").status, "ours");
-  // Record another start token for the live server's pid: now it looks like a different process.
+  assert.equal((await hosting.processStatus("lc-token")).status, "ours");
+  // Record another identity token for the live server's pid: now it answers as a different process.
   const file = hosting.processesFile("lc-token");
-  const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { startToken: string }>;
-  recorded[String(d.pid)].startToken += "0";
+  const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { identityToken: string }>;
+  recorded[String(d.pid)].identityToken += "0";
   fs.writeFileSync(file, JSON.stringify(recorded));
-  assert.equal(hosting.processStatus("lc-token").status, "stale");
+  assert.equal((await hosting.processStatus("lc-token")).status, "stale");
   await m.cleanResource();
-  assert.ok(pidAlive(d.pid as number), "not our process by its start token: left alone");
+  assert.ok(pidAlive(d.pid as number), "not our process by its identity token: left alone");
   process.kill(d.pid as number, "SIGTERM");
   await waitFor(() => !pidAlive(d.pid as number));
 });

@@ -60,16 +60,55 @@ export function defaultConfigPath(): string {
 /** Reads and validates a config file (default: config.yaml of the project root). */
 export function loadConfig(file?: string): Config {
   const resolved = path.resolve(file ?? defaultConfigPath());
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(resolved, "utf8");
+    bytes = fs.readFileSync(resolved);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
       throw new Error(`config file not found: ${resolved} (the project ships one as config.yaml in its root: ${defaultConfigPath()})`);
     }
-    throw e;
+    if (code === "EISDIR") {
+      throw new ConfigError(resolved, [{ path: "", found: "a folder", expected: `a config file, not a folder (did you mean ${path.join(resolved, "config.yaml")}?)` }]);
+    }
+    throw new ConfigError(resolved, [{ path: "", found: `a file that cannot be read (${code ?? (e as Error).message})`, expected: "a readable config file" }]);
   }
-  return parseConfig(text, resolved, resolved);
+  return parseConfig(decodeConfigText(bytes, resolved), resolved, resolved);
+}
+
+/** The text of a config file, which must be UTF-8 (a byte-order mark is allowed); else a ConfigError saying so. */
+export function decodeConfigText(bytes: Uint8Array, source: string): string {
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  const nul = bytes.indexOf(0);
+  if (utf16 || nul >= 0) {
+    const what = utf16 ? "UTF-16 (it starts with a UTF-16 byte-order mark)" : `a NUL byte at offset ${nul} (UTF-16 text, or not text at all)`;
+    throw new ConfigError(source, [{ path: "", found: what, expected: "UTF-8 text: save the file as UTF-8 (in PowerShell: Set-Content -Encoding utf8)" }]);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const line = firstInvalidUtf8Line(bytes);
+    throw new ConfigError(source, [{ path: "", found: "bytes that are not valid UTF-8", expected: "UTF-8 text: save the file as UTF-8", line }]);
+  }
+}
+
+/** The 1-based line of the first byte sequence that is not UTF-8. */
+function firstInvalidUtf8Line(bytes: Uint8Array): number | undefined {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let start = 0;
+  let line = 1;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    try {
+      decoder.decode(bytes.subarray(start, end));
+    } catch {
+      return line;
+    }
+    start = end + 1;
+    line++;
+  }
+  return undefined;
 }
 
 /**
@@ -91,26 +130,61 @@ export function parseConfig(text: string, sourceName = "config.yaml", file: stri
       })),
     );
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    // An alias expanding into more than 100 nodes is refused (a "billion laughs" file would take all memory).
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError(sourceName, [
+      {
+        path: "",
+        found: `YAML aliases that expand too far (${(e as Error).message})`,
+        expected: "a config without nested aliases (*name) that repeat large parts of the file: write the values out",
+      },
+    ]);
+  }
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const lineOf = (keys: string[], ofKey = false): number | undefined => lineInDoc(doc, lineCounter, keys, ofKey);
   const value = validateObject(CONFIG_SCHEMA, raw ?? undefined, [], issues, warnings, lineOf, raw === null || raw === undefined);
   if (value) crossFieldChecks(value as unknown as ConfigValues, issues, warnings, lineOf);
+  const dir = file ? path.dirname(path.resolve(file)) : findProjectRoot();
+  if (value) checkDataFile(value as unknown as ConfigValues, dir, issues, lineOf);
   if (issues.length > 0) {
     // In file order; issues without a line (missing top-level keys) last.
     const order = issues.map((issue, i) => ({ issue, i }));
     order.sort((a, b) => (a.issue.line ?? Infinity) - (b.issue.line ?? Infinity) || a.i - b.i);
     throw new ConfigError(sourceName, order.map((o) => o.issue));
   }
-  const projectRoot = findProjectRoot();
   return {
     ...(value as unknown as ConfigValues),
     warnings,
     path: file ? path.resolve(file) : null,
-    dir: file ? path.dirname(path.resolve(file)) : projectRoot,
-    projectRoot,
+    dir,
+    projectRoot: findProjectRoot(),
   };
+}
+
+/** A data_file that is set must be a file that exists (else the workshop fails much later). */
+function checkDataFile(c: ConfigValues, dir: string, issues: ConfigIssue[], lineOf: LineOf): void {
+  if (typeof c.data_file !== "string") return;
+  const file = path.resolve(dir, c.data_file);
+  let found: string | null = null;
+  try {
+    if (!fs.statSync(file).isFile()) found = `${JSON.stringify(c.data_file)}, which is a folder (${file})`;
+  } catch {
+    found = `${JSON.stringify(c.data_file)}, which does not exist (${file})`;
+  }
+  if (found) issues.push({ path: "data_file", found, expected: "the shuttle.trn file (relative to the config file's folder), or null for ../shared/data/shuttle.trn", line: lineOf(["data_file"]) });
+}
+
+/** Why a string is not a usable file-system path, or null. */
+export function pathProblem(v: string): string | null {
+  if (v.trim() === "") return "an empty path (it would be the config file's own folder)";
+  if (v.includes("\0")) return "a NUL character";
+  if (/[\u0001-\u001f\u007f]/.test(v)) return "a control character";
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v)) return "a broken Unicode escape (a lone surrogate: not valid UTF-8 in a file name)";
+  return null;
 }
 
 type LineOf = (keys: string[], ofKey?: boolean) => number | undefined;
@@ -316,6 +390,10 @@ function validateLeaf(
       ok = typeof v === "boolean";
       break;
     case "string":
+      if (node.path && typeof v === "string" && pathProblem(v) !== null) {
+        issues.push({ path: p, found: `${show(v)}: ${pathProblem(v)}`, expected: `${describeConfigAllowed(node)} (a file-system path: not empty, no control characters, valid Unicode)`, line: lineOf(keys) });
+        return undefined;
+      }
       ok = typeof v === "string" && (!node.enum || node.enum.includes(v));
       if (typeof v === "string" && node.enum && !ok) {
         issues.push({ path: p, found: `${show(v)}${didYouMean(v, node.enum)}`, expected: describeConfigAllowed(node), line: lineOf(keys) });
@@ -362,7 +440,7 @@ export function resolveImageUri(config: Pick<Config, "image">, region: string | 
   return config.image.split("{AWS_REGION}").join(region);
 }
 
-/** The local-mode workspace folder (absolute). */
-export function resolveWorkspaceDir(config: Pick<Config, "workspace" | "dir">): string {
-  return path.resolve(config.dir, config.workspace);
+/** The local-mode workspace folder (absolute); `paths` is the path flavour (`path.win32` in tests). */
+export function resolveWorkspaceDir(config: Pick<Config, "workspace" | "dir">, paths: path.PlatformPath = path): string {
+  return paths.resolve(config.dir, config.workspace);
 }

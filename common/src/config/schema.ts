@@ -31,6 +31,8 @@ export interface ConfigStringNode<T extends string = string> extends NodeBase {
   kind: "string";
   /** Allowed values; any string when absent. */
   enum?: readonly T[];
+  /** A file-system path: non-empty, no NUL or other control character, well-formed Unicode. */
+  path?: boolean;
   default?: T | null;
 }
 
@@ -215,10 +217,31 @@ export const WORKFLOW_FIELDS = {
   }),
 };
 
+/**
+ * The largest `endpoint.max_decisions_per_request`: the 6 MB request limit holds about this many
+ * of the workshop's decisions (9 features and an event id, about 120 bytes a line), so a larger
+ * value could never be reached by a real batch and only lets a crafted one of tiny lines keep the
+ * endpoint busy (174,762 decisions took 35 s and 618 MB).
+ */
+export const MAX_DECISIONS_BOUND = 50000;
+
 /** Endpoint settings (local and SageMaker). */
 export const ENDPOINT_FIELDS = {
-  max_decisions_per_request: cfgNum({ description: "most decisions one request (a JSON-lines batch) may ask for; larger requests get a 413 naming the limit", integer: true, min: 1, default: 10000 }),
-  request_timeout_seconds: cfgNum({ description: "a client that has not sent its whole request within this many seconds gets a 408", exclusiveMin: 0, default: 30 }),
+  max_decisions_per_request: cfgNum({
+    description: "most decisions one request (a JSON-lines batch) may ask for; larger requests get a 413 naming the limit",
+    integer: true,
+    min: 1,
+    max: MAX_DECISIONS_BOUND,
+    default: 10000,
+    reason: `a 6 MB request holds about ${MAX_DECISIONS_BOUND} decisions of 9 features with event ids, and one request of that size already takes seconds of the endpoint's single thread`,
+  }),
+  request_timeout_seconds: cfgNum({
+    description: "a client that has not sent its whole request within this many seconds gets a 408",
+    min: 0.01,
+    max: 3600,
+    default: 30,
+    reason: "below 10 ms even a local client cannot send a request; above an hour a stalled client holds its connection for nothing",
+  }),
 };
 
 /** SageMaker-mode settings (SageMaker role: add keys here). */
@@ -297,8 +320,13 @@ export const CONFIG_SCHEMA = cfgObj("config.yaml", {
     default: false,
   }),
   seed: cfgNum({ description: "seed of every random choice (users, exploration, splits, bootstrap)", integer: true, default: 1 }),
-  workspace: cfgStr({ description: "local-mode folder for data, models and records, relative to the config file's folder", default: "workspace" }),
-  data_file: cfgStr({ description: "shuttle.trn; null: ../shared/data/shuttle.trn beside the project root; relative to the config file's folder", nullable: true, default: null }),
+  workspace: cfgStr({ description: "local-mode folder for data, models and records, relative to the config file's folder", path: true, default: "workspace" }),
+  data_file: cfgStr({
+    description: "shuttle.trn (a file that exists); null: ../shared/data/shuttle.trn beside the project root; relative to the config file's folder",
+    path: true,
+    nullable: true,
+    default: null,
+  }),
   workflow: cfgObj("the continual-learning workflow", WORKFLOW_FIELDS),
   endpoint: cfgObj("the inference endpoint", ENDPOINT_FIELDS),
   sagemaker: cfgObj("SageMaker mode", SAGEMAKER_FIELDS),

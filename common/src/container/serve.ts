@@ -42,7 +42,13 @@
  * id), --max-decisions-per-request/MAX_DECISIONS_PER_REQUEST (config
  * endpoint.max_decisions_per_request, default 10000), --request-timeout-seconds/
  * REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds, default 30), env
- * CBKIT_ADMIN_TOKEN (enables /admin/deploy).
+ * CBKIT_ADMIN_TOKEN (enables the admin routes), CBKIT_IDENTITY_TOKEN (what GET /admin/identity
+ * answers), --model-root/MODEL_ROOT (the only folder /admin/deploy loads models from).
+ *
+ * Admin routes (header x-cbkit-admin-token, local mode): `GET /admin/identity` answers the
+ * endpoint name, pid and identity token, so local hosting signals a process only once it proved to
+ * be the one it started; `POST /admin/deploy` hot-swaps a model from inside the model root only
+ * (its real path, links resolved), else 403.
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -75,6 +81,10 @@ export interface ServeOptions {
   decisionLogDir?: string;
   stateFile?: string;
   adminToken?: string;
+  /** Answered by GET /admin/identity: proves this process is the start its manager recorded. */
+  identityToken?: string;
+  /** The folder /admin/deploy may load models from (the experiment's training jobs); none: no hot swap. */
+  modelRoot?: string;
   /** Most decisions (JSON lines) one request may carry; default SERVING_LIMITS' 10000. */
   maxDecisionsPerRequest?: number;
   /** Seconds a client has to send its whole request (headers and body); default 30. */
@@ -100,7 +110,6 @@ export interface EndpointState {
   decisionLogDir: string | null;
   startedAt: string;
   updatedAt: string;
-  adminToken?: string;
 }
 
 /** A refusal: status, error code (also the SDK's error name) and a message naming the field and the fix. */
@@ -264,6 +273,31 @@ function eventIdOf(bodyId: unknown, headerId: string | undefined, line: string):
   return randomUUID();
 }
 
+/** A request_type for an error message: a string as is (cut), anything else by its type (never rendered: it may nest 100,000 deep). */
+function describeRequestType(type: unknown): string {
+  if (typeof type === "string") return `'${type.length > 40 ? `${type.slice(0, 40)}...` : type}'`;
+  return `of type ${type === null ? "null" : Array.isArray(type) ? "array" : typeof type} (it must be a string)`;
+}
+
+/**
+ * Why a model folder may not be hot-swapped in, or null when it may: it must lie inside the model
+ * root once links are resolved (a link inside the root to a folder outside it counts as outside).
+ */
+export function modelOutsideRoot(modelDir: string, modelRoot: string | undefined): string | null {
+  const rule = "the endpoint loads models only from its own experiment's model folder";
+  if (!modelRoot) return `this endpoint has no model root (--model-root): hot swap is off; ${rule}`;
+  let real: string;
+  let root: string;
+  try {
+    root = fs.realpathSync(modelRoot);
+    real = fs.realpathSync(modelDir);
+  } catch (err) {
+    return `cannot resolve ${modelDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${rule} (${modelRoot})`;
+  }
+  if (real === root || real.startsWith(root + path.sep)) return null;
+  return `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}`;
+}
+
 function positiveLimit(value: number, integer: boolean, key: { flag: string; configKey: string }): number {
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new Error(`--${key.flag} must be a positive ${integer ? "integer" : "number"}, got ${String(value)} (config key ${key.configKey})`);
@@ -284,6 +318,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const timeoutLimit = SERVING_LIMITS.requestTimeoutSeconds;
   const maxDecisions = positiveLimit(options.maxDecisionsPerRequest ?? decisionsLimit.default, true, decisionsLimit);
   const timeoutSeconds = positiveLimit(options.requestTimeoutSeconds ?? timeoutLimit.default, false, timeoutLimit);
+  const outside = options.modelRoot ? modelOutsideRoot(options.modelDir, options.modelRoot) : null;
+  if (outside) throw new Error(outside);
   let current = await loadServingModel(options.modelDir);
   let currentDir = options.modelDir;
   const actionSeed = hash32(`action/${options.seed}`, 0x5eed);
@@ -344,7 +380,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       decisionLogDir: options.decisionLogDir ?? null,
       startedAt,
       updatedAt,
-      ...(options.adminToken ? { adminToken: options.adminToken } : {}),
     };
   };
 
@@ -352,7 +387,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (!options.stateFile) return;
     const tmp = `${options.stateFile}.tmp-${process.pid}`;
     fs.mkdirSync(path.dirname(options.stateFile), { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(state(), null, 2));
+    fs.writeFileSync(tmp, JSON.stringify(state(), null, 2), { mode: 0o600 });
     fs.renameSync(tmp, options.stateFile);
   };
 
@@ -363,7 +398,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const m = msg as Record<string, unknown>;
     const type = m.request_type ?? "observation";
-    if (type !== "observation") throw validation(`${line}request_type '${String(type)}' is not supported: use "observation" or "model_id"`);
+    if (type !== "observation") throw validation(`${line}request_type ${describeRequestType(type)} is not supported: use "observation" or "model_id"`);
     let obs: number[];
     try {
       obs = checkObservation(m.observation, model.numFeatures);
@@ -452,12 +487,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sendJson(res, 200, answer(d));
   };
 
-  const admin = async (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const checkAdmin = (req: http.IncomingMessage): void => {
     if (!options.adminToken || req.headers["x-cbkit-admin-token"] !== options.adminToken) {
       throw new HttpError(403, "Forbidden", "admin routes need the endpoint's admin token (header x-cbkit-admin-token)");
     }
+  };
+
+  const admin = async (body: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    checkAdmin(req);
     const msg = parse(body.toString("utf8"), "request body") as { model_dir?: unknown } | null;
     if (typeof msg?.model_dir !== "string") throw validation(`field 'model_dir' must be a folder path: send {"model_dir": "/path/to/model"}`);
+    const outside = modelOutsideRoot(msg.model_dir, options.modelRoot);
+    if (outside) throw new HttpError(403, "ModelOutsideExperiment", outside, { model_root: options.modelRoot ?? null });
     try {
       const modelId = await swap(msg.model_dir);
       sendJson(res, 200, { model_id: modelId });
@@ -504,6 +545,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           request_timeout_seconds: timeoutSeconds,
         });
         req.resume();
+        return;
+      }
+      if (req.method === "GET" && route === "/admin/identity") {
+        req.resume();
+        try {
+          checkAdmin(req);
+          sendJson(res, 200, { endpoint_name: options.endpointName, pid: process.pid, identity_token: options.identityToken ?? null, started_at: startedAt, model_id: current.modelId });
+        } catch (err) {
+          fail(err);
+        }
         return;
       }
       const isInvoke = route === "/invocations" || route === invokePath;
@@ -600,6 +651,8 @@ export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env
     decisionLogDir: arg(argv, "decision-log-dir") ?? env.DECISION_LOG_DIR,
     stateFile: arg(argv, "state-file") ?? env.STATE_FILE,
     adminToken: env.CBKIT_ADMIN_TOKEN,
+    identityToken: env.CBKIT_IDENTITY_TOKEN,
+    modelRoot: arg(argv, "model-root") ?? env.MODEL_ROOT,
     maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest, true),
     requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds, false),
   };

@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { Config } from "../config";
 import { loadConfig, resolveWorkspaceDir } from "../config";
 import { readJoinedRecords } from "../data";
@@ -42,6 +42,7 @@ import { Predictor } from "./predictor";
 import { clone, ExperimentState } from "./state";
 import { closeAbandonedSteps, findLiveStep } from "./steps";
 import { deploy } from "./workflows/deploy";
+import { reconcileHosting } from "./reconcile";
 import { evaluate } from "./workflows/evaluate";
 import { ingestJoinedData, ingestRewards, join, type JoinOptions } from "./workflows/join";
 import { train } from "./workflows/train";
@@ -99,6 +100,7 @@ export class ExperimentManager {
     const m = new ExperimentManager(cfg, platform, state, options);
     m.log(created ? `created experiment ${id}` : `resumed experiment ${id} (record version ${state.version})`);
     await closeAbandonedSteps(m.ctx);
+    await reconcileHosting(m.ctx);
     return m;
   }
 
@@ -314,10 +316,13 @@ export class ExperimentManager {
 
   /** The baseline cost of logged data (1 − mean reward) from a local file/folder or a data URI. */
   async evaluateHistoricalData(pathOrUri: string): Promise<{ cost: number; n: number }> {
-    const bucketRoot = this.localMode ? fileURLToPath(this.platform.objects.uriOf("")) : null;
-    const resolved = typeof pathOrUri === "string" && !/^[a-z0-9]+:\/\//i.test(pathOrUri) ? path.resolve(pathOrUri) : null;
-    // A plain path into the local bucket is checked like its URI: this experiment's data only.
-    if (bucketRoot && resolved && (resolved + path.sep).startsWith(bucketRoot + path.sep)) pathOrUri = pathToFileURL(resolved).href;
+    const bucketRoot = this.localMode ? realPathOrSelf(fileURLToPath(this.platform.objects.uriOf(""))) : null;
+    const resolved = typeof pathOrUri === "string" && !/^[a-z0-9]+:\/\//i.test(pathOrUri) ? realPathOrSelf(path.resolve(pathOrUri)) : null;
+    // A plain path into the local bucket (also through a link that leads there) is checked like
+    // its URI: this experiment's data only.
+    if (bucketRoot && resolved && (resolved + path.sep).startsWith(bucketRoot + path.sep)) {
+      pathOrUri = this.platform.objects.uriOf(path.relative(bucketRoot, resolved).split(path.sep).join("/"));
+    }
     const isUri = /^[a-z0-9]+:\/\//i.test(pathOrUri);
     // A URI is checked, then read through a temporary copy, removed afterwards (also on failure).
     const dataUri = isUri ? this.ctx.checkUri(pathOrUri, "dataUri") : null;
@@ -396,5 +401,14 @@ export class ExperimentManager {
     this.predictorInstance?.close();
     this.predictorInstance = null;
     await this.platform.close();
+  }
+}
+
+/** A path with its links resolved, or the path itself when it does not exist. */
+function realPathOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
   }
 }

@@ -2,7 +2,8 @@
  * The step engine. Training, evaluation, deployment and joins are steps of one shape, and
  * runStep owns that shape; a workflow only says what differs (workflows/*.ts):
  *
- *   1. one step per workflow at a time on this manager; re-read the experiment record;
+ *   1. one step per workflow at a time on this manager; re-read the experiment record; close the
+ *      steps of dead owners and match the hosting records to what runs (reconcile.ts);
  *   2. the workflow resolves its inputs from the fresh record (it may find nothing to do);
  *   3. refuse while another live manager runs a step of the workflow, or take over a step whose
  *      owner is gone (closed as ABANDONED);
@@ -18,6 +19,7 @@ import { ConflictError, JobFailedError, type JoinJobRecord, type ModelRecord } f
 import type { StepContext } from "./context";
 import { WorkflowInProgressError } from "./errors";
 import { abandonReason, markAbandoned, ownerOf, ownerStatus, runningHere, setStepOwner, stepRecordOf, thisOwner, type Owner } from "./owners";
+import { reconcileHosting } from "./reconcile";
 import { inProgress, pendingStep, WORKFLOW_FIELDS, WORKFLOWS, type Workflow } from "./state";
 
 type StepRecord = ModelRecord | JoinJobRecord;
@@ -79,6 +81,9 @@ export async function runStep<W extends Workflow, Result, Value>(ctx: StepContex
   let claimed: string | null = null;
   try {
     await ctx.state.refresh();
+    // Whatever a killed manager left is settled first: its steps closed, the endpoint's records matched to what runs.
+    await closeAbandonedSteps(ctx);
+    await reconcileHosting(ctx);
     const step = await spec.prepare();
     if ("done" in step) return step.done;
     await guardInProgress(ctx, what);

@@ -24,6 +24,7 @@ import { BIN_FIT_ROWS, EncodedExample, FeatureMap, FeatureMapState, checkContext
 import { GdLearner, GdState, WeightStore } from "./gd";
 import { ConfigMismatchError, Context, LearnerError, LearnerOptions, NUM_ARMS_KEY, ResolvedLearnerOptions, resolveLearnerOptions } from "./options";
 import { ExplorationPolicySpec, PolicyModel, policyOf, vwArgumentsOf, weightLayout } from "./policies";
+import { showValue } from "../util/show";
 
 export interface TrainReport {
   /** Rows learned from. */
@@ -208,7 +209,7 @@ export class CbLearner {
    * an event gives the same action with the same model.
    */
   chooseAction(context: Context, eventId: string): ChosenAction {
-    if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${JSON.stringify(eventId)}`);
+    if (typeof eventId !== "string" || eventId === "") throw new LearnerError("eventId", `must be a non-empty string, got ${showValue(eventId)}`);
     const pmf = this.predictPmf(context);
     const i = this.sampleAction(pmf, eventId);
     return { action: i + 1, actionProb: pmf[i], pmf };

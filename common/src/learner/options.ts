@@ -20,6 +20,7 @@ import {
 } from "./policies";
 import type { LearnerOptions, ResolvedLearnerOptions } from "./policies";
 import { LearnerError } from "./errors";
+import { showValue } from "../util/show";
 
 export { LearnerError, ConfigMismatchError, NUM_FEATURES_KEY, NUM_ARMS_KEY } from "./errors";
 export type { Context } from "./features";
@@ -109,12 +110,12 @@ function parseParameters(p: Record<string, unknown>): Partial<Record<string, unk
     if (raw === undefined || raw === null || raw === "") continue;
     if (spec.type === "choice") {
       const v = String(raw).trim().toLowerCase();
-      if (!(spec.choices ?? []).includes(v)) throw new LearnerError(spec.key, `must be ${allowedText(spec)}, got ${JSON.stringify(raw)}`);
+      if (!(spec.choices ?? []).includes(v)) throw new LearnerError(spec.key, `must be ${allowedText(spec)}, got ${showValue(raw)}`);
       o[spec.option] = v;
     } else {
       const v = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
       if (!Number.isFinite(v) || (spec.type === "integer" && !Number.isInteger(v))) {
-        throw new LearnerError(spec.key, `must be ${spec.type === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+        throw new LearnerError(spec.key, `must be ${spec.type === "integer" ? "an integer" : "a number"}, got ${showValue(raw)}`);
       }
       o[spec.option] = v;
     }

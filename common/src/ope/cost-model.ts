@@ -23,6 +23,7 @@ import { FoldSet, FoldSetParts, FoldSets, RidgeStats, foldOf } from "./fold-stat
 import { WorkerChannel, type WorkerMessage } from "./worker-channel";
 import { OpeInputError } from "./errors";
 import type { CostModel } from "./types";
+import { showValue } from "../util/show";
 
 /** One training row of a cost model. */
 export interface CostRow {
@@ -149,7 +150,7 @@ function resolveRidgeOptions(options: RidgeCostModelOptions): ResolvedRidgeOptio
   const lambda = options.lambda ?? 1;
   if (!(lambda > 0) || !Number.isFinite(lambda)) throw new OpeInputError("lambda", null, `must be a positive number, got ${lambda}`);
   const featureMap = options.featureMap ?? "bins";
-  if (featureMap !== "linear" && featureMap !== "bins") throw new OpeInputError("featureMap", null, `must be "linear" or "bins", got ${JSON.stringify(featureMap)}`);
+  if (featureMap !== "linear" && featureMap !== "bins") throw new OpeInputError("featureMap", null, `must be "linear" or "bins", got ${showValue(featureMap)}`);
   const numBins = options.numBins ?? 16;
   if (!Number.isInteger(numBins) || numBins < 1) throw new OpeInputError("numBins", null, `must be a positive integer, got ${numBins}`);
   return { numArms: K, lambda, featureMap, numBins, minRowsPerAction: options.minRowsPerAction };

@@ -18,7 +18,8 @@ export function safeSegment(value: string, what: string): string {
 const experiment = (exp: string) => safeSegment(exp, "experiment id");
 const rewardsRoot = (exp: string) => `${experiment(exp)}/rewards_data`;
 const joinedIdsRoot = (exp: string) => `${experiment(exp)}/joined_ids`;
-const trainingJob = (exp: string, model: string) => `${experiment(exp)}/training_jobs/${safeSegment(model, "model id")}`;
+const trainingJobsRoot = (exp: string) => `${experiment(exp)}/training_jobs`;
+const trainingJob = (exp: string, model: string) => `${trainingJobsRoot(exp)}/${safeSegment(model, "model id")}`;
 
 export const objectLayout: ObjectLayout = {
   experimentPrefix: experiment,
@@ -28,6 +29,7 @@ export const objectLayout: ObjectLayout = {
   joinedIdsRootPrefix: joinedIdsRoot,
   joinedIdsPrefix: (exp, join) => `${joinedIdsRoot(exp)}/${safeSegment(join, "join job id")}`,
   holdoutPrefix: (exp) => `${experiment(exp)}/holdout`,
+  trainingJobsRootPrefix: trainingJobsRoot,
   trainingJobPrefix: trainingJob,
   modelArtifactPrefix: (exp, model) => `${trainingJob(exp, model)}/output/model`,
   evaluationJobPrefix: (exp, job) => `${experiment(exp)}/evaluation_jobs/${safeSegment(job, "evaluation job id")}`,

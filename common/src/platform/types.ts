@@ -112,6 +112,8 @@ export interface ObjectLayout {
   joinedIdsPrefix(experimentId: string, joinJobId: string): string; // {exp}/joined_ids/{join}
   /** The eval splits kept for comparing models on the same data, one folder per join job. */
   holdoutPrefix(experimentId: string): string; // {exp}/holdout
+  /** The folder of every training job (and so every model) of an experiment. */
+  trainingJobsRootPrefix(experimentId: string): string;
   trainingJobPrefix(experimentId: string, modelId: string): string; // {exp}/training_jobs/{model}
   /** The model artifact folder (local: the unpacked files; SageMaker: contains model.tar.gz). */
   modelArtifactPrefix(experimentId: string, modelId: string): string; // {exp}/training_jobs/{model}/output
@@ -395,6 +397,11 @@ export interface Hosting {
   /** Stops/deletes the endpoint; false when there was none. */
   delete(endpointName: string): Promise<boolean>;
   runtimeClientSettings(endpointName: string): Promise<RuntimeClientSettings>;
+  /**
+   * Stops servers of the endpoint that a killed deploy left running beside the current one
+   * (local hosting); returns their pids. Only while no other manager deploys this endpoint.
+   */
+  reapOrphans?(endpointName: string): Promise<number[]>;
 }
 
 // ---------------------------------------------------------------------------------------------

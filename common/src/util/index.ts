@@ -2,3 +2,4 @@
 export * from "./random";
 export * from "./process";
 export * from "./suggest";
+export * from "./show";

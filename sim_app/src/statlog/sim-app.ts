@@ -7,6 +7,7 @@ import { Rng } from "@cbkit/common/util";
 import { AppShapeConfig, checkAppMatchesConfig } from "./app-config";
 import { ClassSummaryRow, DataFileSetting, StatlogData, classSummary, loadStatlogData, resolveShuttleDataFile } from "./data";
 import { prepareStatlogWarmStartData } from "./warm-start";
+import { showValue } from "@cbkit/common/util";
 
 export interface StatlogSimAppOptions {
   /** shuttle.trn; defaults to the config's data_file or ../shared/data/shuttle.trn. */
@@ -161,7 +162,7 @@ export class StatlogSimApp implements ClientApplication<SimUser> {
         ? first
         : { userId: first, action: action!, eventId: eventId!, modelId: modelId!, actionProb: actionProb!, sampleProb: sampleProb!, localMode };
     if (typeof a.eventId !== "string" || a.eventId === "") {
-      throw new TypeError(`eventId must be a non-empty string, got ${JSON.stringify(a.eventId)}`);
+      throw new TypeError(`eventId must be a non-empty string, got ${showValue(a.eventId)}`);
     }
     const reward = this.rewardOf(a.userId, a.action);
     const rewardOnly = a.rewardOnly ?? a.localMode === false;

@@ -9,7 +9,7 @@
  *     [--experiment-id ID] [--keep-endpoint] [--report <file.html>] [--verbose]
  */
 import { parseArgs } from "node:util";
-import { compareCosts, distinctDecimals, formatScore, loadConfig, type LoopRow } from "@cbkit/common";
+import { compareCosts, ConfigError, distinctDecimals, formatScore, loadConfig, type LoopRow } from "@cbkit/common";
 import { resolveWorkspaceDir } from "@cbkit/common/config";
 import { createLocalPlatform } from "@cbkit/common/local";
 import { checkGateData, checkGateRule, sortableSuffix } from "@cbkit/common/experiment";
@@ -156,7 +156,9 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`workshop failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      // A config problem is the user's to fix: its message says what and where, a stack trace would only bury it.
+      const text = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`workshop failed: ${text}\n`);
       process.exit(1);
     },
   );

@@ -51,3 +51,4 @@ export function deploy(ctx: StepContext, modelId: string): Promise<EndpointDescr
     },
   });
 }
+

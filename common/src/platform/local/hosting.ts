@@ -8,11 +8,19 @@
  * loaded fully, then swapped in; `softDeployment` true) or restarts blue/green (false): a new
  * process on a new port, the state file switched to it once it answers, then the old one stopped.
  *
- * A pid alone does not name our process (pids are reused after a crash or a reboot). When a
- * server is started, its start token (`util/process.ts`) is recorded in
- * `<workspace>/endpoints/<name>.processes.json`; nothing is signalled unless the pid still has that
- * start token and runs `serve.js` with this endpoint's state file. Otherwise the state is stale: the
- * endpoint is gone, and its files are removed without a signal.
+ * A pid alone does not name our process (pids are reused after a crash or a reboot), and what the
+ * operating system says about a process (command line, start time) is neither portable nor proof.
+ * Every server started is recorded in `<workspace>/endpoints/<name>.processes.json` with two random
+ * per-start tokens: an admin token (what the manager shows the endpoint) and an identity token (what
+ * the endpoint shows back). A process is ours only when that file names its pid AND the process at
+ * the recorded URL answers `GET /admin/identity` with that pid, this endpoint's name and the
+ * recorded identity token. Nothing else is ever signalled: a state naming anything else is stale,
+ * and its files are removed without a signal. The same check on every recorded process finds
+ * servers a killed manager left behind (the old one of an interrupted blue/green deploy): they are
+ * stopped by the next deploy, the next manager, or clean-up.
+ *
+ * The endpoints folder is 0700 and its files 0600: they hold the tokens (on Windows, the user
+ * profile's permissions apply instead).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -25,7 +33,9 @@ import type { EndpointState } from "../../container/serve";
 import type { DeployRequest, EndpointDescription, Hosting, RuntimeClientSettings } from "../types";
 import { objectLayout, safeSegment } from "../layout";
 import type { LocalObjectStore } from "./objectStore";
-import { isSameProcess, pidAlive, processCommandText, processStartTimeMs, processStartToken } from "../../util/process";
+import { pathToFileURL } from "node:url";
+import { pidAlive } from "../../util/process";
+import { showValue } from "../../util/show";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,12 +80,36 @@ export function httpJson(
 /** What the state file of an endpoint says about its process. */
 export type EndpointProcessStatus = "none" | "ours" | "stale";
 
-interface RecordedProcess {
-  startToken: string;
+/** A server started for an endpoint, as recorded when it was started. */
+export interface RecordedProcess {
+  /** Shown by the manager to the endpoint (header x-cbkit-admin-token). */
+  adminToken: string;
+  /** Shown by the endpoint to the manager (GET /admin/identity): proves the process is this start. */
+  identityToken: string;
+  /** Where it listens, once known (it picks a free port). */
+  url: string | null;
   startedAt: string;
 }
 
 const SERVE_SCRIPT = entryPointScript("serve");
+const PRIVATE_FILE = 0o600;
+const PRIVATE_DIR = 0o700;
+
+/** Writes a file only its owner can read, atomically (a temporary file renamed into place). */
+function writePrivateFile(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text, { mode: PRIVATE_FILE });
+  fs.chmodSync(tmp, PRIVATE_FILE); // the umask may have narrowed it further; never wider
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * The file URI of the decision-log folder ("" for none). Built by `pathToFileURL`, never as
+ * `file://${dir}`, which is malformed for a Windows path (`C:\...`). `windows` is for tests.
+ */
+export function decisionLogUriOf(dir: string | null, windows = process.platform === "win32"): string {
+  return dir ? pathToFileURL(dir, { windows }).href : "";
+}
 
 export class LocalHosting implements Hosting {
   constructor(
@@ -83,7 +117,9 @@ export class LocalHosting implements Hosting {
     private readonly endpointsDir: string,
     private readonly startTimeoutMs = 20000,
   ) {
-    fs.mkdirSync(endpointsDir, { recursive: true });
+    fs.mkdirSync(endpointsDir, { recursive: true, mode: PRIVATE_DIR });
+    // A folder made by an older version (or another umask) is narrowed too: it holds the tokens.
+    fs.chmodSync(endpointsDir, PRIVATE_DIR);
   }
 
   stateFile(name: string): string {
@@ -94,7 +130,7 @@ export class LocalHosting implements Hosting {
     return path.join(this.endpointsDir, `${safeSegment(name, "endpoint name")}.log`);
   }
 
-  /** pid -> start token of every server process started for this endpoint. */
+  /** pid -> tokens and URL of every server started for this endpoint that may still run. */
   processesFile(name: string): string {
     return path.join(this.endpointsDir, `${safeSegment(name, "endpoint name")}.processes.json`);
   }
@@ -107,49 +143,69 @@ export class LocalHosting implements Hosting {
     }
   }
 
-  private readProcesses(name: string): Record<string, RecordedProcess> {
+  readProcesses(name: string): Record<string, RecordedProcess> {
     try {
-      return JSON.parse(fs.readFileSync(this.processesFile(name), "utf8")) as Record<string, RecordedProcess>;
+      const all = JSON.parse(fs.readFileSync(this.processesFile(name), "utf8")) as Record<string, Partial<RecordedProcess>>;
+      // Entries of older versions (start tokens, no identity token) can prove nothing: left out.
+      return Object.fromEntries(
+        Object.entries(all).filter(([, r]) => typeof r?.identityToken === "string" && typeof r.adminToken === "string"),
+      ) as Record<string, RecordedProcess>;
     } catch {
       return {};
     }
   }
 
-  /** Records a just-started server (before it can write the state file), dropping dead entries. */
-  private recordProcess(name: string, pid: number): void {
-    const token = processStartToken(pid);
-    if (!token) return;
-    const kept: Record<string, RecordedProcess> = {};
-    for (const [p, r] of Object.entries(this.readProcesses(name))) {
-      if (isSameProcess(Number(p), r.startToken)) kept[p] = r;
-    }
-    kept[String(pid)] = { startToken: token, startedAt: new Date().toISOString() };
-    const tmp = `${this.processesFile(name)}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(kept, null, 2));
-    fs.renameSync(tmp, this.processesFile(name));
+  /** Changes the record of this endpoint's processes; entries whose pid is gone are dropped. */
+  private updateProcesses(name: string, change: (all: Record<string, RecordedProcess>) => void): void {
+    const all = this.readProcesses(name);
+    for (const pid of Object.keys(all)) if (!pidAlive(Number(pid))) delete all[pid];
+    change(all);
+    writePrivateFile(this.processesFile(name), JSON.stringify(all, null, 2));
   }
 
   /**
-   * Whether `pid` is a server of this endpoint: it runs serve.js with this endpoint's state file,
-   * and it has the start token recorded when it was started. (A server started before tokens were
-   * recorded is accepted when it started no later than the `startedAt` it wrote into its state.)
+   * Whether `pid` is a server of this endpoint: recorded, and the process at its recorded URL (or
+   * at the URL of the state file when that names the pid) answers with the pid, this endpoint's
+   * name and the recorded identity token.
    */
-  isEndpointProcess(name: string, pid: number, stateStartedAt?: string): boolean {
-    // As one string: `ps` (macOS) gives no argument boundaries, and paths may hold spaces.
-    const command = processCommandText(pid);
-    const runsServe = command?.includes(`${path.sep}container${path.sep}serve.js `);
-    if (!command || !runsServe || !command.includes(`--state-file ${this.stateFile(name)}`)) return false;
+  async isEndpointProcess(name: string, pid: number): Promise<boolean> {
     const recorded = this.readProcesses(name)[String(pid)];
-    if (recorded) return isSameProcess(pid, recorded.startToken);
-    const started = processStartTimeMs(pid);
-    return started !== null && stateStartedAt !== undefined && started <= Date.parse(stateStartedAt) + 1000;
+    if (!recorded || !pidAlive(pid)) return false;
+    const st = this.readState(name);
+    const url = recorded.url ?? (st?.pid === pid ? st.url : null);
+    if (!url) return false;
+    try {
+      const r = await httpJson(`${url}/admin/identity`, "GET", undefined, { "x-cbkit-admin-token": recorded.adminToken }, 2000);
+      return r.status === 200 && r.body.pid === pid && r.body.endpoint_name === name && r.body.identity_token === recorded.identityToken;
+    } catch {
+      return false; // nothing answers there: not a live server of ours
+    }
   }
 
   /** "ours" when the state file names a live server of this endpoint, "stale" when it names anything else. */
-  processStatus(name: string): { status: EndpointProcessStatus; state: EndpointState | null } {
+  async processStatus(name: string): Promise<{ status: EndpointProcessStatus; state: EndpointState | null }> {
     const st = this.readState(name);
     if (!st) return { status: "none", state: null };
-    return { status: this.isEndpointProcess(name, st.pid, st.startedAt) ? "ours" : "stale", state: st };
+    return { status: (await this.isEndpointProcess(name, st.pid)) ? "ours" : "stale", state: st };
+  }
+
+  /** Every recorded server of this endpoint that proves to be ours, the current one included. */
+  async liveProcesses(name: string): Promise<number[]> {
+    const pids = Object.keys(this.readProcesses(name)).map(Number);
+    const ours = await Promise.all(pids.map((pid) => this.isEndpointProcess(name, pid)));
+    return pids.filter((_, i) => ours[i]);
+  }
+
+  /**
+   * Stops every server of this endpoint that the state file does not name (a killed manager's
+   * blue/green deploy leaves the old one running, still holding its port). Only processes that
+   * prove to be ours are signalled. Call it only while no other manager deploys this endpoint.
+   */
+  async reapOrphans(name: string): Promise<number[]> {
+    const current = this.readState(name)?.pid;
+    const orphans = (await this.liveProcesses(name)).filter((pid) => pid !== current);
+    for (const pid of orphans) await this.stopEndpointProcess(name, pid);
+    return orphans;
   }
 
   private describeState(st: EndpointState, modelId: string): EndpointDescription {
@@ -160,7 +216,7 @@ export class LocalHosting implements Hosting {
       url: st.url,
       arn: `local:${st.endpointName}`,
       pid: st.pid,
-      decisionLogUri: st.decisionLogDir ? new URL(`file://${st.decisionLogDir}`).href : "",
+      decisionLogUri: decisionLogUriOf(st.decisionLogDir),
     };
   }
 
@@ -174,24 +230,32 @@ export class LocalHosting implements Hosting {
   }
 
   async describe(endpointName: string): Promise<EndpointDescription | null> {
-    const { status, state } = this.processStatus(endpointName);
+    const { status, state } = await this.processStatus(endpointName);
     return status === "ours" && state ? this.ping(state) : null;
+  }
+
+  /** The folder every model this endpoint may load lies in: its experiment's training jobs. */
+  modelRoot(experimentId: string): string {
+    return this.store.pathOf(this.store.uriOf(objectLayout.trainingJobsRootPrefix(experimentId)));
   }
 
   async deploy(request: DeployRequest): Promise<EndpointDescription> {
     if (typeof request.softDeployment !== "boolean") {
       throw new Error(
-        `DeployRequest.softDeployment must be true or false, got ${JSON.stringify(request.softDeployment)}: ` +
+        `DeployRequest.softDeployment must be true or false, got ${showValue(request.softDeployment)}: ` +
           `pass the config's soft_deployment (its default, false, is the config schema's)`,
       );
     }
     const modelDir = this.store.pathOf(request.modelArtifactUri);
     if (!fs.existsSync(modelDir)) throw new Error(`model artifact ${request.modelArtifactUri} does not exist`);
     const name = request.endpointName;
-    const { status, state: st } = this.processStatus(name);
+    // A deploy owns the endpoint (the hosting step): servers a killed deploy left behind go first.
+    await this.reapOrphans(name);
+    const { status, state: st } = await this.processStatus(name);
     const running = status === "ours" && st ? await this.ping(st) : null;
-    if (running && st && request.softDeployment && st.adminToken) {
-      const r = await httpJson(`${st.url}/admin/deploy`, "POST", { model_dir: modelDir }, { "x-cbkit-admin-token": st.adminToken }, 30000);
+    const adminToken = st ? this.readProcesses(name)[String(st.pid)]?.adminToken : undefined;
+    if (running && st && request.softDeployment && adminToken) {
+      const r = await httpJson(`${st.url}/admin/deploy`, "POST", { model_dir: modelDir }, { "x-cbkit-admin-token": adminToken }, 30000);
       if (r.status !== 200) throw new Error(`endpoint ${name} refused the new model: ${String(r.body.message ?? r.status)}`);
       return this.describeState(st, String(r.body.model_id));
     }
@@ -199,11 +263,11 @@ export class LocalHosting implements Hosting {
       // Blue/green: the new server takes over the state file once it listens; clients that follow
       // the state move to it; then the old server finishes its requests in flight and stops.
       const next = await this.launch(request, modelDir, st);
-      await this.stopEndpointProcess(name, st.pid, st.startedAt);
+      await this.stopEndpointProcess(name, st.pid);
       return next;
     }
     // A server that holds the state file but does not answer is stopped; stale state is dropped.
-    if (status === "ours" && st) await this.stopEndpointProcess(name, st.pid, st.startedAt);
+    if (status === "ours" && st) await this.stopEndpointProcess(name, st.pid);
     fs.rmSync(this.stateFile(name), { force: true });
     return this.launch(request, modelDir, null);
   }
@@ -212,8 +276,9 @@ export class LocalHosting implements Hosting {
   private async launch(request: DeployRequest, modelDir: string, previous: EndpointState | null): Promise<EndpointDescription> {
     const name = request.endpointName;
     const decisionLogDir = this.store.pathOf(this.store.uriOf(objectLayout.decisionLogPrefix(request.experimentId)));
-    const out = fs.openSync(this.logFile(name), "a");
+    const out = fs.openSync(this.logFile(name), "a", PRIVATE_FILE);
     const limits = request.limits ? servingLimitsEnvironment(request.limits) : {};
+    const tokens = { adminToken: randomBytes(16).toString("hex"), identityToken: randomBytes(16).toString("hex") };
     const child = spawn(
       process.execPath,
       [
@@ -221,6 +286,7 @@ export class LocalHosting implements Hosting {
         "--port", "0",
         "--host", "127.0.0.1",
         "--model-dir", modelDir,
+        "--model-root", this.modelRoot(request.experimentId),
         "--endpoint-name", name,
         "--seed", String(request.seed),
         "--decision-log-dir", decisionLogDir,
@@ -229,66 +295,79 @@ export class LocalHosting implements Hosting {
       {
         detached: true,
         stdio: ["ignore", out, out],
-        env: { ...process.env, ...limits, CBKIT_ADMIN_TOKEN: randomBytes(16).toString("hex") },
+        env: { ...process.env, ...limits, CBKIT_ADMIN_TOKEN: tokens.adminToken, CBKIT_IDENTITY_TOKEN: tokens.identityToken },
       },
     );
     fs.closeSync(out);
     let exited: number | null = null;
     child.on("exit", (code) => (exited = code ?? -1));
     child.unref();
-    if (child.pid) this.recordProcess(name, child.pid);
+    const pid = child.pid;
+    // Recorded before it can write the state file: a manager killed from here on leaves a record.
+    if (pid) this.updateProcesses(name, (all) => (all[String(pid)] = { ...tokens, url: null, startedAt: new Date().toISOString() }));
     const deadline = Date.now() + this.startTimeoutMs;
     while (Date.now() < deadline && exited === null) {
       const st = this.readState(name);
-      if (st && st.pid === child.pid) {
+      if (st && st.pid === pid) {
+        // Its URL is recorded once known, so it is found again after the state file moves on.
+        this.updateProcesses(name, (all) => {
+          if (all[String(pid)]) all[String(pid)].url = st.url;
+        });
         const d = await this.ping(st);
         if (d) return d;
       }
       await sleep(20);
     }
-    if (child.pid && exited === null) await this.stopEndpointProcess(name, child.pid);
+    if (pid && exited === null) await this.stopEndpointProcess(name, pid);
     // Blue/green: the old server still runs; point the state back at it.
-    if (previous && this.isEndpointProcess(name, previous.pid, previous.startedAt) && this.readState(name)?.pid !== previous.pid) {
-      const tmp = `${this.stateFile(name)}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, JSON.stringify(previous, null, 2));
-      fs.renameSync(tmp, this.stateFile(name));
+    if (previous && (await this.isEndpointProcess(name, previous.pid)) && this.readState(name)?.pid !== previous.pid) {
+      writePrivateFile(this.stateFile(name), JSON.stringify(previous, null, 2));
     }
     const tail = fs.existsSync(this.logFile(name)) ? fs.readFileSync(this.logFile(name), "utf8").split("\n").slice(-15).join("\n") : "";
     throw new Error(`endpoint ${name} did not start (${exited !== null ? `exit code ${exited}` : "timeout"}); log ${this.logFile(name)}:\n${tail}`);
   }
 
-  /** SIGTERM (then SIGKILL) to a server of this endpoint, re-identified before every signal. */
-  private async stopEndpointProcess(name: string, pid: number, stateStartedAt?: string): Promise<void> {
-    const signal = (sig: NodeJS.Signals): boolean => {
-      if (!this.isEndpointProcess(name, pid, stateStartedAt)) return false;
-      try {
-        process.kill(pid, sig);
-        return true;
-      } catch {
-        return false; // exited in between
-      }
-    };
-    if (!signal("SIGTERM")) return;
+  /**
+   * Stops a server of this endpoint: SIGTERM, then SIGKILL, each only after the process proved
+   * again to be ours (Windows has no SIGTERM: Node ends the process at once there).
+   */
+  private async stopEndpointProcess(name: string, pid: number): Promise<void> {
+    if (!(await this.isEndpointProcess(name, pid))) return;
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      return; // exited in between
+    }
     for (let i = 0; i < 150 && pidAlive(pid); i++) await sleep(20);
-    if (pidAlive(pid) && signal("SIGKILL")) {
+    // Still there after 3 s: it proved itself a moment ago and a pid is not reused while it lives.
+    if (pidAlive(pid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* exited in between */
+      }
       for (let i = 0; i < 50 && pidAlive(pid); i++) await sleep(20);
     }
+    this.updateProcesses(name, (all) => {
+      if (!pidAlive(pid)) delete all[String(pid)];
+    });
   }
 
   /**
-   * Stops the endpoint; true when a server of this endpoint was running. A state file naming a
-   * process that is not our server (a reused pid) is removed without signalling anything.
+   * Stops the endpoint and every other server of it that proves to be ours (orphans of a killed
+   * manager); true when one of them was running. A state file naming a process that is not ours
+   * (a reused pid) is removed without signalling anything.
    */
   async delete(endpointName: string): Promise<boolean> {
-    const { status, state } = this.processStatus(endpointName);
-    if (status === "none" || !state) return false;
-    if (status === "ours") await this.stopEndpointProcess(endpointName, state.pid, state.startedAt);
-    fs.rmSync(this.stateFile(endpointName), { force: true });
-    return status === "ours";
+    const st = this.readState(endpointName);
+    const live = await this.liveProcesses(endpointName);
+    for (const pid of live) await this.stopEndpointProcess(endpointName, pid);
+    if (st) fs.rmSync(this.stateFile(endpointName), { force: true });
+    return live.length > 0;
   }
 
   async runtimeClientSettings(endpointName: string): Promise<RuntimeClientSettings> {
-    const { status, state: st } = this.processStatus(endpointName);
+    const { status, state: st } = await this.processStatus(endpointName);
     if (!st) throw new Error(`no local endpoint '${endpointName}' is running: deploy a model first`);
     if (status === "stale") {
       throw new Error(`local endpoint '${endpointName}' is gone (its state names pid ${st.pid}, which is not its server any more): deploy a model again`);

@@ -4,7 +4,7 @@
  *   <workspace>/bucket/<exp>/...         objects, laid out like the original's S3 bucket
  *   <workspace>/records.duckdb           experiment, model and join-job records, metrics
  *   <workspace>/endpoints/<name>.json    running endpoint (pid, port, model id) + <name>.log
- *   <workspace>/endpoints/<name>.processes.json   start tokens of its server processes
+ *   <workspace>/endpoints/<name>.processes.json   tokens and URLs of its server processes (0600)
  *   <workspace>/jobs/<job>/              job folders (`/opt/ml` layout), kept when a job fails
  *   <workspace>/tmp/                     DuckDB spill space of joins
  */
@@ -18,11 +18,11 @@ import { objectLayout } from "../layout";
 import { LocalObjectStore } from "./objectStore";
 import { DuckDbRecordStore } from "./records";
 
-export { LocalObjectStore } from "./objectStore";
+export { LocalObjectStore, objectPathOf, objectUriOf, type PathFlavor } from "./objectStore";
 export { DuckDbRecordStore } from "./records";
 export { DuckDbFile } from "./duckdbFile";
 export { LocalJobRunner, type JobMode } from "./jobs";
-export { LocalHosting } from "./hosting";
+export { LocalHosting, decisionLogUriOf, type RecordedProcess } from "./hosting";
 export { runLocalJoin } from "./join";
 
 export interface LocalPlatformOptions {
@@ -61,12 +61,12 @@ export class LocalPlatform implements Platform {
   }
 
   /**
-   * Stops the endpoint (a state file naming a process that is not its server is dropped without a
-   * signal). With `deleteData`: the experiment's objects, its endpoint log, and the job folders its
+   * Stops the endpoint and any other server of it a killed manager left running (a state file
+   * naming a process that is not its server is dropped without a signal). With `deleteData`: the experiment's objects, its endpoint log, and the job folders its
    * failed or killed jobs left behind.
    */
   async cleanup(experimentId: string, options: { deleteData?: boolean } = {}): Promise<CleanupReport> {
-    const { status, state } = this.hosting.processStatus(experimentId);
+    const { status, state } = await this.hosting.processStatus(experimentId);
     const endpointDeleted = await this.hosting.delete(experimentId);
     const removed: string[] = [];
     if (endpointDeleted) removed.push(`endpoint process ${experimentId}`);

@@ -6,6 +6,7 @@ import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { GetRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
 import { AwsPermissionError, awsCall, awsErrorName } from "./aws";
+import { showValue } from "../../util/show";
 
 /** Raised when `sagemaker.*` settings are missing or invalid. */
 export class SageMakerConfigError extends Error {
@@ -88,7 +89,7 @@ const at = (root: unknown, path: string): unknown =>
 function str(root: unknown, path: string, fallback: string | null): string | null {
   const v = at(root, path);
   if (v === undefined || v === null || v === "") return fallback;
-  if (typeof v !== "string") throw new SageMakerConfigError(path, `expected a string, found ${JSON.stringify(v)}`, "Fix it in config.yaml.");
+  if (typeof v !== "string") throw new SageMakerConfigError(path, `expected a string, found ${showValue(v)}`, "Fix it in config.yaml.");
   return v;
 }
 
@@ -96,7 +97,7 @@ function num(root: unknown, path: string, fallback: number, min = 0): number {
   const v = at(root, path);
   if (v === undefined || v === null) return fallback;
   if (typeof v !== "number" || !Number.isFinite(v) || v < min)
-    throw new SageMakerConfigError(path, `expected a number >= ${min}, found ${JSON.stringify(v)}`, "Fix it in config.yaml.");
+    throw new SageMakerConfigError(path, `expected a number >= ${min}, found ${showValue(v)}`, "Fix it in config.yaml.");
   return v;
 }
 
