@@ -8,6 +8,7 @@
  * far below the largest double (about 1.8e308), so no input can overflow a model or an estimate
  * into Infinity or NaN; real rewards and features (the shuttle's lie in [0, 1]) are far inside it.
  */
+import { showValue } from "../util/show";
 
 /** The largest magnitude of any number the kit accepts. */
 export const MAX_MAGNITUDE = 1e9;
@@ -15,10 +16,8 @@ export const MAX_MAGNITUDE = 1e9;
 /** The contract in words, for errors and docs. */
 export const NUMBER_CONTRACT = "a finite number within ±1e9 (the kit's numeric contract)";
 
-/** A value as an error shows it: NaN and Infinity by name (JSON would print null). */
-export function showValue(value: unknown): string {
-  return typeof value === "number" ? String(value) : value === undefined ? "nothing" : JSON.stringify(value) ?? String(value);
-}
+// One rendering of values in messages, owned by util/show.ts.
+export { showValue };
 
 /** What is wrong with a number under the contract ("must be ..."), or null when it keeps it. */
 export function numberProblem(value: unknown): string | null {
