@@ -5,7 +5,7 @@
  * next manager or clean-up does not find; token files are private; hot swap loads models from the
  * experiment's own model folder only.
  */
-import { test, after } from "node:test";
+import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -14,21 +14,14 @@ import * as path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { ExperimentManager } from "@cbkit/common";
 import { createLocalPlatform, type LocalHosting } from "@cbkit/common/local";
-import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
+import { cleanedUpAfter, manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
 
 const ws = tempWorkspace("identity");
 const blueGreen = testConfig(ws, { soft_deployment: false });
 const hotSwap = testConfig(ws, { soft_deployment: true });
 const endpointsDir = path.join(ws, "endpoints");
 const obs = syntheticJoined(1)[0].observation;
-const opened: ExperimentManager[] = [];
-const children: ChildProcess[] = [];
-after(async () => {
-  for (const m of opened) await m.cleanResource().catch(() => undefined);
-  for (const m of opened) await m.close().catch(() => undefined);
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  fs.rmSync(ws, { recursive: true, force: true });
-});
+const { opened, children } = cleanedUpAfter(ws);
 
 async function trained(id: string, cfg: typeof blueGreen, models = 2): Promise<{ m: ExperimentManager; ids: string[] }> {
   const m = await manager(cfg, id);

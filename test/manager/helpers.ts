@@ -2,12 +2,28 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { after } from "node:test";
 import { loadConfig, type Config, ExperimentManager, type ExperimentManagerOptions } from "@cbkit/common";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 export function tempWorkspace(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `cbkit-${label}-`));
+}
+
+/**
+ * What a test file opens (managers) and spawns (child processes), cleaned up after the file: the
+ * managers' resources and the managers closed, live children killed, the workspace removed.
+ */
+export function cleanedUpAfter(ws: string): { opened: ExperimentManager[]; children: import("node:child_process").ChildProcess[] } {
+  const tracked = { opened: [] as ExperimentManager[], children: [] as import("node:child_process").ChildProcess[] };
+  after(async () => {
+    for (const m of tracked.opened) await m.cleanResource().catch(() => undefined);
+    for (const m of tracked.opened) await m.close().catch(() => undefined);
+    for (const c of tracked.children) if (c.exitCode === null) c.kill("SIGKILL");
+    fs.rmSync(ws, { recursive: true, force: true });
+  });
+  return tracked;
 }
 
 export function testConfig(workspace: string, overrides: Partial<Config> = {}): Config {

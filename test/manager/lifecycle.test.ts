@@ -3,7 +3,7 @@
  * process killed; steps of a killed manager are closed as ABANDONED; clean-up removes what the
  * experiment left on disk; hot swap and blue/green restarts lose no request.
  */
-import { test, after } from "node:test";
+import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -13,18 +13,11 @@ import { EvaluationJobError, HostingError, JoiningError, TrainingJobError, type 
 import type { JobRunner } from "@cbkit/common/platform";
 import { createLocalPlatform, LocalHosting } from "@cbkit/common/local";
 import { registerExperimentFile } from "@cbkit/common/experiment";
-import { manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
+import { cleanedUpAfter, manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
 const config = testConfig(ws);
-const opened: ExperimentManager[] = [];
-const children: ChildProcess[] = [];
-after(async () => {
-  for (const m of opened) await m.cleanResource().catch(() => undefined);
-  for (const m of opened) await m.close().catch(() => undefined);
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  fs.rmSync(ws, { recursive: true, force: true });
-});
+const { opened, children } = cleanedUpAfter(ws);
 
 async function open(id: string, cfg = config): Promise<ExperimentManager> {
   const m = await manager(cfg, id);
