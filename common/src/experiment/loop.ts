@@ -133,8 +133,8 @@ export interface LoopRow {
   hostedModelId: string;
   joined: { train: number; eval: number };
   seconds: number;
-  /** Seconds spent in each step of the loop (the breakdown `npm start` prints). */
-  steps: LoopStepSeconds;
+  /** Seconds spent in each step of the loop (the breakdown `npm start` prints); set by runLoop. */
+  steps?: LoopStepSeconds;
 }
 
 /** Seconds per step of a loop: serving the users, publishing the reward, join, train, scoring both models, deploy. */

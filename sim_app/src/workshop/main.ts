@@ -77,11 +77,11 @@ function table(rows: LoopRow[]): string {
  */
 export function breakdown(startSeconds: number, rows: LoopRow[], processSeconds: number): string {
   const steps: [string, number][] = [["warm start (first model, score, deploy)", startSeconds]];
-  const names: [keyof LoopRow["steps"], string][] = [
+  const names: [keyof NonNullable<LoopRow["steps"]>, string][] = [
     ["requests", "inference requests"], ["reward", "reward"], ["join", "join"],
     ["train", "train"], ["evaluate", "evaluate (challenger + champion)"], ["deploy", "deploy"],
   ];
-  for (const [key, label] of names) steps.push([`${label}, ${rows.length} loops`, rows.reduce((s, r) => s + r.steps[key], 0)]);
+  for (const [key, label] of names) steps.push([`${label}, ${rows.length} loops`, rows.reduce((s, r) => s + (r.steps?.[key] ?? 0), 0)]);
   const counted = steps.reduce((s, [, v]) => s + v, 0);
   steps.push(["other (module load, clean-up, report)", Math.max(0, processSeconds - counted)]);
   const width = Math.max(...steps.map(([l]) => l.length));
