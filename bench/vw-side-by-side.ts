@@ -27,6 +27,7 @@ import { ProtocolLearner, runProtocol } from "@cbkit/sim_app/simulate";
 import { loadStatlogData, simulate } from "@cbkit/sim_app";
 import { median } from "@cbkit/sim_app/simulate";
 import { measureProcess, ProcessRun } from "./python";
+import { BenchResults } from "./lib/results";
 import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./vw";
 
 const argv = process.argv.slice(2);
@@ -181,6 +182,10 @@ async function main(): Promise<void> {
       return { path: r.path, kitSeconds: ks, vwSeconds: vs, kitRecordsPerSecond: RECORDS / ks, vwRecordsPerSecond: RECORDS / vs, ratio: vs / ks, kitPeakRss: kr, vwPeakRss: vr, kitRuns: r.kit.map((x) => x.seconds), vwRuns: r.vw.map((x) => x.seconds) };
     });
     results.speed = speedOut;
+    // The speed ratios' targets are bench/streaming.ts's (the same paths); here they are information.
+    const figures = new BenchResults("vw-side-by-side");
+    for (const r of speedOut) figures.add({ name: r.path, value: r.kitRecordsPerSecond, unit: "records/s", baseline: { name: "VW 9.11", value: r.vwRecordsPerSecond }, note: `peak RSS kit ${mb(r.kitPeakRss)}, VW ${mb(r.vwPeakRss)}` });
+    figures.save();
     console.log(`(VW: ${vwArgs(EG01, "adf")}; -t -i model -p for scoring; the shipped row runs VW with linear features: ${vwArgs(SHIPPED, "adf")})`);
 
     // ---- quality on the notebook protocol
