@@ -101,13 +101,14 @@ export class BenchResults {
 
   /** Records a figure and prints it with its baseline, ratio, target and verdict. */
   add(f: Omit<Figure, "ok" | "ratio">): Figure {
-    const ratio = f.baseline !== undefined ? f.value / f.baseline.value : undefined;
-    if (f.target?.on === "ratio" && ratio === undefined) throw new Error(`bench figure '${f.name}': a ratio target needs a baseline`);
-    const checked = f.target === undefined ? null : meets(f.target.on === "ratio" ? (ratio as number) : f.value, f.target);
+    // A zero baseline (a 0 ms p50 rounded by the load generator) has no ratio.
+    const ratio = f.baseline !== undefined && f.baseline.value !== 0 ? f.value / f.baseline.value : undefined;
+    if (f.target?.on === "ratio" && f.baseline === undefined) throw new Error(`bench figure '${f.name}': a ratio target needs a baseline`);
+    const checked = f.target === undefined ? null : meets(f.target.on === "ratio" ? (ratio ?? NaN) : f.value, f.target);
     const figure: Figure = { ...f, ratio, ok: checked };
     this.figures.push(figure);
     const value = `${formatNumber(f.value)} ${f.unit}`.trim();
-    const base = f.baseline ? `  vs ${f.baseline.name} ${formatNumber(f.baseline.value)} ${f.unit} = ${(ratio as number).toFixed(2)}×` : "";
+    const base = f.baseline ? `  vs ${f.baseline.name} ${formatNumber(f.baseline.value)} ${f.unit}${ratio === undefined ? "" : ` = ${ratio.toFixed(2)}×`}` : "";
     const target = f.target ? `  target ${targetText(f.target, f.unit, f.baseline?.name)}: ${checked ? "ok" : "MISSED"}` : "";
     console.log(`${f.name.padEnd(50)} ${value.padStart(14)}${base}${target}`);
     return figure;
