@@ -165,34 +165,33 @@ function bodyTooLarge(size: string): HttpError {
  * limit) rejects at once and keeps nothing; the rest is read and dropped up to MAX_READ_BYTES in
  * all, then the connection is cut.
  */
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    const refuse = (err: HttpError) => {
-      refused = true;
-      chunks.length = 0;
-      reject(err);
-    };
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > MAX_BODY_BYTES) refuse(bodyTooLarge(`of ${declared} bytes (Content-Length)`));
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (refused) {
-        if (size > MAX_READ_BYTES) req.socket.destroy();
-      } else if (size > MAX_BODY_BYTES) {
-        refuse(bodyTooLarge(`of more than ${MAX_BODY_BYTES} bytes`));
-      } else {
-        chunks.push(c);
-      }
-    });
-    req.on("end", () => {
-      if (!refused) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    });
-    req.on("error", (err) => {
-      if (!refused) reject(err);
-    });
+function readBody(req: http.IncomingMessage, done: (err: unknown, body?: Buffer) => void): void {
+  // A callback, not a promise: one fewer allocation and microtask on every request.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  const refuse = (err: HttpError) => {
+    refused = true;
+    chunks.length = 0;
+    done(err);
+  };
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_BODY_BYTES) refuse(bodyTooLarge(`of ${declared} bytes (Content-Length)`));
+  req.on("data", (c: Buffer) => {
+    size += c.length;
+    if (refused) {
+      if (size > MAX_READ_BYTES) req.socket.destroy();
+    } else if (size > MAX_BODY_BYTES) {
+      refuse(bodyTooLarge(`of more than ${MAX_BODY_BYTES} bytes`));
+    } else {
+      chunks.push(c);
+    }
+  });
+  req.on("end", () => {
+    if (!refused) done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  });
+  req.on("error", (err) => {
+    if (!refused) done(err);
   });
 }
 
@@ -504,22 +503,29 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     { requestTimeout: timeoutMs, headersTimeout: timeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4))) },
     (req, res) => {
       const url = req.url ?? "/";
-      const route = url.split("?")[0];
-      res.on("finish", () => {
-        if (!req.complete) answeredEarly.add(req.socket);
-      });
-      req.on("end", () => answeredEarly.delete(req.socket));
+      const query = url.indexOf("?");
+      const route = query < 0 ? url : url.slice(0, query);
+      // Only a refusal (or a GET route) can answer before the request is in — an invocation answers
+      // once its whole body was read — so only then is the socket marked, for clientError to close.
+      const markIfEarly = () => {
+        if (req.complete) return;
+        answeredEarly.add(req.socket);
+        req.once("end", () => answeredEarly.delete(req.socket));
+      };
       const fail = (err: unknown) => {
         if (res.headersSent) return;
+        markIfEarly();
         if (err instanceof HttpError) sendError(res, err);
         else sendError(res, new HttpError(500, "InternalFailure", (err as Error)?.message ?? String(err)));
       };
       if (req.method === "GET" && route === "/ping") {
+        markIfEarly();
         sendJson(res, 200, { status: "Healthy", model_id: current.modelId });
         req.resume();
         return;
       }
       if (req.method === "GET" && route === "/health") {
+        markIfEarly();
         const cpu = process.cpuUsage();
         sendJson(res, 200, {
           status: "Healthy",
@@ -550,9 +556,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         fail(new HttpError(405, "MethodNotAllowed", `${route} accepts POST only`));
         return;
       }
-      readBody(req)
-        .then((body) => (isInvoke ? invoke(body, req, res, fail) : admin(body, req, res)))
-        .catch(fail);
+      readBody(req, (err, body) => {
+        if (err) return fail(err);
+        try {
+          if (isInvoke) invoke(body as Buffer, req, res, fail);
+          else admin(body as Buffer, req, res).catch(fail);
+        } catch (e) {
+          fail(e);
+        }
+      });
     },
   );
   server.keepAliveTimeout = 65000;
