@@ -1,6 +1,12 @@
 /**
- * Endpoint benchmark (loopback, the load generator on the same 2 cores):
- *  1. autocannon (its own process) against POST /invocations: requests/s, p99 latency, errors;
+ * Endpoint benchmark (loopback; the load generator shares the 2 cores), each figure beside its
+ * baseline from the same run:
+ *  1. throughput: autocannon (its own process, 32 connections) against POST /invocations of the
+ *     endpoint (serve.ts with a decision log, as hosted) and of a bare Node.js HTTP server answering
+ *     a fixed JSON body (bench/lib/bare-server.ts), each as one process and as 2 node:cluster
+ *     workers sharing a port, runs interleaved: requests/s, p50/p99, the endpoint's share of the
+ *     bare server (target ≥ 0.6), its p99 against the bare server's (≤ 2×, what a 0.6 share
+ *     allows in queueing), and how a second worker scales it;
  *  2. the Predictor (SageMaker Runtime client) from one process: requests/s;
  *  3. 20 deploys during load: failed requests (autocannon + SDK) and the model ids seen;
  *  4. batch limits (serve started directly, one process per case): the latency of the largest
@@ -8,13 +14,16 @@
  *     under four such requests at once, with the default cap (10000 decisions) beside a cap set
  *     out of reach (the "before": a 6 MB body of ~110k decisions is accepted), and what four
  *     6 MB batches cost the capped endpoint (refused with 413 after counting lines).
- * Medians of `--runs` (default 3) runs of `--seconds` (default 4) each. `--batches-only` runs 4 only.
+ * Medians of `--runs` (default 3) runs of `--seconds` (default 4) each. `--batches-only` runs 4
+ * only, `--throughput-only` 1 only. Figures go to bench-output/endpoint.json; a missed target
+ * exits 1.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CbLearner, ExperimentManager, loadConfig, saveModel, type JoinedRecord } from "@cbkit/common";
+import { BenchResults, median } from "./lib/results";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -24,11 +33,12 @@ const arg = (name: string, dflt: number) => {
 };
 const RUNS = arg("runs", 3);
 const SECONDS = arg("seconds", 4);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const OBS = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9];
+const results = new BenchResults("endpoint");
 
 interface Cannon {
   rps: number;
+  p50: number;
   p99: number;
   errors: number;
   non2xx: number;
@@ -46,8 +56,8 @@ function autocannon(url: string, seconds: number, connections = 32): Promise<Can
     child.on("error", reject);
     child.on("close", () => {
       try {
-        const j = JSON.parse(out) as { requests: { average: number }; latency: { p99: number }; errors: number; non2xx: number; "2xx": number; timeouts: number };
-        resolve({ rps: j.requests.average, p99: j.latency.p99, errors: j.errors + j.timeouts, non2xx: j.non2xx, total: j["2xx"] + j.non2xx });
+        const j = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number; "2xx": number; timeouts: number };
+        resolve({ rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors + j.timeouts, non2xx: j.non2xx, total: j["2xx"] + j.non2xx });
       } catch (err) {
         reject(new Error(`autocannon output not JSON: ${out.slice(0, 200)}`));
       }
@@ -77,8 +87,105 @@ async function sdkLoad(m: ExperimentManager, seconds: number, concurrency = 32, 
 }
 
 async function main() {
-  if (!process.argv.includes("--batches-only")) await loadScenarios();
-  await batchLimits();
+  console.log(`endpoint benchmark: ${RUNS} runs × ${SECONDS} s, medians (cpus: ${os.cpus().length}, load avg ${os.loadavg()[0].toFixed(1)})`);
+  const only = (what: string) => !process.argv.some((a) => a.endsWith("-only")) || process.argv.includes(`--${what}-only`);
+  const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-endpoint-model-"));
+  try {
+    await trainBenchModel(modelDir);
+    if (only("throughput")) await throughput(modelDir);
+    if (only("sdk")) await loadScenarios();
+    if (only("batches")) await batchLimits(modelDir);
+  } finally {
+    fs.rmSync(modelDir, { recursive: true, force: true });
+    results.save();
+  }
+}
+
+// ------------------------------------------------------------------ 1. throughput beside a bare server
+
+const BUILD_LIB = path.join(__dirname, "lib");
+
+interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts a bench server script and waits for its `listening on URL` line. */
+function startServer(script: string, args: string[]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [path.join(BUILD_LIB, script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const onExit = (code: number | null) => reject(new Error(`${script} exited with ${code} before listening: ${out}`));
+    child.once("exit", onExit);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      child.off("exit", onExit);
+      resolve({
+        url: m[1],
+        child,
+        stop: () => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once("exit", () => r()), child.kill("SIGTERM")))),
+      });
+    });
+  });
+}
+
+async function throughput(modelDir: string): Promise<void> {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-endpoint-log-"));
+  const servers: ServerProcess[] = [];
+  try {
+    const endpoint = (workers: number) => startServer("cluster-serve.js", ["--workers", String(workers), "--model-dir", modelDir, "--decision-log-dir", logDir]);
+    const bare = (workers: number) => startServer("bare-server.js", ["--workers", String(workers)]);
+    const cases = [
+      { name: "bare server, 1 process", start: () => bare(1) },
+      { name: "endpoint, 1 process", start: () => endpoint(1) },
+      { name: "bare server, 2 workers", start: () => bare(2) },
+      { name: "endpoint, 2 workers", start: () => endpoint(2) },
+    ];
+    const urls: string[] = [];
+    for (const c of cases) {
+      const server = await c.start();
+      servers.push(server);
+      urls.push(server.url);
+      await autocannon(server.url, 1); // warm-up
+    }
+    const runs: Cannon[][] = cases.map(() => []);
+    let cpuMs = 0, served = 0;
+    const health = async () => (await (await fetch(`${urls[1]}/health`)).json()) as { served: number; cpu_ms: number };
+    for (let r = 0; r < RUNS; r++) {
+      for (let i = 0; i < cases.length; i++) {
+        const h0 = i === 1 ? await health() : null;
+        runs[i].push(await autocannon(urls[i], SECONDS));
+        if (h0) {
+          const h1 = await health();
+          cpuMs += h1.cpu_ms - h0.cpu_ms;
+          served += h1.served - h0.served;
+        }
+      }
+    }
+    const med = (i: number, k: keyof Cannon) => median(runs[i].map((c) => c[k]));
+    const each = (i: number, k: keyof Cannon) => runs[i].map((c) => c[k]);
+    console.log(`\nthroughput: autocannon, 32 connections, POST /invocations, ${RUNS} interleaved runs × ${SECONDS} s (load avg ${os.loadavg()[0].toFixed(1)})`);
+    for (const [i, b] of [[1, 0], [3, 2]] as const) {
+      const bareName = cases[b].name;
+      results.add({ name: `${cases[i].name}: requests/s`, value: med(i, "rps"), unit: "req/s", runs: each(i, "rps"),
+        baseline: { name: bareName, value: med(b, "rps") }, target: i === 1 ? { op: ">=", value: 0.6, on: "ratio" } : undefined });
+      results.add({ name: `${cases[i].name}: p50 latency`, value: med(i, "p50"), unit: "ms", baseline: { name: bareName, value: med(b, "p50") } });
+      results.add({ name: `${cases[i].name}: p99 latency`, value: med(i, "p99"), unit: "ms", runs: each(i, "p99"),
+        baseline: { name: bareName, value: med(b, "p99") }, target: i === 1 ? { op: "<=", value: 2, on: "ratio" } : undefined });
+    }
+    results.add({ name: "endpoint: 2 workers over 1 process, requests/s", value: med(3, "rps"), unit: "req/s", baseline: { name: "endpoint, 1 process", value: med(1, "rps") } });
+    results.add({ name: "bare server: 2 workers over 1 process, requests/s", value: med(2, "rps"), unit: "req/s", baseline: { name: "bare server, 1 process", value: med(0, "rps") } });
+    results.add({ name: "endpoint CPU per request (1 process)", value: (cpuMs * 1000) / Math.max(1, served), unit: "µs" });
+    const failed = runs.flat().reduce((s, c) => s + c.errors + c.non2xx, 0);
+    results.add({ name: "autocannon errors + non-2xx (all runs)", value: failed, unit: "", target: { op: "==", value: 0, on: "value" } });
+    console.log(`runs: ${cases.map((c, i) => `${c.name} ${each(i, "rps").map((x) => x.toFixed(0)).join("/")} req/s`).join("; ")}`);
+  } finally {
+    for (const s of servers) await s.stop();
+    fs.rmSync(logDir, { recursive: true, force: true });
+  }
 }
 
 async function loadScenarios() {
@@ -95,21 +202,6 @@ async function loadScenarios() {
     const models = [(await m.initializeFirstModel({ inputDataUri: m.lastJoinedJobTrainData })).model_id];
     models.push((await m.trainNextModel()).model_id);
     const url = (await m.deployModel({ modelId: models[0] })).url;
-    await autocannon(url, 1); // warm-up
-
-    // Server CPU per request (from /health), a measure that depends less on other load than rps.
-    const health = async () => {
-      const r = await fetch(`${url}/health`);
-      return (await r.json()) as { served: number; cpu_ms: number };
-    };
-    const cannon: Cannon[] = [];
-    const serverUs: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      const h0 = await health();
-      cannon.push(await autocannon(url, SECONDS));
-      const h1 = await health();
-      serverUs.push(((h1.cpu_ms - h0.cpu_ms) * 1000) / Math.max(1, h1.served - h0.served));
-    }
     const sdk: number[] = [];
     const clientUs: number[] = [];
     for (let r = 0; r < RUNS; r++) {
@@ -135,25 +227,15 @@ async function loadScenarios() {
     const [cannonDuring, sdkDuring] = await load;
     const unknown = [...ids].filter((id) => !models.includes(id));
 
-    const med = (k: keyof Cannon) => median(cannon.map((c) => c[k]));
-    const line = (what: string, value: string, target: string, ok: boolean) =>
-      console.log(`${what.padEnd(44)} ${value.padStart(14)}   target ${target.padEnd(12)} ${ok ? "ok" : "MISSED"}`);
-    console.log(`endpoint benchmark: ${RUNS} runs × ${SECONDS} s, medians (cpus: ${os.cpus().length}, load avg ${os.loadavg()[0].toFixed(1)})`);
-    line("autocannon requests/s (32 connections)", med("rps").toFixed(0), ">= 8000", med("rps") >= 8000);
-    line("autocannon p99 latency (ms)", med("p99").toFixed(1), "< 10", med("p99") < 10);
-    line("autocannon errors + non-2xx (all runs)", String(cannon.reduce((s, c) => s + c.errors + c.non2xx, 0)), "0", cannon.every((c) => c.errors + c.non2xx === 0));
-    line("endpoint CPU per request (µs)", median(serverUs).toFixed(0), "", true);
-    line("  (one core's capacity, requests/s)", (1e6 / median(serverUs)).toFixed(0), "", true);
-    line("SDK client from one process, requests/s", median(sdk).toFixed(0), ">= 2000", median(sdk) >= 2000);
-    line("SDK client CPU per request (µs)", median(clientUs).toFixed(0), "", true);
-    line("  (one core's capacity, requests/s)", (1e6 / median(clientUs)).toFixed(0), "", true);
-    line(`failed requests during ${deploys} deploys (${deploySeconds.toFixed(1)} s)`, String(cannonDuring.errors + cannonDuring.non2xx + sdkDuring.failed), "0",
-      cannonDuring.errors + cannonDuring.non2xx + sdkDuring.failed === 0);
-    line("requests served during the deploys", String(cannonDuring.total + sdkDuring.ok), "", true);
-    line("model ids seen during deploys not old/new", String(unknown.length), "0", unknown.length === 0);
-    console.log(`runs: autocannon rps ${cannon.map((c) => c.rps.toFixed(0)).join(", ")}; p99 ${cannon.map((c) => c.p99).join(", ")} ms; sdk rps ${sdk.map((x) => x.toFixed(0)).join(", ")}`);
+    console.log(`\nSageMaker Runtime client and deploys under load (load avg ${os.loadavg()[0].toFixed(1)})`);
+    // No baseline for the SDK client: an absolute target.
+    results.add({ name: "SDK client from one process, requests/s", value: median(sdk), unit: "req/s", runs: sdk, target: { op: ">=", value: 2000, on: "value" } });
+    results.add({ name: "SDK client CPU per request", value: median(clientUs), unit: "µs" });
+    results.add({ name: `failed requests during ${deploys} deploys`, value: cannonDuring.errors + cannonDuring.non2xx + sdkDuring.failed, unit: "",
+      target: { op: "==", value: 0, on: "value" }, note: `${cannonDuring.total + sdkDuring.ok} requests served in ${deploySeconds.toFixed(1)} s` });
+    results.add({ name: "model ids seen during deploys not old/new", value: unknown.length, unit: "", target: { op: "==", value: 0, on: "value" } });
   } finally {
-    await m.cleanResource();
+    await m.cleanResource({ deleteData: true });
     await m.close();
     fs.rmSync(ws, { recursive: true, force: true });
   }
@@ -258,34 +340,39 @@ async function batchCase(modelDir: string, cap: number, decisions: number): Prom
   }
 }
 
-async function batchLimits() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-batches-"));
-  try {
-    const learner = CbLearner.create({ numArms: 7, explorationPolicy: "egreedy", epsilon: 0.1, seed: 1 });
-    const rows: JoinedRecord[] = Array.from({ length: 300 }, (_, i) => ({
-      reward: i % 3 === 0 ? 1 : 0, event_id: `w${i}`, action: (i % 7) + 1, action_prob: 1 / 7, model_id: "w",
-      observation: OBS.map((v, j) => v * ((i + j) % 5)), sample_prob: (i % 100) / 100,
-    }));
-    await learner.train(rows);
-    await saveModel(learner, dir, { modelId: "bench-batches-model-1", parentModelId: null });
+/** A model trained on 300 rows of OBS-like contexts, saved to `dir` (the endpoint's model). */
+async function trainBenchModel(dir: string): Promise<void> {
+  const learner = CbLearner.create({ numArms: 7, explorationPolicy: "egreedy", epsilon: 0.1, seed: 1 });
+  const rows: JoinedRecord[] = Array.from({ length: 300 }, (_, i) => ({
+    reward: i % 3 === 0 ? 1 : 0, event_id: `w${i}`, action: (i % 7) + 1, action_prob: 1 / 7, model_id: "w",
+    observation: OBS.map((v, j) => v * ((i + j) % 5)), sample_prob: (i % 100) / 100,
+  }));
+  await learner.train(rows);
+  await saveModel(learner, dir, { modelId: "bench-endpoint-model-1", parentModelId: null });
+}
 
-    const before = await batchCase(dir, 1e9, FULL_BODY_LINES); // no effective cap: a 6 MB body is one batch
-    const after = await batchCase(dir, DEFAULT_CAP, DEFAULT_CAP);
-    const refused = await batchCase(dir, DEFAULT_CAP, FULL_BODY_LINES);
+async function batchLimits(dir: string) {
+  const before = await batchCase(dir, 1e9, FULL_BODY_LINES); // no effective cap: a 6 MB body is one batch
+  const after = await batchCase(dir, DEFAULT_CAP, DEFAULT_CAP);
+  const refused = await batchCase(dir, DEFAULT_CAP, FULL_BODY_LINES);
 
-    const col = (x: string) => x.padStart(18);
-    const row = (what: string, a: string, b: string, c: string) => console.log(`${what.padEnd(46)}${col(a)}${col(b)}${col(c)}`);
-    console.log(`\nbatch limits (one endpoint process per column; a 6 MB body holds ${FULL_BODY_LINES} decisions; load avg ${os.loadavg()[0].toFixed(1)})`);
-    row("", "before: no cap", `cap ${DEFAULT_CAP}`, `cap ${DEFAULT_CAP}, 6 MB`);
-    row("decisions per request", String(before.decisions), String(after.decisions), String(refused.decisions));
-    row("answer", String(before.status), String(after.status), String(refused.status));
-    row("latency of one request (ms, median of 5)", before.latencyMs.toFixed(0), after.latencyMs.toFixed(0), refused.latencyMs.toFixed(0));
-    row("endpoint CPU per request (ms, mean of 5)", before.cpuMs.toFixed(0), after.cpuMs.toFixed(0), refused.cpuMs.toFixed(0));
-    row("longest /ping wait during it (ms)", before.pingMs.toFixed(0), after.pingMs.toFixed(0), refused.pingMs.toFixed(0));
-    row("peak RSS with 4 such requests at once (MB)", before.peakMb.toFixed(0), after.peakMb.toFixed(0), refused.peakMb.toFixed(0));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const col = (x: string) => x.padStart(18);
+  const row = (what: string, a: string, b: string, c: string) => console.log(`${what.padEnd(46)}${col(a)}${col(b)}${col(c)}`);
+  console.log(`\nbatch limits (one endpoint process per column; a 6 MB body holds ${FULL_BODY_LINES} decisions; load avg ${os.loadavg()[0].toFixed(1)})`);
+  row("", "before: no cap", `cap ${DEFAULT_CAP}`, `cap ${DEFAULT_CAP}, 6 MB`);
+  row("decisions per request", String(before.decisions), String(after.decisions), String(refused.decisions));
+  row("answer", String(before.status), String(after.status), String(refused.status));
+  row("latency of one request (ms, median of 5)", before.latencyMs.toFixed(0), after.latencyMs.toFixed(0), refused.latencyMs.toFixed(0));
+  row("endpoint CPU per request (ms, mean of 5)", before.cpuMs.toFixed(0), after.cpuMs.toFixed(0), refused.cpuMs.toFixed(0));
+  row("longest /ping wait during it (ms)", before.pingMs.toFixed(0), after.pingMs.toFixed(0), refused.pingMs.toFixed(0));
+  row("peak RSS with 4 such requests at once (MB)", before.peakMb.toFixed(0), after.peakMb.toFixed(0), refused.peakMb.toFixed(0));
+  const uncapped = { name: "no cap (6 MB accepted)" };
+  results.add({ name: "6 MB batch, cap 10000: answer", value: refused.status, unit: "", target: { op: "==", value: 413, on: "value" } });
+  results.add({ name: "6 MB batch, cap 10000: latency of the refusal", value: refused.latencyMs, unit: "ms", baseline: { ...uncapped, value: before.latencyMs } });
+  // The cap bounds memory: four refused 6 MB bodies peak at most half of what four accepted ones do.
+  results.add({ name: "6 MB batch × 4 at once, cap 10000: peak RSS", value: refused.peakMb, unit: "MB", baseline: { ...uncapped, value: before.peakMb }, target: { op: "<=", value: 0.5, on: "ratio" } });
+  results.add({ name: `batch at the cap (${DEFAULT_CAP} decisions): latency`, value: after.latencyMs, unit: "ms" });
+  results.add({ name: `batch at the cap × 4 at once: peak RSS`, value: after.peakMb, unit: "MB" });
 }
 
 main().catch((err) => {

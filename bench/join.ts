@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { splitValueOf } from "@cbkit/common/data";
 import { createLocalPlatform } from "@cbkit/common/local";
+import { BenchResults } from "./lib/results";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,8 +83,11 @@ async function main() {
     const rssMb = process.resourceUsage().maxRSS / 1024;
     const t = median(times);
     console.log(`join benchmark: ${N.toLocaleString()} decisions + ${N.toLocaleString()} rewards (${(bytes / 1e6).toFixed(0)} MB of JSON lines, generated in ${genSeconds.toFixed(1)} s); load avg ${os.loadavg()[0].toFixed(1)}`);
-    console.log(`${"join + split + write CSVs, median of " + RUNS}`.padEnd(44) + `${t.toFixed(2).padStart(10)} s   target < 10 s      ${t < 10 ? "ok" : "MISSED"}`);
-    console.log(`${"peak resident memory of the process"}`.padEnd(44) + `${rssMb.toFixed(0).padStart(10)} MB  (DuckDB memory_limit 512 MB, spills to disk)`);
+    // No earlier-commit or external baseline runs here: absolute targets.
+    const results = new BenchResults("join");
+    results.add({ name: `join + split + CSVs of ${N.toLocaleString("en-US")} decisions, median of ${RUNS}`, value: t, unit: "s", runs: times, target: { op: "<", value: 10, on: "value" } });
+    results.add({ name: "peak resident memory of the process", value: rssMb, unit: "MB", note: "DuckDB memory_limit 512 MB, spills to disk" });
+    results.save();
     console.log(`runs: ${times.map((x) => x.toFixed(2)).join(", ")} s; counts ${JSON.stringify(counts)}`);
   } finally {
     await platform.close();

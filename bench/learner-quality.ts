@@ -11,6 +11,7 @@ import { LearnerOptions } from "@cbkit/common";
 import { Rng } from "@cbkit/common/util";
 import { StatlogSimApp, simulate } from "@cbkit/sim_app";
 import { median } from "@cbkit/sim_app/simulate";
+import { BenchResults } from "./lib/results";
 
 type Row = {
   name: string;
@@ -102,6 +103,17 @@ async function main(): Promise<void> {
   } else {
     console.log(JSON.stringify({ seeds: numSeeds, results, baselines: { majority: maj, uniform: uni } }, null, 2));
   }
+  // The configurations with a target, for the measured tables; a miss fails the bench.
+  const figures = new BenchResults("learner-quality");
+  for (const r of results as { name: string; overall: number; loops11to15: number; minLoggedProb: number; target: { overall?: number; last5?: number; minProb?: number } | null }[]) {
+    if (!r.target) continue;
+    const majority = { name: "always class 1", value: maj.overall };
+    if (r.target.overall !== undefined) figures.add({ name: `${r.name}: mean reward, median of ${numSeeds} seeds`, value: r.overall, unit: "", baseline: majority, target: { op: ">=", value: r.target.overall, on: "value" } });
+    if (r.target.last5 !== undefined) figures.add({ name: `${r.name}: mean reward in loops 11–15`, value: r.loops11to15, unit: "", target: { op: ">=", value: r.target.last5, on: "value" } });
+    if (r.target.minProb !== undefined) figures.add({ name: `${r.name}: smallest logged probability`, value: r.minLoggedProb, unit: "", target: { op: ">=", value: r.target.minProb - 1e-12, on: "value" } });
+  }
+  figures.save();
+  if (failures > 0) process.exitCode = 1;
 }
 
 main().catch((e) => {

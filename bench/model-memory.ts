@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CbLearner, loadModel, saveModel } from "@cbkit/common";
+import { BenchResults } from "./lib/results";
 import { LOAD_BYTES_PER_WEIGHT, MAX_MODEL_WEIGHTS } from "@cbkit/common/learner";
 
 const ARMS = 7;
@@ -76,6 +77,9 @@ function main(): void {
       );
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    const results = new BenchResults("model-memory");
+    results.add({ name: "loading a saved model: peak bytes per weight (bits ≥ 18)", value: worst, unit: "B", target: { op: "<=", value: LOAD_BYTES_PER_WEIGHT * 1.25, on: "value" } });
+    results.save();
     if (worst > LOAD_BYTES_PER_WEIGHT * 1.25) {
       console.log(`FAIL: loading takes up to ${worst.toFixed(0)} bytes per weight, the budget assumes ${LOAD_BYTES_PER_WEIGHT} (+25 %)`);
       process.exitCode = 1;

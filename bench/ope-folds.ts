@@ -22,6 +22,7 @@
 import { CbLearner, DR, evaluatePolicy, type JoinedRecord } from "@cbkit/common";
 import { DEFAULT_FOLD_REPEATS } from "@cbkit/common/ope";
 import { Rng } from "@cbkit/common/util";
+import { BenchResults } from "./lib/results";
 import { loadStatlogData } from "@cbkit/sim_app";
 
 function arg(name: string, dflt: number): number {
@@ -115,6 +116,14 @@ async function main(): Promise<void> {
     const label = `${r.repeats} fold assignment(s)${r.repeats === 1 ? " (baseline)" : " (default)"}`;
     console.log(`  ${label.padEnd(34)} fold seeds ${f(r.seed.median)} / ${f(r.seed.p90)} / ${f(r.seed.max)}   renamed ids ${f(r.rename.median)} / ${f(r.rename.p90)} / ${f(r.rename.max)}`);
   }
+  // Information (no target): the default beside one fold assignment, in DR standard errors.
+  const figures = new BenchResults("ope-folds");
+  const one = results.find((r) => r.repeats === 1);
+  for (const r of results.filter((x) => x.repeats !== 1)) {
+    figures.add({ name: `DR spread over fold seeds, ${r.repeats} fold assignments (median, in DR standard errors)`, value: r.seed.median, unit: "", ...(one ? { baseline: { name: "1 fold assignment", value: one.seed.median } } : {}) });
+    figures.add({ name: `DR spread over renamed event ids, ${r.repeats} fold assignments`, value: r.rename.median, unit: "", ...(one ? { baseline: { name: "1 fold assignment", value: one.rename.median } } : {}) });
+  }
+  figures.save();
 }
 
 main().catch((e) => {

@@ -15,7 +15,7 @@
  * target prints FAIL and the bench exits 1.
  *
  * Usage: node build/bench/streaming.js [--records 1000000] [--eval-records 200000] [--runs 3]
- * VW: see bench/lib/vw.ts (CBKIT_VW_BIN, CBKIT_VW_PYTHON or the project's .venv).
+ * VW: the `vowpalwabbit` package of the project's .venv, run by its own parser loop (bench/vw.ts).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -23,7 +23,8 @@ import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common/config";
 import { DataFormat, EXTENSION, writeShuttleRecords } from "./lib/data-files";
 import { ProcessRun, median, runMeasured } from "./lib/measure";
-import { VwCommand, findVw, runVw, runVwBaseline } from "./lib/vw";
+import { BenchResults } from "./lib/results";
+import { findVw, runVwJob, runVwStartup } from "./vw";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -58,31 +59,38 @@ function kit(args: string[]): ProcessRun {
   return runMeasured(process.execPath, [BANDITS, ...args]);
 }
 
-function main(): void {
-  const vw = findVw();
-  if ("missing" in vw) {
-    console.error(`streaming bench: Vowpal Wabbit is needed for the baseline: ${vw.missing}`);
+/** A VW job as the kit's runs are measured (wall seconds, peak MB; VW's CPU time is not read). */
+async function runVw(python: string, args: string[]): Promise<ProcessRun> {
+  const r = await runVwJob(python, args);
+  return { seconds: r.seconds, cpuSeconds: NaN, peakMB: r.peakRss / (1024 * 1024), stdout: r.stdout, stderr: r.stderr };
+}
+
+async function main(): Promise<void> {
+  const vw = findVw("bench/streaming.ts");
+  if (!vw.ok) {
+    console.error(`streaming bench: Vowpal Wabbit is needed for the baseline: ${vw.reason}`);
     process.exit(2);
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-bench-streaming-"));
   try {
-    run(vw, tmp);
+    await run(vw.python, tmp);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-function run(vw: VwCommand, tmp: string): void {
+async function run(python: string, tmp: string): Promise<void> {
   const t0 = Date.now();
   const file = (f: DataFormat) => path.join(tmp, `data${EXTENSION[f]}`);
   const sizes = (["csv", "jsonl", "vw"] as DataFormat[]).map((f) => `${f} ${(writeShuttleRecords(file(f), N, f) / 1e6).toFixed(0)} MB`);
   const evalFile = path.join(tmp, "eval.csv");
   writeShuttleRecords(evalFile, EVAL_N, "csv", "bench-eval");
   console.log(`streaming bench: ${N} shuttle-derived records (${sizes.join(", ")}), evaluation on ${EVAL_N}; ${RUNS} interleaved runs, medians`);
-  console.log(`VW: ${vw.label}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} on ${os.cpus().length} cores; written in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`VW: vowpalwabbit (Python package, ${python}); load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} on ${os.cpus().length} cores; written in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
   const kitBase = median([0, 1, 2].map(() => kit(["--help"]).peakMB));
-  const vwBase = median([0, 1, 2].map(() => runVwBaseline(vw).peakMB));
+  const vwBase: number[] = [];
+  for (let i = 0; i < 3; i++) vwBase.push((await runVwStartup(python)).peakRss / (1024 * 1024));
   const m = (name: string) => path.join(tmp, name);
   const rows: Row[] = [
     { path: "train from CSV (linear egreedy 0.1)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
@@ -92,17 +100,17 @@ function run(vw: VwCommand, tmp: string): void {
     { path: "score every context (predict vs -t -p)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
     { path: "evaluate, defaults (5 est., DR, 1000 bootstrap)", kit: [], vw: null, rows: EVAL_N, rateTarget: EVAL_RATE_TARGET, rssBound: EVAL_RSS_BOUND_MB },
   ];
-  const vwTrain = (epsilon: string, model: string) => runVw(vw, ["--cb_explore", "7", "--epsilon", epsilon, "--cb_type", "mtr", "-d", file("vw"), "-f", model, "--quiet"]);
+  const vwTrain = (epsilon: string, model: string) => runVw(python, ["--cb_explore", "7", "--epsilon", epsilon, "--cb_type", "mtr", "-d", file("vw"), "-f", model, "--quiet"]);
   for (let r = 0; r < RUNS; r++) {
     // VW's side of the first three rows is the same job (it reads only its own format): run it beside each.
     for (const [i, f] of (["csv", "jsonl", "vw"] as DataFormat[]).entries()) {
-      rows[i].vw!.push(vwTrain("0.1", m("vw-linear.model")));
+      rows[i].vw!.push(await vwTrain("0.1", m("vw-linear.model")));
       rows[i].kit.push(kit(["train", ...LINEAR, "--data", file(f), "--out", m(`kit-${f}`)]));
     }
     // The shipped config's VW counterpart: the same policy without bins (VW has no bins feature map).
-    rows[3].vw!.push(vwTrain("0.001", m("vw-shipped.model")));
+    rows[3].vw!.push(await vwTrain("0.001", m("vw-shipped.model")));
     rows[3].kit.push(kit(["train", "--config", path.join(root, "config.yaml"), "--data", file("csv"), "--out", m("kit-shipped")]));
-    rows[4].vw!.push(runVw(vw, ["-t", "-i", m("vw-linear.model"), "-d", file("vw"), "-p", m("vw.preds"), "--quiet"]));
+    rows[4].vw!.push(await runVw(python, ["-t", "-i", m("vw-linear.model"), "-d", file("vw"), "-p", m("vw.preds"), "--quiet"]));
     rows[4].kit.push(kit(["predict", "--model", m("kit-csv"), "--data", file("csv"), "--out", m("kit-preds.csv")]));
     rows[5].kit.push(kit(["evaluate", "--no-config", "--model", m("kit-csv"), "--data", evalFile, "--json"]));
   }
@@ -114,6 +122,7 @@ function run(vw: VwCommand, tmp: string): void {
   console.log("");
   console.log(`${"path".padEnd(48)} ${"kit".padStart(9)} ${"VW".padStart(9)} ${"kit/VW".padStart(7)}  ${"kit RSS (+ above base)".padStart(22)} ${"VW RSS".padStart(7)}  verdict`);
   let failed = 0;
+  const results = new BenchResults("streaming");
   for (const row of rows) {
     const kitRate = row.rows / median(row.kit.map((x) => x.seconds));
     const kitCpuRate = row.rows / median(row.kit.map((x) => x.cpuSeconds));
@@ -126,6 +135,9 @@ function run(vw: VwCommand, tmp: string): void {
     if (row.rateTarget !== undefined && !(kitRate >= row.rateTarget)) misses.push(`< ${k(row.rateTarget)}${kitCpuRate >= row.rateTarget ? ` (per CPU second ${k(kitCpuRate)}: machine busy)` : ""}`);
     if (kitRss - kitBase > row.rssBound) misses.push(`RSS > ${row.rssBound} MB above base`);
     if (misses.length) failed++;
+    results.add({ name: `${row.path}: rows/s`, value: kitRate, unit: "rows/s", runs: row.kit.map((x) => row.rows / x.seconds),
+      ...(row.vw ? { baseline: { name: "VW 9.11", value: vwRate }, target: { op: ">=", value: row.ratioTarget as number, on: "ratio" } } : { target: { op: ">=", value: row.rateTarget as number, on: "value" } }) });
+    results.add({ name: `${row.path}: peak RSS above start-up`, value: kitRss - kitBase, unit: "MB", target: { op: "<=", value: row.rssBound, on: "value" }, note: row.vw ? `VW peak ${vwRss.toFixed(0)} MB` : undefined });
     const target = row.ratioTarget !== undefined ? `≥ ${row.ratioTarget}×` : `≥ ${k(row.rateTarget as number)}`;
     console.log(
       `${row.path.padEnd(48)} ${k(kitRate).padStart(9)} ${row.vw ? k(vwRate).padStart(9) : "—".padStart(9)} ${row.vw ? `${ratio.toFixed(2)}×`.padStart(7) : "".padStart(7)}  ` +
@@ -137,16 +149,21 @@ function run(vw: VwCommand, tmp: string): void {
   const growth = evalAll.peakMB - evalPeak;
   const bounded = growth <= EVAL_GROWTH_BOUND_MB;
   if (!bounded) failed++;
+  results.add({ name: `evaluate all ${N} rows: peak RSS over ${EVAL_N} rows`, value: growth, unit: "MB", target: { op: "<=", value: EVAL_GROWTH_BOUND_MB, on: "value" } });
   console.log(
     `${`evaluate all ${N} rows (once)`.padEnd(48)} ${k(N / evalAll.seconds).padStart(9)} ${"—".padStart(9)} ${"".padStart(7)}  ${`${evalAll.peakMB.toFixed(0)} MB (+${(evalAll.peakMB - kitBase).toFixed(0)})`.padStart(22)} ${"".padStart(7)}  ` +
       `${bounded ? "PASS" : "FAIL"}: ${growth >= 0 ? "+" : ""}${growth.toFixed(0)} MB over ${EVAL_N} rows (bound +${EVAL_GROWTH_BOUND_MB} MB: memory does not grow with the rows)`,
   );
-  console.log(`\nbaselines: bandits --help ${kitBase.toFixed(0)} MB, VW start-up ${vwBase.toFixed(0)} MB; rates are whole processes (start-up included), rows / median wall seconds`);
+  console.log(`\nbaselines: bandits --help ${kitBase.toFixed(0)} MB, VW start-up ${median(vwBase).toFixed(0)} MB; rates are whole processes (start-up included), rows / median wall seconds`);
   console.log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${os.loadavg()[0].toFixed(1)}`);
+  results.save();
   if (failed > 0) {
     console.log(`${failed} target(s) missed`);
     process.exitCode = 1;
   }
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -27,6 +27,7 @@ import { ProtocolLearner, runProtocol } from "@cbkit/sim_app/simulate";
 import { loadStatlogData, simulate } from "@cbkit/sim_app";
 import { median } from "@cbkit/sim_app/simulate";
 import { measureProcess, ProcessRun } from "./python";
+import { BenchResults } from "./lib/results";
 import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./vw";
 
 const argv = process.argv.slice(2);
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-vw-"));
   let failures = 0;
+  const figures = new BenchResults("vw-side-by-side");
   const results: Record<string, unknown> = { date: new Date().toISOString(), records: RECORDS, reps: REPS, seeds: SEEDS, cores: os.cpus().length };
   try {
     const w0 = Date.now();
@@ -181,6 +183,8 @@ async function main(): Promise<void> {
       return { path: r.path, kitSeconds: ks, vwSeconds: vs, kitRecordsPerSecond: RECORDS / ks, vwRecordsPerSecond: RECORDS / vs, ratio: vs / ks, kitPeakRss: kr, vwPeakRss: vr, kitRuns: r.kit.map((x) => x.seconds), vwRuns: r.vw.map((x) => x.seconds) };
     });
     results.speed = speedOut;
+    // The speed ratios' targets are bench/streaming.ts's (the same paths); here they are information.
+    for (const r of speedOut) figures.add({ name: r.path, value: r.kitRecordsPerSecond, unit: "records/s", baseline: { name: "VW 9.11", value: r.vwRecordsPerSecond }, note: `peak RSS kit ${mb(r.kitPeakRss)}, VW ${mb(r.vwPeakRss)}` });
     console.log(`(VW: ${vwArgs(EG01, "adf")}; -t -i model -p for scoring; the shipped row runs VW with linear features: ${vwArgs(SHIPPED, "adf")})`);
 
     // ---- quality on the notebook protocol
@@ -222,6 +226,8 @@ async function main(): Promise<void> {
         const verdict = q.info ? "(info)" : d >= -0.02 ? "PASS" : "FAIL";
         if (verdict === "FAIL") failures++;
         qualityOut.push({ ...row, verdict });
+        figures.add({ name: `quality, ${q.name}: kit − VW mean reward, median of ${SEEDS} seeds`, value: d, unit: "", note: `kit ${row.kitOverall.toFixed(3)}, VW ${row.vwOverall.toFixed(3)}`,
+          ...(q.info ? {} : { target: { op: ">=", value: -0.02, on: "value" } }) });
         console.log(`${q.name.padEnd(52)} ${row.kitOverall.toFixed(3).padStart(6)} ${row.vwOverall.toFixed(3).padStart(6)} ${`${d >= 0 ? "+" : ""}${d.toFixed(3)}`.padStart(7)}   ${row.kitLastFive.toFixed(3).padStart(10)} ${row.vwLastFive.toFixed(3).padStart(6)}  ${verdict}`);
       }
     } finally {
@@ -238,6 +244,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
   console.log(`\nload average ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}; ${((Date.now() - t0) / 1000).toFixed(0)} s; results in ${path.relative(root, out)}; ${failures} quality target(s) missed`);
+  figures.save();
   if (failures > 0) process.exit(1);
 }
 

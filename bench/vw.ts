@@ -85,6 +85,11 @@ export class VwSession {
   }
 }
 
+/** A process that only starts VW (imports the package): VW's start-up RSS, the baseline of its peak RSS. */
+export function runVwStartup(python: string): Promise<ProcessRun> {
+  return measureProcess(python, ["-c", "import vowpalwabbit"]);
+}
+
 /** One whole VW job (`vw_driver.py run ARGS`), e.g. `-d file.vw -f model --cb_explore 7`. */
 export async function runVwJob(python: string, args: string[]): Promise<ProcessRun & { vwSeconds: number }> {
   const run = await measureProcess(python, [vwDriverPath(), "run", ...args]);

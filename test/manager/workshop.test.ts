@@ -29,7 +29,13 @@ test("two short loops through the endpoint end with the endpoint stopped and a s
   for (const row of r.loops) {
     assert.equal(row.joined.train + row.joined.eval, 150);
     assert.equal(row.deployed, gatePasses("ci", row.challenger, row.champion));
+    // npm start's breakdown: every step timed, together no more than the loop.
+    const steps = Object.values(row.steps ?? {});
+    assert.equal(steps.length, 6, "requests, reward, join, train, evaluate, deploy");
+    assert.ok(steps.every((x) => x >= 0));
+    assert.ok(steps.reduce((a, b) => a + b, 0) <= row.seconds + 1e-9, `steps ${steps.join(", ")} within ${row.seconds} s`);
   }
+  assert.ok(r.startSeconds > 0 && r.startSeconds < r.seconds);
   assert.equal(fs.existsSync(path.join(ws, "endpoints", "ws-test.json")), false, "the endpoint was stopped");
   const html = renderReport(r);
   assert.ok(html.includes(plotlyBundle().code), "plotly.js is inlined");

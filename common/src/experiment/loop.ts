@@ -133,6 +133,18 @@ export interface LoopRow {
   hostedModelId: string;
   joined: { train: number; eval: number };
   seconds: number;
+  /** Seconds spent in each step of the loop (the breakdown `npm start` prints); set by runLoop. */
+  steps?: LoopStepSeconds;
+}
+
+/** Seconds per step of a loop: serving the users, publishing the reward, join, train, scoring both models, deploy. */
+export interface LoopStepSeconds {
+  requests: number;
+  reward: number;
+  join: number;
+  train: number;
+  evaluate: number;
+  deploy: number;
 }
 
 /** Sends the users' requests in mini-batches, `concurrency` at a time; returns the rewards. */
@@ -189,20 +201,33 @@ export async function runLoop<User extends ClientUser>(
   if (!manager.lastHostedModelId) {
     throw new Error(`experiment ${manager.experimentId} has no deployed model yet: deploy one first (startExperiment, or deployModel)`);
   }
+  let mark = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const seconds = (now - mark) / 1000;
+    mark = now;
+    return seconds;
+  };
   const served = await serveUsers(manager, app, settings, loop, onProgress);
+  const requests = lap();
   const rewards = served.map((r) => r.reward);
   const meanReward = rewards.reduce((s, r) => s + r, 0) / rewards.length;
   await manager.publishRewards(meanReward);
+  const reward = lap();
   const join = await manager.join(await manager.ingestRewards(served), { ratio: settings.ratio });
+  const joinSeconds = lap();
   await manager.trainNextModel();
+  const train = lap();
   const challengerId = manager.lastTrainedModelId as string;
   const championId = manager.lastHostedModelId;
   const gateData = settings.gateOn === "holdout" ? manager.holdoutDataUri : manager.lastJoinedJobEvalData;
   const score = (modelId: string) => manager.evaluateModel({ modelId, inputDataUri: gateData });
   const challenger = await score(challengerId);
   const champion = await score(championId);
+  const evaluate = lap();
   const deployed = gatePasses(settings.gate, challenger, champion);
   if (deployed) await manager.deployModel({ modelId: challengerId });
+  const deploy = lap();
   return {
     loop,
     meanReward,
@@ -215,6 +240,7 @@ export async function runLoop<User extends ClientUser>(
     hostedModelId: manager.lastHostedModelId as string,
     joined: { train: join.counts?.train ?? 0, eval: join.counts?.eval ?? 0 },
     seconds: (performance.now() - t0) / 1000,
+    steps: { requests, reward, join: joinSeconds, train, evaluate, deploy },
   };
 }
 
@@ -264,6 +290,8 @@ export interface ContinualLearningRun {
   first: OpeEstimate;
   baselineCost: number;
   seconds: number;
+  /** Seconds of the start (warm start, first model, its score, its deployment). */
+  startSeconds: number;
   endpointKept: boolean;
   endpointUrl: string | null;
   /** The local workspace folder; null on SageMaker. */
@@ -290,7 +318,9 @@ export async function runContinualLearning<User extends ClientUser>(
   const manager = await ExperimentManager.create(config, experimentId, { log });
   let kept = false;
   try {
+    const startT0 = performance.now();
     const start = await startExperiment(manager, app, { warmStart, ratio: settings.ratio });
+    const startSeconds = (performance.now() - startT0) / 1000;
     const rows: LoopRow[] = [];
     for (let loop = 1; loop <= loops; loop++) {
       const row = await runLoop(manager, app, settings, loop, (done, total) => options.onProgress?.(loop, done, total));
@@ -309,6 +339,7 @@ export async function runContinualLearning<User extends ClientUser>(
       first: start.first,
       baselineCost: start.baselineCost,
       seconds: (performance.now() - t0) / 1000,
+      startSeconds,
       endpointKept: kept,
       endpointUrl: start.endpointUrl,
       workspace: manager.localMode ? resolveWorkspaceDir(config) : null,

@@ -72,6 +72,24 @@ function table(rows: LoopRow[]): string {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
+/**
+ * Where the time went: the start, each step's total across the loops, and the rest of the process
+ * (loading modules, clean-up, the report), so a regression shows which step it is in.
+ */
+export function breakdown(startSeconds: number, rows: LoopRow[], processSeconds: number): string {
+  const steps: [string, number][] = [["warm start (first model, score, deploy)", startSeconds]];
+  const names: [keyof NonNullable<LoopRow["steps"]>, string][] = [
+    ["requests", "inference requests"], ["reward", "reward"], ["join", "join"],
+    ["train", "train"], ["evaluate", "evaluate (challenger + champion)"], ["deploy", "deploy"],
+  ];
+  for (const [key, label] of names) steps.push([`${label}, ${rows.length} loops`, rows.reduce((s, r) => s + (r.steps?.[key] ?? 0), 0)]);
+  const counted = steps.reduce((s, [, v]) => s + v, 0);
+  steps.push(["other (module load, clean-up, report)", Math.max(0, processSeconds - counted)]);
+  const width = Math.max(...steps.map(([l]) => l.length));
+  const lines = steps.map(([label, v]) => `  ${label.padEnd(width)}  ${v.toFixed(2).padStart(6)} s  ${((100 * v) / processSeconds).toFixed(0).padStart(3)} %`);
+  return [`breakdown (process ${processSeconds.toFixed(1)} s):`, ...lines].join("\n");
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -148,7 +166,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   );
   process.stdout.write(`report: ${writeWorkshopReport(result, config, values.report)}\n`);
   if (result.endpointKept) process.stdout.write(`endpoint left running at ${result.endpointUrl} (experiment ${result.experimentId})\n`);
-  process.stdout.write(`total time ${result.seconds.toFixed(1)} s\n`);
+  process.stdout.write(`total time ${result.seconds.toFixed(1)} s\n${breakdown(result.startSeconds, result.loops, process.uptime())}\n`);
   return 0;
 }
 
