@@ -63,6 +63,9 @@ function main(argv) {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const requirements = path.resolve(projectRoot, opt("--requirements") ?? "requirements-dev.txt");
+  if (!venvPython() && fs.existsSync(VENV)) {
+    throw new Error(`${VENV} exists but holds no ${path.relative(VENV, venvBin("python"))} (a broken or foreign environment): delete it and run ${SETUP_COMMAND} again`);
+  }
   if (!venvPython()) run(findBasePython(opt("--python")), ["-m", "venv", VENV]);
   const py = venvPython();
   if (!py) throw new Error(`the venv at ${VENV} has no ${venvBin("python")}; delete ${VENV} and run ${SETUP_COMMAND} again`);
