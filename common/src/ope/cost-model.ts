@@ -394,6 +394,15 @@ export class CrossFittedCosts {
     return this.o.numArms;
   }
 
+  /**
+   * Every setting the fitted model depends on besides the rows, finished with `numArms` actions:
+   * with the same rows, two instances with the same key fit the same models (fittedCostModels' key).
+   */
+  settingsKey(numArms: number): string {
+    const o = this.o;
+    return JSON.stringify([numArms, o.numArms, o.lambda, o.featureMap, o.numBins, o.minRowsPerAction ?? null, this.folds, this.repeats, this.seed, this.sampleRows]);
+  }
+
   /** Adds a row whose context is obs[from, to) (pass 1). */
   add(obs: ArrayLike<number>, from: number, to: number, action: number, cost: number, key: string | number): void {
     if (this.finished) throw new Error("CrossFittedCosts.add after finish");

@@ -13,6 +13,7 @@ import { OpeInputError } from "./errors";
 import { AccumulatorGroup, DifferenceAccumulator, OpeAccumulator, resolveAccumulatorOptions } from "./accumulators";
 import type { PairedOpeSample } from "./accumulators";
 import { COST_FIT_ROWS, CrossFittedCosts, crossFitCostPredictions } from "./cost-model";
+import { RowsFingerprint, fittedCostModels } from "./cost-model-cache";
 import type { CostFeatureMap } from "./cost-model";
 import { DEFAULT_ESTIMATOR, ESTIMATORS, ESTIMATOR_NAMES, isEstimator } from "./estimators";
 import type { Estimator, EstimatorName } from "./estimators";
@@ -113,13 +114,24 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
   const learner = kind === "model" && typeof (target as ColumnScorer).predictColumns === "function" ? (target as ColumnScorer) : null;
   if (learner !== null && K === undefined) K = learner.numArms;
   const needsCosts = estimators.some((e) => e.needsCostModel);
-  const crossFit = needsCosts && !options.rewardModel
+  let crossFit = needsCosts && !options.rewardModel
     ? new CrossFittedCosts({ ...options.ridge, numArms: K ?? 1, repeats: options.ridge?.repeats ?? DEFAULT_FOLD_REPEATS, seed: accOptions.seed }, COST_FIT_ROWS, workersAllowed())
     : null;
 
   // Pass 1: check, score, count, and feed the cross-fitting. Each batch is kept with its row keys
   // for pass 2 while they fit in PASS_CACHE_BYTES (records in memory: always), else read again.
+  // While the batches are kept, their rows only go into a fingerprint: after pass 1 the cost model
+  // is taken from fittedCostModels when the same rows were fitted with the same settings before
+  // (cost-model-cache.ts), else fitted from the kept batches. Once the batches no longer fit, the
+  // rows stream into the cross-fitting as they are read (no reuse).
   let cache: { c: JoinedColumns; keys: Float64Array }[] | null = [];
+  let fingerprint = crossFit !== null ? new RowsFingerprint() : null;
+  const addRows = async (fit: CrossFittedCosts, batches: { c: JoinedColumns; keys: Float64Array }[]): Promise<void> => {
+    for (const { c, keys } of batches) {
+      for (let i = 0; i < c.n; i++) fit.add(c.obs, c.offsets[i], c.offsets[i + 1], c.action[i], costOfReward(c.reward[i]), keys[i]);
+      await fit.drain();
+    }
+  };
   let cachedBytes = 0;
   let n = 0;
   let dim = -1;
@@ -135,7 +147,11 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     if (cache !== null) {
       cachedBytes += inMemory ? keys.byteLength : keys.byteLength + columnBytes(c);
       if (cachedBytes <= PASS_CACHE_BYTES) cache.push({ c: inMemory ? c : { ...c, eventId: undefined }, keys });
-      else cache = null;
+      else {
+        if (crossFit !== null && fingerprint !== null) await addRows(crossFit, cache);
+        fingerprint = null;
+        cache = null;
+      }
     }
     const rowPmf = (i: number, pmf: ArrayLike<number> | null): void => {
       const g = n + i;
@@ -155,7 +171,8 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
       }
       if (crossFit !== null) {
         const from = c.offsets[i], to = c.offsets[i + 1];
-        crossFit.add(c.obs, from, to, action, costOfReward(c.reward[i]), keys[i]);
+        if (fingerprint !== null) fingerprint.add(c.obs, from, to, action, costOfReward(c.reward[i]), keys[i]);
+        else crossFit.add(c.obs, from, to, action, costOfReward(c.reward[i]), keys[i]);
       }
     };
     if (kind === "model" && learner === null) {
@@ -193,7 +210,16 @@ export async function evaluatePolicy<E extends EstimatorName = EstimatorName>(
     }
   }
   if (firstBadAction >= 0) throw new OpeInputError("action", firstBadAction, `is ${badActionValue}, outside 1..${numArms} (the target policy's number of actions)`);
-  await crossFit?.finishAsync(numArms);
+  if (crossFit !== null && fingerprint !== null && cache !== null) {
+    const key = fingerprint.digest() + crossFit.settingsKey(numArms);
+    const fitted = fittedCostModels.get(key);
+    if (fitted !== undefined) crossFit = fitted;
+    else {
+      await addRows(crossFit, cache);
+      await crossFit.finishAsync(numArms);
+      fittedCostModels.set(key, crossFit);
+    }
+  } else await crossFit?.finishAsync(numArms);
 
   // Pass 2: score each row with its cost predictions into the accumulators.
   // Many rows: the bootstrap sums are added in a worker thread while this one scores (same sums).

@@ -6,6 +6,7 @@ export { OpeInputError } from "./errors";
 export { OpeAccumulator, DifferenceAccumulator, MIN_RELIABLE_ESS } from "./accumulators";
 export type { AccumulatorState, PairedOpeSample } from "./accumulators";
 export { RidgeCostModel, crossFitCostPredictions } from "./cost-model";
+export { fittedCostModels, FittedCostModels } from "./cost-model-cache";
 export type { CostRow, CostFeatureMap, RidgeCostModelOptions, CrossFitOptions } from "./cost-model";
 export { evaluatePolicy, comparePolicies, evaluateModelOnRecords, PolicyEvaluationStream, PMF_SUM_TOLERANCE, DEFAULT_FOLD_REPEATS } from "./evaluate";
 export type { EvaluatePolicyOptions, EvaluateModelOptions, PolicyEvaluationStreamOptions, PolicyComparison } from "./evaluate";
