@@ -28,15 +28,10 @@ if (!fs.existsSync(resultsFile)) {
 }
 const run = JSON.parse(fs.readFileSync(resultsFile, "utf8"));
 
-function num(x) {
-  if (typeof x !== "number" || !Number.isFinite(x)) return "—";
-  const a = Math.abs(x);
-  if (a >= 1000) return Math.round(x).toLocaleString("en-US");
-  if (a >= 100) return x.toFixed(0);
-  if (a >= 10) return x.toFixed(1);
-  if (a >= 1) return x.toFixed(2);
-  return x === 0 ? "0" : x.toPrecision(2);
-}
+// The bench's own number format (bench/lib/results.ts, built by `npm run bench` with the results).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { formatNumber } = require(path.join(root, "build", "bench", "lib", "results.js"));
+const num = (x) => (typeof x === "number" && Number.isFinite(x) ? formatNumber(x) : "—");
 const esc = (s) => String(s).replace(/\|/g, "\\|").trim();
 const withUnit = (x, unit) => `${num(x)}${unit ? ` ${unit}` : ""}`;
 const OPS = { ">=": "≥", "<=": "≤", "<": "<", ">": ">", "==": "=" };
