@@ -16,6 +16,17 @@ export interface IamPermission {
   why: string;
 }
 
+/** What the join does with its Glue tables: create, read, drop (a partitioned table's partitions too). */
+const GLUE_TABLE_ACTIONS = [
+  "glue:GetTable",
+  "glue:CreateTable",
+  "glue:DeleteTable",
+  "glue:GetPartition",
+  "glue:GetPartitions",
+  "glue:DeletePartition",
+  "glue:BatchDeletePartition",
+] as const;
+
 const caller = (why: string, ...actions: string[]): IamPermission[] =>
   actions.map((action) => ({ action, principal: "caller" as const, why }));
 const role = (why: string, ...actions: string[]): IamPermission[] =>
@@ -90,13 +101,7 @@ const PERMISSIONS: IamPermission[] = [
   ),
   ...caller(
     "the Athena tables in the Glue data catalog; dropping the partitioned decisions table also deletes its partitions",
-    "glue:GetTable",
-    "glue:CreateTable",
-    "glue:DeleteTable",
-    "glue:GetPartition",
-    "glue:GetPartitions",
-    "glue:DeletePartition",
-    "glue:BatchDeletePartition",
+    ...GLUE_TABLE_ACTIONS,
   ),
   ...caller(
     "resource.shared_resource.iam_role.role_name is turned into the role's ARN (path included) with GetRole; checkSageMakerSetup() looks the role and the image up",
@@ -278,15 +283,7 @@ export function callerPolicyDocument(scope: PolicyScope = {}): string {
     {
       Sid: "CbKitGlueTables",
       Effect: "Allow",
-      Action: [
-        "glue:GetTable",
-        "glue:CreateTable",
-        "glue:DeleteTable",
-        "glue:GetPartition",
-        "glue:GetPartitions",
-        "glue:DeletePartition",
-        "glue:BatchDeletePartition",
-      ],
+      Action: [...GLUE_TABLE_ACTIONS],
       Resource: [a.glueCatalog, a.glueDatabase, a.glueTables],
     },
     { Sid: "CbKitLookUpRole", Effect: "Allow", Action: "iam:GetRole", Resource: a.role },
