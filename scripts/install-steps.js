@@ -6,7 +6,8 @@
  *   2. the Python environment .venv with JupyterLab, Notebook 7 and the tests' tools
  *      (scripts/python-env.js; skipped when CBKIT_SKIP_PYTHON_ENV=1, for a Jupyter you manage);
  *   3. the cbkit kernel registered with that Jupyter (scripts/install-kernel.js);
- *   4. the git filter that keeps notebook outputs out of git (scripts/install-git-filter.js).
+ *   4. the git filter that keeps notebook outputs out of git (scripts/install-git-filter.js);
+ *   5. your copies of the notebooks in my-notebooks/, the ones you run (scripts/notebook-copies.js).
  * Steps 1 and 2 need the network the first time. When one fails, the install goes on and says
  * which command to run again once the cause is fixed; a kernel that cannot be registered fails it.
  */
@@ -23,6 +24,7 @@ if (process.env.CBKIT_SKIP_PYTHON_ENV === "1") console.log("install: CBKIT_SKIP_
 else if (!run("python-env.js")) retry.push("npm run python-env && npm run install-kernel");
 if (!run("install-kernel.js")) process.exit(1);
 if (!run("install-git-filter.js")) retry.push("node scripts/install-git-filter.js");
+if (!run("notebook-copies.js")) retry.push("npm run notebooks");
 if (retry.length > 0) {
   console.warn(`install: done, except what the messages above name; once fixed, run: ${retry.join("; ")}`);
 }
