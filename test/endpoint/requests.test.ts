@@ -1,6 +1,7 @@
 /**
  * What a real serve process makes of the request fields: event ids (body, header fallback, the
- * InferenceId rule) and the feature count of a model that has never seen data.
+ * InferenceId rule), hostile JSON in request_type (issue 16.11: a 400 naming the field, never a
+ * 500 from rendering it), and the feature count of a model that has never seen data.
  */
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
@@ -150,4 +151,27 @@ test("features beyond the numeric contract (1e308, -2e9) are a 400 naming the fi
   assert.equal(batch.status, 400);
   assert.match(String(batch.json.message), /^line 2: observation\[0\] must be a finite number within ±1e9 .*got -2000000000/);
   assert.equal((await one({ observation: OBS.map(() => 1e9) })).status, 200, "the bound itself is allowed");
+});
+
+const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+
+test("request_type nested 100,000 deep, as a single request and as a batch line, is a 400 naming the field", async () => {
+  const body = `{"observation": ${JSON.stringify(OBS)}, "request_type": ${deep(100_000)}}`;
+  const single = await post(ep.url, body);
+  assert.equal(single.status, 400, single.text.slice(0, 300));
+  assert.match(String(single.json.message), /request_type (of type array \(it must be a string\)|.*not valid JSON)/);
+  const batch = await post(ep.url, `${JSON.stringify({ observation: OBS })}\n${body}\n`, "application/jsonlines");
+  assert.equal(batch.status, 400, batch.text.slice(0, 300));
+  assert.match(String(batch.json.message), /^line 2: /);
+  // Still serving.
+  const ok = await post(ep.url, JSON.stringify({ observation: OBS }));
+  assert.equal(ok.status, 200);
+});
+
+test("a request_type object or number is named by its type; a long string is cut", async () => {
+  for (const [value, shown] of [[{ a: 1 }, "of type object"], [7, "of type number"], ["x".repeat(500), `'${"x".repeat(40)}...'`]] as const) {
+    const r = await post(ep.url, JSON.stringify({ observation: OBS, request_type: value }));
+    assert.equal(r.status, 400);
+    assert.ok(String(r.json.message).includes(`request_type ${shown}`), String(r.json.message));
+  }
 });
