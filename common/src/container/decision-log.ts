@@ -14,13 +14,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { asDiskFull } from "../util/disk";
+import { DEFAULT_FREE_HINT, asDiskFull } from "../util/disk";
 import { pidAlive } from "../util/process";
 
 /** The hint of a full disk under the decision log. */
-const FREE_HINT =
-  "free space on the disk of the workspace (old experiments' data: manager.cleanResource({ deleteData: true }); failed job folders under <workspace>/jobs), " +
-  "or set workspace in config.yaml to a folder on a larger disk; the endpoint answers again as soon as its log can be written";
+const FREE_HINT = `${DEFAULT_FREE_HINT}; the endpoint answers again as soon as its log can be written`;
 
 /** The decision log could not take a batch: nothing of it was logged, so nothing may be answered. */
 export class DecisionLogError extends Error {

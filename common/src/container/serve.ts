@@ -63,6 +63,7 @@ import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { SERVING_LIMITS } from "./contract";
 import { DecisionLog, DecisionLogError, repairTornLogs } from "./decision-log";
 import { asDiskFull, isOutOfSpace } from "../util/disk";
+import { writePrivateFile } from "../util/private-file";
 
 /** InvokeEndpoint's payload limit, kept in local mode too. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -402,10 +403,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const writeState = (): void => {
     if (!options.stateFile) return;
-    const tmp = `${options.stateFile}.tmp-${process.pid}`;
     fs.mkdirSync(path.dirname(options.stateFile), { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(state(), null, 2), { mode: 0o600 });
-    fs.renameSync(tmp, options.stateFile);
+    writePrivateFile(options.stateFile, JSON.stringify(state(), null, 2));
   };
 
   /** One decision: validated, drawn, not yet logged. `line` names the batch line in errors. */

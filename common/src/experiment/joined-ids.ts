@@ -6,10 +6,8 @@
  * removed before the next join writes its own (`removeStrayHoldouts`), so the holdout never holds
  * an event id twice.
  */
+import { JOINED_IDS_FILE } from "../platform/join-report";
 import type { StepContext } from "./context";
-
-/** The file name of the ids `ingestJoinedData` writes (the SQL engines name their own). */
-const INGESTED_IDS_FILE = "joined-ids.csv";
 
 const quote = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const unquote = (cell: string) => (cell.length >= 2 && cell.startsWith('"') && cell.endsWith('"') ? cell.slice(1, -1).replace(/""/g, '"') : cell);
@@ -45,7 +43,7 @@ export async function readJoinedIds(ctx: StepContext, joinJobIds: readonly strin
 /** Writes the ids a client-side join (`ingestJoinedData`) joined. */
 export async function writeJoinedIds(ctx: StepContext, joinJobId: string, ids: readonly string[]): Promise<void> {
   const text = ["event_id", ...ids.map(quote)].join("\n") + "\n";
-  await ctx.platform.objects.put(`${joinedIdsUri(ctx, joinJobId)}/${INGESTED_IDS_FILE}`, text);
+  await ctx.platform.objects.put(`${joinedIdsUri(ctx, joinJobId)}/${JOINED_IDS_FILE}`, text);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { StepContext } from "./context";
  */
 export async function reconcileHosting(ctx: StepContext): Promise<void> {
   const { platform, experimentId } = ctx;
-  if (platform.kind !== "local" || !platform.hosting.reapOrphans) return;
+  if (!platform.hosting.reapOrphans) return;
   if (ctx.state.record.hosting_workflow_metadata.hosting_state !== "ABANDONED") return;
   const stopped = await platform.hosting.reapOrphans(experimentId);
   if (stopped.length) ctx.log(`stopped ${stopped.length} endpoint process(es) of ${experimentId} that a killed deploy left running (pid ${stopped.join(", ")})`);

@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { asDiskFull, checkFreeSpace } from "../../util/disk";
+import { DEFAULT_FREE_HINT, asDiskFull, checkFreeSpace, freeBytes } from "../../util/disk";
 
 export interface DuckDbFileOptions {
   idleMs?: number;
@@ -44,9 +44,7 @@ function sizeOf(file: string): number {
 const walSize = (file: string) => sizeOf(`${file}.wal`);
 
 /** What to free when the record database can not be written. */
-const FREE_HINT =
-  "free space on the disk of the workspace (old experiments' data: manager.cleanResource({ deleteData: true }); failed job folders under <workspace>/jobs; " +
-  "downloads under <workspace>/downloads), or set workspace in config.yaml to a folder on a larger disk. The records on disk are intact";
+const FREE_HINT = `${DEFAULT_FREE_HINT}. The records on disk are intact`;
 
 /** A DuckDB error after which the instance is unusable ("database has been invalidated"). */
 function isInvalidated(err: unknown): boolean {
@@ -179,13 +177,8 @@ export class DuckDbFile {
     }
     // A checkpoint rewrites blocks of the file: only with room to spare (else the WAL just grows).
     if (walSize(this.file) > WAL_CHECKPOINT_BYTES) {
-      let room = true;
-      try {
-        checkFreeSpace(this.file, this.writeNeeds(), "the record database checkpoint");
-      } catch {
-        room = false;
-      }
-      if (room) await this.connection.run("CHECKPOINT");
+      const free = freeBytes(this.file);
+      if (free === null || free >= this.writeNeeds()) await this.connection.run("CHECKPOINT");
     }
     return this.connection;
   }

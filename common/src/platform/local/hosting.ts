@@ -36,6 +36,7 @@ import type { LocalObjectStore } from "./objectStore";
 import { pathToFileURL } from "node:url";
 import { pidAlive } from "../../util/process";
 import { showValue } from "../../util/show";
+import { PRIVATE_FILE, writePrivateFile } from "../../util/private-file";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,16 +93,7 @@ export interface RecordedProcess {
 }
 
 const SERVE_SCRIPT = entryPointScript("serve");
-const PRIVATE_FILE = 0o600;
 const PRIVATE_DIR = 0o700;
-
-/** Writes a file only its owner can read, atomically (a temporary file renamed into place). */
-function writePrivateFile(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text, { mode: PRIVATE_FILE });
-  fs.chmodSync(tmp, PRIVATE_FILE); // the umask may have narrowed it further; never wider
-  fs.renameSync(tmp, file);
-}
 
 /**
  * The file URI of the decision-log folder ("" for none). Built by `pathToFileURL`, never as
