@@ -18,10 +18,8 @@ import { findProjectRoot, loadConfig, resolveWorkspaceDir } from "@cbkit/common/
 import { BenchOutput, benchOutputDir } from "./lib/results";
 
 const filter = process.argv[2] ?? "";
-/** Modules the benchmarks share (not benchmarks themselves). */
-const LIBRARIES = new Set(["run-all.js", "python.js", "vw.js"]);
 const passOn = process.argv.slice(3);
-const benches = readdirJs(__dirname).filter((f) => !LIBRARIES.has(f) && f.includes(filter)).sort();
+const benches = readdirJs(__dirname).filter((f) => f !== "run-all.js" && f.includes(filter)) // shared modules live in lib/.sort();
 const root = findProjectRoot();
 const workspace = resolveWorkspaceDir(loadConfig());
 

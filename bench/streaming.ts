@@ -24,7 +24,7 @@ import { findProjectRoot } from "@cbkit/common/config";
 import { DataFormat, EXTENSION, writeShuttleRecords } from "./lib/data-files";
 import { ProcessRun, median, runMeasured } from "./lib/measure";
 import { BenchResults } from "./lib/results";
-import { findVw, runVwJob, runVwStartup } from "./vw";
+import { findVw, runVwJob, runVwStartup } from "./lib/vw";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);

@@ -26,9 +26,9 @@ import { findProjectRoot } from "@cbkit/common/config";
 import { ProtocolLearner, runProtocol } from "@cbkit/sim_app/simulate";
 import { loadStatlogData, simulate } from "@cbkit/sim_app";
 import { median } from "@cbkit/sim_app/simulate";
-import { measureProcess, ProcessRun } from "./python";
+import { measureProcess, ProcessRun } from "./lib/python";
 import { BenchResults } from "./lib/results";
-import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./vw";
+import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./lib/vw";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);

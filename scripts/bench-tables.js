@@ -28,19 +28,13 @@ if (!fs.existsSync(resultsFile)) {
 }
 const run = JSON.parse(fs.readFileSync(resultsFile, "utf8"));
 
-// The bench's own number format (bench/lib/results.ts, built by `npm run bench` with the results).
+// The bench's own number and target formats (bench/lib/results.ts, built by `npm run bench` with the results).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { formatNumber } = require(path.join(root, "build", "bench", "lib", "results.js"));
+const { formatNumber, targetText } = require(path.join(root, "build", "bench", "lib", "results.js"));
 const num = (x) => (typeof x === "number" && Number.isFinite(x) ? formatNumber(x) : "—");
 const esc = (s) => String(s).replace(/\|/g, "\\|").trim();
 const withUnit = (x, unit) => `${num(x)}${unit ? ` ${unit}` : ""}`;
-const OPS = { ">=": "≥", "<=": "≤", "<": "<", ">": ">", "==": "=" };
-
-function target(f) {
-  if (!f.target) return "";
-  const op = OPS[f.target.op];
-  return f.target.on === "ratio" ? `ratio ${op} ${f.target.value}` : `${op} ${withUnit(f.target.value, f.unit)}`;
-}
+const target = (f) => (f.target ? targetText(f.target, f.unit, f.baseline?.name) : "");
 
 function table(benches) {
   const wanted = benches === "all" ? null : new Set(benches.split(","));

@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { findProjectRoot } from "@cbkit/common/config";
+import { findPythonTool } from "../bench/lib/python";
 
 interface PythonEnvScript {
   VENV: string;
@@ -36,7 +37,21 @@ export function canImport(python: string, modules: readonly string[]): boolean {
  * throws instead, so CI never passes by skipping.
  */
 export function missingTool(test: string, tool: string, install: string): string {
-  const message = `${test} needs ${tool}: ${install}`;
+  return skipOrFail(`${test} needs ${tool}: ${install}`);
+}
+
+/** The skip reason `message`, or under CI a thrown error: CI never passes by skipping. */
+function skipOrFail(message: string): string {
   if (process.env.CI) throw new Error(`${message} (CI must run it)`);
   return message;
+}
+
+/**
+ * For node:test: the venv's Python when it imports `module` (e.g. "vowpalwabbit", "sqlglot",
+ * "moto"), or a skip reason for `it(name, { skip })` naming `who`, the package and the command
+ * that installs it.
+ */
+export function pythonToolOrSkip(who: string, module: string, pipName = module): { python: string | null; skip: string | false } {
+  const tool = findPythonTool(who, module, pipName);
+  return tool.ok ? { python: tool.python, skip: false } : { python: null, skip: skipOrFail(tool.reason) };
 }

@@ -32,7 +32,7 @@ export function runMeasured(cmd: string, args: string[], options: { cwd?: string
   return { seconds: e, cpuSeconds: u + s, peakMB: m / 1024, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function median(xs: number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }

@@ -59,11 +59,7 @@ export function benchOutputDir(root: string = findProjectRoot()): string {
   return path.join(root, "bench-output");
 }
 
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+export { median } from "./measure";
 
 export function meets(x: number, t: Target): boolean {
   switch (t.op) {

@@ -18,8 +18,8 @@ import { CbLearner, LearnerOptions } from "@cbkit/common";
 import { CbType } from "@cbkit/common/learner";
 import { Rng } from "@cbkit/common/util";
 import { loadStatlogData } from "@cbkit/sim_app";
-import { VwSession, VwTranslation, adfExample, vwArgumentsFor, vwLine } from "../../bench/vw";
-import { pythonToolOrSkip } from "../../bench/python";
+import { VwSession, VwTranslation, adfExample, vwArgumentsFor, vwLine } from "../../bench/lib/vw";
+import { pythonToolOrSkip } from "../python-tools";
 
 const TEST = "test/learner/vw-parity.test.ts";
 const { python, skip } = pythonToolOrSkip(TEST, "vowpalwabbit", "vowpalwabbit (9.11)");

@@ -30,7 +30,7 @@ import {
   rewardsRelationSql,
 } from "@cbkit/common/sagemaker";
 import { T0, batchCaptureLine, captureLine, hourOf, makeDecisions, makeRewards, probeLine } from "./athena-fixtures";
-import { pythonToolOrSkip } from "../../bench/python";
+import { pythonToolOrSkip } from "../python-tools";
 import { findProjectRoot } from "@cbkit/common/config";
 import { spawnSync } from "node:child_process";
 

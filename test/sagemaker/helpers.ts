@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { execFileSync, spawn } from "node:child_process";
 import * as net from "node:net";
-import { pythonToolOrSkip } from "../../bench/python";
+import { pythonToolOrSkip } from "../python-tools";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SageMakerSettings } from "@cbkit/common/sagemaker";

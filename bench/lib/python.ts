@@ -43,17 +43,6 @@ export function findPythonTool(who: string, module: string, pipName = module): P
   return { ok: true, python };
 }
 
-/**
- * For node:test: the tool, or a skip reason for `it(name, { skip })`. Under CI=true a missing
- * tool is an error, so CI never passes by skipping.
- */
-export function pythonToolOrSkip(who: string, module: string, pipName = module): { python: string | null; skip: string | false } {
-  const t = findPythonTool(who, module, pipName);
-  if (t.ok) return { python: t.python, skip: false };
-  if (process.env.CI === "true") throw new Error(`${t.reason} (CI=true: a missing tool fails the run)`);
-  return { python: null, skip: t.reason };
-}
-
 export interface ProcessRun {
   /** Wall-clock seconds of the whole process. */
   seconds: number;
