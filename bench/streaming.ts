@@ -59,11 +59,6 @@ function kit(args: string[]): ProcessRun {
   return runMeasured(process.execPath, [BANDITS, ...args]);
 }
 
-/** A VW job as the kit's runs are measured (wall seconds, peak MB; VW's CPU time is not read). */
-async function runVw(python: string, args: string[]): Promise<ProcessRun> {
-  const r = await runVwJob(python, args);
-  return { seconds: r.seconds, cpuSeconds: NaN, peakMB: r.peakRss / (1024 * 1024), stdout: r.stdout, stderr: r.stderr };
-}
 
 async function main(): Promise<void> {
   const vw = findVw("bench/streaming.ts");
@@ -90,7 +85,7 @@ async function run(python: string, tmp: string): Promise<void> {
 
   const kitBase = median([0, 1, 2].map(() => kit(["--help"]).peakMB));
   const vwBase: number[] = [];
-  for (let i = 0; i < 3; i++) vwBase.push((await runVwStartup(python)).peakRss / (1024 * 1024));
+  for (let i = 0; i < 3; i++) vwBase.push((await runVwStartup(python)).peakMB);
   const m = (name: string) => path.join(tmp, name);
   const rows: Row[] = [
     { path: "train from CSV (linear egreedy 0.1)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
@@ -100,7 +95,7 @@ async function run(python: string, tmp: string): Promise<void> {
     { path: "score every context (predict vs -t -p)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
     { path: "evaluate, defaults (5 est., DR, 1000 bootstrap)", kit: [], vw: null, rows: EVAL_N, rateTarget: EVAL_RATE_TARGET, rssBound: EVAL_RSS_BOUND_MB },
   ];
-  const vwTrain = (epsilon: string, model: string) => runVw(python, ["--cb_explore", "7", "--epsilon", epsilon, "--cb_type", "mtr", "-d", file("vw"), "-f", model, "--quiet"]);
+  const vwTrain = (epsilon: string, model: string) => runVwJob(python, ["--cb_explore", "7", "--epsilon", epsilon, "--cb_type", "mtr", "-d", file("vw"), "-f", model, "--quiet"]);
   for (let r = 0; r < RUNS; r++) {
     // VW's side of the first three rows is the same job (it reads only its own format): run it beside each.
     for (const [i, f] of (["csv", "jsonl", "vw"] as DataFormat[]).entries()) {
@@ -110,7 +105,7 @@ async function run(python: string, tmp: string): Promise<void> {
     // The shipped config's VW counterpart: the same policy without bins (VW has no bins feature map).
     rows[3].vw!.push(await vwTrain("0.001", m("vw-shipped.model")));
     rows[3].kit.push(kit(["train", "--config", path.join(root, "config.yaml"), "--data", file("csv"), "--out", m("kit-shipped")]));
-    rows[4].vw!.push(await runVw(python, ["-t", "-i", m("vw-linear.model"), "-d", file("vw"), "-p", m("vw.preds"), "--quiet"]));
+    rows[4].vw!.push(await runVwJob(python, ["-t", "-i", m("vw-linear.model"), "-d", file("vw"), "-p", m("vw.preds"), "--quiet"]));
     rows[4].kit.push(kit(["predict", "--model", m("kit-csv"), "--data", file("csv"), "--out", m("kit-preds.csv")]));
     rows[5].kit.push(kit(["evaluate", "--no-config", "--model", m("kit-csv"), "--data", evalFile, "--json"]));
   }

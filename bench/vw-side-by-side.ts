@@ -26,7 +26,7 @@ import { findProjectRoot } from "@cbkit/common/config";
 import { ProtocolLearner, runProtocol } from "@cbkit/sim_app/simulate";
 import { loadStatlogData, simulate } from "@cbkit/sim_app";
 import { median } from "@cbkit/sim_app/simulate";
-import { measureProcess, ProcessRun } from "./lib/python";
+import { measureProcess, ProcessRun } from "./lib/measure";
 import { BenchResults } from "./lib/results";
 import { VwSession, VwTranslation, findVw, runVwJob, vwArgumentsFor, vwLine } from "./lib/vw";
 
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     console.log(`\n${"path".padEnd(66)} ${"kit".padStart(9)} ${"VW".padStart(9)} ${"kit/VW".padStart(7)} ${"kit RSS".padStart(8)} ${"VW RSS".padStart(8)}`);
     const speedOut = speed.map((r) => {
       const ks = medianOf(r.kit, (x) => x.seconds), vs = medianOf(r.vw, (x) => x.seconds);
-      const kr = medianOf(r.kit, (x) => x.peakRss), vr = medianOf(r.vw, (x) => x.peakRss);
+      const kr = medianOf(r.kit, (x) => x.peakMB * 2 ** 20), vr = medianOf(r.vw, (x) => x.peakMB * 2 ** 20);
       console.log(`${r.path.padEnd(66)} ${krate(RECORDS, ks).padStart(9)} ${krate(RECORDS, vs).padStart(9)} ${(vs / ks).toFixed(2).padStart(6)}× ${mb(kr).padStart(8)} ${mb(vr).padStart(8)}`);
       return { path: r.path, kitSeconds: ks, vwSeconds: vs, kitRecordsPerSecond: RECORDS / ks, vwRecordsPerSecond: RECORDS / vs, ratio: vs / ks, kitPeakRss: kr, vwPeakRss: vr, kitRuns: r.kit.map((x) => x.seconds), vwRuns: r.vw.map((x) => x.seconds) };
     });

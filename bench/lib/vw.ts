@@ -18,7 +18,8 @@ import { findProjectRoot } from "@cbkit/common/config";
 import { formatVwExample } from "@cbkit/common/data";
 import { LearnerOptions } from "@cbkit/common";
 import { resolveLearnerOptions } from "@cbkit/common/learner";
-import { findPythonTool, measureProcess, ProcessRun } from "./python";
+import { findPythonTool } from "./python";
+import { measureProcess, ProcessRun } from "./measure";
 
 /** bench/vw_driver.py (the source file: the build does not copy it). */
 export function vwDriverPath(root: string = findProjectRoot()): string {
