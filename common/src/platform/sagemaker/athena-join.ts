@@ -343,20 +343,9 @@ export class AthenaJoiner {
       this.runQuery(queries.eval, request.outputEvalUri, `join ${request.joinJobId} eval split`),
       ...(request.outputJoinedIdsUri ? [this.runQuery(queries.ids, request.outputJoinedIdsUri, `join ${request.joinJobId} joined ids`)] : []),
     ]);
-    const written: [{ outputLocation: string }, string][] = [
-      [trainRun, request.outputTrainUri],
-      [evalRun, request.outputEvalUri],
-    ];
-    if (idsRun && request.outputJoinedIdsUri) written.push([idsRun, request.outputJoinedIdsUri]);
-    for (const [run, uri] of written) {
-      if (run.outputLocation && !run.outputLocation.startsWith(folder(uri)))
-        throw new Error(
-          `Athena wrote ${run.outputLocation} instead of under ${uri}: workgroup ${this.settings.athenaWorkgroup} overrides the ` +
-            "query result location. Use a workgroup without 'Override client-side settings' (sagemaker.athena_workgroup).",
-        );
-      // Athena's .metadata side files would be read as data by the jobs; only the CSV stays.
-      for (const object of await this.store.list(uri)) if (object.key.endsWith(".metadata")) await this.store.delete(object.uri);
-    }
+    // runQuery already refused a result written elsewhere (a workgroup that overrides the location).
+    // Athena's .metadata side files would be read as data by the jobs; only the CSV stays.
+    for (const uri of outputs) for (const object of await this.store.list(uri)) if (object.key.endsWith(".metadata")) await this.store.delete(object.uri);
     return {
       counts,
       outputTrainUri: request.outputTrainUri,

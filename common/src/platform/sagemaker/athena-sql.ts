@@ -111,10 +111,15 @@ LOCATION ${sqlString(folder(o.joinedIdsLocation))}
 TBLPROPERTIES ('skip.header.line.count' = '1')`;
 }
 
+/** A condition on `"$path"`: the object lies under the folder of `uri` (LIKE's wildcards in it escaped). */
+function underFolderSql(uri: string): string {
+  return `"$path" LIKE ${sqlString(folder(uri).replace(/([%_\\])/g, "\\$1") + "%")} ESCAPE '\\'`;
+}
+
 /** The `joinedIds` relation of the shared join: the ids in the folders of the earlier successful joins (none: an empty relation). */
 export function joinedIdsRelationSql(o: { database: string; table: string; joinedIdsUris: readonly string[] }): string {
   if (o.joinedIdsUris.length === 0) return "(SELECT CAST(NULL AS VARCHAR) AS event_id WHERE 1 = 0)";
-  const paths = o.joinedIdsUris.map((uri) => `"$path" LIKE ${sqlString(folder(uri).replace(/([%_\\])/g, "\\$1") + "%")} ESCAPE '\\'`);
+  const paths = o.joinedIdsUris.map(underFolderSql);
   return `(SELECT event_id FROM ${qualified(o.database, o.table)}
   WHERE ${paths.join("\n     OR ")})`;
 }
@@ -177,10 +182,9 @@ export function decisionsRelationSql(o: { database: string; table: string; windo
 
 /** The `rewards` relation of the shared join: the files of one rewards batch (by `"$path"`). */
 export function rewardsRelationSql(o: { database: string; table: string; rewardsUri: string }): string {
-  const like = folder(o.rewardsUri).replace(/([%_\\])/g, "\\$1") + "%";
   return `(SELECT CAST(event_id AS VARCHAR) AS event_id, CAST(reward AS DOUBLE) AS reward, CAST("timestamp" AS DOUBLE) AS "timestamp", "$path" AS source
   FROM ${qualified(o.database, o.table)}
-  WHERE "$path" LIKE ${sqlString(like)} ESCAPE '\\')`;
+  WHERE ${underFolderSql(o.rewardsUri)})`;
 }
 
 export interface AthenaJoinSql {
