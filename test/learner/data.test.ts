@@ -91,6 +91,22 @@ test("JSON lines (observation as array or text, numeric event ids) and folders s
   assert.match(reader.malformedReasons[0], /b\.jsonl:3: not valid JSON/);
 });
 
+test("a JSON line the fast path gives up on after reading the observation reads whole on the general path, and the next line keeps its own observation", async () => {
+  const f = path.join(tmp, "late.jsonl");
+  fs.writeFileSync(f, [
+    '{"observation": [1.5, 2.5], "reward": "1", "action": 2, "action_prob": 0.5}', // a number as text: general path
+    '{"observation": [3, 4], "reward": 0, "action": 1, "action_prob": 0.5, "extra": {"nested": 1}}', // a nested object: general path
+    '{"observation": [5, 6], "reward": 1, "action": 3, "action_prob": 0.25}',
+    '{"observation": [7, "x"], "reward": 1, "action": 3, "action_prob": 0.25}', // bad: skipped and named
+    '{"observation": [8, 9], "reward": 0, "action": 4, "action_prob": 0.5}',
+  ].join("\n") + "\n");
+  const { rows, reader } = await all(f);
+  assert.deepEqual(rows.map((r) => r.observation), [[1.5, 2.5], [3, 4], [5, 6], [8, 9]]);
+  assert.deepEqual(rows.map((r) => r.reward), [1, 0, 1, 0]);
+  assert.equal(reader.malformed, 1);
+  assert.match(reader.malformedReasons[0], /late\.jsonl:4: observation/);
+});
+
 test("VW text: format, parse and file round trip", () => {
   const r = rec(5);
   const line = joinedRecordToVw(r);

@@ -291,7 +291,7 @@ class CsvRows implements LineParser {
     while (e > s && b[e] === 32) e--;
     if (s >= e || b[s] !== 91 || b[e] !== 93) return false; // [ ... ]
     const mark = out.obsLength;
-    if (!numberListInto(b, s + 1, e, out)) {
+    if (numberListInto(b, s + 1, e + 1, out) !== e) {
       out.obsLength = mark;
       return false;
     }
@@ -307,18 +307,23 @@ class CsvRows implements LineParser {
   }
 }
 
-/** Comma-separated numbers of b[s, e) into the builder's observation; false if any is not a number (or there are none). */
-function numberListInto(b: Buffer, s: number, e: number, out: ColumnBuilder): boolean {
+/**
+ * Comma-separated numbers from b[s] up to the `]` that closes the list, before e, into the
+ * builder's observation: the index of that `]`, or −1 if an item is not a number (or there is
+ * none) or no `]` comes. The list is read once, its end found on the way.
+ */
+function numberListInto(b: Buffer, s: number, e: number, out: ColumnBuilder): number {
   let i = s;
   for (;;) {
     while (i < e && b[i] === 32) i++;
     const v = parseNumber(b, i, e);
-    if (v !== v) return false;
+    if (v !== v) return -1;
     i = parsedEnd;
     while (i < e && b[i] === 32) i++;
     out.pushObs(v);
-    if (i >= e) return true;
-    if (b[i] !== 44) return false;
+    if (i >= e) return -1;
+    if (b[i] === 93) return i;
+    if (b[i] !== 44) return -1;
     i++;
   }
 }
@@ -427,10 +432,12 @@ class JsonRows implements LineParser {
   line(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): void {
     while (s < e && (b[s] === 32 || b[s] === 9)) s++;
     if (s === e) return; // a blank line
+    const mark = out.obsLength;
     if (jsonLineFast(b, s, e, n, out)) {
       this.report.lines++;
       return;
     }
+    out.obsLength = mark; // the fast path may have read part of the observation
     const text = b.toString("utf8", s, e);
     if (text.trim() === "") return;
     this.report.lines++;
@@ -470,13 +477,14 @@ function tokenEnd(b: Buffer, i: number, e: number): number {
 /**
  * One JSON-lines record straight from bytes, or false to let the general path read the line:
  * the fast path takes a flat object whose known keys hold numbers, plain strings (no escapes)
- * and, for observation, an array of numbers; whatever else it meets sends the line back.
+ * and, for observation, an array of numbers; whatever else it meets sends the line back (the
+ * caller then drops what it pushed of the observation).
  */
 function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBuilder): boolean {
   if (b[s] !== 123) return false;
   let reward = NaN, action = NaN, prob = NaN, sp = 0;
   let evS = -1, evE = -1, midS = -1, midE = -1;
-  let obsStart = -1, obsEnd = -1;
+  let hasObs = false;
   const mark = out.obsLength;
   let i = skipWs(b, s + 1, e);
   let keyIndex = 0;
@@ -501,12 +509,10 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
       else if (key !== 0) return false; // a number given as text, the observation as text: general path
       i = q + 1;
     } else if (c === 91) {
-      if (key !== KEY_OBSERVATION || obsStart >= 0) return false;
-      let q = i + 1;
-      while (q < e && b[q] !== 93) q++;
-      if (q >= e) return false;
-      obsStart = i + 1;
-      obsEnd = q;
+      if (key !== KEY_OBSERVATION || hasObs) return false;
+      const q = numberListInto(b, skipWs(b, i + 1, e), e, out);
+      if (q < 0) return false; // not numbers (an empty list too): the general path reports it
+      hasObs = true;
       i = q + 1;
     } else {
       const te = tokenEnd(b, i, e);
@@ -539,12 +545,8 @@ function jsonLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBui
     if (skipWs(b, i + 1, e) !== e) return false;
     break;
   }
-  if (obsStart < 0 || reward !== reward || action !== action || prob !== prob) return false;
-  if (skipWs(b, obsStart, obsEnd) === obsEnd) return false; // an empty observation: reported by the general path
-  if (!numberListInto(b, obsStart, obsEnd, out) || joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) {
-    out.obsLength = mark;
-    return false;
-  }
+  if (!hasObs || reward !== reward || action !== action || prob !== prob) return false;
+  if (joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) return false;
   if (out.ids) out.endRow(reward, action, prob, n, evS >= 0 ? utf8(b, evS, evE) : "", midS >= 0 ? utf8(b, midS, midE) : "", sp);
   else out.endRow(reward, action, prob, n);
   return true;

@@ -7,7 +7,9 @@
  * (monotonic within a process) plus three random base-36 characters, so two ids made in the same
  * second — even by two processes — do not collide.
  */
-import { randomInt } from "node:crypto";
+import { sortableSuffix } from "../util/suffix";
+
+export { sortableSuffix };
 
 export const SAGEMAKER_NAME_LIMIT = 63;
 const SUFFIX_LENGTH = 12;
@@ -40,15 +42,6 @@ export function validateExperimentId(id: unknown): string {
   }
   if (id.includes(EVAL_INFIX)) throw new InvalidExperimentIdError(id, "it must not contain '-eval-' (reserved for evaluation job names)");
   return id;
-}
-
-let lastMs = 0;
-/** A 12-character, lexicographically sortable, unique-enough suffix. */
-export function sortableSuffix(now = Date.now()): string {
-  const ms = Math.max(now, lastMs + 1);
-  lastMs = ms;
-  const rand = randomInt(0, 36 ** 3).toString(36).padStart(3, "0");
-  return ms.toString(36).padStart(9, "0") + rand;
 }
 
 export function newModelId(experimentId: string): string {

@@ -16,7 +16,7 @@
  */
 import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
-import { numberProblem } from "../data/numbers";
+import { MAX_MAGNITUDE, numberProblem } from "../data/numbers";
 import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { floorPmf, normalizePmf } from "./explore";
@@ -354,6 +354,7 @@ export class CbLearner {
   /** Why row i of a column batch is invalid (checked like a record), or null; `ctx` gets its observation. */
   private columnRowError(c: JoinedColumns, i: number, ctx: Float64Array): LearnerError | null {
     const action = c.action[i], prob = c.actionProb[i], reward = c.reward[i];
+    if (this.rowIsValid(ctx, action, prob, reward)) return null;
     try {
       checkContext(ctx, this.featureMap.state.numFeatures, "observation");
       this.checkReward(reward);
@@ -364,6 +365,20 @@ export class CbLearner {
       return e as LearnerError;
     }
     return null;
+  }
+
+  /**
+   * The checks of columnRowError without a call that can throw: true for a row they all accept
+   * (nearly every row), false to let columnRowError find and word the problem.
+   */
+  private rowIsValid(ctx: Float64Array, action: number, prob: number, reward: number): boolean {
+    const dim = this.featureMap.state.numFeatures;
+    if (ctx.length === 0 || (dim !== null && ctx.length !== dim)) return false;
+    for (let j = 0; j < ctx.length; j++) if (!(Math.abs(ctx[j]) <= MAX_MAGNITUDE)) return false;
+    if (!(Math.abs(reward) <= MAX_MAGNITUDE)) return false;
+    const range = this.rewardRange;
+    if (range !== null && !(reward >= range.minReward && reward <= range.maxReward)) return false;
+    return Number.isInteger(action) && action >= 1 && action <= this.k && prob > 0 && prob <= 1;
   }
 
   /** The reward range of the current train() call (null: unchecked). */
