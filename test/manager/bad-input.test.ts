@@ -52,6 +52,12 @@ test("rewards outside [workflow.min_reward, workflow.max_reward] are refused nam
   const wide = await open("bi-wide", testConfig(ws, { workflow: { ...config.workflow, min_reward: -1, max_reward: 2 } }));
   assert.match(await wide.ingestRewards([{ event_id: "a", reward: -1 }, { event_id: "b", reward: 2 }]), /rewards_data/);
   await assert.rejects(wide.ingestRewards([{ event_id: "a", reward: 2.5 }]), refused(/outside the possible rewards \[-1, 2\]/));
+
+  // A join's defaultReward is held to the same range as config.yaml's workflow.default_reward, before anything runs.
+  const rewards = await m.ingestRewards([{ event_id: "a", reward: 1 }]);
+  await assert.rejects(m.join(rewards, { obsTimeWindow: 1, defaultReward: 5 }), refused(/^defaultReward is 5, outside the possible rewards \[0, 1\] .*give a reward in the range, or null/));
+  await assert.rejects(m.join(rewards, { obsTimeWindow: 1, defaultReward: Number.NaN }), refused(/^defaultReward must be a finite number/));
+  assert.equal(m.toJSON().joining_workflow_metadata.joining_state, null);
 });
 
 test("actions outside 1..num_arms, a wrong feature count and bad event ids are refused at ingest naming config.yaml", async () => {

@@ -5,6 +5,7 @@
  */
 import { JOINED_CSV_HEADER, eventTimeProblem, eventTimeWindow, joinedCsvLine, splitOfValue } from "../../data";
 import type { JoinedRecord } from "../../data/records";
+import { rewardProblem } from "../../data/rewards";
 import { DUPLICATE_REWARD_RULE } from "../../join/sql";
 import { joinWarnings } from "../../platform/join-report";
 import type { JoinJobRecord, RewardRecord } from "../../platform/types";
@@ -134,6 +135,9 @@ export function join(ctx: StepContext, rewardsUri: string, options: JoinOptions)
   if (options.obsTimeWindow !== undefined && !(options.obsTimeWindow > 0)) {
     throw new InvalidUsageError(`obsTimeWindow must be a positive number of hours, got ${options.obsTimeWindow}`);
   }
+  // The configured default was checked when config.yaml loaded; one given here is checked the same way.
+  const defaultRewardProblem = options.defaultReward == null ? null : rewardProblem(options.defaultReward, taskBounds(ctx.config));
+  if (defaultRewardProblem !== null) throw new InvalidUsageError(`defaultReward ${defaultRewardProblem}; give a reward in the range, or null to leave decisions without a reward out`);
   rewardsUri = ctx.checkUri(rewardsUri, "rewardsUri");
   const { platform, experimentId } = ctx;
   return runStep(ctx, {
