@@ -216,59 +216,48 @@ async function servedModel(url: string): Promise<{ model: string | null; why: st
   }
 }
 
+/** The files under `dir`, at any depth, whose names end with `suffix` (none when `dir` is missing). */
+function filesUnder(dir: string, suffix: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory() && e.name.endsWith(suffix))
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
 /** Every event id in the decision log (whole lines), and the lines that are not whole JSON. */
 function decisionLog(workspace: string): { ids: Set<string>; torn: number } {
   const ids = new Set<string>();
   let torn = 0;
-  const walk = (d: string) => {
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".jsonl")) {
-        for (const line of fs.readFileSync(p, "utf8").split("\n")) {
-          if (!line) continue;
-          try {
-            ids.add((JSON.parse(line) as { event_id: string }).event_id);
-          } catch {
-            torn++;
-          }
-        }
+  for (const file of filesUnder(path.join(workspace, "bucket", EXPERIMENT, "inference_data"), ".jsonl")) {
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+      if (!line) continue;
+      try {
+        ids.add((JSON.parse(line) as { event_id: string }).event_id);
+      } catch {
+        torn++;
       }
     }
-  };
-  walk(path.join(workspace, "bucket", EXPERIMENT, "inference_data"));
+  }
   return { ids, torn };
 }
 
 /** Event ids of every rewards file the manager ingested. */
 function rewardedIds(workspace: string): Set<string> {
   const ids = new Set<string>();
-  const walk = (d: string) => {
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".jsonl")) for (const line of fs.readFileSync(p, "utf8").split("\n")) if (line) ids.add((JSON.parse(line) as { event_id: string }).event_id);
-    }
-  };
-  walk(path.join(workspace, "bucket", EXPERIMENT, "rewards_data"));
+  for (const file of filesUnder(path.join(workspace, "bucket", EXPERIMENT, "rewards_data"), ".jsonl"))
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) if (line) ids.add((JSON.parse(line) as { event_id: string }).event_id);
   return ids;
 }
 
 /** Event ids of a folder of joined CSVs (second column), counting each occurrence. */
 function csvIds(dir: string): string[] {
   const ids: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".csv"))
-        for (const line of fs.readFileSync(p, "utf8").split("\n").slice(1)) {
-          const m = /^"[^"]*","((?:[^"]|"")*)"/.exec(line);
-          if (m) ids.push(m[1].replace(/""/g, '"'));
-        }
+  for (const file of filesUnder(dir, ".csv"))
+    for (const line of fs.readFileSync(file, "utf8").split("\n").slice(1)) {
+      const m = /^"[^"]*","((?:[^"]|"")*)"/.exec(line);
+      if (m) ids.push(m[1].replace(/""/g, '"'));
     }
-  };
-  walk(dir);
   return ids;
 }
 

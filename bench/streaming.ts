@@ -12,7 +12,7 @@
  * statistics are most of it), and evaluating all `--records` rows (once, after the timed runs)
  * peaks at most 64 MB above evaluating `--eval-records` (the allocator's and the garbage
  * collector's slack settles within that; holding even 100 bytes per row would pass it). A missed
- * target prints FAIL and the bench exits 1.
+ * target prints FAIL and the bench exits 1 (lib/results.ts).
  *
  * Usage: node build/bench/streaming.js [--records 1000000] [--eval-records 200000] [--runs 3]
  * VW: the `vowpalwabbit` package of the project's .venv, run by its own parser loop (bench/vw.ts).
@@ -116,7 +116,6 @@ async function run(python: string, tmp: string): Promise<void> {
   const k = (x: number) => `${(x / 1000).toFixed(0)} k/s`;
   console.log("");
   console.log(`${"path".padEnd(48)} ${"kit".padStart(9)} ${"VW".padStart(9)} ${"kit/VW".padStart(7)}  ${"kit RSS (+ above base)".padStart(22)} ${"VW RSS".padStart(7)}  verdict`);
-  let failed = 0;
   const results = new BenchResults("streaming");
   for (const row of rows) {
     const kitRate = row.rows / median(row.kit.map((x) => x.seconds));
@@ -125,14 +124,12 @@ async function run(python: string, tmp: string): Promise<void> {
     const vwRate = row.vw ? row.rows / median(row.vw.map((x) => x.seconds)) : NaN;
     const vwRss = row.vw ? Math.max(...row.vw.map((x) => x.peakMB)) : NaN;
     const ratio = kitRate / vwRate;
-    const misses: string[] = [];
-    if (row.ratioTarget !== undefined && !(ratio >= row.ratioTarget)) misses.push(`kit/VW < ${row.ratioTarget}`);
-    if (row.rateTarget !== undefined && !(kitRate >= row.rateTarget)) misses.push(`< ${k(row.rateTarget)}${kitCpuRate >= row.rateTarget ? ` (per CPU second ${k(kitCpuRate)}: machine busy)` : ""}`);
-    if (kitRss - kitBase > row.rssBound) misses.push(`RSS > ${row.rssBound} MB above base`);
-    if (misses.length) failed++;
-    results.add({ name: `${row.path}: rows/s`, value: kitRate, unit: "rows/s", runs: row.kit.map((x) => row.rows / x.seconds),
+    const rate = results.add({ name: `${row.path}: rows/s`, value: kitRate, unit: "rows/s", runs: row.kit.map((x) => row.rows / x.seconds),
       ...(row.vw ? { baseline: { name: "VW 9.11", value: vwRate }, target: { op: ">=", value: row.ratioTarget as number, on: "ratio" } } : { target: { op: ">=", value: row.rateTarget as number, on: "value" } }) });
-    results.add({ name: `${row.path}: peak RSS above start-up`, value: kitRss - kitBase, unit: "MB", target: { op: "<=", value: row.rssBound, on: "value" }, note: row.vw ? `VW peak ${vwRss.toFixed(0)} MB` : undefined });
+    const rss = results.add({ name: `${row.path}: peak RSS above start-up`, value: kitRss - kitBase, unit: "MB", target: { op: "<=", value: row.rssBound, on: "value" }, note: row.vw ? `VW peak ${vwRss.toFixed(0)} MB` : undefined });
+    const misses: string[] = [];
+    if (!rate.ok) misses.push(row.vw ? `kit/VW < ${row.ratioTarget}` : `< ${k(row.rateTarget as number)}${kitCpuRate >= (row.rateTarget as number) ? ` (per CPU second ${k(kitCpuRate)}: machine busy)` : ""}`);
+    if (!rss.ok) misses.push(`RSS > ${row.rssBound} MB above base`);
     const target = row.ratioTarget !== undefined ? `≥ ${row.ratioTarget}×` : `≥ ${k(row.rateTarget as number)}`;
     console.log(
       `${row.path.padEnd(48)} ${k(kitRate).padStart(9)} ${row.vw ? k(vwRate).padStart(9) : "—".padStart(9)} ${row.vw ? `${ratio.toFixed(2)}×`.padStart(7) : "".padStart(7)}  ` +
@@ -142,9 +139,7 @@ async function run(python: string, tmp: string): Promise<void> {
   }
   const evalPeak = Math.max(...rows[5].kit.map((x) => x.peakMB));
   const growth = evalAll.peakMB - evalPeak;
-  const bounded = growth <= EVAL_GROWTH_BOUND_MB;
-  if (!bounded) failed++;
-  results.add({ name: `evaluate all ${N} rows: peak RSS over ${EVAL_N} rows`, value: growth, unit: "MB", target: { op: "<=", value: EVAL_GROWTH_BOUND_MB, on: "value" } });
+  const { ok: bounded } = results.add({ name: `evaluate all ${N} rows: peak RSS over ${EVAL_N} rows`, value: growth, unit: "MB", target: { op: "<=", value: EVAL_GROWTH_BOUND_MB, on: "value" } });
   console.log(
     `${`evaluate all ${N} rows (once)`.padEnd(48)} ${k(N / evalAll.seconds).padStart(9)} ${"—".padStart(9)} ${"".padStart(7)}  ${`${evalAll.peakMB.toFixed(0)} MB (+${(evalAll.peakMB - kitBase).toFixed(0)})`.padStart(22)} ${"".padStart(7)}  ` +
       `${bounded ? "PASS" : "FAIL"}: ${growth >= 0 ? "+" : ""}${growth.toFixed(0)} MB over ${EVAL_N} rows (bound +${EVAL_GROWTH_BOUND_MB} MB: memory does not grow with the rows)`,
@@ -152,10 +147,6 @@ async function run(python: string, tmp: string): Promise<void> {
   console.log(`\nbaselines: bandits --help ${kitBase.toFixed(0)} MB, VW start-up ${median(vwBase).toFixed(0)} MB; rates are whole processes (start-up included), rows / median wall seconds`);
   console.log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${os.loadavg()[0].toFixed(1)}`);
   results.save();
-  if (failed > 0) {
-    console.log(`${failed} target(s) missed`);
-    process.exitCode = 1;
-  }
 }
 
 main().catch((err: unknown) => {

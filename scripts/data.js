@@ -16,6 +16,7 @@ const fs = require("node:fs");
 const http = require("node:http");
 const https = require("node:https");
 const path = require("node:path");
+const { parseArgs } = require("node:util");
 const zlib = require("node:zlib");
 
 const projectRoot = path.resolve(__dirname, "..");
@@ -206,12 +207,9 @@ function kitDataFile() {
 }
 
 async function main(argv) {
-  const opt = (name) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const file = path.resolve(opt("--file") ?? kitDataFile());
-  await ensureShuttleData({ file, url: opt("--url") ?? SHUTTLE_URL });
+  const { values } = parseArgs({ args: argv, options: { file: { type: "string" }, url: { type: "string" } } });
+  const file = path.resolve(values.file ?? kitDataFile());
+  await ensureShuttleData({ file, url: values.url ?? SHUTTLE_URL });
 }
 
 if (require.main === module) {

@@ -11,6 +11,7 @@
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
+const { parseArgs } = require("node:util");
 
 const projectRoot = path.resolve(__dirname, "..");
 const ORIGINALS = path.join(projectRoot, "notebooks");
@@ -35,11 +36,10 @@ function makeCopies({ from = ORIGINALS, to = COPIES, reset = false } = {}) {
 }
 
 if (require.main === module) {
-  const argv = process.argv.slice(2);
-  const opt = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
   try {
-    const to = path.resolve(opt("--to") ?? COPIES);
-    const done = makeCopies({ from: path.resolve(opt("--from") ?? ORIGINALS), to, reset: argv.includes("--reset") });
+    const { values } = parseArgs({ options: { from: { type: "string" }, to: { type: "string" }, reset: { type: "boolean" } } });
+    const to = path.resolve(values.to ?? COPIES);
+    const done = makeCopies({ from: path.resolve(values.from ?? ORIGINALS), to, reset: values.reset });
     const count = (a) => done.filter((d) => d.action === a).length;
     console.log(
       `notebooks: your copies are in ${path.relative(process.cwd(), to) || "."}/ ` +

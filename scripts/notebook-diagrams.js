@@ -18,10 +18,10 @@
  *        node scripts/notebook-diagrams.js --check   only report what is out of date (exit 1)
  */
 "use strict";
-const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const zlib = require("node:zlib");
+const { sha256 } = require("./data");
 
 const projectRoot = path.resolve(__dirname, "..");
 const imagesDir = path.join(projectRoot, "images");
@@ -29,7 +29,6 @@ const notebooksDir = path.join(projectRoot, "notebooks");
 const LINK = /\]\((?:attachment:|images\/)([\w.-]+)\.(?:svg|png)\)/g;
 const SOURCE_KEY = "cbkit-source-sha256";
 
-const sha256 = (buf) => crypto.createHash("sha256").update(buf).digest("hex");
 const sourceText = (cell) => (Array.isArray(cell.source) ? cell.source.join("") : cell.source);
 /** Jupyter's way of storing text: lines, each keeping its newline. */
 const sourceLines = (text) => text.split(/(?<=\n)/);

@@ -14,6 +14,7 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
+const { parseArgs } = require("node:util");
 
 const projectRoot = path.resolve(__dirname, "..");
 const VENV = path.join(projectRoot, ".venv");
@@ -58,15 +59,12 @@ function findBasePython(requested) {
 }
 
 function main(argv) {
-  const opt = (name) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const requirements = path.resolve(projectRoot, opt("--requirements") ?? "requirements-dev.txt");
+  const { values } = parseArgs({ args: argv, options: { python: { type: "string" }, requirements: { type: "string" } } });
+  const requirements = path.resolve(projectRoot, values.requirements ?? "requirements-dev.txt");
   if (!venvPython() && fs.existsSync(VENV)) {
     throw new Error(`${VENV} exists but holds no ${path.relative(VENV, venvBin("python"))} (a broken or foreign environment): delete it and run ${SETUP_COMMAND} again`);
   }
-  if (!venvPython()) run(findBasePython(opt("--python")), ["-m", "venv", VENV]);
+  if (!venvPython()) run(findBasePython(values.python), ["-m", "venv", VENV]);
   const py = venvPython();
   if (!py) throw new Error(`the venv at ${VENV} has no ${venvBin("python")}; delete ${VENV} and run ${SETUP_COMMAND} again`);
   try {

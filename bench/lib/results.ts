@@ -88,6 +88,18 @@ export function formatNumber(x: number): string {
   return x === 0 ? "0" : x.toPrecision(2);
 }
 
+/**
+ * The figure with its ratio and verdict, as BenchResults records it; for a bench that shows the
+ * verdict (e.g. in its own table) before it records the figure.
+ */
+export function checkFigure(f: Omit<Figure, "ok" | "ratio">): Figure {
+  // A zero baseline (a 0 ms p50 rounded by the load generator) has no ratio.
+  const ratio = f.baseline !== undefined && f.baseline.value !== 0 ? f.value / f.baseline.value : undefined;
+  if (f.target?.on === "ratio" && f.baseline === undefined) throw new Error(`bench figure '${f.name}': a ratio target needs a baseline`);
+  const ok = f.target === undefined ? null : meets(f.target.on === "ratio" ? (ratio ?? NaN) : f.value, f.target);
+  return { ...f, ratio, ok };
+}
+
 export class BenchResults {
   private readonly figures: Figure[] = [];
   private readonly startedAt = new Date().toISOString();
@@ -97,11 +109,8 @@ export class BenchResults {
 
   /** Records a figure and prints it with its baseline, ratio, target and verdict. */
   add(f: Omit<Figure, "ok" | "ratio">): Figure {
-    // A zero baseline (a 0 ms p50 rounded by the load generator) has no ratio.
-    const ratio = f.baseline !== undefined && f.baseline.value !== 0 ? f.value / f.baseline.value : undefined;
-    if (f.target?.on === "ratio" && f.baseline === undefined) throw new Error(`bench figure '${f.name}': a ratio target needs a baseline`);
-    const checked = f.target === undefined ? null : meets(f.target.on === "ratio" ? (ratio ?? NaN) : f.value, f.target);
-    const figure: Figure = { ...f, ratio, ok: checked };
+    const figure = checkFigure(f);
+    const { ratio, ok: checked } = figure;
     this.figures.push(figure);
     const value = `${formatNumber(f.value)} ${f.unit}`.trim();
     const base = f.baseline ? `  vs ${f.baseline.name} ${formatNumber(f.baseline.value)} ${f.unit}${ratio === undefined ? "" : ` = ${ratio.toFixed(2)}×`}` : "";
