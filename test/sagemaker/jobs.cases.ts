@@ -113,6 +113,8 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     const first = `${EXP}-model-000000000009`;
     const outputUri = uri(`${EXP}/training_jobs/${first}/output/model`);
     const hyperparameters = { num_arms: "7", num_features: "9", exploration_policy: "egreedy", epsilon: "0.001", seed: "1", model_id: first };
+    // An earlier attempt at this model left a file of its own.
+    await store.put(`${outputUri}/stale.bin`, "from an earlier attempt");
     const result = await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters, outputUri });
     assert.equal(sm.commandCalls(CreateTrainingJobCommand).length, 0, "no billed job");
     assert.equal(result.modelArtifactUri, outputUri);
@@ -124,8 +126,22 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     const packed = readTar(await store.get(packedArtifactUri(outputUri)));
     assert.deepEqual(packed.map((e) => e.path), ["model.json", "weights.bin"]);
     for (const entry of packed) assert.deepEqual(await store.get(`${outputUri}/${entry.path}`), entry.data, entry.path);
+    assert.deepEqual((await store.list(outputUri)).map((o) => o.key.slice(store.keyOf(outputUri).length + 1)), ["model.json", "weights.bin"], "nothing of the earlier attempt");
     const model = JSON.parse(packed[0].data.toString("utf8")) as { modelId: string; examplesSeen: number; numArms: number };
     assert.deepEqual([model.modelId, model.examplesSeen, model.numArms], [first, 0, 7]);
+  });
+
+  it("fails a first model that cannot be built as a failed job, and uploads nothing", async () => {
+    const first = `${EXP}-model-000000000010`;
+    const outputUri = uri(`${EXP}/training_jobs/${first}/output/model`);
+    await assert.rejects(
+      runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters: { num_arms: "x", model_id: first }, outputUri }),
+      (e: Error) =>
+        e instanceof JobFailedError && e.jobName === first && /^LearnerError: num_arms: must be an integer/.test(e.failureReason) && /no job started, nothing billed/.test(e.logs),
+    );
+    assert.deepEqual(await store.list(outputUri), []);
+    assert.equal(await store.exists(packedArtifactUri(outputUri)), false);
+    assert.equal(sm.commandCalls(CreateTrainingJobCommand).length, 0);
   });
 
   it("writes tar.gz archives the system tar reads back byte for byte", () => {

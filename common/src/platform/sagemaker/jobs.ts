@@ -21,7 +21,7 @@ import {
   type SageMakerClient,
   type TrainingInstanceType,
 } from "@aws-sdk/client-sagemaker";
-import { jobPaths } from "../../container/contract";
+import { failureReason, filesUnder, writeJobFolder } from "../../container/contract";
 import { trainJob } from "../../container/train";
 import {
   JobFailedError,
@@ -36,7 +36,7 @@ import { awsCall } from "./aws";
 import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
-import { readTar, writeTarGz, type TarEntry } from "./tar";
+import { readTar, writeTarGz } from "./tar";
 import { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
@@ -78,17 +78,6 @@ const withJobKind = (hyperparameters: Record<string, string>, job: "train" | "ev
   ...hyperparameters,
   cbkit_job: job,
 });
-
-/** The regular files under `dir`, with paths relative to it (what SageMaker packs from /opt/ml/model). */
-function filesUnder(dir: string): TarEntry[] {
-  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
-      const full = path.join(entry.parentPath ?? entry.path, entry.name);
-      return { path: path.relative(dir, full).split(path.sep).join("/"), data: fs.readFileSync(full) };
-    })
-    .sort((a, b) => a.path.localeCompare(b.path));
-}
 
 export class SageMakerJobRunner implements JobRunner {
   constructor(
@@ -279,15 +268,20 @@ export class SageMakerJobRunner implements JobRunner {
     const startTime = new Date().toISOString();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-first-model-"));
     try {
-      const paths = jobPaths(root);
-      fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
-      fs.writeFileSync(paths.hyperparameters, JSON.stringify(withJobKind(request.hyperparameters, "train")));
+      const paths = writeJobFolder(root, withJobKind(request.hyperparameters, "train"));
       const lines = [
         "no training data: this model learns nothing, so it was built on this machine by the training container's code " +
           "and uploaded where a training job would leave it (no job started, nothing billed)",
       ];
-      await trainJob(paths, (line) => lines.push(line));
-      const files = filesUnder(paths.modelDir);
+      try {
+        await trainJob(paths, (line) => lines.push(line));
+      } catch (error) {
+        // The reason a training job's failure file would give, as for any failed job.
+        throw new JobFailedError(request.jobName, failureReason(error), lines.join("\n"));
+      }
+      const files = filesUnder(paths.modelDir).map((file) => ({ path: file, data: fs.readFileSync(path.join(paths.modelDir, file)) }));
+      // What an earlier failed attempt left at this prefix would mix with this model's files.
+      await this.store.delete(request.outputUri, { recursive: true });
       await this.store.put(packedArtifactUri(request.outputUri), writeTarGz(files));
       for (const file of files) await this.store.put(`${request.outputUri}/${file.path}`, file.data);
       return { jobName: request.jobName, status: "Completed", startTime, endTime: new Date().toISOString(), logs: lines.join("\n"), modelArtifactUri: request.outputUri };
