@@ -188,8 +188,7 @@ export class SageMakerJobRunner implements JobRunner {
         ),
       );
     } catch (error) {
-      if (error instanceof WaitTimeoutError) throw await this.stopAfterTimeout(jobName, error);
-      if (error instanceof WaitInterruptedError) throw await this.stopAfterInterrupt(jobName, error);
+      if (error instanceof WaitTimeoutError || error instanceof WaitInterruptedError) throw await this.stopAfterWait(jobName, error);
       throw error;
     }
     if (done.TrainingJobStatus !== "Completed") {
@@ -209,30 +208,20 @@ export class SageMakerJobRunner implements JobRunner {
     if (stop.failed) throw stop.failed;
   }
 
-  /** Stops a job whose wait timed out; the returned error says whether the stop went through. */
-  private async stopAfterTimeout(jobName: string, timeout: WaitTimeoutError): Promise<WaitTimeoutError> {
+  /**
+   * Stops a job whose wait timed out or was interrupted; the error comes back saying whether the
+   * stop went through (a timed-out wait's "It may still finish" no longer holds).
+   */
+  private async stopAfterWait<E extends WaitTimeoutError | WaitInterruptedError>(jobName: string, error: E): Promise<E> {
     const stop = await this.requestStop(jobName);
+    const timedOut = error instanceof WaitTimeoutError;
     const outcome = stop.failed
       ? `Stopping training job ${jobName} failed too (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`
       : stop.endedBefore
-        ? `Training job ${jobName} had ended (or was already stopping) just after the timeout.`
-        : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
-    const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
-    stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
-    return stopped;
-  }
-
-  /** Stops a job whose wait was interrupted; the returned error says whether the stop went through. */
-  private async stopAfterInterrupt(jobName: string, interrupt: WaitInterruptedError): Promise<WaitInterruptedError> {
-    const stop = await this.requestStop(jobName);
-    const outcome = stop.failed
-      ? `stopping it failed (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds`
-      : stop.endedBefore
-        ? "the job had already ended"
-        : "the job was stopped (StopTrainingJob), so it does not keep billing";
-    const stopped = new WaitInterruptedError(interrupt.what);
-    stopped.message = `${interrupt.message}: ${outcome}`;
-    return stopped;
+        ? `Training job ${jobName} had ended (or was already stopping) meanwhile.`
+        : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing${timedOut ? "; run the step again with a larger sagemaker.job_timeout_seconds" : ""}.`;
+    error.message = `${timedOut ? error.message.replace(/ It may still finish:.*$/, "") : `${error.message}.`} ${outcome}`;
+    return error;
   }
 
   private async requestStop(jobName: string): Promise<{ endedBefore: boolean; failed?: Error }> {
@@ -240,9 +229,10 @@ export class SageMakerJobRunner implements JobRunner {
       await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
       return { endedBefore: false };
     } catch (error) {
-      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"), and
-      // knows no job for a first model built without one ("Requested resource not found").
-      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state|Requested resource not found/i.test((error as Error).message ?? "");
+      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"). A job
+      // it does not know ("Requested resource not found") stays an error: the manager never asks to
+      // stop a first model built without a job (experiment/steps.ts).
+      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "");
       return ended ? { endedBefore: true } : { endedBefore: false, failed: error as Error };
     }
   }
