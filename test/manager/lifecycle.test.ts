@@ -305,6 +305,35 @@ test("a step of an owner on another host is left alone on load; when too old, th
   assert.equal(later.lastTrainedModelId, next.model_id);
 });
 
+test("a first model without data whose owner is dead is closed on load without a stop: no job ran for it", async () => {
+  const { m } = await trained("lc-nojob");
+  const records = m.platform.records;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  const stuckId = "lc-nojob-model-000000000000";
+  // Owned by this process, which does not run it: a dead owner (what a killed kernel leaves).
+  await records.create("model", "lc-nojob", stuckId, {
+    ...model,
+    model_id: stuckId,
+    train_state: "InProgress",
+    input_model_id: null,
+    input_data_s3_prefix: null,
+    owners: { training: { host: os.hostname(), pid: process.pid, started_at: new Date().toISOString() } },
+  } as never);
+  const exp = (await records.get("experiment", "lc-nojob", "lc-nojob"))!;
+  await records.update("experiment", "lc-nojob", "lc-nojob", {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
+  }, exp.version);
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const later = await manager(config, "lc-nojob", { platform });
+  opened.push(later);
+  assert.equal(later.toJSON().training_workflow_metadata.training_state, "ABANDONED");
+  assert.equal((await later.getModelRecord(stuckId)).train_state, "Abandoned");
+  assert.deepEqual(stopped, [], "SageMaker knows no such job: a stop would only fail");
+});
+
 test("a step whose owner is not recorded yet is not closed on load, and one workflow's owner survives another's end", async () => {
   const { m, ids } = await trained("lc-gap");
   const records = m.platform.records;

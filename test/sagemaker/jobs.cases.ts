@@ -113,6 +113,8 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     const first = `${EXP}-model-000000000009`;
     const outputUri = uri(`${EXP}/training_jobs/${first}/output/model`);
     const hyperparameters = { num_arms: "7", num_features: "9", exploration_policy: "egreedy", epsilon: "0.001", seed: "1", model_id: first };
+    // An earlier attempt at this model left a file of its own.
+    await store.put(`${outputUri}/stale.bin`, "from an earlier attempt");
     const result = await runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters, outputUri });
     assert.equal(sm.commandCalls(CreateTrainingJobCommand).length, 0, "no billed job");
     assert.equal(result.modelArtifactUri, outputUri);
@@ -124,8 +126,22 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     const packed = readTar(await store.get(packedArtifactUri(outputUri)));
     assert.deepEqual(packed.map((e) => e.path), ["model.json", "weights.bin"]);
     for (const entry of packed) assert.deepEqual(await store.get(`${outputUri}/${entry.path}`), entry.data, entry.path);
+    assert.deepEqual((await store.list(outputUri)).map((o) => o.key.slice(store.keyOf(outputUri).length + 1)), ["model.json", "weights.bin"], "nothing of the earlier attempt");
     const model = JSON.parse(packed[0].data.toString("utf8")) as { modelId: string; examplesSeen: number; numArms: number };
     assert.deepEqual([model.modelId, model.examplesSeen, model.numArms], [first, 0, 7]);
+  });
+
+  it("fails a first model that cannot be built as a failed job, and uploads nothing", async () => {
+    const first = `${EXP}-model-000000000010`;
+    const outputUri = uri(`${EXP}/training_jobs/${first}/output/model`);
+    await assert.rejects(
+      runner().runTraining({ experimentId: EXP, jobName: first, hyperparameters: { num_arms: "x", model_id: first }, outputUri }),
+      (e: Error) =>
+        e instanceof JobFailedError && e.jobName === first && /^LearnerError: num_arms: must be an integer/.test(e.failureReason) && /no job started, nothing billed/.test(e.logs),
+    );
+    assert.deepEqual(await store.list(outputUri), []);
+    assert.equal(await store.exists(packedArtifactUri(outputUri)), false);
+    assert.equal(sm.commandCalls(CreateTrainingJobCommand).length, 0);
   });
 
   it("writes tar.gz archives the system tar reads back byte for byte", () => {
@@ -199,10 +215,10 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     sm.on(CreateTrainingJobCommand).resolves({});
     sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobStatus: "InProgress", SecondaryStatus: "Uploading" });
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Completed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
-    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /had ended \(or was already stopping\) just after the timeout/.test(e.message));
+    await assert.rejects(runner().runTraining(request), (e: Error) => e instanceof WaitTimeoutError && /had ended \(or was already stopping\) meanwhile/.test(e.message));
   });
 
-  it("stops the job of an abandoned step, takes an ended job calmly and reports a refused stop", async () => {
+  it("stops the job of an abandoned step, takes an ended job calmly and reports a refused stop or an unknown job", async () => {
     const job = `${EXP}-model-000000000009`;
     sm.on(StopTrainingJobCommand).resolves({});
     await runner().stop(job);
@@ -210,10 +226,10 @@ for (const emulator of STORAGE_EMULATORS) describe(`SageMakerJobRunner (SageMake
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("The request was rejected because the training job is in status Failed."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
     await runner().stop(job);
-    // A first model built without a job (no data) has no job to stop.
+    // The manager never stops a first model built without a job, so a job SageMaker does not know is a wrong name: said, not taken as ended.
     sm.reset();
-    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error(`Requested resource not found: ${job}`), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
-    await runner().stop(job);
+    sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("Requested resource not found."), { name: "ValidationException", $metadata: { httpStatusCode: 400 } }));
+    await assert.rejects(runner().stop(job), /Requested resource not found/);
     sm.reset();
     sm.on(StopTrainingJobCommand).rejects(Object.assign(new Error("not authorized to perform: sagemaker:StopTrainingJob"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } }));
     await assert.rejects(runner().stop(job), /StopTrainingJob/);

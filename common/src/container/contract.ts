@@ -95,6 +95,26 @@ export function stringifyHyperparameters(p: Record<string, unknown>): Record<str
   return out;
 }
 
+/**
+ * Lays out a job folder as SageMaker does before a job starts: the config and model folders and
+ * hyperparameters.json (the local job runner, and SageMaker mode's first model built without a job).
+ */
+export function writeJobFolder(root: string, hyperparameters: Record<string, string>): JobPaths {
+  const paths = jobPaths(root);
+  fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
+  fs.mkdirSync(paths.modelDir, { recursive: true });
+  fs.writeFileSync(paths.hyperparameters, JSON.stringify(hyperparameters, null, 2));
+  return paths;
+}
+
+/** The regular files under `dir` (recursively), as sorted paths relative to it with `/`: what a job's model folder uploads. */
+export function filesUnder(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath ?? entry.path, entry.name)).split(path.sep).join("/"))
+    .sort();
+}
+
 /** True when the channel folder exists and holds at least one file (recursively). */
 export function channelHasFiles(dir: string): boolean {
   if (!fs.existsSync(dir)) return false;
@@ -109,10 +129,12 @@ export function channelHasFiles(dir: string): boolean {
   return false;
 }
 
+/** A job's failure reason as its failure file says it: `<error name>: <message>`. */
+export const failureReason = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
 export function writeFailure(paths: JobPaths, err: unknown): void {
   fs.mkdirSync(paths.outputDir, { recursive: true });
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  fs.writeFileSync(paths.failureFile, msg + "\n");
+  fs.writeFileSync(paths.failureFile, failureReason(err) + "\n");
 }
 
 export type JobLog = (line: string) => void;

@@ -198,9 +198,11 @@ async function abandonStep(ctx: StepContext, what: Workflow, pendingId: string, 
   const reason = abandonReason(owner, status);
   ctx.log(`taking over: the ${what} step '${pendingId}' was ${reason}`);
   // A record that is gone needs no closing.
-  await updateStepRecord(ctx, what, pendingId, (r) => markAbandoned(r, what, pendingId, reason)).catch(() => undefined);
+  const record = await updateStepRecord(ctx, what, pendingId, (r) => markAbandoned(r, what, pendingId, reason)).catch(() => undefined);
   // A job whose owner is dead runs for no one (SageMaker: it bills): stop it. A stale owner may still wait for it.
-  if (status === "dead" && (what === "training" || what === "evaluation") && ctx.platform.jobs.stop) {
+  // A first model without data ran no job (SageMaker mode builds it on the manager's machine): nothing to stop.
+  const ranJob = what === "evaluation" || (what === "training" && (record as ModelRecord | undefined)?.input_data_s3_prefix !== null);
+  if (status === "dead" && ranJob && ctx.platform.jobs.stop) {
     await ctx.platform.jobs.stop(pendingId).catch((err) => ctx.log(`could not stop the abandoned job ${pendingId}: ${(err as Error).message}`));
   }
   const f = WORKFLOW_FIELDS[what];

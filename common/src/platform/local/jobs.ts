@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { jobPaths, SCORE_FILE, writeFailure, type Channel, type JobLog, type JobPaths } from "../../container/contract";
+import { filesUnder, SCORE_FILE, writeFailure, writeJobFolder, type Channel, type JobLog, type JobPaths } from "../../container/contract";
 import { entryPointScript } from "../../container/entry-points";
 import { evaluateJob } from "../../container/evaluate";
 import { trainJob } from "../../container/train";
@@ -107,10 +107,7 @@ export class LocalJobRunner implements JobRunner {
     outputUri: string,
   ) {
     fs.rmSync(root, { recursive: true, force: true });
-    const paths = jobPaths(root);
-    fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
-    fs.mkdirSync(paths.modelDir, { recursive: true });
-    fs.writeFileSync(paths.hyperparameters, JSON.stringify(hyperparameters, null, 2));
+    const paths = writeJobFolder(root, hyperparameters);
     for (const [name, uri] of Object.entries(channels) as [Channel, string][]) {
       const files = await this.store.download(uri, paths.channel(name));
       if (files.length === 0) fs.mkdirSync(paths.channel(name), { recursive: true });
@@ -138,11 +135,7 @@ export class LocalJobRunner implements JobRunner {
     }
     // Upload the model folder (the artifact, or score.json) to the output URI.
     await this.store.delete(outputUri, { recursive: true });
-    const walk = (dir: string): string[] =>
-      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-    for (const f of walk(paths.modelDir)) {
-      await this.store.putFile(`${outputUri}/${path.relative(paths.modelDir, f).split(path.sep).join("/")}`, f);
-    }
+    for (const file of filesUnder(paths.modelDir)) await this.store.putFile(`${outputUri}/${file}`, path.join(paths.modelDir, file));
     const endTime = new Date().toISOString();
     if (!this.keepJobFolders) fs.rmSync(root, { recursive: true, force: true });
     return { result: { jobName, status: "Completed" as const, startTime, endTime, logs } };

@@ -21,7 +21,7 @@ import {
   type SageMakerClient,
   type TrainingInstanceType,
 } from "@aws-sdk/client-sagemaker";
-import { jobPaths } from "../../container/contract";
+import { failureReason, filesUnder, writeJobFolder } from "../../container/contract";
 import { trainJob } from "../../container/train";
 import {
   JobFailedError,
@@ -36,7 +36,7 @@ import { awsCall } from "./aws";
 import { JOB_TAG } from "./names";
 import type { S3ObjectStore } from "./s3-store";
 import type { SageMakerSettings } from "./settings";
-import { readTar, writeTarGz, type TarEntry } from "./tar";
+import { readTar, writeTarGz } from "./tar";
 import { pollUntil, whileInterruptible, WaitInterruptedError, WaitTimeoutError, type PollOptions } from "./waiter";
 
 /** SageMaker's rule for job, model, endpoint and config names. */
@@ -78,17 +78,6 @@ const withJobKind = (hyperparameters: Record<string, string>, job: "train" | "ev
   ...hyperparameters,
   cbkit_job: job,
 });
-
-/** The regular files under `dir`, with paths relative to it (what SageMaker packs from /opt/ml/model). */
-function filesUnder(dir: string): TarEntry[] {
-  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
-      const full = path.join(entry.parentPath ?? entry.path, entry.name);
-      return { path: path.relative(dir, full).split(path.sep).join("/"), data: fs.readFileSync(full) };
-    })
-    .sort((a, b) => a.path.localeCompare(b.path));
-}
 
 export class SageMakerJobRunner implements JobRunner {
   constructor(
@@ -199,8 +188,7 @@ export class SageMakerJobRunner implements JobRunner {
         ),
       );
     } catch (error) {
-      if (error instanceof WaitTimeoutError) throw await this.stopAfterTimeout(jobName, error);
-      if (error instanceof WaitInterruptedError) throw await this.stopAfterInterrupt(jobName, error);
+      if (error instanceof WaitTimeoutError || error instanceof WaitInterruptedError) throw await this.stopAfterWait(jobName, error);
       throw error;
     }
     if (done.TrainingJobStatus !== "Completed") {
@@ -220,30 +208,20 @@ export class SageMakerJobRunner implements JobRunner {
     if (stop.failed) throw stop.failed;
   }
 
-  /** Stops a job whose wait timed out; the returned error says whether the stop went through. */
-  private async stopAfterTimeout(jobName: string, timeout: WaitTimeoutError): Promise<WaitTimeoutError> {
+  /**
+   * Stops a job whose wait timed out or was interrupted; the error comes back saying whether the
+   * stop went through (a timed-out wait's "It may still finish" no longer holds).
+   */
+  private async stopAfterWait<E extends WaitTimeoutError | WaitInterruptedError>(jobName: string, error: E): Promise<E> {
     const stop = await this.requestStop(jobName);
+    const timedOut = error instanceof WaitTimeoutError;
     const outcome = stop.failed
       ? `Stopping training job ${jobName} failed too (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds.`
       : stop.endedBefore
-        ? `Training job ${jobName} had ended (or was already stopping) just after the timeout.`
-        : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing; run the step again with a larger sagemaker.job_timeout_seconds.`;
-    const stopped = new WaitTimeoutError(timeout.what, timeout.timeoutMs, timeout.lastStatus);
-    stopped.message = `${timeout.message.replace(/ It may still finish:.*$/, "")} ${outcome}`;
-    return stopped;
-  }
-
-  /** Stops a job whose wait was interrupted; the returned error says whether the stop went through. */
-  private async stopAfterInterrupt(jobName: string, interrupt: WaitInterruptedError): Promise<WaitInterruptedError> {
-    const stop = await this.requestStop(jobName);
-    const outcome = stop.failed
-      ? `stopping it failed (${stop.failed.message}): stop it in the SageMaker console, it bills until MaxRuntimeInSeconds`
-      : stop.endedBefore
-        ? "the job had already ended"
-        : "the job was stopped (StopTrainingJob), so it does not keep billing";
-    const stopped = new WaitInterruptedError(interrupt.what);
-    stopped.message = `${interrupt.message}: ${outcome}`;
-    return stopped;
+        ? `Training job ${jobName} had ended (or was already stopping) meanwhile.`
+        : `Training job ${jobName} was stopped (StopTrainingJob), so it does not keep billing${timedOut ? "; run the step again with a larger sagemaker.job_timeout_seconds" : ""}.`;
+    error.message = `${timedOut ? error.message.replace(/ It may still finish:.*$/, "") : `${error.message}.`} ${outcome}`;
+    return error;
   }
 
   private async requestStop(jobName: string): Promise<{ endedBefore: boolean; failed?: Error }> {
@@ -251,9 +229,10 @@ export class SageMakerJobRunner implements JobRunner {
       await awsCall("sagemaker:StopTrainingJob", () => this.sm.send(new StopTrainingJobCommand({ TrainingJobName: jobName })));
       return { endedBefore: false };
     } catch (error) {
-      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"), and
-      // knows no job for a first model built without one ("Requested resource not found").
-      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state|Requested resource not found/i.test((error as Error).message ?? "");
+      // SageMaker refuses to stop a job that has already ended ("... is in status Completed"). A job
+      // it does not know ("Requested resource not found") stays an error: the manager never asks to
+      // stop a first model built without a job (experiment/steps.ts).
+      const ended = /status (Completed|Failed|Stopped|Stopping)\b|not in a stoppable state/i.test((error as Error).message ?? "");
       return ended ? { endedBefore: true } : { endedBefore: false, failed: error as Error };
     }
   }
@@ -279,15 +258,20 @@ export class SageMakerJobRunner implements JobRunner {
     const startTime = new Date().toISOString();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "cbkit-first-model-"));
     try {
-      const paths = jobPaths(root);
-      fs.mkdirSync(path.dirname(paths.hyperparameters), { recursive: true });
-      fs.writeFileSync(paths.hyperparameters, JSON.stringify(withJobKind(request.hyperparameters, "train")));
+      const paths = writeJobFolder(root, withJobKind(request.hyperparameters, "train"));
       const lines = [
         "no training data: this model learns nothing, so it was built on this machine by the training container's code " +
           "and uploaded where a training job would leave it (no job started, nothing billed)",
       ];
-      await trainJob(paths, (line) => lines.push(line));
-      const files = filesUnder(paths.modelDir);
+      try {
+        await trainJob(paths, (line) => lines.push(line));
+      } catch (error) {
+        // The reason a training job's failure file would give, as for any failed job.
+        throw new JobFailedError(request.jobName, failureReason(error), lines.join("\n"));
+      }
+      const files = filesUnder(paths.modelDir).map((file) => ({ path: file, data: fs.readFileSync(path.join(paths.modelDir, file)) }));
+      // What an earlier failed attempt left at this prefix would mix with this model's files.
+      await this.store.delete(request.outputUri, { recursive: true });
       await this.store.put(packedArtifactUri(request.outputUri), writeTarGz(files));
       for (const file of files) await this.store.put(`${request.outputUri}/${file.path}`, file.data);
       return { jobName: request.jobName, status: "Completed", startTime, endTime: new Date().toISOString(), logs: lines.join("\n"), modelArtifactUri: request.outputUri };
