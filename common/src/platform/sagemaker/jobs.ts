@@ -21,7 +21,7 @@ import {
   type SageMakerClient,
   type TrainingInstanceType,
 } from "@aws-sdk/client-sagemaker";
-import { failureReason, filesUnder, writeJobFolder } from "../../container/contract";
+import { failureReason, filesUnder, SCORE_FILE, writeJobFolder } from "../../container/contract";
 import { trainJob } from "../../container/train";
 import {
   JobFailedError,
@@ -50,9 +50,6 @@ export function checkSageMakerName(kind: string, name: string): string {
     );
   return name;
 }
-
-/** The evaluation job's score file name (in /opt/ml/model or /opt/ml/output/data). */
-export const SCORE_FILE = "score.json";
 
 /**
  * The model artifact prefix (`ObjectLayout.modelArtifactPrefix`, `.../{model}/output/model`) holds
