@@ -48,7 +48,7 @@
  * Admin routes (header x-cbkit-admin-token, local mode): `GET /admin/identity` answers the
  * endpoint name, pid and identity token, so local hosting signals a process only once it proved to
  * be the one it started; `POST /admin/deploy` hot-swaps a model from inside the model root only
- * (its real path, links resolved), else 403.
+ * (its real path, links resolved, is checked and then loaded), else 403.
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -280,22 +280,24 @@ function describeRequestType(type: unknown): string {
 }
 
 /**
- * Why a model folder may not be hot-swapped in, or null when it may: it must lie inside the model
- * root once links are resolved (a link inside the root to a folder outside it counts as outside).
+ * The real path (links resolved) of a model folder the endpoint may load, or why it may not: it
+ * must lie inside the model root once links are resolved (a link inside the root to a folder
+ * outside it counts as outside). The model is then loaded from this real path, never from the path
+ * as given: a link swapped between the check and the load would lead the load elsewhere.
  */
-export function modelOutsideRoot(modelDir: string, modelRoot: string | undefined): string | null {
+export function modelInsideRoot(modelDir: string, modelRoot: string | undefined): { realDir: string } | { problem: string } {
   const rule = "the endpoint loads models only from its own experiment's model folder";
-  if (!modelRoot) return `this endpoint has no model root (--model-root): hot swap is off; ${rule}`;
+  if (!modelRoot) return { problem: `this endpoint has no model root (--model-root): hot swap is off; ${rule}` };
   let real: string;
   let root: string;
   try {
     root = fs.realpathSync(modelRoot);
     real = fs.realpathSync(modelDir);
   } catch (err) {
-    return `cannot resolve ${modelDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${rule} (${modelRoot})`;
+    return { problem: `cannot resolve ${modelDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${rule} (${modelRoot})` };
   }
-  if (real === root || real.startsWith(root + path.sep)) return null;
-  return `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}`;
+  if (real === root || real.startsWith(root + path.sep)) return { realDir: real };
+  return { problem: `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}` };
 }
 
 function positiveLimit(value: number, integer: boolean, key: { flag: string; configKey: string }): number {
@@ -318,10 +320,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const timeoutLimit = SERVING_LIMITS.requestTimeoutSeconds;
   const maxDecisions = positiveLimit(options.maxDecisionsPerRequest ?? decisionsLimit.default, true, decisionsLimit);
   const timeoutSeconds = positiveLimit(options.requestTimeoutSeconds ?? timeoutLimit.default, false, timeoutLimit);
-  const outside = options.modelRoot ? modelOutsideRoot(options.modelDir, options.modelRoot) : null;
-  if (outside) throw new Error(outside);
-  let current = await loadServingModel(options.modelDir);
-  let currentDir = options.modelDir;
+  let startDir = options.modelDir;
+  if (options.modelRoot) {
+    const inside = modelInsideRoot(options.modelDir, options.modelRoot);
+    if ("problem" in inside) throw new Error(inside.problem);
+    startDir = inside.realDir;
+  }
+  let current = await loadServingModel(startDir);
+  let currentDir = startDir;
   const actionSeed = hash32(`action/${options.seed}`, 0x5eed);
   if (options.decisionLogDir) for (const warning of repairTornLogs(options.decisionLogDir)) process.stderr.write(`warning: ${warning}\n`);
   const log = options.decisionLogDir ? new DecisionLog(options.decisionLogDir) : null;
@@ -526,10 +532,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     checkAdmin(req);
     const msg = parse(body.toString("utf8"), "request body") as { model_dir?: unknown } | null;
     if (typeof msg?.model_dir !== "string") throw validation(`field 'model_dir' must be a folder path: send {"model_dir": "/path/to/model"}`);
-    const outside = modelOutsideRoot(msg.model_dir, options.modelRoot);
-    if (outside) throw new HttpError(403, "ModelOutsideExperiment", outside, { model_root: options.modelRoot ?? null });
+    const inside = modelInsideRoot(msg.model_dir, options.modelRoot);
+    if ("problem" in inside) throw new HttpError(403, "ModelOutsideExperiment", inside.problem, { model_root: options.modelRoot ?? null });
     try {
-      const modelId = await swap(msg.model_dir);
+      const modelId = await swap(inside.realDir);
       sendJson(res, 200, { model_id: modelId });
     } catch (err) {
       if (isOutOfSpace(err)) throw new HttpError(503, "ServiceUnavailable", `the model was not swapped in: ${(err as Error).message}`);
