@@ -40,8 +40,9 @@
  * --endpoint-name/ENDPOINT_NAME, --seed/SEED, --decision-log-dir/DECISION_LOG_DIR (none: no log,
  * e.g. SageMaker data capture), --state-file/STATE_FILE (written once listening: pid, port, model
  * id), --max-decisions-per-request/MAX_DECISIONS_PER_REQUEST (config
- * endpoint.max_decisions_per_request, default 10000), --request-timeout-seconds/
- * REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds, default 30), env
+ * endpoint.max_decisions_per_request, default 10000, an integer in [1, 1000000]),
+ * --request-timeout-seconds/REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds,
+ * default 30, in [0.01, 3600]; a limit outside its range stops the start naming it), env
  * CBKIT_ADMIN_TOKEN (enables the admin routes), CBKIT_IDENTITY_TOKEN (what GET /admin/identity
  * answers), --model-root/MODEL_ROOT (the only folder /admin/deploy loads models from).
  *
@@ -300,9 +301,15 @@ export function modelInsideRoot(modelDir: string, modelRoot: string | undefined)
   return { problem: `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}` };
 }
 
-function positiveLimit(value: number, integer: boolean, key: { flag: string; configKey: string }): number {
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new Error(`--${key.flag} must be a positive ${integer ? "integer" : "number"}, got ${String(value)} (config key ${key.configKey})`);
+type ServingLimit = (typeof SERVING_LIMITS)[keyof typeof SERVING_LIMITS];
+
+/** A serving limit within its range; the error names where it came from (flag or env var), the value and the fix. */
+function checkedLimit(value: number, shown: string, source: string, limit: ServingLimit): number {
+  if (!(value >= limit.min && value <= limit.max) || (limit.integer && !Number.isInteger(value))) {
+    throw new Error(
+      `${source} must be ${limit.integer ? "an integer" : "a number"} in [${limit.min}, ${limit.max}], got '${shown}': ` +
+        `give a value in that range (${limit.configKey} in config.yaml sets it; default ${limit.default})`,
+    );
   }
   return value;
 }
@@ -318,8 +325,10 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const decisionsLimit = SERVING_LIMITS.maxDecisionsPerRequest;
   const timeoutLimit = SERVING_LIMITS.requestTimeoutSeconds;
-  const maxDecisions = positiveLimit(options.maxDecisionsPerRequest ?? decisionsLimit.default, true, decisionsLimit);
-  const timeoutSeconds = positiveLimit(options.requestTimeoutSeconds ?? timeoutLimit.default, false, timeoutLimit);
+  const fromOptions = (value: number | undefined, limit: ServingLimit) =>
+    value === undefined ? limit.default : checkedLimit(value, String(value), `--${limit.flag}`, limit);
+  const maxDecisions = fromOptions(options.maxDecisionsPerRequest, decisionsLimit);
+  const timeoutSeconds = fromOptions(options.requestTimeoutSeconds, timeoutLimit);
   let startDir = options.modelDir;
   if (options.modelRoot) {
     const inside = modelInsideRoot(options.modelDir, options.modelRoot);
@@ -672,17 +681,12 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-/** A serving limit from argv (wins) or env, else its default; the error names the flag or the env var and the config key. */
-function limitFromArgs(argv: string[], env: NodeJS.ProcessEnv, limit: { flag: string; env: string; configKey: string; default: number }, integer: boolean): number {
+/** A serving limit from argv (wins) or env, else its default; checked against its range. */
+function limitFromArgs(argv: string[], env: NodeJS.ProcessEnv, limit: ServingLimit): number {
   const fromArgv = arg(argv, limit.flag);
   const raw = fromArgv ?? env[limit.env];
   if (raw === undefined || raw.trim() === "") return limit.default;
-  const value = Number(raw);
-  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    const source = fromArgv !== undefined ? `--${limit.flag}` : `env ${limit.env}`;
-    throw new Error(`${source} must be a positive ${integer ? "integer" : "number"}, got '${raw}' (set ${limit.configKey} in config.yaml; default ${limit.default})`);
-  }
-  return value;
+  return checkedLimit(Number(raw), raw, fromArgv !== undefined ? `--${limit.flag}` : `env ${limit.env}`, limit);
 }
 
 export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServeOptions {
@@ -701,8 +705,8 @@ export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env
     adminToken: env.CBKIT_ADMIN_TOKEN,
     identityToken: env.CBKIT_IDENTITY_TOKEN,
     modelRoot: arg(argv, "model-root") ?? env.MODEL_ROOT,
-    maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest, true),
-    requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds, false),
+    maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest),
+    requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds),
   };
 }
 
