@@ -181,8 +181,18 @@ test("the limits come from argv (which wins), env, or the defaults; bad values s
   assert.equal(fromEnv.requestTimeoutSeconds, 2.5);
   const argvWins = serveOptionsFromArgs([...base, "--max-decisions-per-request", "9"], { MAX_DECISIONS_PER_REQUEST: "7" });
   assert.equal(argvWins.maxDecisionsPerRequest, 9);
-  assert.throws(() => serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "1.5" }), /env MAX_DECISIONS_PER_REQUEST must be a positive integer, got '1.5'.*endpoint\.max_decisions_per_request/);
-  assert.throws(() => serveOptionsFromArgs([...base, "--request-timeout-seconds", "0"], {}), /--request-timeout-seconds must be a positive number.*endpoint\.request_timeout_seconds/);
+  assert.throws(() => serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "1.5" }), /env MAX_DECISIONS_PER_REQUEST must be an integer in \[1, 1000000\], got '1.5'.*endpoint\.max_decisions_per_request/);
+  assert.throws(() => serveOptionsFromArgs([...base, "--request-timeout-seconds", "0"], {}), /--request-timeout-seconds must be a number in \[0.01, 3600\], got '0'.*endpoint\.request_timeout_seconds/);
+  // A positive integer is not enough: the cap has a sane bound (a 6 MB body holds far fewer decisions).
+  assert.equal(serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: "1000000" }).maxDecisionsPerRequest, 1_000_000);
+  for (const raw of ["1000001", "1e12", "Infinity"]) {
+    assert.throws(
+      () => serveOptionsFromArgs(base, { MAX_DECISIONS_PER_REQUEST: raw }),
+      new RegExp(`^Error: env MAX_DECISIONS_PER_REQUEST must be an integer in \\[1, 1000000\\], got '${raw}': give a value in that range \\(endpoint\\.max_decisions_per_request in config\\.yaml`),
+    );
+  }
+  assert.throws(() => serveOptionsFromArgs([...base, "--max-decisions-per-request", "1e12"], {}), /^Error: --max-decisions-per-request must be an integer in \[1, 1000000\], got '1e12'/);
+  assert.throws(() => serveOptionsFromArgs(base, { REQUEST_TIMEOUT_SECONDS: "1e300" }), /^Error: env REQUEST_TIMEOUT_SECONDS must be a number in \[0.01, 3600\], got '1e300'/);
   // What hosting passes from config.yaml's endpoint section.
   assert.deepEqual(servingLimitsEnvironment({ maxDecisionsPerRequest: 10000, requestTimeoutSeconds: 30 }), {
     MAX_DECISIONS_PER_REQUEST: "10000",
@@ -192,7 +202,10 @@ test("the limits come from argv (which wins), env, or the defaults; bad values s
   // The real process: a bad env value is refused at start; a good one is applied.
   const refused = await serveRefusal(["--model-dir", modelDir], { MAX_DECISIONS_PER_REQUEST: "many" });
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /cannot start the endpoint: env MAX_DECISIONS_PER_REQUEST must be a positive integer, got 'many'/);
+  assert.match(refused.stderr, /cannot start the endpoint: env MAX_DECISIONS_PER_REQUEST must be an integer in \[1, 1000000\], got 'many'/);
+  const huge = await serveRefusal(["--model-dir", modelDir], { MAX_DECISIONS_PER_REQUEST: "1000000000000" });
+  assert.equal(huge.code, 1);
+  assert.match(huge.stderr, /cannot start the endpoint: env MAX_DECISIONS_PER_REQUEST must be an integer in \[1, 1000000\], got '1000000000000'/);
   const small = await startServe(modelDir, [], { MAX_DECISIONS_PER_REQUEST: "3" });
   try {
     assert.equal((await post(small.url, batchOf(3), "application/jsonlines")).status, 200);

@@ -140,6 +140,68 @@ test("a manager killed mid hot swap: the next step of a manager already open mak
   assert.equal((await m.predictor.getAction(obs)).modelId, ids[1]);
 });
 
+test("a deploy checks each recorded server's identity once; a launch writes the processes file only when it changes", async () => {
+  const { m, ids } = await trained("id-once", hotSwap);
+  const d = await m.deployModel({ modelId: ids[0] });
+  const hosting = m.platform.hosting as LocalHosting;
+  const request = async (modelId: string, softDeployment: boolean) => ({
+    experimentId: "id-once",
+    endpointName: "id-once",
+    modelId,
+    modelArtifactUri: (await m.getModelRecord(modelId)).s3_model_output_path as string,
+    seed: hotSwap.seed,
+    softDeployment,
+  });
+  // The real methods, counted.
+  const checked: number[] = [];
+  const isEndpointProcess = hosting.isEndpointProcess.bind(hosting);
+  hosting.isEndpointProcess = (name, pid) => {
+    checked.push(pid);
+    return isEndpointProcess(name, pid);
+  };
+  const readState = hosting.readState.bind(hosting);
+  let held = 0;
+  const processesWrites: string[] = [];
+  const watcher = fs.watch(endpointsDir, (_event, file) => file === "id-once.processes.json" && processesWrites.push(String(file)));
+  try {
+    // A hot swap: the running server proves itself once (it used to twice: orphans, then status).
+    await hosting.deploy(await request(ids[1], true));
+    assert.deepEqual(checked, [d.pid]);
+
+    // Blue/green, where the new server does not answer its first 10 polls (its state names a URL
+    // where nothing listens yet): its URL is written when it changes, not at every poll.
+    const nowhere = await new Promise<string>((resolve) => {
+      const s = http.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    hosting.readState = (name) => {
+      const st = readState(name);
+      if (st && st.pid !== d.pid && held < 10) {
+        held++;
+        return { ...st, url: nowhere };
+      }
+      return st;
+    };
+    checked.length = 0;
+    processesWrites.length = 0;
+    const next = await hosting.deploy(await request(ids[0], false));
+    assert.notEqual(next.pid, d.pid);
+    assert.equal(held, 10, "the new server's first polls found it not answering");
+    // The old server: once before the deploy, once again right before its signal.
+    assert.deepEqual(checked, [d.pid, d.pid]);
+    await new Promise((r) => setTimeout(r, 200)); // the last file events
+    // Its record at the start, its URL twice (nowhere, then where it listens), the old one's removal.
+    assert.ok(processesWrites.length <= 4, `the processes file was written ${processesWrites.length} times`);
+    assert.equal(readJson(hosting.processesFile("id-once"))[String(next.pid)].url, next.url);
+  } finally {
+    watcher.close();
+    hosting.isEndpointProcess = isEndpointProcess;
+    hosting.readState = readState;
+  }
+});
+
 test("a decoy with the endpoint's command line, and a recorded pid reused by another process, are never signalled", async () => {
   const { m, ids } = await trained("id-decoy", blueGreen, 1);
   const hosting = m.platform.hosting as LocalHosting;

@@ -2,19 +2,21 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { pidAlive, processStartTimeMs } from "@cbkit/common/util";
+import { pidAlive, processStartId } from "@cbkit/common/util";
 import { waitFor } from "./helpers";
 
-test("pidAlive and the start time of a live process; nothing for a gone one", async () => {
+test("pidAlive and the start id of a live process (the same at every read, another process's differs); nothing for a gone one", async () => {
   const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
   const pid = child.pid as number;
   assert.ok(pidAlive(pid));
-  const started = processStartTimeMs(pid) as number;
-  assert.ok(Math.abs(started - Date.now()) < 5000, `start time ${new Date(started).toISOString()} is about now`);
+  const id = processStartId(pid);
+  assert.ok(id, "a live process has a start id");
+  assert.equal(processStartId(pid), id, "read again: the same");
+  assert.notEqual(processStartId(process.pid), id, "another process: another id");
   child.kill("SIGKILL");
   await waitFor(() => !pidAlive(pid));
-  assert.equal(processStartTimeMs(pid), null);
+  assert.equal(processStartId(pid), null);
   assert.equal(pidAlive(-1), false);
   assert.equal(pidAlive(0), false);
-  assert.equal(processStartTimeMs(0), null);
+  assert.equal(processStartId(0), null);
 });

@@ -163,7 +163,8 @@ export function runAsMain(job: (paths: JobPaths, log: JobLog) => Promise<unknown
 
 /**
  * The serving container's request limits (read by serve.ts): each has a config key, an env var
- * (what local hosting and SageMaker CreateModel set) and an argv flag (which wins over the env).
+ * (what local hosting and SageMaker CreateModel set), an argv flag (which wins over the env) and
+ * the range the endpoint starts with (outside it, it refuses to start).
  */
 export const SERVING_LIMITS = {
   maxDecisionsPerRequest: {
@@ -171,12 +172,21 @@ export const SERVING_LIMITS = {
     env: "MAX_DECISIONS_PER_REQUEST",
     flag: "max-decisions-per-request",
     default: 10000,
+    integer: true,
+    min: 1,
+    // A sanity bound, above what any 6 MB body holds (a decision line takes at least 20 bytes): a
+    // larger value is a mistake. config.yaml's own bound is lower (MAX_DECISIONS_BOUND).
+    max: 1_000_000,
   },
   requestTimeoutSeconds: {
     configKey: "endpoint.request_timeout_seconds",
     env: "REQUEST_TIMEOUT_SECONDS",
     flag: "request-timeout-seconds",
     default: 30,
+    integer: false,
+    // config.yaml's range (ENDPOINT_FIELDS.request_timeout_seconds).
+    min: 0.01,
+    max: 3600,
   },
 } as const;
 

@@ -40,15 +40,16 @@
  * --endpoint-name/ENDPOINT_NAME, --seed/SEED, --decision-log-dir/DECISION_LOG_DIR (none: no log,
  * e.g. SageMaker data capture), --state-file/STATE_FILE (written once listening: pid, port, model
  * id), --max-decisions-per-request/MAX_DECISIONS_PER_REQUEST (config
- * endpoint.max_decisions_per_request, default 10000), --request-timeout-seconds/
- * REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds, default 30), env
+ * endpoint.max_decisions_per_request, default 10000, an integer in [1, 1000000]),
+ * --request-timeout-seconds/REQUEST_TIMEOUT_SECONDS (config endpoint.request_timeout_seconds,
+ * default 30, in [0.01, 3600]; a limit outside its range stops the start naming it), env
  * CBKIT_ADMIN_TOKEN (enables the admin routes), CBKIT_IDENTITY_TOKEN (what GET /admin/identity
  * answers), --model-root/MODEL_ROOT (the only folder /admin/deploy loads models from).
  *
  * Admin routes (header x-cbkit-admin-token, local mode): `GET /admin/identity` answers the
  * endpoint name, pid and identity token, so local hosting signals a process only once it proved to
  * be the one it started; `POST /admin/deploy` hot-swaps a model from inside the model root only
- * (its real path, links resolved), else 403.
+ * (its real path, links resolved, is checked and then loaded), else 403.
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -280,27 +281,35 @@ function describeRequestType(type: unknown): string {
 }
 
 /**
- * Why a model folder may not be hot-swapped in, or null when it may: it must lie inside the model
- * root once links are resolved (a link inside the root to a folder outside it counts as outside).
+ * The real path (links resolved) of a model folder the endpoint may load, or why it may not: it
+ * must lie inside the model root once links are resolved (a link inside the root to a folder
+ * outside it counts as outside). The model is then loaded from this real path, never from the path
+ * as given: a link swapped between the check and the load would lead the load elsewhere.
  */
-export function modelOutsideRoot(modelDir: string, modelRoot: string | undefined): string | null {
+export function modelInsideRoot(modelDir: string, modelRoot: string | undefined): { realDir: string } | { problem: string } {
   const rule = "the endpoint loads models only from its own experiment's model folder";
-  if (!modelRoot) return `this endpoint has no model root (--model-root): hot swap is off; ${rule}`;
+  if (!modelRoot) return { problem: `this endpoint has no model root (--model-root): hot swap is off; ${rule}` };
   let real: string;
   let root: string;
   try {
     root = fs.realpathSync(modelRoot);
     real = fs.realpathSync(modelDir);
   } catch (err) {
-    return `cannot resolve ${modelDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${rule} (${modelRoot})`;
+    return { problem: `cannot resolve ${modelDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${rule} (${modelRoot})` };
   }
-  if (real === root || real.startsWith(root + path.sep)) return null;
-  return `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}`;
+  if (real === root || real.startsWith(root + path.sep)) return { realDir: real };
+  return { problem: `model_dir ${modelDir}${real !== path.resolve(modelDir) ? ` (really ${real})` : ""} is outside ${root}: ${rule}` };
 }
 
-function positiveLimit(value: number, integer: boolean, key: { flag: string; configKey: string }): number {
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new Error(`--${key.flag} must be a positive ${integer ? "integer" : "number"}, got ${String(value)} (config key ${key.configKey})`);
+type ServingLimit = (typeof SERVING_LIMITS)[keyof typeof SERVING_LIMITS];
+
+/** A serving limit within its range; the error names where it came from (flag or env var), the value and the fix. */
+function checkedLimit(value: number, shown: string, source: string, limit: ServingLimit): number {
+  if (!(value >= limit.min && value <= limit.max) || (limit.integer && !Number.isInteger(value))) {
+    throw new Error(
+      `${source} must be ${limit.integer ? "an integer" : "a number"} in [${limit.min}, ${limit.max}], got '${shown}': ` +
+        `give a value in that range (${limit.configKey} in config.yaml sets it; default ${limit.default})`,
+    );
   }
   return value;
 }
@@ -316,12 +325,18 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const decisionsLimit = SERVING_LIMITS.maxDecisionsPerRequest;
   const timeoutLimit = SERVING_LIMITS.requestTimeoutSeconds;
-  const maxDecisions = positiveLimit(options.maxDecisionsPerRequest ?? decisionsLimit.default, true, decisionsLimit);
-  const timeoutSeconds = positiveLimit(options.requestTimeoutSeconds ?? timeoutLimit.default, false, timeoutLimit);
-  const outside = options.modelRoot ? modelOutsideRoot(options.modelDir, options.modelRoot) : null;
-  if (outside) throw new Error(outside);
-  let current = await loadServingModel(options.modelDir);
-  let currentDir = options.modelDir;
+  const fromOptions = (value: number | undefined, limit: ServingLimit) =>
+    value === undefined ? limit.default : checkedLimit(value, String(value), `--${limit.flag}`, limit);
+  const maxDecisions = fromOptions(options.maxDecisionsPerRequest, decisionsLimit);
+  const timeoutSeconds = fromOptions(options.requestTimeoutSeconds, timeoutLimit);
+  let startDir = options.modelDir;
+  if (options.modelRoot) {
+    const inside = modelInsideRoot(options.modelDir, options.modelRoot);
+    if ("problem" in inside) throw new Error(inside.problem);
+    startDir = inside.realDir;
+  }
+  let current = await loadServingModel(startDir);
+  let currentDir = startDir;
   const actionSeed = hash32(`action/${options.seed}`, 0x5eed);
   if (options.decisionLogDir) for (const warning of repairTornLogs(options.decisionLogDir)) process.stderr.write(`warning: ${warning}\n`);
   const log = options.decisionLogDir ? new DecisionLog(options.decisionLogDir) : null;
@@ -526,10 +541,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     checkAdmin(req);
     const msg = parse(body.toString("utf8"), "request body") as { model_dir?: unknown } | null;
     if (typeof msg?.model_dir !== "string") throw validation(`field 'model_dir' must be a folder path: send {"model_dir": "/path/to/model"}`);
-    const outside = modelOutsideRoot(msg.model_dir, options.modelRoot);
-    if (outside) throw new HttpError(403, "ModelOutsideExperiment", outside, { model_root: options.modelRoot ?? null });
+    const inside = modelInsideRoot(msg.model_dir, options.modelRoot);
+    if ("problem" in inside) throw new HttpError(403, "ModelOutsideExperiment", inside.problem, { model_root: options.modelRoot ?? null });
     try {
-      const modelId = await swap(msg.model_dir);
+      const modelId = await swap(inside.realDir);
       sendJson(res, 200, { model_id: modelId });
     } catch (err) {
       if (isOutOfSpace(err)) throw new HttpError(503, "ServiceUnavailable", `the model was not swapped in: ${(err as Error).message}`);
@@ -666,17 +681,12 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-/** A serving limit from argv (wins) or env, else its default; the error names the flag or the env var and the config key. */
-function limitFromArgs(argv: string[], env: NodeJS.ProcessEnv, limit: { flag: string; env: string; configKey: string; default: number }, integer: boolean): number {
+/** A serving limit from argv (wins) or env, else its default; checked against its range. */
+function limitFromArgs(argv: string[], env: NodeJS.ProcessEnv, limit: ServingLimit): number {
   const fromArgv = arg(argv, limit.flag);
   const raw = fromArgv ?? env[limit.env];
   if (raw === undefined || raw.trim() === "") return limit.default;
-  const value = Number(raw);
-  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    const source = fromArgv !== undefined ? `--${limit.flag}` : `env ${limit.env}`;
-    throw new Error(`${source} must be a positive ${integer ? "integer" : "number"}, got '${raw}' (set ${limit.configKey} in config.yaml; default ${limit.default})`);
-  }
-  return value;
+  return checkedLimit(Number(raw), raw, fromArgv !== undefined ? `--${limit.flag}` : `env ${limit.env}`, limit);
 }
 
 export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServeOptions {
@@ -695,8 +705,8 @@ export function serveOptionsFromArgs(argv: string[] = process.argv.slice(2), env
     adminToken: env.CBKIT_ADMIN_TOKEN,
     identityToken: env.CBKIT_IDENTITY_TOKEN,
     modelRoot: arg(argv, "model-root") ?? env.MODEL_ROOT,
-    maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest, true),
-    requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds, false),
+    maxDecisionsPerRequest: limitFromArgs(argv, env, SERVING_LIMITS.maxDecisionsPerRequest),
+    requestTimeoutSeconds: limitFromArgs(argv, env, SERVING_LIMITS.requestTimeoutSeconds),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import * as os from "node:os";
 import type { JoinJobRecord, ModelRecord, RecordStore } from "../platform/types";
-import { pidAlive, processStartTimeMs } from "../util/process";
+import { pidAlive, processStartId } from "../util/process";
 import { modelIdOfEvaluationJob } from "./ids";
 import { nowIso, type StepRecordKind, type Workflow } from "./state";
 
@@ -14,6 +14,12 @@ export interface Owner {
   host: string;
   pid: number;
   started_at: string;
+  /**
+   * The owner process's own start id (util/process.ts), as it read it for itself: a pid that now
+   * has another start id was reused. Null where the platform does not say; missing on records of
+   * older versions (then only a dead pid or the step's age closes the step).
+   */
+  process_start?: string | null;
 }
 
 /**
@@ -44,8 +50,12 @@ export function setStepOwner(r: ModelRecord | JoinJobRecord, what: Workflow, own
 /** Steps running in this process (`<experiment>/<model, job or join id>`), across all managers. */
 export const runningHere = new Set<string>();
 
+/** This process's start id: read once, it never changes. */
+let ownStart: string | null | undefined;
+
 export function thisOwner(): Owner {
-  return { host: os.hostname(), pid: process.pid, started_at: nowIso() };
+  if (ownStart === undefined) ownStart = processStartId(process.pid);
+  return { host: os.hostname(), pid: process.pid, started_at: nowIso(), process_start: ownStart };
 }
 
 /** The owner recorded on the model or join record of an in-progress step. */
@@ -59,12 +69,15 @@ export async function ownerOf(records: RecordStore, experimentId: string, what: 
 }
 
 /**
- * Whether the owner of a step is still there. `dead`: this process, but the step does not run
- * here; or on this host with a dead pid, or a pid now held by a process started after the step.
- * `stale`: no owner recorded (yet: a step publishes its id a moment before it records its owner,
- * so a missing owner is never proof of death), or the step is older than `staleJobMs` — the only
- * test for an owner on another host, which may still be alive (a long SageMaker job).
- * Otherwise `alive`.
+ * Whether the owner of a step is still there. `dead` only on proof: this process, but the step
+ * does not run here; or on this host with a dead pid, or a pid whose start id is not the one the
+ * owner recorded for itself (the pid was reused). Nothing else proves death: the operating
+ * system's start time against the recorded wall-clock time would compare two clocks, and a clock
+ * stepped forward would make a live owner look younger than its step (a live manager's step
+ * closed, its SageMaker job stopped). `stale`: no owner recorded (yet: a step publishes its id a
+ * moment before it records its owner, so a missing owner is never proof of death), or the step is
+ * older than `staleJobMs` — the only test for an owner on another host, which may still be alive
+ * (a long SageMaker job). Otherwise `alive`.
  */
 export function ownerStatus(owner: Owner | null, stepKey: string, staleJobMs: number): "alive" | "dead" | "stale" {
   if (runningHere.has(stepKey)) return "alive";
@@ -72,8 +85,10 @@ export function ownerStatus(owner: Owner | null, stepKey: string, staleJobMs: nu
   if (owner.host === os.hostname()) {
     if (owner.pid === process.pid) return runningHere.has(stepKey) ? "alive" : "dead";
     if (!pidAlive(owner.pid)) return "dead";
-    const started = processStartTimeMs(owner.pid);
-    if (started !== null && started > Date.parse(owner.started_at) + 1000) return "dead"; // the pid was reused
+    if (owner.process_start) {
+      const now = processStartId(owner.pid);
+      if (now !== null && now !== owner.process_start) return "dead"; // the pid was reused
+    }
   }
   return Date.now() - Date.parse(owner.started_at) > staleJobMs ? "stale" : "alive";
 }

@@ -194,10 +194,16 @@ export class LocalHosting implements Hosting {
    * prove to be ours are signalled. Call it only while no other manager deploys this endpoint.
    */
   async reapOrphans(name: string): Promise<number[]> {
-    const current = this.readState(name)?.pid;
-    const orphans = (await this.liveProcesses(name)).filter((pid) => pid !== current);
+    return (await this.reap(name)).orphans;
+  }
+
+  /** reapOrphans, and what the state file names: one identity check of every recorded server tells both. */
+  private async reap(name: string): Promise<{ orphans: number[]; status: EndpointProcessStatus; state: EndpointState | null }> {
+    const state = this.readState(name);
+    const live = await this.liveProcesses(name);
+    const orphans = live.filter((pid) => pid !== state?.pid);
     for (const pid of orphans) await this.stopEndpointProcess(name, pid);
-    return orphans;
+    return { orphans, status: !state ? "none" : live.includes(state.pid) ? "ours" : "stale", state };
   }
 
   private describeState(st: EndpointState, modelId: string): EndpointDescription {
@@ -242,8 +248,7 @@ export class LocalHosting implements Hosting {
     if (!fs.existsSync(modelDir)) throw new Error(`model artifact ${request.modelArtifactUri} does not exist`);
     const name = request.endpointName;
     // A deploy owns the endpoint (the hosting step): servers a killed deploy left behind go first.
-    await this.reapOrphans(name);
-    const { status, state: st } = await this.processStatus(name);
+    const { status, state: st } = await this.reap(name);
     const running = status === "ours" && st ? await this.ping(st) : null;
     const adminToken = st ? this.readProcesses(name)[String(st.pid)]?.adminToken : undefined;
     if (running && st && request.softDeployment && adminToken) {
@@ -298,13 +303,18 @@ export class LocalHosting implements Hosting {
     // Recorded before it can write the state file: a manager killed from here on leaves a record.
     if (pid) this.updateProcesses(name, (all) => (all[String(pid)] = { ...tokens, url: null, startedAt: new Date().toISOString() }));
     const deadline = Date.now() + this.startTimeoutMs;
+    let recordedUrl: string | null = null;
     while (Date.now() < deadline && exited === null) {
       const st = this.readState(name);
       if (st && st.pid === pid) {
-        // Its URL is recorded once known, so it is found again after the state file moves on.
-        this.updateProcesses(name, (all) => {
-          if (all[String(pid)]) all[String(pid)].url = st.url;
-        });
+        // Its URL is recorded once known (not again at every poll while it does not answer yet),
+        // so it is found again after the state file moves on.
+        if (st.url !== recordedUrl) {
+          this.updateProcesses(name, (all) => {
+            if (all[String(pid)]) all[String(pid)].url = st.url;
+          });
+          recordedUrl = st.url;
+        }
         const d = await this.ping(st);
         if (d) return d;
       }
