@@ -14,7 +14,7 @@
  * collector's slack settles within that; holding even 100 bytes per row would pass it). A missed
  * target prints FAIL and the bench exits 1 (lib/results.ts).
  *
- * Usage: node build/bench/streaming.js [--records 1000000] [--eval-records 200000] [--runs 3]
+ * Usage: node build/bench/streaming.js [--records 1000000] [--eval-records 200000] [--runs 5]
  * VW: the `vowpalwabbit` package of the project's .venv, run by its own parser loop (bench/vw.ts).
  */
 import * as fs from "node:fs";
@@ -32,7 +32,7 @@ const arg = (name: string, dflt: number) => {
 };
 const N = arg("--records", 1_000_000);
 const EVAL_N = arg("--eval-records", 200_000);
-const RUNS = arg("--runs", 3);
+const RUNS = arg("--runs", 5);
 const RATIO_TARGET = 1.2;
 const RSS_BOUND_MB = 64;
 const EVAL_RATE_TARGET = 50_000;
@@ -87,19 +87,22 @@ async function run(python: string, tmp: string): Promise<void> {
   const vwBase: number[] = [];
   for (let i = 0; i < 3; i++) vwBase.push((await runVwStartup(python)).peakMB);
   const m = (name: string) => path.join(tmp, name);
+  // VW's side of the first three rows is one job (VW reads only its own format), run beside each of
+  // them: its runs are pooled, so the three ratios share one baseline of 3 × RUNS runs. (Separate
+  // medians of 3 runs of the very same job differed by up to 20 % on this shared machine.)
+  const vwLinear: ProcessRun[] = [];
   const rows: Row[] = [
-    { path: "train from CSV (linear egreedy 0.1)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
-    { path: "train from JSON lines", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
-    { path: "train from VW text", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
+    { path: "train from CSV (linear egreedy 0.1)", kit: [], vw: vwLinear, rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
+    { path: "train from JSON lines", kit: [], vw: vwLinear, rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
+    { path: "train from VW text", kit: [], vw: vwLinear, rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
     { path: "train, shipped config (bins) from CSV", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
     { path: "score every context (predict vs -t -p)", kit: [], vw: [], rows: N, ratioTarget: RATIO_TARGET, rssBound: RSS_BOUND_MB },
     { path: "evaluate, defaults (5 est., DR, 1000 bootstrap)", kit: [], vw: null, rows: EVAL_N, rateTarget: EVAL_RATE_TARGET, rssBound: EVAL_RSS_BOUND_MB },
   ];
   const vwTrain = (epsilon: string, model: string) => runVwJob(python, ["--cb_explore", "7", "--epsilon", epsilon, "--cb_type", "mtr", "-d", file("vw"), "-f", model, "--quiet"]);
   for (let r = 0; r < RUNS; r++) {
-    // VW's side of the first three rows is the same job (it reads only its own format): run it beside each.
     for (const [i, f] of (["csv", "jsonl", "vw"] as DataFormat[]).entries()) {
-      rows[i].vw!.push(await vwTrain("0.1", m("vw-linear.model")));
+      vwLinear.push(await vwTrain("0.1", m("vw-linear.model")));
       rows[i].kit.push(kit(["train", ...LINEAR, "--data", file(f), "--out", m(`kit-${f}`)]));
     }
     // The shipped config's VW counterpart: the same policy without bins (VW has no bins feature map).

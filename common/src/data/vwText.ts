@@ -9,7 +9,7 @@
  * has value 1. Namespaces other than the default are read as `namespace^feature`.
  */
 import * as fs from "node:fs";
-import { numberAt } from "./bytes";
+import { numberAt, parseNumber, parsedEnd } from "./bytes";
 import { ColumnBuilder, recordAt } from "./columns";
 import { LineParser, RowReport, lineChunks, parseLines } from "./lines";
 import { DataFileError, JoinedRecord, ReadOptions, joinedRecordProblem, joinedRowProblem } from "./records";
@@ -220,13 +220,12 @@ function vwLineFast(b: Buffer, s: number, e: number, n: number, out: ColumnBuild
     if (b[t] === 48) return rollback(out, mark);
     while (t < e && b[t] >= 48 && b[t] <= 57 && name < 1e9) name = name * 10 + (b[t++] - 48);
     if (t === i || t >= e || b[t] !== 58 || name !== j) return rollback(out, mark);
-    let ve = t + 1;
-    while (ve < e && b[ve] !== 32) ve++;
-    const v = numberAt(b, t + 1, ve);
-    if (v - v !== 0) return rollback(out, mark);
+    // The value is read where it stands; it must end at a space or the line's end.
+    const v = parseNumber(b, t + 1, e);
+    if (v - v !== 0 || (parsedEnd < e && b[parsedEnd] !== 32)) return rollback(out, mark);
     out.pushObs(v);
     j++;
-    i = ve;
+    i = parsedEnd;
   }
   const reward = rewardOfCost(cost);
   if (joinedRowProblem(reward, action, prob, out.obs, mark, out.obsLength) !== null) return rollback(out, mark);
