@@ -50,6 +50,29 @@ function pointStateAt(name: string, pid: number): void {
   fs.writeFileSync(file, JSON.stringify({ ...st, pid, url: "http://127.0.0.1:9" }));
 }
 
+/**
+ * Records a training step of experiment `id` stuck InProgress on model `stuckId` (a copy of the last
+ * trained model with `fields` over it), as an owner that was killed or runs elsewhere leaves it.
+ */
+async function stuckTraining(m: ExperimentManager, id: string, stuckId: string, fields: Record<string, unknown>): Promise<void> {
+  const records = m.platform.records;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  await records.create("model", id, stuckId, { ...model, model_id: stuckId, train_state: "InProgress", ...fields } as never);
+  const exp = (await records.get("experiment", id, id))!;
+  await records.update("experiment", id, id, {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
+  }, exp.version);
+}
+
+/** A local platform whose job stops are recorded in `stopped` instead of made. */
+function platformRecordingStops(): { platform: ReturnType<typeof createLocalPlatform>; stopped: string[] } {
+  const platform = createLocalPlatform({ workspace: ws });
+  const stopped: string[] = [];
+  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  return { platform, stopped };
+}
+
 test("a stale pid in the endpoint state is never signalled: cleanResource and deployModel leave that process alive", async () => {
   const { m, ids } = await trained("lc-stale");
   const d = await m.deployModel({ modelId: ids[0] });
@@ -129,9 +152,7 @@ test("steps of a killed manager are closed as ABANDONED when the next manager lo
   await waitFor(() => !pidAlive(child.pid as number));
 
   // The platform is asked to stop the orphaned job (SageMaker: StopTrainingJob); local jobs died with their process.
-  const platform = createLocalPlatform({ workspace: ws });
-  const stopped: string[] = [];
-  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  const { platform, stopped } = platformRecordingStops();
   const later = await manager(config, "lc-abandon", { platform });
   opened.push(later);
   const s = later.toJSON();
@@ -189,20 +210,8 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
 
 test("cleanResource({deleteData}) is refused while a live process runs a step of the experiment", async () => {
   const { m } = await trained("lc-busy");
-  const records = m.platform.records;
-  const exp = (await records.get("experiment", "lc-busy", "lc-busy"))!;
-  const model = await m.getModelRecord(m.lastTrainedModelId as string);
   const live = unrelatedProcess(); // stands for the training process: alive, same host
-  await records.create("model", "lc-busy", "lc-busy-model-000000000000", {
-    ...model,
-    model_id: "lc-busy-model-000000000000",
-    train_state: "InProgress",
-    owner: { host: os.hostname(), pid: live.pid, started_at: new Date().toISOString() },
-  } as never);
-  await records.update("experiment", "lc-busy", "lc-busy", {
-    ...exp.value,
-    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: "lc-busy-model-000000000000" },
-  }, exp.version);
+  await stuckTraining(m, "lc-busy", "lc-busy-model-000000000000", { owner: { host: os.hostname(), pid: live.pid, started_at: new Date().toISOString() } });
   await assert.rejects(m.cleanResource({ deleteData: true }), /would delete the data of training 'lc-busy-model-000000000000', which is running \(pid \d+/);
   assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-busy")), "nothing was deleted");
   live.kill("SIGKILL");
@@ -277,23 +286,9 @@ test("soft_deployment has one default, the config schema's: the platform refuses
 
 test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
   const { m } = await trained("lc-remote");
-  const records = m.platform.records;
-  const model = await m.getModelRecord(m.lastTrainedModelId as string);
   const stuckId = "lc-remote-model-000000000000";
-  await records.create("model", "lc-remote", stuckId, {
-    ...model,
-    model_id: stuckId,
-    train_state: "InProgress",
-    owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() },
-  } as never);
-  const exp = (await records.get("experiment", "lc-remote", "lc-remote"))!;
-  await records.update("experiment", "lc-remote", "lc-remote", {
-    ...exp.value,
-    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
-  }, exp.version);
-  const platform = createLocalPlatform({ workspace: ws });
-  const stopped: string[] = [];
-  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  await stuckTraining(m, "lc-remote", stuckId, { owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() } });
+  const { platform, stopped } = platformRecordingStops();
   const later = await manager(config, "lc-remote", { platform });
   opened.push(later);
   assert.equal(later.toJSON().training_workflow_metadata.training_state, "TRAINING", "may still run on the other host: not closed on load");
@@ -307,26 +302,14 @@ test("a step of an owner on another host is left alone on load; when too old, th
 
 test("a first model without data whose owner is dead is closed on load without a stop: no job ran for it", async () => {
   const { m } = await trained("lc-nojob");
-  const records = m.platform.records;
-  const model = await m.getModelRecord(m.lastTrainedModelId as string);
   const stuckId = "lc-nojob-model-000000000000";
   // Owned by this process, which does not run it: a dead owner (what a killed kernel leaves).
-  await records.create("model", "lc-nojob", stuckId, {
-    ...model,
-    model_id: stuckId,
-    train_state: "InProgress",
+  await stuckTraining(m, "lc-nojob", stuckId, {
     input_model_id: null,
     input_data_s3_prefix: null,
     owners: { training: { host: os.hostname(), pid: process.pid, started_at: new Date().toISOString() } },
-  } as never);
-  const exp = (await records.get("experiment", "lc-nojob", "lc-nojob"))!;
-  await records.update("experiment", "lc-nojob", "lc-nojob", {
-    ...exp.value,
-    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
-  }, exp.version);
-  const platform = createLocalPlatform({ workspace: ws });
-  const stopped: string[] = [];
-  (platform.jobs as JobRunner).stop = async (jobName) => void stopped.push(jobName);
+  });
+  const { platform, stopped } = platformRecordingStops();
   const later = await manager(config, "lc-nojob", { platform });
   opened.push(later);
   assert.equal(later.toJSON().training_workflow_metadata.training_state, "ABANDONED");
