@@ -103,7 +103,7 @@ export function parseNumber(b: Buffer, a: number, e: number): number {
 
 /** The buffer parseNumber last read and a DataView on it (for its four-byte reads). */
 let viewed: Buffer | null = null;
-let view = new DataView(new ArrayBuffer(0));
+let view: DataView = new DataView(new ArrayBuffer(0));
 
 /** Number() of the number text starting at a (its end found from i on: digits, '.', an exponent). */
 function slowFrom(b: Buffer, a: number, i: number, e: number): number {
