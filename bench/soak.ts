@@ -31,6 +31,7 @@ import * as path from "node:path";
 import { ExperimentManager, loadConfig, type Config } from "@cbkit/common";
 import { Rng } from "@cbkit/common/util";
 import { createLocalPlatform } from "@cbkit/common/local";
+import { filesUnder } from "@cbkit/common/container";
 import { StatlogSimApp, prepareStatlogWarmStartData, resolveShuttleDataFile } from "@cbkit/sim_app";
 
 const EXPERIMENT = "soak";
@@ -217,19 +218,15 @@ async function servedModel(url: string): Promise<{ model: string | null; why: st
 }
 
 /** The files under `dir`, at any depth, whose names end with `suffix` (none when `dir` is missing). */
-function filesUnder(dir: string, suffix: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => !e.isDirectory() && e.name.endsWith(suffix))
-    .map((e) => path.join(e.parentPath, e.name));
+function filesEndingIn(dir: string, suffix: string): string[] {
+  return fs.existsSync(dir) ? filesUnder(dir).filter((f) => f.endsWith(suffix)).map((f) => path.join(dir, f)) : [];
 }
 
 /** Every event id in the decision log (whole lines), and the lines that are not whole JSON. */
 function decisionLog(workspace: string): { ids: Set<string>; torn: number } {
   const ids = new Set<string>();
   let torn = 0;
-  for (const file of filesUnder(path.join(workspace, "bucket", EXPERIMENT, "inference_data"), ".jsonl")) {
+  for (const file of filesEndingIn(path.join(workspace, "bucket", EXPERIMENT, "inference_data"), ".jsonl")) {
     for (const line of fs.readFileSync(file, "utf8").split("\n")) {
       if (!line) continue;
       try {
@@ -245,7 +242,7 @@ function decisionLog(workspace: string): { ids: Set<string>; torn: number } {
 /** Event ids of every rewards file the manager ingested. */
 function rewardedIds(workspace: string): Set<string> {
   const ids = new Set<string>();
-  for (const file of filesUnder(path.join(workspace, "bucket", EXPERIMENT, "rewards_data"), ".jsonl"))
+  for (const file of filesEndingIn(path.join(workspace, "bucket", EXPERIMENT, "rewards_data"), ".jsonl"))
     for (const line of fs.readFileSync(file, "utf8").split("\n")) if (line) ids.add((JSON.parse(line) as { event_id: string }).event_id);
   return ids;
 }
@@ -253,7 +250,7 @@ function rewardedIds(workspace: string): Set<string> {
 /** Event ids of a folder of joined CSVs (second column), counting each occurrence. */
 function csvIds(dir: string): string[] {
   const ids: string[] = [];
-  for (const file of filesUnder(dir, ".csv"))
+  for (const file of filesEndingIn(dir, ".csv"))
     for (const line of fs.readFileSync(file, "utf8").split("\n").slice(1)) {
       const m = /^"[^"]*","((?:[^"]|"")*)"/.exec(line);
       if (m) ids.push(m[1].replace(/""/g, '"'));

@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { ConflictError, WorkflowInProgressError, type ExperimentManager } from "@cbkit/common";
 import { DuckDbRecordStore } from "@cbkit/common/local";
 import { processStartId } from "@cbkit/common/util";
-import { manager, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
+import { manager, stuckTraining, syntheticJoined, tempWorkspace, testConfig, waitFor } from "./helpers";
 
 const ws = tempWorkspace("conc");
 const config = testConfig(ws);
@@ -91,22 +91,11 @@ async function trainedManager(id: string): Promise<ExperimentManager> {
   return m;
 }
 
-/** Records a training step `id` in progress, owned by `owner`, as another manager would have left it. */
-async function stuckTraining(m: ExperimentManager, id: string, owner: Record<string, unknown>): Promise<void> {
-  const records = m.platform.records;
-  const exp = m.toJSON().experiment_id;
-  const model = await m.getModelRecord(m.lastTrainedModelId as string);
-  await records.create("model", exp, id, { ...model, model_id: id, train_state: "InProgress", owner: { host: os.hostname(), ...owner } } as never);
-  const rec = (await records.get("experiment", exp, exp))!;
-  const value = { ...rec.value, training_workflow_metadata: { ...rec.value.training_workflow_metadata, training_state: "TRAINING" as const, next_model_to_train_id: id } };
-  await records.update("experiment", exp, exp, value, rec.version);
-}
-
 const inProgress = (err: unknown) => err instanceof WorkflowInProgressError && /in progress .* by pid/.test(err.message);
 
 test("an in-progress step of a live owner is refused; one whose owner died is taken over", async () => {
   const m = await trainedManager("conc-own");
-  const stuck = (pid: number, id: string) => stuckTraining(m, id, { pid, started_at: new Date().toISOString() });
+  const stuck = (pid: number, id: string) => stuckTraining(m, id, { owner: { host: os.hostname(), pid, started_at: new Date().toISOString() } });
   await stuck(process.ppid, "conc-own-model-live");
   await assert.rejects(m.trainNextModel(), inProgress);
   await stuck(2 ** 22 + 12345, "conc-own-model-dead");
@@ -124,13 +113,13 @@ test("a reused pid is told from a live owner by the start id the owner recorded 
     await waitFor(() => processStartId(pid) !== null);
     // Its step says it started a minute before the process did by the OS's clock now: the wall
     // clock was stepped forward since (NTP, a resumed VM). The owner lives: its step is refused.
-    await stuckTraining(m, "conc-start-model-live", { pid, started_at: new Date(Date.now() - 60_000).toISOString(), process_start: processStartId(pid) });
+    await stuckTraining(m, "conc-start-model-live", { owner: { host: os.hostname(), pid, started_at: new Date(Date.now() - 60_000).toISOString(), process_start: processStartId(pid) } });
     await assert.rejects(m.trainNextModel(), inProgress);
     assert.equal((await m.getModelRecord("conc-start-model-live")).train_state, "InProgress");
     // The same live pid recorded with another process's start id: the owner died and its pid was
     // reused (even if the clock, stepped back since, dates the new process before the step).
     // Proven gone: taken over.
-    await stuckTraining(m, "conc-start-model-reused", { pid, started_at: new Date().toISOString(), process_start: processStartId(process.pid) });
+    await stuckTraining(m, "conc-start-model-reused", { owner: { host: os.hostname(), pid, started_at: new Date().toISOString(), process_start: processStartId(process.pid) } });
     const next = await m.trainNextModel();
     assert.equal((await m.getModelRecord("conc-start-model-reused")).train_state, "Abandoned");
     assert.equal(m.lastTrainedModelId, next.model_id);

@@ -114,3 +114,20 @@ export async function underLoad(m: ExperimentManager, obs: number[], deploys: ()
   }
   return { errors, count, seen };
 }
+
+/**
+ * Records a training step of m's experiment stuck InProgress on model `stuckId` (a copy of the last
+ * trained model with `fields` over it, e.g. its owner), as an owner that was killed or runs
+ * elsewhere leaves it.
+ */
+export async function stuckTraining(m: ExperimentManager, stuckId: string, fields: Record<string, unknown>): Promise<void> {
+  const records = m.platform.records;
+  const id = m.toJSON().experiment_id;
+  const model = await m.getModelRecord(m.lastTrainedModelId as string);
+  await records.create("model", id, stuckId, { ...model, model_id: stuckId, train_state: "InProgress", ...fields } as never);
+  const exp = (await records.get("experiment", id, id))!;
+  await records.update("experiment", id, id, {
+    ...exp.value,
+    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
+  }, exp.version);
+}

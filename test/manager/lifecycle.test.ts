@@ -13,7 +13,7 @@ import { EvaluationJobError, HostingError, JoiningError, TrainingJobError, type 
 import type { JobRunner } from "@cbkit/common/platform";
 import { createLocalPlatform, LocalHosting } from "@cbkit/common/local";
 import { registerExperimentFile } from "@cbkit/common/experiment";
-import { cleanedUpAfter, manager, pidAlive, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
+import { cleanedUpAfter, manager, pidAlive, stuckTraining, syntheticJoined, tempWorkspace, testConfig, underLoad, waitFor } from "./helpers";
 
 const ws = tempWorkspace("lifecycle");
 const config = testConfig(ws);
@@ -48,21 +48,6 @@ function pointStateAt(name: string, pid: number): void {
   const file = path.join(endpointsDir, `${name}.json`);
   const st = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
   fs.writeFileSync(file, JSON.stringify({ ...st, pid, url: "http://127.0.0.1:9" }));
-}
-
-/**
- * Records a training step of experiment `id` stuck InProgress on model `stuckId` (a copy of the last
- * trained model with `fields` over it), as an owner that was killed or runs elsewhere leaves it.
- */
-async function stuckTraining(m: ExperimentManager, id: string, stuckId: string, fields: Record<string, unknown>): Promise<void> {
-  const records = m.platform.records;
-  const model = await m.getModelRecord(m.lastTrainedModelId as string);
-  await records.create("model", id, stuckId, { ...model, model_id: stuckId, train_state: "InProgress", ...fields } as never);
-  const exp = (await records.get("experiment", id, id))!;
-  await records.update("experiment", id, id, {
-    ...exp.value,
-    training_workflow_metadata: { ...exp.value.training_workflow_metadata, training_state: "TRAINING", next_model_to_train_id: stuckId },
-  }, exp.version);
 }
 
 /** A local platform whose job stops are recorded in `stopped` instead of made. */
@@ -211,7 +196,7 @@ test("cleanResource({deleteData}) removes the experiment's objects, endpoint log
 test("cleanResource({deleteData}) is refused while a live process runs a step of the experiment", async () => {
   const { m } = await trained("lc-busy");
   const live = unrelatedProcess(); // stands for the training process: alive, same host
-  await stuckTraining(m, "lc-busy", "lc-busy-model-000000000000", { owner: { host: os.hostname(), pid: live.pid, started_at: new Date().toISOString() } });
+  await stuckTraining(m, "lc-busy-model-000000000000", { owner: { host: os.hostname(), pid: live.pid, started_at: new Date().toISOString() } });
   await assert.rejects(m.cleanResource({ deleteData: true }), /would delete the data of training 'lc-busy-model-000000000000', which is running \(pid \d+/);
   assert.ok(fs.existsSync(path.join(ws, "bucket", "lc-busy")), "nothing was deleted");
   live.kill("SIGKILL");
@@ -287,7 +272,7 @@ test("soft_deployment has one default, the config schema's: the platform refuses
 test("a step of an owner on another host is left alone on load; when too old, the next step takes it over without stopping its job", async () => {
   const { m } = await trained("lc-remote");
   const stuckId = "lc-remote-model-000000000000";
-  await stuckTraining(m, "lc-remote", stuckId, { owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() } });
+  await stuckTraining(m, stuckId, { owner: { host: "another-host", pid: 4242, started_at: new Date(Date.now() - 2 * 3600_000).toISOString() } });
   const { platform, stopped } = platformRecordingStops();
   const later = await manager(config, "lc-remote", { platform });
   opened.push(later);
@@ -304,7 +289,7 @@ test("a first model without data whose owner is dead is closed on load without a
   const { m } = await trained("lc-nojob");
   const stuckId = "lc-nojob-model-000000000000";
   // Owned by this process, which does not run it: a dead owner (what a killed kernel leaves).
-  await stuckTraining(m, "lc-nojob", stuckId, {
+  await stuckTraining(m, stuckId, {
     input_model_id: null,
     input_data_s3_prefix: null,
     owners: { training: { host: os.hostname(), pid: process.pid, started_at: new Date().toISOString() } },

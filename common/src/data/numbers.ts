@@ -19,9 +19,14 @@ export const NUMBER_CONTRACT = "a finite number within ±1e9 (the kit's numeric 
 // One rendering of values in messages, owned by util/show.ts.
 export { showValue };
 
+/** Whether a number keeps the contract (NaN and ±Infinity do not): the check itself, for hot loops. */
+export function keepsNumberContract(value: number): boolean {
+  return Math.abs(value) <= MAX_MAGNITUDE;
+}
+
 /** What is wrong with a number under the contract ("must be ..."), or null when it keeps it. */
 export function numberProblem(value: unknown): string | null {
-  if (typeof value !== "number" || !Number.isFinite(value) || Math.abs(value) > MAX_MAGNITUDE) {
+  if (typeof value !== "number" || !keepsNumberContract(value)) {
     return `must be ${NUMBER_CONTRACT}, got ${showValue(value)}`;
   }
   return null;

@@ -16,7 +16,7 @@
  */
 import type { JoinedColumns } from "../data/joinedFiles";
 import { JoinedRecord } from "../data/records";
-import { MAX_MAGNITUDE, numberProblem } from "../data/numbers";
+import { keepsNumberContract, numberProblem } from "../data/numbers";
 import { costOfReward, rewardProblem, rewardRangeOf, type RewardBounds } from "../data/rewards";
 import { hash32, hashUnit, sampleIndex } from "../util/random";
 import { floorPmf, normalizePmf } from "./explore";
@@ -374,8 +374,8 @@ export class CbLearner {
   private rowIsValid(ctx: Float64Array, action: number, prob: number, reward: number): boolean {
     const dim = this.featureMap.state.numFeatures;
     if (ctx.length === 0 || (dim !== null && ctx.length !== dim)) return false;
-    for (let j = 0; j < ctx.length; j++) if (!(Math.abs(ctx[j]) <= MAX_MAGNITUDE)) return false;
-    if (!(Math.abs(reward) <= MAX_MAGNITUDE)) return false;
+    for (let j = 0; j < ctx.length; j++) if (!keepsNumberContract(ctx[j])) return false;
+    if (!keepsNumberContract(reward)) return false;
     const range = this.rewardRange;
     if (range !== null && !(reward >= range.minReward && reward <= range.maxReward)) return false;
     return Number.isInteger(action) && action >= 1 && action <= this.k && prob > 0 && prob <= 1;

@@ -10,9 +10,8 @@
  *
  * Splits hash the event id (`splitOf(event_id, ratio)`), exactly as the kit's join.
  */
-import { JoinedRecord } from "@cbkit/common/data";
+import { JoinedRecord, splitOf, splitValueOf } from "@cbkit/common/data";
 import { CbLearner, LearnerOptions } from "@cbkit/common/learner";
-import { splitOf, splitValueOf } from "@cbkit/common/data";
 import { StatlogSimApp } from "../statlog/sim-app";
 import { prepareStatlogWarmStartData } from "../statlog/warm-start";
 
